@@ -1,0 +1,106 @@
+"""What every feature extractor declares and does.
+
+A backbone declares its layers (name → dimension), its named preprocessings, and where its weights
+come from (the profile's `weights` block). It turns the canonical image (float32 (H, W) in [0, 1],
+see `cxrgen_bench.data.images`) into its own input, and a batch of inputs into features.
+`extractor_key` names everything that changes the features, for the content-addressed cache.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import torch
+
+from ..cache import key_of
+from ..errors import InputError, WeightsError
+from ..weights import WeightsSpec, load_state_dict, resolve_weights
+
+
+def load_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
+    """load_state_dict(strict) with an error that names the file and the offending keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [f"{k} {tuple(state_dict[k].shape)}≠{tuple(v.shape)}" for k, v in own.items()
+             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong:
+        def few(items: list[str]) -> str:
+            return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+        parts = [f"missing {len(missing)} key(s): {few(missing)}" if missing else "",
+                 f"unexpected {len(unexpected)} key(s): {few(unexpected)}" if unexpected else "",
+                 f"wrong shapes: {few(wrong)}" if wrong else ""]
+        raise WeightsError(f"{where}: weights do not fit this architecture; " + "; ".join(p for p in parts if p)
+                           + ". Is this the right file for this backbone?")
+    model.load_state_dict(state_dict, strict=True)
+
+
+class Backbone(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    layers: ClassVar[dict[str, int]]  # layer name → feature dimension
+    preprocessings: ClassVar[tuple[str, ...]]
+
+    def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
+                 device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
+        self.cfg = dict(profile_cfg)
+        self.device = torch.device(device)
+        if state_dict is None:
+            self.spec = WeightsSpec.from_profile(self.name, profile_cfg)
+            resolved = resolve_weights(self.spec, weights)
+            state_dict, self.provenance = load_state_dict(resolved, allow_pickle)
+            where = str(resolved.path)
+        else:  # in-memory weights (tests, conversions); still checked key by key
+            self.provenance = {"source": "in-memory state dict", "sha256": _tensor_digest(state_dict)}
+            where = "in-memory state dict"
+        self.model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
+
+    # --- what subclasses provide ---------------------------------------------------------------
+    @abstractmethod
+    def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
+        """Create the architecture and load the weights strictly (see `load_strict`)."""
+
+    @abstractmethod
+    def preprocess(self, image: np.ndarray, preprocessing: str) -> np.ndarray:
+        """Canonical image → one float32 (C, H, W) network input."""
+
+    @abstractmethod
+    def forward(self, batch: torch.Tensor, layer: str) -> torch.Tensor:
+        """(B, C, H, W) inputs → (B, dim) features of ``layer``."""
+
+    def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map the key names of the official format to ours (identity by default)."""
+        return state_dict
+
+    # --- shared ---------------------------------------------------------------------------------
+    @property
+    def weights_sha256(self) -> str:
+        # A converted safetensors file computes the same features as its source: share the cache.
+        return self.provenance.get("converted_from_sha256") or self.provenance["sha256"]
+
+    def check(self, preprocessing: str, layer: str) -> None:
+        if preprocessing not in self.preprocessings:
+            raise InputError(f"backbone {self.name} has no preprocessing {preprocessing!r}; it has {self.preprocessings}")
+        if layer not in self.layers:
+            raise InputError(f"backbone {self.name} has no layer {layer!r}; it has {tuple(self.layers)}")
+
+    def extractor_key(self, preprocessing: str, layer: str) -> str:
+        self.check(preprocessing, layer)
+        return key_of(backbone=self.name, version=self.version, weights=self.weights_sha256,
+                      preprocessing=preprocessing, layer=layer)
+
+    @torch.inference_mode()
+    def features(self, inputs: list[np.ndarray], layer: str) -> np.ndarray:
+        batch = torch.from_numpy(np.stack(inputs)).to(self.device)
+        return self.forward(batch, layer).float().cpu().numpy()
+
+
+def _tensor_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        h.update(k.encode())
+        h.update(state_dict[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,142 @@
+"""Reading any radiograph file into one canonical image: float32 (H, W) grayscale in [0, 1].
+
+The conversion, per source (the same for generated and reference images):
+- 8-bit L / P / 1:                 value / 255
+- 16-bit L (PNG "I;16", "I"):      value / 65535 (values above 65535 are an error)
+- float ("F"):                     must already lie in [0, 1] (else an error)
+- RGB / CMYK / palette colour:     ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B) in float, / 255
+- with alpha (LA, RGBA, PA):       composited onto black (the X-ray background) when any pixel is
+                                   not opaque; recorded as a coercion
+- DICOM:                           modality LUT (rescale slope/intercept) → VOI LUT or the first
+                                   window when the file has one → min-max to [0, 1] →
+                                   inverted when MONOCHROME1 (so bone is bright, as in PNG/JPEG)
+Backbones then turn this image into their own input (3-channel, resized, normalised).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import InputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dcm", ".dicom"}
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+# Refuse decompression bombs with a clear error, but allow large radiographs (4k × 4k and more).
+Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+@dataclass
+class LoadedImage:
+    pixels: np.ndarray  # float32 (H, W) in [0, 1]
+    source_mode: str
+    coercions: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_dicom(path: Path) -> bool:
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _read_dicom(path: Path) -> LoadedImage:
+    try:
+        import pydicom
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    except ImportError as exc:  # pragma: no cover - pydicom is a core dependency
+        raise InputError(f"{path}: reading DICOM needs pydicom (pip install pydicom)") from exc
+    try:
+        ds = pydicom.dcmread(str(path))
+        raw = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types; all mean "this file is unusable"
+        hint = ""
+        if "decode" in str(exc).lower() or "plugin" in str(exc).lower():
+            hint = " (compressed transfer syntax: install pylibjpeg, pylibjpeg-openjpeg or python-gdcm)"
+        raise InputError(f"{path}: cannot read DICOM pixel data: {exc}{hint}") from exc
+    if raw.ndim != 2:
+        raise InputError(f"{path}: DICOM pixel data has shape {raw.shape}; expected one grayscale frame")
+    coercions = []
+    arr = apply_modality_lut(raw, ds).astype(np.float64)
+    if "VOILUTSequence" in ds or "WindowCenter" in ds:
+        arr = apply_voi_lut(arr, ds, index=0).astype(np.float64)
+        coercions.append("dicom: VOI LUT/window applied")
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        raise InputError(f"{path}: DICOM image is constant ({lo}); nothing to score")
+    arr = (arr - lo) / (hi - lo)
+    if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        arr = 1.0 - arr
+        coercions.append("dicom: MONOCHROME1 inverted")
+    return LoadedImage(arr.astype(np.float32), f"DICOM {getattr(ds, 'BitsStored', '?')}-bit", coercions)
+
+
+def _to_gray01(img: Image.Image, path: Path) -> LoadedImage:
+    mode = img.mode
+    coercions: list[str] = []
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode_now = img.mode
+    else:
+        mode_now = mode
+    if mode_now in ("LA", "RGBA", "PA"):
+        arr = np.asarray(img, dtype=np.float64)
+        alpha = arr[..., -1] / 255.0
+        color = arr[..., :-1]
+        gray = color[..., 0] if color.shape[-1] == 1 else color @ np.array(LUMA_WEIGHTS)
+        if (alpha < 1).any():
+            gray = gray * alpha
+            coercions.append("alpha composited on black")
+        return LoadedImage((gray / 255.0).astype(np.float32), mode, coercions)
+    if mode_now in ("1", "L"):
+        return LoadedImage((np.asarray(img.convert("L"), dtype=np.float32) / 255.0), mode, coercions)
+    if mode_now.startswith("I;16") or mode_now == "I":
+        arr = np.asarray(img, dtype=np.float64)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise InputError(f"{path}: {mode} image has values outside 0..65535; save it as 8- or 16-bit PNG")
+        return LoadedImage((arr / 65535.0).astype(np.float32), mode, ["16-bit scaled by 1/65535"])
+    if mode_now == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise InputError(f"{path}: float image must hold finite values in [0, 1]")
+        return LoadedImage(arr, mode, coercions)
+    if mode_now in ("RGB", "CMYK", "YCbCr", "LAB", "HSV"):
+        arr = np.asarray(img.convert("RGB"), dtype=np.float64)
+        return LoadedImage((arr @ np.array(LUMA_WEIGHTS) / 255.0).astype(np.float32), mode, coercions)
+    raise InputError(f"{path}: unsupported image mode {mode!r}; convert it to 8/16-bit grayscale or RGB PNG")
+
+
+def read_image(path: str | Path) -> LoadedImage:
+    """Read a PNG/JPEG/TIFF/DICOM file as a canonical float32 grayscale image in [0, 1]."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: image file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: image file is empty (0 bytes); regenerate or remove it")
+    if is_dicom(path):
+        return _read_dicom(path)
+    try:
+        with Image.open(path) as img:
+            img.load()  # forces a full decode: truncated files fail here, not later
+            loaded = _to_gray01(img, path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: not a readable image (corrupt or truncated?): {exc}") from exc
+    if min(loaded.pixels.shape) < 2:
+        raise InputError(f"{path}: image is {loaded.pixels.shape[1]}×{loaded.pixels.shape[0]} px; too small to score")
+    return loaded

@@ -1,0 +1,66 @@
+"""Versioned metric profiles: YAML files that pin preprocessing, weights hashes, label policies and
+metric settings. `get_profile("roentgen2022")` or `get_profile("path/to/my.yaml")`."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from ..registry import PROFILES
+
+_HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    version: str
+    description: str
+    backbones: dict[str, dict[str, Any]]
+    metrics: dict[str, dict[str, Any]]
+    calibration: bool
+    sha256: str  # of the YAML text: any edit changes it, so results can prove which profile they used
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Profile":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"{path}: cannot read profile: {exc}") from exc
+        missing = [k for k in ("name", "version", "backbones", "metrics") if k not in (data or {})]
+        if missing:
+            raise InputError(f"{path}: profile lacks {', '.join(missing)}")
+        return cls(name=data["name"], version=str(data["version"]), description=str(data.get("description", "")).strip(),
+                   backbones=data["backbones"], metrics=data["metrics"], calibration=bool(data.get("calibration", False)),
+                   sha256=hashlib.sha256(text.encode()).hexdigest())
+
+    def backbone(self, name: str) -> dict[str, Any]:
+        if name not in self.backbones:
+            raise InputError(f"profile {self.name} does not configure backbone {name!r}; it has {', '.join(self.backbones)}")
+        return self.backbones[name]
+
+    def metric(self, name: str) -> dict[str, Any]:
+        if name not in self.metrics:
+            raise InputError(f"profile {self.name} does not configure metric {name!r}; it has {', '.join(self.metrics)}")
+        return self.metrics[name]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "sha256": self.sha256, "calibration": self.calibration}
+
+
+def roentgen2022() -> Profile:
+    return Profile.from_yaml(_HERE / "roentgen2022.yaml")
+
+
+def get_profile(name_or_path: str | Profile) -> Profile:
+    if isinstance(name_or_path, Profile):
+        return name_or_path
+    if name_or_path.endswith((".yaml", ".yml")):
+        return Profile.from_yaml(name_or_path)
+    return PROFILES.get(name_or_path)()

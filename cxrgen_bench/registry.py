@@ -1,0 +1,121 @@
+"""One registry type for every kind of plug-in (metrics, backbones, generators, datasets, profiles).
+
+Targets are stored as objects or as lazy ``"module:attr"`` strings, so listing the registry imports
+nothing heavy. Third-party packages add entries through entry-point groups named
+``cxrgen_bench.<kind>`` (e.g. ``cxrgen_bench.metrics``); a name registered twice, from anywhere,
+is an error rather than a silent override.
+"""
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .errors import RegistryError
+
+T = TypeVar("T")
+
+
+def import_target(spec: str) -> Any:
+    """Resolve ``"package.module:attr.sub"`` to the object it names."""
+    module_name, sep, attr_path = spec.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise RegistryError(f"target {spec!r} is not of the form 'module:attr'")
+    obj = importlib.import_module(module_name)
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Unique names → lazily imported targets, plus entry points of ``group``."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.group = f"cxrgen_bench.{kind}"
+        self._targets: dict[str, Any] = {}
+        self._sources: dict[str, str] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str, target: Any = None, *, source: str = "built-in") -> Any:
+        """Register ``target`` under ``name``; without a target, act as a class decorator."""
+        if target is None:
+            def decorator(obj: Any) -> Any:
+                self._add(name, obj, source)
+                return obj
+            return decorator
+        self._add(name, target, source)
+        return target
+
+    def _add(self, name: str, target: Any, source: str) -> None:
+        if not name or name != name.strip():
+            raise RegistryError(f"invalid {self.kind} name {name!r}")
+        if name in self._targets:
+            raise RegistryError(
+                f"{self.kind} {name!r} is registered twice: by {self._sources[name]} and by {source}. "
+                "Rename one of them.")
+        self._targets[name] = target
+        self._sources[name] = source
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            self._add(ep.name, ep.value, f"entry point of {dist.name if dist else '?'}")
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._targets)
+
+    def __contains__(self, name: str) -> bool:
+        self._load_entry_points()
+        return name in self._targets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> T:
+        self._load_entry_points()
+        if name not in self._targets:
+            known = ", ".join(self.names()) or "none"
+            raise RegistryError(f"unknown {self.kind} {name!r}; registered: {known}")
+        target = self._targets[name]
+        if isinstance(target, str):
+            try:
+                target = import_target(target)
+            except (ImportError, AttributeError) as exc:
+                raise RegistryError(
+                    f"{self.kind} {name!r} ({self._sources[name]}) points to {self._targets[name]!r}, "
+                    f"which cannot be imported: {exc}") from exc
+            self._targets[name] = target
+        return target
+
+    def source(self, name: str) -> str:
+        self._load_entry_points()
+        return self._sources[name]
+
+
+METRICS: Registry = Registry("metrics")
+BACKBONES: Registry = Registry("backbones")
+GENERATORS: Registry = Registry("generators")
+DATASETS: Registry = Registry("datasets")
+PROFILES: Registry[Callable[[], Any]] = Registry("profiles")
+
+REGISTRIES: dict[str, Registry] = {r.kind: r for r in (METRICS, BACKBONES, GENERATORS, DATASETS, PROFILES)}
+
+
+def _register_builtins() -> None:
+    # Strings, not imports: listing plug-ins must stay cheap (no torch import for `cxrgen-bench ls`).
+    METRICS.register("fid", "cxrgen_bench.metrics.fid:FrechetDistance")
+    METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
+    METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
+    BACKBONES.register("inception-v3-fid", "cxrgen_bench.backbones.inception_tf:InceptionV3FID")
+    BACKBONES.register("xrv-densenet121", "cxrgen_bench.backbones.xrv_densenet:XRVDenseNet121")
+    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.backbones.clip_vit:CLIPViTB32")
+    GENERATORS.register("folder", "cxrgen_bench.data.manifest:ImageSet.from_folder")
+    PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
+
+
+_register_builtins()

