@@ -212,25 +212,34 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, Any]:
     return dict(obj)
 
 
+def inspect_weights(resolved: ResolvedWeights) -> dict[str, Any]:
+    """Provenance of a weights file without loading it (safetensors metadata is read from the header)."""
+    fmt = sniff_format(resolved.path)
+    info: dict[str, Any] = {"path": str(resolved.path), "sha256": resolved.sha256, "source": resolved.source,
+                            "format": fmt}
+    if resolved.known:
+        info["matches_published"] = resolved.known.filename
+    if fmt == "safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(resolved.path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "converted_from_sha256" in meta:
+            info["converted_from_sha256"] = meta["converted_from_sha256"]
+    return info
+
+
 def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tensors of a resolved weights file and a provenance record for the results file."""
     import torch
 
     path = resolved.path
-    fmt = sniff_format(path)
-    provenance: dict[str, Any] = {"path": str(path), "sha256": resolved.sha256, "source": resolved.source,
-                                  "format": fmt}
-    if resolved.known:
-        provenance["matches_published"] = resolved.known.filename
+    provenance = inspect_weights(resolved)
+    fmt = provenance["format"]
     trusted = resolved.known is not None
     if fmt == "safetensors":
-        from safetensors import safe_open
         from safetensors.torch import load_file
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if "converted_from_sha256" in meta:
-            provenance["converted_from_sha256"] = meta["converted_from_sha256"]
         provenance["trusted_by"] = "safe format"
         return load_file(str(path)), provenance
 
@@ -256,7 +265,7 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
             f"If you trust this file, either pass --allow-pickle for this run, or convert it once:\n"
             f"  cxrgen-bench weights convert BACKBONE {path} --allow-pickle\n"
             f"and point --weights (or $CXRGEN_WEIGHTS) at the safetensors file it writes."
-            + (f"\n(safe loader said: {needs_code})" if needs_code else ""))
+            + (f"\n(safe loader: {_first_line_with(str(needs_code), 'Unsupported global')})" if needs_code else ""))
     provenance["trusted_by"] = "sha256 matches published file" if trusted else "--allow-pickle"
     try:
         if fmt == "torchscript":
@@ -266,6 +275,11 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
     except Exception as exc:
         raise WeightsError(f"{path}: cannot be loaded as {fmt}: {exc}") from exc
     return _state_dict_of(obj, path), provenance
+
+
+def _first_line_with(text: str, needle: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if needle in ln]
+    return lines[0] if lines else text.splitlines()[0] if text else ""
 
 
 def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mapping[str, str]) -> Path:

@@ -15,7 +15,7 @@ import torch
 
 from ..cache import key_of
 from ..errors import InputError, WeightsError
-from ..weights import WeightsSpec, load_state_dict, resolve_weights
+from ..weights import ResolvedWeights, WeightsSpec, inspect_weights, load_state_dict, resolve_weights
 
 
 def load_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
@@ -46,15 +46,29 @@ class Backbone(ABC):
                  device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
         self.cfg = dict(profile_cfg)
         self.device = torch.device(device)
+        self.allow_pickle = allow_pickle
+        self._model: torch.nn.Module | None = None
+        self._state_dict = state_dict
         if state_dict is None:
             self.spec = WeightsSpec.from_profile(self.name, profile_cfg)
-            resolved = resolve_weights(self.spec, weights)
-            state_dict, self.provenance = load_state_dict(resolved, allow_pickle)
-            where = str(resolved.path)
+            self.resolved: ResolvedWeights | None = resolve_weights(self.spec, weights)
+            self.provenance = inspect_weights(self.resolved)
         else:  # in-memory weights (tests, conversions); still checked key by key
+            self.resolved = None
             self.provenance = {"source": "in-memory state dict", "sha256": _tensor_digest(state_dict)}
-            where = "in-memory state dict"
-        self.model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The network, loaded on first use: a run whose features are all cached never reads the weights."""
+        if self._model is None:
+            if self.resolved is not None:
+                state_dict, provenance = load_state_dict(self.resolved, self.allow_pickle)
+                self.provenance.update(provenance)
+                where = str(self.resolved.path)
+            else:
+                state_dict, where = dict(self._state_dict or {}), "in-memory state dict"
+            self._model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
+        return self._model
 
     # --- what subclasses provide ---------------------------------------------------------------
     @abstractmethod

@@ -28,9 +28,16 @@ class CLIPViTB32(Backbone):
         return state_dict
 
     def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
+        import logging
+
         import open_clip
 
-        model = open_clip.create_model(MODEL_NAME, pretrained=None)
+        # open_clip warns that no pretrained weights were loaded; we load them on the next line.
+        logging.disable(logging.WARNING)
+        try:
+            model = open_clip.create_model(MODEL_NAME, pretrained=None)
+        finally:
+            logging.disable(logging.NOTSET)
         load_strict(model, {k: v.float() for k, v in state_dict.items()}, where)
         self._transform = open_clip.image_transform(model.visual.image_size, is_train=False,
                                                     mean=open_clip.OPENAI_DATASET_MEAN,

@@ -36,7 +36,8 @@ class XRVDenseNet121(Backbone):
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.model.targets)
+        # From the published model's definition, so cached scores can be read without loading weights.
+        return list(_xrv().models.model_urls[WEIGHTS_NAME]["labels"])
 
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         # op_threshs is a constant of the published model (set below), not a learned tensor.

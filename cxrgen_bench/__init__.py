@@ -1,0 +1,16 @@
+"""cxrgen-bench: score text-to-image chest X-ray generators with the RoentGen evaluation framework."""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def score(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Score an image set (see `cxrgen_bench.runner.score`); imported lazily to keep `import` light."""
+    from .runner import score as _score
+
+    return _score(*args, **kwargs)
+
+
+__all__ = ["__version__", "score"]

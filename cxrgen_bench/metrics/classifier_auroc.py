@@ -1,0 +1,76 @@
+"""Classifier AUROC on generated images (RoentGen Table 3): a fixed CXR classifier reads one image
+per prompt; the prompt's CheXpert labels are the ground truth.
+
+Card: higher is better; range [0, 1]; requires prompts with labels; a reference (real) image set
+for the "filtered average" (macro AUROC over classes whose AUROC on the real images exceeds the
+profile's threshold, 0.75). Without a reference the value is the plain macro average and says so.
+A class whose labels take one value has no AUROC: reported as undefined, never 0.5.
+Reported: RoentGen filtered average .81; SD 1.4 .50.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..data.labels import LabelPolicy
+from ..data.manifest import ImageRecord, PromptSet
+from ..errors import InputError
+from ..functional.auroc import classwise_auroc, filtered_average, macro_average
+from .base import Metric, ScoringContext
+
+
+class ClassifierAUROC(Metric):
+    name = "classifier_auroc"
+    version = "1"
+    direction = "higher"
+    value_range = (0.0, 1.0)
+    requires = ("prompts", "labels", "backbone")
+    summary = "Per-class AUROC of a fixed CXR classifier on generated images vs the prompts' labels."
+
+    def _per_class(self, ctx: ScoringContext, records: list[ImageRecord], prompts: PromptSet,
+                   policy: LabelPolicy) -> tuple[dict[str, float | None], dict[str, dict[str, int]]]:
+        name = self.config["backbone"]
+        net = ctx.backbone(name)
+        prep = ctx.profile.backbone(name)["classifier_preprocessing"]
+        scores = ctx.features(records, name, prep, "classifier")
+        mapping: dict[str, str] = self.config["classes"]  # classifier output → CheXpert name
+        outputs = list(net.class_names)
+        usable = [(out, chex) for out, chex in mapping.items() if chex in prompts.label_names and out in outputs]
+        if not usable:
+            raise InputError(f"classifier_auroc: {prompts.path} has none of the label columns "
+                             f"{sorted(set(mapping.values()))}")
+        cols = [outputs.index(out) for out, _ in usable]
+        names = [chex for _, chex in usable]
+        labels = np.array([[policy.apply(prompts.prompts[r.prompt_id].labels[c]) for c in names] for r in records])
+        per_class = classwise_auroc(scores[:, cols], labels, names)
+        counts = {c: {"positive": int(np.nansum(labels[:, j] == 1)), "negative": int(np.nansum(labels[:, j] == 0))}
+                  for j, c in enumerate(names)}
+        return per_class, counts
+
+    def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
+        policy = LabelPolicy.from_config(self.config.get("label_policy", {}))
+        records = ctx.images.first_samples()
+        prompts = ctx.require_prompts(self.name, records, "generated")
+        per_class, counts = self._per_class(ctx, records, prompts, policy)
+        details: dict[str, Any] = {"per_class": per_class, "label_counts": counts, "label_policy": policy.as_dict(),
+                                   "undefined_classes": sorted(c for c, v in per_class.items() if v is None)}
+        warnings = [f"AUROC undefined for {c}: its labels take a single value in these prompts"
+                    for c in details["undefined_classes"]]
+        threshold = float(self.config.get("filter_threshold", 0.75))
+        if ctx.reference is not None:
+            ref_records = ctx.reference.first_samples()
+            ctx.require_prompts(self.name, ref_records, "reference")
+            reference, _ = self._per_class(ctx, ref_records, prompts, policy)
+            value, classes = filtered_average(per_class, reference, threshold)
+            drop = float(self.config.get("drop_threshold", 0.5))
+            details.update(reference_per_class=reference, filtered_classes=classes, filter_threshold=threshold,
+                           average="filtered",
+                           dropped_classes=sorted(c for c, v in reference.items() if v is None or v <= drop))
+            if value is None:
+                warnings.append(f"no class has reference AUROC > {threshold}: filtered average undefined")
+        else:
+            value = macro_average(per_class)
+            details["average"] = "macro over defined classes (no reference set, so no filter)"
+            warnings.append("no --reference: value is the plain macro average, not the paper's filtered average")
+        return [self.value(self.name, value, len(ctx.images.prompt_ids), len(records), details, warnings=warnings)]
