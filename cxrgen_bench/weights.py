@@ -69,6 +69,7 @@ class ResolvedWeights:
     path: Path
     sha256: str
     source: str
+    backbone: str
     known: KnownFile | None = None  # the published file this one is, by sha256
     pinned: tuple[KnownFile, ...] = ()  # every published file the profile pins a hash for
 
@@ -116,7 +117,7 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> Re
     def found(path: Path, source: str) -> ResolvedWeights:
         digest = sha256_file(path)
         pins = spec.pinned_hashes()
-        return ResolvedWeights(path, digest, source, pins.get(digest), tuple(pins.values()))
+        return ResolvedWeights(path, digest, source, spec.backbone, pins.get(digest), tuple(pins.values()))
 
     if explicit:
         path = Path(explicit).expanduser()
@@ -263,7 +264,7 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
             f"{path} is {kind}; loading it could execute code from the file, so it is refused.\n"
             f"Its sha256 is {resolved.sha256}, which matches no published file pinned in the profile ({pinned}).\n"
             f"If you trust this file, either pass --allow-pickle for this run, or convert it once:\n"
-            f"  cxrgen-bench weights convert BACKBONE {path} --allow-pickle\n"
+            f"  cxrgen-bench weights convert {resolved.backbone} {path} --allow-pickle\n"
             f"and point --weights (or $CXRGEN_WEIGHTS) at the safetensors file it writes."
             + (f"\n(safe loader: {_first_line_with(str(needs_code), 'Unsupported global')})" if needs_code else ""))
     provenance["trusted_by"] = "sha256 matches published file" if trusted else "--allow-pickle"
@@ -278,8 +279,8 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
 
 
 def _first_line_with(text: str, needle: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if needle in ln]
-    return lines[0] if lines else text.splitlines()[0] if text else ""
+    lines = [ln.strip() for ln in text.splitlines() if needle in ln] or text.splitlines()[:1]
+    return lines[0].split(" Please use")[0] if lines else ""
 
 
 def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mapping[str, str]) -> Path:

@@ -6,6 +6,8 @@ RoentGen evaluation fed PIL images to CLIP. 16-bit sources are therefore quantis
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import torch
 from PIL import Image
@@ -13,6 +15,7 @@ from PIL import Image
 from .base import Backbone, load_strict
 
 MODEL_NAME = "ViT-B-32-quickgelu"  # OpenAI's ViT-B/32 uses QuickGELU
+IMAGE_SIZE = 224
 # Entries of OpenAI's JIT state dict that are hyper-parameters, not tensors of the model.
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 
@@ -39,10 +42,14 @@ class CLIPViTB32(Backbone):
         finally:
             logging.disable(logging.NOTSET)
         load_strict(model, {k: v.float() for k, v in state_dict.items()}, where)
-        self._transform = open_clip.image_transform(model.visual.image_size, is_train=False,
-                                                    mean=open_clip.OPENAI_DATASET_MEAN,
-                                                    std=open_clip.OPENAI_DATASET_STD)
         return model
+
+    @cached_property
+    def _transform(self):
+        import open_clip
+
+        return open_clip.image_transform(IMAGE_SIZE, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN,
+                                         std=open_clip.OPENAI_DATASET_STD)
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "openai-clip-224") -> np.ndarray:
         u8 = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)

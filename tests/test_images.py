@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from cxrgen_bench.data.images import read_image
+from cxrgen_bench.errors import InputError
+
+
+def test_8bit_gray(tmp_path):
+    arr = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    out = read_image(tmp_path / "a.png")
+    assert out.pixels.dtype == np.float32 and out.pixels.shape == (16, 16)
+    np.testing.assert_allclose(out.pixels, arr / 255.0, atol=1e-7)
+
+
+def test_16bit_png_keeps_full_precision(tmp_path):
+    arr = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(arr).save(tmp_path / "b.png")
+    out = read_image(tmp_path / "b.png")
+    np.testing.assert_allclose(out.pixels, arr / 65535.0, atol=1e-6)
+    assert any("16-bit" in c for c in out.coercions)
+    assert len(np.unique(out.pixels)) > 256  # not quantised to 8 bits
+
+
+def test_rgb_uses_bt601_luma(tmp_path):
+    arr = np.zeros((8, 8, 3), np.uint8)
+    arr[..., 0], arr[..., 1], arr[..., 2] = 200, 100, 50
+    Image.fromarray(arr).save(tmp_path / "c.png")
+    expected = (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255
+    np.testing.assert_allclose(read_image(tmp_path / "c.png").pixels, expected, atol=1e-6)
+
+
+def test_gray_replicated_rgb_equals_gray(tmp_path):
+    gray = np.random.default_rng(0).integers(0, 256, (20, 30)).astype(np.uint8)
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    Image.fromarray(np.stack([gray] * 3, -1)).save(tmp_path / "rgb.png")
+    np.testing.assert_allclose(read_image(tmp_path / "g.png").pixels, read_image(tmp_path / "rgb.png").pixels, atol=1e-6)
+
+
+def test_rgba_alpha_composited_on_black(tmp_path):
+    arr = np.full((4, 4, 4), 255, np.uint8)
+    arr[0, 0, 3] = 0
+    Image.fromarray(arr, "RGBA").save(tmp_path / "d.png")
+    out = read_image(tmp_path / "d.png")
+    assert out.pixels[0, 0] == 0 and out.pixels[1, 1] == pytest.approx(1.0)
+    assert "alpha composited on black" in out.coercions
+    opaque = np.full((4, 4, 4), 255, np.uint8)
+    Image.fromarray(opaque, "RGBA").save(tmp_path / "e.png")
+    assert read_image(tmp_path / "e.png").coercions == []
+
+
+def test_real_dicom_monochrome1_is_inverted(dicom_file):
+    import pydicom
+
+    out = read_image(dicom_file)
+    assert out.pixels.shape == (1955, 1841)
+    assert 0.0 <= out.pixels.min() and out.pixels.max() <= 1.0
+    assert any("MONOCHROME1" in c for c in out.coercions)
+    raw = pydicom.dcmread(dicom_file).pixel_array.astype(float)
+    # inversion: raw intensity and our intensity are negatively correlated
+    assert np.corrcoef(raw.ravel()[::97], out.pixels.ravel()[::97])[0, 1] < -0.9
+
+
+def test_real_jpeg_radiograph(real_cxr_jpegs):
+    out = read_image(real_cxr_jpegs[0])
+    assert out.pixels.ndim == 2 and 0.0 <= out.pixels.min() < out.pixels.max() <= 1.0
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "empty"),
+    (b"not an image at all", "not a readable image"),
+])
+def test_bad_files_name_the_file(tmp_path, content, match):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match) as err:
+        read_image(path)
+    assert str(path) in str(err.value)
+
+
+def test_truncated_png(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 256, (300, 300)).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cut.png"):
+        read_image(tmp_path / "cut.png")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_image(tmp_path / "nope.png")

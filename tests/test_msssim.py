@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+from cxrgen_bench.errors import MetricError
+from cxrgen_bench.functional import ms_ssim
+from cxrgen_bench.functional.msssim import min_side_for
+
+pytorch_msssim = pytest.importorskip("pytorch_msssim")
+
+
+def pair(n=3, h=180, w=200, noise=0.2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(n, 1, h, w, generator=g)
+    b = (1 - noise) * a + noise * torch.rand(n, 1, h, w, generator=g)
+    return a, b
+
+
+@pytest.mark.parametrize("shape", [(161, 161), (180, 200), (257, 311), (512, 512)])
+def test_parity_with_pytorch_msssim(shape):
+    a, b = pair(h=shape[0], w=shape[1])
+    ours = ms_ssim(a, b)
+    theirs = pytorch_msssim.ms_ssim(a, b, data_range=1.0, size_average=False)
+    assert (ours - theirs.double()).abs().max() < 1e-5
+
+
+def test_parity_on_real_radiographs(real_cxr_jpegs):
+    from cxrgen_bench.data.images import read_image
+    from cxrgen_bench.functional.resize import clean_resize
+
+    imgs = [clean_resize(read_image(p).pixels * 255, (256, 256)) / 255 for p in real_cxr_jpegs[:6]]
+    t = torch.from_numpy(np.stack(imgs))[:, None]
+    a, b = t[:3], t[3:]
+    theirs = pytorch_msssim.ms_ssim(a, b, data_range=1.0, size_average=False)
+    assert (ms_ssim(a, b) - theirs.double()).abs().max() < 1e-5
+
+
+def test_identity_symmetry_and_range():
+    a, b = pair()
+    np.testing.assert_allclose(ms_ssim(a, a).numpy(), 1.0, atol=1e-12)
+    np.testing.assert_allclose(ms_ssim(a, b).numpy(), ms_ssim(b, a).numpy(), atol=1e-12)
+    v = ms_ssim(a, torch.rand_like(a))
+    assert ((v >= 0) & (v <= 1)).all()
+
+
+def test_each_pair_independent_of_batch():
+    a, b = pair(n=4)
+    whole = ms_ssim(a, b)
+    one_by_one = torch.cat([ms_ssim(a[i:i + 1], b[i:i + 1]) for i in range(4)])
+    np.testing.assert_allclose(whole.numpy(), one_by_one.numpy(), atol=1e-12)
+
+
+def test_more_noise_means_lower_similarity():
+    a, b_small = pair(noise=0.1, seed=1)
+    _, b_large = pair(noise=0.6, seed=1)
+    assert (ms_ssim(a, b_small) > ms_ssim(a, b_large)).all()
+
+
+def test_pinned_value():
+    yy, xx = torch.meshgrid(torch.arange(192.0), torch.arange(192.0), indexing="ij")
+    a = (0.5 + 0.4 * torch.sin(xx / 7) * torch.cos(yy / 11))[None, None]
+    b = (0.5 + 0.35 * torch.sin(xx / 7.3) * torch.cos(yy / 11) + 0.05 * torch.cos(xx / 3))[None, None]
+    assert float(ms_ssim(a, b)) == pytest.approx(0.782716900392145, abs=1e-9)
+
+
+def test_small_images_are_a_clear_error():
+    assert min_side_for() == 161
+    a, b = pair(h=160, w=300)
+    with pytest.raises(MetricError, match="at least 161"):
+        ms_ssim(a, b)
+    with pytest.raises(MetricError, match="same shape"):
+        ms_ssim(a, b[..., :200])
