@@ -91,3 +91,23 @@ def test_truncated_png(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_image(tmp_path / "nope.png")
+
+
+def test_image_set_loading_checks_every_file(tmp_path):
+    from cxrgen_bench.data import ImageSet
+
+    arr = np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)
+    for k in range(2):
+        Image.fromarray(arr).save(tmp_path / f"a_{k}.png")
+    Image.fromarray(arr).save(tmp_path / "b_0.jpg")
+    Image.fromarray(arr).save(tmp_path / "b_1.jpg")
+    ImageSet.from_folder(tmp_path)
+    data = (tmp_path / "b_1.jpg").read_bytes()
+    (tmp_path / "b_1.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="b_1.jpg: truncated JPEG"):
+        ImageSet.from_folder(tmp_path)
+    (tmp_path / "b_1.jpg").write_bytes(data)
+    png = (tmp_path / "a_1.png").read_bytes()
+    (tmp_path / "a_1.png").write_bytes(png[:-30])
+    with pytest.raises(InputError, match="a_1.png"):
+        ImageSet.from_folder(tmp_path)

@@ -98,7 +98,7 @@ def test_convert_to_safetensors_then_load_without_pickle(tmp_path, xrv_random_we
     x = torch.randn(2, 1, 224, 224)
     with torch.no_grad():
         assert torch.equal(original.model.features2(x), converted.model.features2(x))
-    assert converted.provenance["trusted_by"] == "safe format"
+    assert converted.provenance["format"] == "safetensors"
 
 
 def test_weights_where_lists_expected_files(capsys):

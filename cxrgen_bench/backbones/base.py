@@ -62,8 +62,9 @@ class Backbone(ABC):
         """The network, loaded on first use: a run whose features are all cached never reads the weights."""
         if self._model is None:
             if self.resolved is not None:
-                state_dict, provenance = load_state_dict(self.resolved, self.allow_pickle)
-                self.provenance.update(provenance)
+                # Load-time details (how trust was established) stay out of `provenance`: results must
+                # not differ between a run that loaded the weights and one served from the cache.
+                state_dict, _ = load_state_dict(self.resolved, self.allow_pickle)
                 where = str(self.resolved.path)
             else:
                 state_dict, where = dict(self._state_dict or {}), "in-memory state dict"

@@ -15,6 +15,7 @@ Backbones then turn this image into their own input (3-channel, resized, normali
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def check_image_bytes(data: bytes, path: Path) -> str:
+    """Cheap structural check of a file's bytes, done when an image set is loaded, so a broken
+    sample is reported before any metric runs (not only when a metric happens to read it).
+    Returns the sha256 of the bytes."""
+    if not data:
+        raise InputError(f"{path}: image file is empty (0 bytes); regenerate or remove it")
+    if data[128:132] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom"):
+        return hashlib.sha256(data).hexdigest()  # pixel data is checked when read
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format
+            img.verify()  # PNG: walks every chunk and checks CRCs, without decompressing
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for broken files
+        raise InputError(f"{path}: not a readable image (corrupt or truncated?): {exc}") from exc
+    if fmt == "JPEG" and b"\xff\xd9" not in data[-4096:]:
+        raise InputError(f"{path}: truncated JPEG (no end-of-image marker); regenerate it")
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_dicom(path: Path) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from .images import IMAGE_SUFFIXES, sha256_file
+from .images import IMAGE_SUFFIXES, check_image_bytes, sha256_file
 from .labels import CHEXPERT_14, parse_label
 
 MANIFEST_NAME = "manifest.csv"
@@ -59,7 +59,7 @@ class ImageSet:
             prompts = {}
         if not rows:
             raise InputError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-        records = [ImageRecord(pid, k, path, sha256_file(path)) for pid, k, path in rows]
+        records = [ImageRecord(pid, k, path, check_image_bytes(path.read_bytes(), path)) for pid, k, path in rows]
         records.sort(key=lambda r: (r.prompt_id, r.sample_idx))
         return cls(root=root, records=records, layout=layout, content_sha256=_content_hash(records), prompts=prompts)
 
