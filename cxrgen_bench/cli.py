@@ -123,6 +123,13 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    result = run(args.out, log=print)
+    return 0 if all(r["status"] == "complete" for r in result.values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxrgen-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("demo", help="score stand-in generators on real radiographs, offline (the README's main job)")
+    p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the summary")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("weights", help="where weights are looked for; convert official files to safetensors")
     p.add_argument("action", choices=("where", "convert"))

@@ -21,6 +21,7 @@ import shutil
 import struct
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +271,9 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
     provenance["trusted_by"] = "sha256 matches published file" if trusted else "--allow-pickle"
     try:
         if fmt == "torchscript":
-            obj = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # "torch.jit.load is deprecated": we only read its tensors
+                warnings.simplefilter("ignore", FutureWarning)
+                obj = torch.jit.load(str(path), map_location="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:

