@@ -82,7 +82,8 @@ def test_xrv_random_weights_in_official_pickled_format(xrv_random_weights):
     reference = torch.load(xrv_random_weights, weights_only=False).eval()
     x = torch.randn(2, 1, 224, 224)
     with torch.no_grad():
-        assert torch.equal(net.forward(x, "features2"), reference.features2(x))
+        # channels_last kernels sum in another order: equal up to float32 rounding
+        torch.testing.assert_close(net.forward(x, "features2"), reference.features2(x), rtol=1e-4, atol=1e-5)
         scores = net.forward(x, "classifier")
     assert scores.shape == (2, 18) and net.class_names == xrv.models.model_urls["densenet121-res224-all"]["labels"]
 

@@ -41,6 +41,8 @@ class Backbone(ABC):
     version: ClassVar[str] = "1"
     layers: ClassVar[dict[str, int]]  # layer name → feature dimension
     preprocessings: ClassVar[tuple[str, ...]]
+    # Convolutional nets run 1.5-1.6x faster in NHWC on CPU (oneDNN) and on tensor-core GPUs.
+    channels_last: ClassVar[bool] = False
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
                  device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
@@ -68,7 +70,8 @@ class Backbone(ABC):
                 where = str(self.resolved.path)
             else:
                 state_dict, where = dict(self._state_dict or {}), "in-memory state dict"
-            self._model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
+            model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
+            self._model = model.to(memory_format=torch.channels_last) if self.channels_last else model
         return self._model
 
     # --- what subclasses provide ---------------------------------------------------------------
@@ -108,6 +111,8 @@ class Backbone(ABC):
     @torch.inference_mode()
     def features(self, inputs: list[np.ndarray], layer: str) -> np.ndarray:
         batch = torch.from_numpy(np.stack(inputs)).to(self.device)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         return self.forward(batch, layer).float().cpu().numpy()
 
 

@@ -170,6 +170,7 @@ class TFInceptionV3(nn.Module):
 class InceptionV3FID(Backbone):
     name = "inception-v3-fid"
     layers = {"pool3": 2048}
+    channels_last = True
     preprocessings = ("clean-299",)
 
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -32,6 +32,7 @@ def _scale(x255: np.ndarray) -> np.ndarray:
 class XRVDenseNet121(Backbone):
     name = "xrv-densenet121"
     layers = {"features2": 1024, "classifier": 18}
+    channels_last = True
     preprocessings = ("roentgen2022-xrv", "roentgen2022-classifier")
 
     @property
