@@ -53,7 +53,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 class Cache:
-    """Three namespaces: per-image feature rows, per-set statistics, per-set metric values."""
+    """Per-image feature rows, per-set statistics (npz) and per-set metric values (npz or JSON)."""
 
     def __init__(self, root: str | Path | None = None, enabled: bool = True):
         self.root = Path(root) if root else default_cache_dir()
@@ -96,3 +96,15 @@ class Cache:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(self._arrays_path(namespace, key), buf.getvalue())
+
+    def get_json(self, namespace: str, key: str) -> Any:
+        if not self.enabled:
+            return None
+        try:
+            return json.loads((self.root / namespace / f"{key}.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError, OSError):
+            return None
+
+    def put_json(self, namespace: str, key: str, value: Any) -> None:
+        if self.enabled:
+            atomic_write_text(self.root / namespace / f"{key}.json", json.dumps(value, sort_keys=True))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def binary_auroc(scores: Any, labels: Any) -> float | None:
@@ -26,6 +25,8 @@ def binary_auroc(scores: Any, labels: Any) -> float | None:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
+    from scipy.stats import rankdata  # scipy.stats takes ~1 s to import: only when needed
+
     ranks = rankdata(s)  # average ranks: ties count one half, as in the trapezoidal ROC area
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

@@ -51,17 +51,19 @@ class ScoringContext:
         self.log(f"{backbone}/{layer}: features of {len(records)} image(s)")
         return extract_features(records, net, preprocessing, layer, self.cache, self.batch_size, self.workers)
 
-    def stats(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str) -> FeatureStats:
-        """Statistics of a set of images, cached by the set's content (reference stats are computed once)."""
+    def stats(self, records: list[ImageRecord], backbone: str, preprocessing: str,
+              layer: str) -> tuple[FeatureStats, str]:
+        """Statistics of a set of images and their cache key, cached by the set's content (so reference
+        statistics are computed once)."""
         net = self.backbone(backbone)
         key = key_of(extractor=net.extractor_key(preprocessing, layer),
                      images=sorted(r.sha256 for r in records))
         cached = self.cache.get_arrays("stats", key)
         if cached is not None:
-            return FeatureStats.from_arrays(cached)
+            return FeatureStats.from_arrays(cached), key
         stats = FeatureStats.from_features(self.features(records, backbone, preprocessing, layer))
         self.cache.put_arrays("stats", key, stats.to_arrays())
-        return stats
+        return stats, key
 
     def prompt_text(self, prompt_id: str) -> str | None:
         if self.prompts and prompt_id in self.prompts.prompts:
