@@ -123,6 +123,65 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset(args: argparse.Namespace):
+    from .registry import DATASETS
+
+    cls = DATASETS.get(args.dataset)
+    kwargs = {"reports_root": args.reports_root} if args.reports_root else {}
+    return cls(args.root, strict=args.strict, **kwargs)
+
+
+def _prompt_options(args: argparse.Namespace) -> dict[str, Any]:
+    views = None if not args.views or args.views.upper() == "ALL" else tuple(v.strip().upper() for v in args.views.split(","))
+    opts = {"split": args.split, "views": views, "section": args.section, "min_chars": args.min_chars,
+            "max_tokens": args.max_tokens or None, "no_finding_cap": args.no_finding_cap, "limit": args.limit,
+            "seed": args.seed, "check_images": not args.no_image_check}
+    if args.views is None:
+        opts.pop("views")  # each dataset's own default (MIMIC-CXR: PA, as the paper's p19 prompts)
+    return opts
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "label":
+        from .data.labeller import label_report
+
+        if not args.text:
+            raise InputError("data label needs a text, e.g. cxrgen-bench data label \"Small left effusion.\"")
+        labels = label_report(" ".join(args.text))
+        shown = {k: None if v is None else int(v) for k, v in labels.items()}
+        print(json.dumps(shown, indent=2) if args.json else
+              "\n".join(f"{k:28s} {'' if v is None else v}" for k, v in shown.items()))
+        return 0
+    if not args.dataset:
+        raise InputError(f"data {args.action} needs --dataset (one of: {', '.join(REGISTRIES['datasets'].names())})")
+    dataset = _dataset(args)
+    if args.action == "prompts":
+        table = dataset.prompts(**_prompt_options(args))
+        if args.out:
+            table.write(args.out)
+        summary = {k: v for k, v in table.description.items() if k != "skipped"}
+        summary["skipped"] = {reason: v["count"] for reason, v in table.description["skipped"].items()}
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        if args.out:
+            print(f"wrote {len(table.rows)} prompts to {args.out} (description: {args.out}.json)")
+        return 0
+    from .data.stats import format_table1, table1_column
+
+    if args.dataset != "mimic-cxr":
+        table = dataset.prompts(**_prompt_options(args))
+        columns = {args.dataset: table1_column(table.rows)}
+    else:  # the four columns of RoentGen Table 1
+        opts = _prompt_options(args)
+        plan = {"PA train": dict(split="train", views=("PA",)), "PA/AP/LAT train": dict(split="train", views=None),
+                "MIMIC test": dict(split="test", views=None, max_tokens=None),
+                "P19 test": dict(split="p19", views=("PA",), limit=args.limit or 5000)}
+        columns = {}
+        for name, override in plan.items():
+            columns[name] = table1_column(dataset.prompts(**{**opts, **override}).rows)
+    print(json.dumps(columns, indent=2) if args.json else format_table1(columns))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
@@ -161,6 +220,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("data", help="prompt sets from datasets (MIMIC-CXR, OpenI, PadChest), Table 1, labelling")
+    p.add_argument("action", choices=("prompts", "stats", "label"))
+    p.add_argument("text", nargs="*", help="(label) the free text to label")
+    p.add_argument("--dataset", help="a registered dataset (cxrgen-bench ls datasets)")
+    p.add_argument("--root", help="the dataset's folder (OpenI and PadChest labels work without it)")
+    p.add_argument("--reports-root", help="(mimic-cxr) folder holding files/pXX/.../sNNN.txt if not under --root")
+    p.add_argument("--split", default="p19", help="(mimic-cxr) train, p19, test, validate, pNN or pNN-pMM")
+    p.add_argument("--views", default=None,
+                   help="comma-separated views (PA, AP, LATERAL, LL) or ALL; default: PA for mimic-cxr, ALL otherwise")
+    p.add_argument("--section", default="impression", help="impression, findings or impression-or-fallback")
+    p.add_argument("--min-chars", type=int, default=7, help="drop texts shorter than this (paper: 7)")
+    p.add_argument("--max-tokens", type=int, default=77, help="drop texts over this many CLIP tokens; 0 keeps all")
+    p.add_argument("--no-finding-cap", type=int, default=None, help="keep at most this many No Finding prompts")
+    p.add_argument("--limit", type=int, default=None, help="seeded sample of this many prompts (paper p19: 5000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the No Finding cap and --limit samples")
+    p.add_argument("--no-image-check", action="store_true", help="do not check that image files exist")
+    p.add_argument("--out", help="(prompts) CSV to write; its description goes to OUT.json")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--strict", dest="strict", action="store_true", help="stop at the first malformed row")
+    group.add_argument("--lenient", dest="strict", action="store_false",
+                       help="skip malformed rows and count them in the description (default)")
+    p.set_defaults(strict=False)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("demo", help="score stand-in generators on real radiographs, offline (the README's main job)")
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the summary")

@@ -115,6 +115,9 @@ def _register_builtins() -> None:
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.backbones.xrv_densenet:XRVDenseNet121")
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.backbones.clip_vit:CLIPViTB32")
     GENERATORS.register("folder", "cxrgen_bench.data.manifest:ImageSet.from_folder")
+    DATASETS.register("mimic-cxr", "cxrgen_bench.data.datasets.mimic:MimicCXR")
+    DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
+    DATASETS.register("padchest", "cxrgen_bench.data.datasets.padchest:PadChest")
     PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
 
 

@@ -59,3 +59,22 @@ class LabelPolicy:
     def as_dict(self) -> dict[str, Any]:
         return {"uncertain": "skip" if self.uncertain is None else self.uncertain,
                 "blank": "skip" if self.blank is None else self.blank}
+
+
+# One place for what each consumer makes of uncertain (−1) and blank labels. Results record the
+# policy they used (classifier_auroc copies it from the profile, which defaults to this table).
+CONSUMER_POLICIES: dict[str, LabelPolicy] = {
+    # RoentGen Table 3 counts uncertain as positive; blank means "not mentioned" → negative.
+    "classifier_auroc": LabelPolicy(uncertain=1.0, blank=0.0),
+    # Retrieval (Table 4) picks single-label reports: only certain positives define a class; an
+    # uncertain mention makes the report unusable for that class rather than a negative.
+    "retrieval": LabelPolicy(uncertain=None, blank=0.0),
+    # Augmentation training (Table 5): the common "U-Ones" policy of CheXpert training.
+    "augmentation": LabelPolicy(uncertain=1.0, blank=0.0),
+}
+
+
+def policy_for(consumer: str) -> LabelPolicy:
+    if consumer not in CONSUMER_POLICIES:
+        raise KeyError(f"no label policy for {consumer!r}; known: {', '.join(CONSUMER_POLICIES)}")
+    return CONSUMER_POLICIES[consumer]

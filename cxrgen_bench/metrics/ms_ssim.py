@@ -17,18 +17,11 @@ import torch
 
 from ..cache import key_of
 from ..data.images import read_image
+from ..data.tokens import clip_token_lengths
 from ..data.manifest import ImageRecord
 from ..errors import MetricError
 from ..functional.msssim import ms_ssim
 from .base import Metric, ScoringContext
-
-
-def clip_token_length(texts: list[str]) -> list[int]:
-    """BPE tokens of CLIP's tokenizer, without the start/end tokens."""
-    from open_clip.tokenizer import SimpleTokenizer
-
-    tokenizer = SimpleTokenizer()
-    return [len(tokenizer.encode(t)) for t in texts]
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | None, float | None]:
@@ -110,7 +103,7 @@ class IntraPromptMSSSIM(Metric):
     def by_token_length(self, values: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:
         """Fig. 3: mean MS-SSIM per bin of CLIP token length, with 95% CIs."""
         width = int(self.config.get("token_bin_width", 10))
-        lengths = np.array(clip_token_length(texts))
+        lengths = np.array(clip_token_lengths(texts))
         bins = []
         for start in sorted(set((lengths // width) * width)):
             sel = values[(lengths >= start) & (lengths < start + width)]
