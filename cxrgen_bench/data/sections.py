@@ -12,7 +12,7 @@ _HEADER = re.compile(r"^[ \t]*([A-Z][A-Z /&()-]{1,60}?)[ \t]*:", re.MULTILINE)
 IMPRESSION_HEADERS = ("IMPRESSION", "IMPRESSIONS", "CONCLUSION", "CONCLUSIONS", "SUMMARY",
                       "FINDINGS AND IMPRESSION", "FINDINGS/IMPRESSION", "IMPRESSION AND RECOMMENDATION")
 FINDINGS_HEADERS = ("FINDINGS", "FINDING", "FINDINGS AND IMPRESSION", "FINDINGS/IMPRESSION")
-DEID = re.compile(r"_{2,}|\bX{3,}\b|\[\*\*[^\]]*\*\*\]")  # MIMIC "___", OpenI "XXXX", older "[** **]"
+DEID = re.compile(r"_{2,}|X{4,}|\[\*\*[^\]]*\*\*\]")  # MIMIC "___", OpenI "XXXX", older "[** **]"
 
 
 def clean_text(text: str) -> str:
