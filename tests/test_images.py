@@ -111,3 +111,47 @@ def test_image_set_loading_checks_every_file(tmp_path):
     (tmp_path / "a_1.png").write_bytes(png[:-30])
     with pytest.raises(InputError, match="a_1.png"):
         ImageSet.from_folder(tmp_path)
+
+
+def test_real_dicom_jpeg2000_lossless_equals_uncompressed(dicom_file):
+    from pydicom.data import get_testdata_file
+
+    j2k = get_testdata_file("RG1_J2KR.dcm")
+    np.testing.assert_array_equal(read_image(j2k).pixels, read_image(dicom_file).pixels)
+
+
+def write_dicom(path, pixels, photometric="MONOCHROME2", slope=None, intercept=None, window=None):
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    if slope is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_dicom_rescale_window_and_monochrome1(tmp_path):
+    raw = np.tile(np.arange(0, 4096, 16, dtype=np.uint16), (8, 1))  # 12-bit ramp
+    plain = read_image(write_dicom(tmp_path / "plain.dcm", raw)).pixels
+    np.testing.assert_allclose(plain, raw / 4080.0, atol=1e-6)  # min-max to [0, 1]
+    rescaled = read_image(write_dicom(tmp_path / "rescaled.dcm", raw, slope=2, intercept=-1000)).pixels
+    np.testing.assert_allclose(rescaled, plain, atol=1e-6)  # a linear modality LUT keeps the normalised image
+    windowed = read_image(write_dicom(tmp_path / "w.dcm", raw, window=(2048, 1024))).pixels
+    assert windowed[0, 0] == 0 and windowed[0, -1] == 1 and 0 < windowed[0, 128] < 1  # outside the window: clipped
+    assert (np.diff(windowed[0]) >= 0).all()
+    inverted = read_image(write_dicom(tmp_path / "m1.dcm", raw, photometric="MONOCHROME1")).pixels
+    np.testing.assert_allclose(inverted, 1 - plain, atol=1e-6)

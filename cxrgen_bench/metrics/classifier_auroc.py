@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.labels import LabelPolicy
+from ..data.labels import LabelPolicy, policy_for
 from ..data.manifest import ImageRecord, PromptSet
 from ..errors import InputError
 from ..functional.auroc import classwise_auroc, filtered_average, macro_average
@@ -49,7 +49,8 @@ class ClassifierAUROC(Metric):
         return per_class, counts
 
     def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
-        policy = LabelPolicy.from_config(self.config.get("label_policy", {}))
+        policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
+                  else policy_for(self.name))
         records = ctx.images.first_samples()
         prompts = ctx.require_prompts(self.name, records, "generated")
         per_class, counts = self._per_class(ctx, records, prompts, policy)
