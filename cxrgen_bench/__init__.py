@@ -13,4 +13,11 @@ def score(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return _score(*args, **kwargs)
 
 
-__all__ = ["__version__", "score"]
+def generate(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Generate an image set with a registered generator (see `cxrgen_bench.generation.generate`)."""
+    from .generation import generate as _generate
+
+    return _generate(*args, **kwargs)
+
+
+__all__ = ["__version__", "generate", "score"]

@@ -53,8 +53,62 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale", "resolution", "seed", "scheduler",
+                    "precision", "device", "compile", "vae_batch_size", "allow_pickle")
+
+
+def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:
+    g = p.add_argument_group("generation (defaults from the profile's generation block)")
+    g.add_argument("--generator", required=not for_score,
+                   help="registered generator: diffusers, folder, real, callable, or a plug-in"
+                   + ("; with score: generate into --images first, then score" if for_score else ""))
+    g.add_argument("--model", help="pipeline folder (diffusers), image folder (folder), dataset root (real), "
+                                   "module:function (callable)")
+    g.add_argument("--samples-per-prompt", type=int, help="images per prompt (roentgen2022: 4)")
+    g.add_argument("--steps", type=int, help="denoising steps (roentgen2022: 75)")
+    g.add_argument("--guidance-scale", type=float, help="classifier-free guidance (roentgen2022: 4)")
+    g.add_argument("--resolution", type=int, help="image side in pixels (roentgen2022: 512)")
+    g.add_argument("--seed", type=int, help="global seed; each image's seed derives from (seed, prompt id, sample)")
+    g.add_argument("--scheduler", help="pndm (roentgen2022), ddim, dpm++2m, euler, euler-a, unipc, ddpm")
+    g.add_argument("--precision", help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16, bf16")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the denoiser (GPU)")
+    g.add_argument("--vae-batch-size", type=int, help="decode latents in chunks of this size (memory)")
+    if not for_score:
+        g.add_argument("--device", help="auto (cuda:LOCAL_RANK if available), cpu, cuda, cuda:1, ...")
+        g.add_argument("--batch-size", type=int, help="images per generator call")
+        g.add_argument("--allow-pickle", action="store_true", default=None,
+                       help="accept pickle (.bin/.ckpt) weights in the checkpoint folder")
+
+
+def _generation_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k, None) is not None}
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generation import generate
+
+    summary = generate(generator=args.generator, model=args.model, prompts=args.prompts, out=args.out,
+                       profile=args.profile, progress=not args.quiet, **_generation_settings(args))
+    print(json.dumps(summary, indent=2, sort_keys=True) if args.json else
+          f"generated {summary['generated']} image(s), {summary['resumed']} already done, "
+          f"{summary['images_per_s']:.2f} images/s (rank {summary['rank']} of {summary['world']})"
+          + (f"; manifest: {summary['manifest']}" if "manifest" in summary else ""))
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from .runner import score
+
+    if args.generator:
+        from .generation import generate
+
+        if not args.prompts:
+            raise InputError("score --generator needs --prompts")
+        # --device, --batch-size and --allow-pickle serve both the generator and the scoring backbones
+        summary = generate(generator=args.generator, model=args.model, prompts=args.prompts, out=args.images,
+                           profile=args.profile, progress=not args.quiet, **_generation_settings(args))
+        if summary["rank"] != 0:
+            return 0  # rank 0 scores the merged set
 
     result = score(images=args.images, reference=args.reference, prompts=args.prompts, metrics=args.metrics,
                    profile=args.profile, weights=_parse_weights(args.weights), out=args.out,
@@ -198,8 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the listing as JSON")
     p.set_defaults(func=cmd_ls)
 
-    p = sub.add_parser("score", help="score a folder of generated images")
-    p.add_argument("--images", required=True, help="folder of generated images (manifest.csv inside, or {id}_{k}.png names)")
+    p = sub.add_parser("generate", help="generate images for a prompt set (resumable; multi-GPU via torchrun/accelerate)")
+    p.add_argument("--prompts", required=True, help="prompts CSV (prompt_id, text, labels; image_path for --generator real)")
+    p.add_argument("--out", required=True, help="output folder: {prompt_id}_{k}.png, manifest.csv, generation.json")
+    p.add_argument("--profile", default="roentgen2022", help="profile whose generation block gives the defaults")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    add_generation_flags(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("score", help="score a folder of generated images (or generate it first with --generator)")
+    p.add_argument("--images", required=True, help="folder of generated images (manifest.csv inside, or {id}_{k}.png "
+                                                   "names); with --generator, where to generate them")
     p.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
     p.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns")
     p.add_argument("--metrics", default="fid,ms_ssim,classifier_auroc",
@@ -219,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="threads decoding/resizing images")
     p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    add_generation_flags(p, for_score=True)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("data", help="prompt sets from datasets (MIMIC-CXR, OpenI, PadChest), Table 1, labelling")

@@ -160,6 +160,7 @@ class Prompt:
     prompt_id: str
     text: str
     labels: dict[str, float | None]  # CheXpert name → 1, 0, −1 or None (blank)
+    image_path: str | None = None  # relative to the dataset root, where the dataset has images
 
 
 @dataclass
@@ -191,7 +192,7 @@ class PromptSet:
                     if not text:
                         raise InputError(f"{where}: empty prompt text for prompt_id {pid!r}")
                     labels = {name: parse_label(row.get(name), f"{where}, column {name!r}") for name in label_names}
-                    prompts[pid] = Prompt(pid, text, labels)
+                    prompts[pid] = Prompt(pid, text, labels, (row.get("image_path") or "").strip() or None)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from exc
         if not prompts:

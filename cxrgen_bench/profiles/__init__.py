@@ -3,7 +3,7 @@ metric settings. `get_profile("roentgen2022")` or `get_profile("path/to/my.yaml"
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ class Profile:
     backbones: dict[str, dict[str, Any]]
     metrics: dict[str, dict[str, Any]]
     calibration: bool
-    sha256: str  # of the YAML text: any edit changes it, so results can prove which profile they used
+    sha256: str
+    generation: dict[str, Any] = field(default_factory=dict)  # of the YAML text: any edit changes it, so results can prove which profile they used
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
@@ -38,7 +39,7 @@ class Profile:
             raise InputError(f"{path}: profile lacks {', '.join(missing)}")
         return cls(name=data["name"], version=str(data["version"]), description=str(data.get("description", "")).strip(),
                    backbones=data["backbones"], metrics=data["metrics"], calibration=bool(data.get("calibration", False)),
-                   sha256=hashlib.sha256(text.encode()).hexdigest())
+                   sha256=hashlib.sha256(text.encode()).hexdigest(), generation=dict(data.get("generation") or {}))
 
     def backbone(self, name: str) -> dict[str, Any]:
         if name not in self.backbones:

@@ -1,0 +1,252 @@
+"""The generation harness: prompts × samples → a folder of images plus a validated manifest.
+
+Safe to kill at any moment and re-run: every image is written atomically; each finished batch is
+appended (with the images' sha256) to a journal that is flushed to disk; a re-run verifies the
+journalled files against their hashes and generates only what is missing or damaged. Because each
+image's noise depends only on (seed, prompt id, sample index), the re-run produces exactly the files
+of an uninterrupted run, whatever the batch size or number of processes.
+
+Several processes (GPUs, nodes) share the work by prompt: started by `torchrun` or
+`accelerate launch`, each rank takes the prompts whose index ≡ rank (mod world size); rank 0 merges
+the journals into `manifest.csv` after all ranks are done. A resumed run may use another number of
+processes: the journals of all earlier ranks are read.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from PIL import Image
+
+from ..cache import atomic_write_bytes, atomic_write_text
+from ..data.manifest import PromptSet
+from ..errors import CxrgenError, InputError
+from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed, to_uint8
+
+JOURNAL_DIR = ".journal"
+LOCK_DIR = ".locks"
+JOURNAL_FIELDS = ("prompt_id", "sample_idx", "path", "sha256")
+
+
+@dataclass(frozen=True)
+class Shard:
+    rank: int = 0
+    world: int = 1
+
+    def owns(self, prompt_index: int) -> bool:
+        return prompt_index % self.world == self.rank
+
+
+def distributed_shard() -> Shard:
+    """This process's shard, from the variables torchrun / accelerate launch set (one shard otherwise)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Shard()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        import torch
+
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return Shard(dist.get_rank(), dist.get_world_size())
+
+
+def _barrier(shard: Shard) -> None:
+    if shard.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def safe_stem(prompt_id: str) -> str:
+    """A file-name-safe form of a prompt id; ids that need changing get a short hash to stay unique."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}", prompt_id):
+        return prompt_id
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", prompt_id).strip("-.")[:100] or "prompt"
+    return f"{cleaned}-{hashlib.sha256(prompt_id.encode()).hexdigest()[:8]}"
+
+
+def requests_for(prompts: PromptSet, settings: GenerationSettings) -> list[list[SampleRequest]]:
+    """All sample requests, grouped per prompt, in prompt-id order."""
+    return [[SampleRequest(pid, p.text, k, sample_seed(settings.seed, pid, k), p.labels)
+             for k in range(settings.samples_per_prompt)] for pid, p in sorted(prompts.prompts.items())]
+
+
+class Progress:
+    """One status line with images/s and ETA; a summary line at the end."""
+
+    def __init__(self, total: int, done: int, stream: TextIO | None = None, enabled: bool = True):
+        self.total, self.done, self.start_done = total, done, done
+        self.stream, self.enabled = stream or sys.stderr, enabled
+        self.started = time.monotonic()
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        rate = self.rate()
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        eta_s = "?" if eta == float("inf") else time.strftime("%H:%M:%S", time.gmtime(eta))
+        end = "\n" if not self.stream.isatty() else ""
+        self.stream.write(f"\r[generate] {self.done}/{self.total} images  {rate:.2f} images/s  ETA {eta_s}{end}")
+        self.stream.flush()
+
+
+class OutputFolder:
+    def __init__(self, root: Path, shard: Shard):
+        self.root = root
+        self.shard = shard
+        self.journal_path = root / JOURNAL_DIR / f"rank{shard.rank}-of{shard.world}.csv"
+        self._lock_handle: Any = None
+
+    def lock(self) -> None:
+        lock_path = self.root / LOCK_DIR / f"rank{self.shard.rank}-of{self.shard.world}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise InputError(f"{self.root}: another generation run is writing to this folder (lock {lock_path}); "
+                             "wait for it or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        if self._lock_handle:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def check_run_settings(self, identity: dict[str, Any]) -> None:
+        """Refuse to mix images of different settings in one folder."""
+        path = self.root / "run.json"
+        if path.is_file():
+            previous = json.loads(path.read_text(encoding="utf-8"))
+            if previous != identity:
+                changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
+                raise InputError(f"{self.root} holds images generated with other settings (differences in: "
+                                 f"{', '.join(changed)}); use another --out, or delete the folder to start over")
+        elif self.shard.rank == 0:
+            atomic_write_text(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+    def journalled(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """(prompt id, sample) → (file, sha256) for every journal line whose file is intact."""
+        done: dict[tuple[str, int], tuple[str, str]] = {}
+        for journal in sorted((self.root / JOURNAL_DIR).glob("*.csv")):
+            with open(journal, newline="", encoding="utf-8") as f:
+                for row in csv.reader(f):
+                    if len(row) != len(JOURNAL_FIELDS) or not row[1].isdigit():
+                        continue  # a line cut by a kill: its image is regenerated
+                    pid, k, rel, digest = row[0], int(row[1]), row[2], row[3]
+                    file = self.root / rel
+                    if file.is_file() and hashlib.sha256(file.read_bytes()).hexdigest() == digest:
+                        done[(pid, k)] = (rel, digest)
+        return done
+
+    def append(self, rows: Sequence[tuple[str, int, str, str]]) -> None:
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal_path, "a", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def remove_temporaries(self) -> None:
+        for tmp in self.root.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def encode_png(pixels: Any, where: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(pixels, where)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, settings: GenerationSettings,
+                   shard: Shard | None = None, progress: bool = True,
+                   after_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Generate every missing image of this shard, then (rank 0) write and validate the manifest."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    shard = shard or distributed_shard()
+    folder = OutputFolder(root, shard)
+    folder.lock()
+    started = time.monotonic()
+    try:
+        folder.check_run_settings({"generator": generator.name, "model": str(generator.model),
+                                   "weights_sha256": generator.weights_sha256(), "prompts_sha256": prompts.sha256,
+                                   "settings": settings.image_defining()})
+        folder.remove_temporaries()
+        groups = requests_for(prompts, settings)
+        mine = [r for i, group in enumerate(groups) if shard.owns(i) for r in group]
+        done = folder.journalled()
+        todo = [r for r in mine if (r.prompt_id, r.sample_idx) not in done]
+        bar = Progress(len(mine), len(mine) - len(todo), enabled=progress)
+        for n, start in enumerate(range(0, len(todo), settings.batch_size)):
+            batch = todo[start:start + settings.batch_size]
+            images = generator.generate(batch)
+            if len(images) != len(batch):
+                raise CxrgenError(f"generator {generator.name} returned {len(images)} images for {len(batch)} requests")
+            rows = []
+            for request, image in zip(batch, images):
+                rel = f"{safe_stem(request.prompt_id)}_{request.sample_idx}.png"
+                data = encode_png(image, f"prompt {request.prompt_id} sample {request.sample_idx}")
+                atomic_write_bytes(root / rel, data)
+                rows.append((request.prompt_id, request.sample_idx, rel, hashlib.sha256(data).hexdigest()))
+            folder.append(rows)  # only after the batch's files are complete on disk
+            bar.advance(len(batch))
+            if after_batch:
+                after_batch(n)
+        rate = bar.rate()
+        if progress and todo:
+            sys.stderr.write("\n")
+    finally:
+        folder.unlock()
+    _barrier(shard)
+    summary = {"generated": len(todo), "resumed": len(mine) - len(todo), "images_per_s": rate,
+               "seconds": round(time.monotonic() - started, 2), "rank": shard.rank, "world": shard.world}
+    if shard.rank == 0:
+        summary["manifest"] = str(write_manifest(root, prompts, settings, generator, summary))
+    _barrier(shard)
+    return summary
+
+
+def write_manifest(root: Path, prompts: PromptSet, settings: GenerationSettings, generator: Generator,
+                   summary: dict[str, Any]) -> Path:
+    """Merge all journals into manifest.csv, after checking every prompt × sample is there exactly once."""
+    folder = OutputFolder(root, Shard())
+    done = folder.journalled()
+    expected = [(r.prompt_id, r.sample_idx) for group in requests_for(prompts, settings) for r in group]
+    missing = [key for key in expected if key not in done]
+    if missing:
+        raise CxrgenError(f"{root}: {len(missing)} image(s) missing after generation, e.g. prompt {missing[0][0]} "
+                          f"sample {missing[0][1]}; re-run the same command to finish them")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["prompt_id", "sample_idx", "path", "sha256", "prompt"])
+    for pid, k in expected:
+        rel, digest = done[(pid, k)]
+        writer.writerow([pid, k, rel, digest, prompts.prompts[pid].text])
+    manifest = root / "manifest.csv"
+    atomic_write_text(manifest, buf.getvalue())
+    atomic_write_text(root / "generation.json", json.dumps(
+        {"generator": generator.describe(), "prompts": prompts.describe(), "images": len(expected),
+         "settings": asdict(settings), "last_run": summary}, indent=2, sort_keys=True, default=str) + "\n")
+    return manifest
