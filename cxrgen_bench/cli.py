@@ -114,7 +114,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                    profile=args.profile, weights=_parse_weights(args.weights), out=args.out,
                    model_name=args.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
                    device=args.device, batch_size=args.batch_size, workers=args.workers,
-                   allow_pickle=args.allow_pickle, strict=args.strict, log=None if args.quiet else _log)
+                   allow_pickle=args.allow_pickle, strict=args.strict, bootstrap=args.bootstrap,
+                   bootstrap_seed=args.bootstrap_seed, log=None if args.quiet else _log)
     if args.json:
         from .results.store import dumps
         sys.stdout.write(dumps(result))
@@ -135,7 +136,8 @@ def format_summary(result: dict[str, Any]) -> str:
             continue
         value = "undefined" if entry["value"] is None else f"{entry['value']:.4f}"
         std = f" ± {entry['std']:.4f}" if entry.get("std") is not None else ""
-        lines.append(f"  {key:32s} {arrow}  {value}{std}   (n={entry['n']['effective']})")
+        ci = f"  95% CI [{entry['ci95'][0]:.4f}, {entry['ci95'][1]:.4f}]" if entry.get("ci95") else ""
+        lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")
         for warning in entry.get("warnings", []):
             lines.append(f"      note: {warning}")
     return "\n".join(lines)
@@ -236,6 +238,69 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .leaderboard.store import Store
+
+    store = Store(args.root)
+    if args.action == "add":
+        if not args.files:
+            raise InputError("leaderboard add needs a results file")
+        for file in args.files:
+            print(f"added {store.add(file, name=args.name, replace=args.replace)}")
+        return 0
+    if args.action == "import-reported":
+        from .leaderboard.reported import load_reported
+
+        files = args.files or sorted(str(p) for p in (store.root / "reported").glob("*.yaml"))
+        for file in files:
+            entries = load_reported(file)
+            for entry in entries:
+                store.add(entry, replace=True)
+            print(f"{file}: {len(entries)} reported entries")
+        return 0
+    from .leaderboard.render import build
+
+    written = build(store.load(), args.out or store.root)
+    for name, path in written.items():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from .gate import UNUSABLE, format_report, load_rules, run_gate
+    from .results.store import read_result
+
+    try:
+        baseline, candidate = read_result(args.baseline), read_result(args.candidate)
+        rules = load_rules(args.rules)
+    except CxrgenError as exc:
+        print(f"cxrgen-bench gate: unusable input: {exc}", file=sys.stderr)
+        return UNUSABLE
+    report = run_gate(baseline, candidate, rules, force=args.force)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    return report.exit_code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .results.store import read_result
+
+    rows = compare(read_result(args.a), read_result(args.b))
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return 0
+
+    def f(v: float | None) -> str:
+        return "—" if v is None else f"{v:.4g}"
+
+    print(f"{'metric':30s} {'a':>10s} {'b':>10s} {'b − a':>10s} {'95% CI':>22s} {'p':>7s}")
+    for r in rows:
+        ci = f"[{f(r.ci95[0])}, {f(r.ci95[1])}]" if r.ci95 else "—"
+        print(f"{r.key:30s} {f(r.a):>10s} {f(r.b):>10s} {f(r.difference):>10s} {ci:>22s} {f(r.p_value):>7s}"
+              + (f"  ({r.note})" if r.note else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
@@ -282,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     p.add_argument("--workers", type=int, default=None, help="threads decoding/resizing images")
     p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="prompt-level bootstrap resamples for 95%% CIs (e.g. 1000; 0: none)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (same seed → paired comparisons)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     add_generation_flags(p, for_score=True)
     p.set_defaults(func=cmd_score)
@@ -310,6 +378,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(strict=False)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("leaderboard", help="store results and rebuild the boards (Markdown, HTML, CSV, LaTeX, plots)")
+    p.add_argument("action", choices=("add", "build", "import-reported"))
+    p.add_argument("files", nargs="*", help="(add) results JSON files; (import-reported) YAML files of typed-in numbers")
+    p.add_argument("--root", default="leaderboard", help="leaderboard folder (entries/ inside)")
+    p.add_argument("--out", help="(build) where to write the boards (default: --root)")
+    p.add_argument("--name", help="(add) entry name (default: from profile and model name)")
+    p.add_argument("--replace", action="store_true", help="(add) overwrite an entry of the same name")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("gate", help="fail (exit 1) when a candidate regresses against a baseline")
+    p.add_argument("--baseline", required=True)
+    p.add_argument("--candidate", required=True)
+    p.add_argument("--rules", help="YAML rules (see cxrgen_bench/gate.py); default: any worsening fails")
+    p.add_argument("--force", action="store_true", help="compare even across profiles or prompt sets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser("compare", help="paired differences of two results with 95% CIs and p-values")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("demo", help="score stand-in generators on real radiographs, offline (the README's main job)")
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the summary")

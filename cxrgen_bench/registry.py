@@ -122,6 +122,7 @@ def _register_builtins() -> None:
     DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
     DATASETS.register("padchest", "cxrgen_bench.data.datasets.padchest:PadChest")
     PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
+    PROFILES.register("roentgen2022-quick", "cxrgen_bench.profiles:roentgen2022_quick")
 
 
 _register_builtins()

@@ -72,7 +72,7 @@ def score(images: str | Path | ImageSet, reference: str | Path | ImageSet | None
           profile: str | Profile = "roentgen2022", weights: Mapping[str, str] | None = None,
           out: str | Path | None = None, model_name: str | None = None, cache_dir: str | Path | None = None,
           use_cache: bool = True, device: str = "cpu", batch_size: int = 32, workers: int | None = None,
-          allow_pickle: bool = False, strict: bool = False,
+          allow_pickle: bool = False, strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
           log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score an image set; returns the results object (and writes it to ``out`` when given).
 
@@ -90,7 +90,7 @@ def score(images: str | Path | ImageSet, reference: str | Path | ImageSet | None
     ctx = ScoringContext(images=image_set, reference=ref_set, prompts=prompt_set, profile=prof,
                          cache=Cache(cache_dir, enabled=use_cache), weights=dict(weights or {}),
                          allow_pickle=allow_pickle, device=device, batch_size=batch_size, workers=workers, strict=strict,
-                         log=log)
+                         bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, log=log)
     values: dict[str, Any] = {}
     for name, options in specs:
         metric = METRICS.get(name)(prof.metric(name), options)
@@ -121,7 +121,8 @@ def score(images: str | Path | ImageSet, reference: str | Path | ImageSet | None
         "run": {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "duration_s": round(time.monotonic() - started, 3), "device": device,
                 "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
-                             "batch_size": batch_size, "use_cache": use_cache, "allow_pickle": allow_pickle}},
+                             "batch_size": batch_size, "use_cache": use_cache, "allow_pickle": allow_pickle,
+                             "bootstrap": bootstrap, "bootstrap_seed": bootstrap_seed}},
     }
     if out is not None:
         write_result(result, out)  # validates, then writes atomically: no half-written file

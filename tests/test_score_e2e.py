@@ -183,3 +183,19 @@ def test_ls_lists_every_kind(capsys):
     assert main(["ls", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert "fid" in listing["metrics"] and "roentgen2022" in listing["profiles"]
+
+
+def test_bootstrap_cis_and_paired_compare_through_score(sets, inception_weights, tmp_path, capsys):
+    kwargs = dict(reference=sets["ref"], metrics="fid[inception-v3-fid],ms_ssim", bootstrap=200, bootstrap_seed=3,
+                  weights={"inception-v3-fid": str(inception_weights)}, cache_dir=tmp_path / "c")
+    mild = cxrgen_bench.score(images=sets["mild"], out=tmp_path / "mild.json", **kwargs)
+    strong = cxrgen_bench.score(images=sets["strong"], out=tmp_path / "strong.json", **kwargs)
+    for key in ("fid[inception-v3-fid]", "ms_ssim"):
+        entry = mild["metrics"][key]
+        assert entry["ci95"][0] <= entry["value"] <= entry["ci95"][1] or key.startswith("fid")
+        assert len(entry["bootstrap"]["replicates"]) == 200 and entry["bootstrap"]["seed"] == 3
+    assert mild["metrics"]["ms_ssim"]["bootstrap"]["units_sha256"] == strong["metrics"]["ms_ssim"]["bootstrap"]["units_sha256"]
+    assert main(["compare", str(tmp_path / "mild.json"), str(tmp_path / "strong.json"), "--json"]) == 0
+    rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ms_ssim"]["paired"] and rows["ms_ssim"]["difference"] < 0 and rows["ms_ssim"]["p_value"] < 0.05
+    assert rows["fid[inception-v3-fid]"]["paired"] and rows["fid[inception-v3-fid]"]["difference"] > 0

@@ -202,3 +202,12 @@ class PromptSet:
     def describe(self) -> dict:
         return {"path": str(self.path), "sha256": self.sha256, "n_prompts": len(self.prompts),
                 "label_columns": list(self.label_names)}
+
+    def subset(self, n: int) -> "PromptSet":
+        """A fixed subset of n prompts: those with the smallest sha256(prompt_id), so the choice does not
+        depend on file order and every checkpoint is checked on the same prompts."""
+        if n >= len(self.prompts):
+            return self
+        chosen = sorted(self.prompts, key=lambda pid: hashlib.sha256(pid.encode()).hexdigest())[:n]
+        digest = hashlib.sha256((self.sha256 + json.dumps(sorted(chosen))).encode()).hexdigest()
+        return PromptSet(self.path, {pid: self.prompts[pid] for pid in chosen}, self.label_names, digest)

@@ -168,3 +168,31 @@ def frechet_distance_from_stats(a: FeatureStats, b: FeatureStats) -> FrechetResu
 def frechet_distance_from_features(feats1: Any, feats2: Any) -> float:
     """Fréchet distance between two feature sets shaped (n, d)."""
     return frechet_distance_from_stats(FeatureStats.from_features(feats1), FeatureStats.from_features(feats2)).value
+
+
+def frechet_bootstrap_replicates(generated: Any, reference: FeatureStats, weights: np.ndarray) -> np.ndarray:
+    """Fréchet distance for each row of prompt multiplicities `weights` (B, n) over the generated
+    features (n, d), with the reference statistics held fixed (the reference is the target
+    distribution). With Y = X Σr^½ precomputed, √Σr Σg √Σr of a replicate is one weighted Gram
+    matrix of Y, so each replicate costs one n×d×d product and one symmetric eigenvalue problem."""
+    import torch
+
+    x = torch.from_numpy(_as_float64(generated))
+    mu_r = torch.from_numpy(reference.mean())
+    cov_r = torch.from_numpy(reference.covariance())
+    ev, vec = torch.linalg.eigh(cov_r)
+    sqrt_r = (vec * ev.clamp(min=0).sqrt()) @ vec.T
+    y = x @ sqrt_r
+    trace_r = float(torch.trace(cov_r))
+    out = np.empty(len(weights))
+    for i, w_np in enumerate(weights):
+        w = torch.from_numpy(w_np.astype(np.float64))
+        n = float(w.sum())
+        mu = (w @ x) / n
+        y_bar = (w @ y) / n
+        middle = ((y * w[:, None]).T @ y - n * torch.outer(y_bar, y_bar)) / (n - 1)
+        trace_g = float(((w @ (x * x)) - n * mu * mu).sum()) / (n - 1)
+        trace_sqrt = float(torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum())
+        diff = mu - mu_r
+        out[i] = max(float(diff @ diff) + trace_g + trace_r - 2 * trace_sqrt, 0.0)
+    return out

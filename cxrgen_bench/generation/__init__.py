@@ -22,7 +22,10 @@ def generate(generator: str = "diffusers", model: str | None = None, prompts: An
     if prompts is None:
         raise InputError("generate needs --prompts (a CSV with prompt_id and text)")
     prompt_set = prompts if isinstance(prompts, PromptSet) else PromptSet.from_csv(prompts)
-    run_settings = GenerationSettings.from_profile(get_profile(profile).generation, **settings)
+    prof = get_profile(profile)
+    if prof.generation.get("max_prompts"):
+        prompt_set = prompt_set.subset(int(prof.generation["max_prompts"]))
+    run_settings = GenerationSettings.from_profile(prof.generation, **settings)
     image_paths = {pid: p.image_path for pid, p in prompt_set.prompts.items() if p.image_path}
     gen = GENERATORS.get(generator)(model, run_settings, image_paths=image_paths)
     return run_generation(gen, prompt_set, out, run_settings, progress=progress)

@@ -16,6 +16,7 @@ from ..cache import Cache, key_of
 from ..data.manifest import ImageRecord, ImageSet, PromptSet
 from ..errors import InputError
 from ..extract import extract_features
+from ..functional.bootstrap import BootstrapResult, percentile_ci, resample_weights
 from ..functional.frechet import FeatureStats
 from ..profiles import Profile
 
@@ -33,6 +34,8 @@ class ScoringContext:
     batch_size: int = 32
     workers: int | None = None
     strict: bool = False
+    bootstrap: int = 0  # resamples for 95% CIs (0: no CIs)
+    bootstrap_seed: int = 0
     log: Callable[[str], None] = lambda msg: None
     _backbones: dict[str, Backbone] = field(default_factory=dict)
 
@@ -101,6 +104,21 @@ class Metric:
 
     def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def attach_bootstrap(self, entry: dict[str, Any], ctx: ScoringContext, units: list[str],
+                         replicates: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+        """Add a 95% CI and the replicates (for paired comparisons) to an entry, when asked for.
+
+        ``units`` are the resampled prompt ids in order; ``replicates(weights)`` maps the (B, n)
+        multiplicities of `resample_weights` to B values."""
+        if ctx.bootstrap <= 0 or entry.get("value") is None:
+            return entry
+        weights = resample_weights(len(units), ctx.bootstrap, ctx.bootstrap_seed)
+        values = np.asarray(replicates(weights), dtype=np.float64)
+        result = BootstrapResult(entry["value"], percentile_ci(values), values, ctx.bootstrap, ctx.bootstrap_seed)
+        entry["ci95"] = None if result.ci95 is None else list(result.ci95)
+        entry["bootstrap"] = {**result.as_dict(), "units_sha256": key_of(units=units)}
+        return entry
 
     def value(self, key: str, value: float | None, n_requested: int, n_effective: int,
               details: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:

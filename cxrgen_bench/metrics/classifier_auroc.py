@@ -29,7 +29,7 @@ class ClassifierAUROC(Metric):
     summary = "Per-class AUROC of a fixed CXR classifier on generated images vs the prompts' labels."
 
     def _per_class(self, ctx: ScoringContext, records: list[ImageRecord], prompts: PromptSet,
-                   policy: LabelPolicy) -> tuple[dict[str, float | None], dict[str, dict[str, int]]]:
+                   policy: LabelPolicy) -> tuple[dict[str, float | None], dict[str, dict[str, int]], tuple]:
         name = self.config["backbone"]
         net = ctx.backbone(name)
         prep = ctx.profile.backbone(name)["classifier_preprocessing"]
@@ -46,24 +46,26 @@ class ClassifierAUROC(Metric):
         per_class = classwise_auroc(scores[:, cols], labels, names)
         counts = {c: {"positive": int(np.nansum(labels[:, j] == 1)), "negative": int(np.nansum(labels[:, j] == 0))}
                   for j, c in enumerate(names)}
-        return per_class, counts
+        return per_class, counts, (scores[:, cols], labels, names)
 
     def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
         policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
                   else policy_for(self.name))
         records = ctx.images.first_samples()
         prompts = ctx.require_prompts(self.name, records, "generated")
-        per_class, counts = self._per_class(ctx, records, prompts, policy)
+        per_class, counts, (scores, labels, names) = self._per_class(ctx, records, prompts, policy)
         details: dict[str, Any] = {"per_class": per_class, "label_counts": counts, "label_policy": policy.as_dict(),
                                    "undefined_classes": sorted(c for c, v in per_class.items() if v is None)}
         warnings = [f"AUROC undefined for {c}: its labels take a single value in these prompts"
                     for c in details["undefined_classes"]]
         threshold = float(self.config.get("filter_threshold", 0.75))
+        averaged: list[str] | None = None  # the classes of the headline average (all defined when None)
         if ctx.reference is not None:
             ref_records = ctx.reference.first_samples()
             ctx.require_prompts(self.name, ref_records, "reference")
-            reference, _ = self._per_class(ctx, ref_records, prompts, policy)
+            reference, _, _ = self._per_class(ctx, ref_records, prompts, policy)
             value, classes = filtered_average(per_class, reference, threshold)
+            averaged = classes
             drop = float(self.config.get("drop_threshold", 0.5))
             details.update(reference_per_class=reference, filtered_classes=classes, filter_threshold=threshold,
                            average="filtered",
@@ -74,4 +76,14 @@ class ClassifierAUROC(Metric):
             value = macro_average(per_class)
             details["average"] = "macro over defined classes (no reference set, so no filter)"
             warnings.append("no --reference: value is the plain macro average, not the paper's filtered average")
-        return [self.value(self.name, value, len(ctx.images.prompt_ids), len(records), details, warnings=warnings)]
+        entry = self.value(self.name, value, len(ctx.images.prompt_ids), len(records), details, warnings=warnings)
+
+        def replicates(weights: np.ndarray) -> np.ndarray:
+            # the filter's classes stay those of the point estimate; replicates resample prompts
+            out = []
+            for w in weights:
+                idx = np.repeat(np.arange(len(w)), w)
+                out.append(macro_average(classwise_auroc(scores[idx], labels[idx], names), averaged))
+            return np.array([np.nan if v is None else v for v in out])
+
+        return [self.attach_bootstrap(entry, ctx, [r.prompt_id for r in records], replicates)]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import CxrgenError, InputError
 from ..cache import key_of
-from ..functional.frechet import FrechetResult, frechet_distance_from_stats
+from ..functional.frechet import FrechetResult, frechet_bootstrap_replicates, frechet_distance_from_stats
 from ..registry import BACKBONES
 from .base import Metric, ScoringContext
 
@@ -62,5 +62,12 @@ class FrechetDistance(Metric):
         details = result.as_dict()
         details.update(preprocessing=prep, layer=layer, samples=self.config.get("samples", "first"),
                        n_reference=ref_stats.n)
-        return self.value(f"fid[{name}]", result.value, len(ctx.images.prompt_ids), gen_stats.n, details,
-                          backbone=name, warnings=result.warnings)
+        entry = self.value(f"fid[{name}]", result.value, len(ctx.images.prompt_ids), gen_stats.n, details,
+                           backbone=name, warnings=result.warnings)
+        if ctx.bootstrap > 0:
+            # features come from the cache filled by ctx.stats: no network runs again
+            feats = ctx.features(generated, name, prep, layer)
+            entry = self.attach_bootstrap(entry, ctx, [r.prompt_id for r in generated],
+                                          lambda w: frechet_bootstrap_replicates(feats, ref_stats, w))
+            entry["details"]["bootstrap_reference"] = "held fixed (target distribution)"
+        return entry

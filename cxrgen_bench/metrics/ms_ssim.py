@@ -97,8 +97,9 @@ class IntraPromptMSSSIM(Metric):
             details["by_token_length"] = self.by_token_length(values, texts)  # type: ignore[arg-type]
         else:
             warnings.append("prompt texts unknown (no --prompts and no prompt column): no token-length breakdown")
-        return [self.value("ms_ssim", float(values.mean()), len(groups), len(usable), details, std=details["std"],
-                           warnings=warnings)]
+        entry = self.value("ms_ssim", float(values.mean()), len(groups), len(usable), details, std=details["std"],
+                           warnings=warnings)
+        return [self.attach_bootstrap(entry, ctx, list(usable), lambda w: w @ values / w.sum(axis=1))]
 
     def by_token_length(self, values: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:
         """Fig. 3: mean MS-SSIM per bin of CLIP token length, with 95% CIs."""

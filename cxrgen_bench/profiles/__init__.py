@@ -34,6 +34,12 @@ class Profile:
             data = yaml.safe_load(text)
         except (OSError, yaml.YAMLError) as exc:
             raise InputError(f"{path}: cannot read profile: {exc}") from exc
+        if data and data.get("extends"):
+            # A derived profile: the base's settings with these overrides; the hash covers both texts.
+            base = get_profile(data.pop("extends"))
+            data = _merge({"backbones": base.backbones, "metrics": base.metrics, "generation": base.generation,
+                           "calibration": base.calibration, "description": base.description}, data)
+            text = base.sha256 + text
         missing = [k for k in ("name", "version", "backbones", "metrics") if k not in (data or {})]
         if missing:
             raise InputError(f"{path}: profile lacks {', '.join(missing)}")
@@ -55,8 +61,19 @@ class Profile:
         return {"name": self.name, "version": self.version, "sha256": self.sha256, "calibration": self.calibration}
 
 
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def roentgen2022() -> Profile:
     return Profile.from_yaml(_HERE / "roentgen2022.yaml")
+
+
+def roentgen2022_quick() -> Profile:
+    return Profile.from_yaml(_HERE / "roentgen2022-quick.yaml")
 
 
 def get_profile(name_or_path: str | Profile) -> Profile:

@@ -1,0 +1,58 @@
+"""Paired comparison of two results on the same prompts: differences with 95% CIs and p-values from
+the bootstrap replicates both runs stored (same seed and prompt units → same resampled prompt sets)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .functional.bootstrap import paired_difference
+from .leaderboard.catalog import card_for
+
+
+@dataclass
+class MetricComparison:
+    key: str
+    direction: str
+    a: float | None
+    b: float | None
+    difference: float | None  # b − a
+    ci95: list[float] | None
+    p_value: float | None
+    paired: bool
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _usable(entry: dict[str, Any] | None) -> bool:
+    return bool(entry) and entry.get("value") is not None and not entry.get("error")
+
+
+def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> MetricComparison:
+    try:
+        direction = card_for(key).direction
+    except KeyError:
+        direction = (ea or eb or {}).get("direction", "?")
+    if not _usable(ea) or not _usable(eb):
+        missing = "first" if not _usable(ea) else "second"
+        return MetricComparison(key, direction, (ea or {}).get("value"), (eb or {}).get("value"), None, None, None,
+                                False, f"missing or failed in the {missing} file")
+    a, b = float(ea["value"]), float(eb["value"])
+    ba, bb = ea.get("bootstrap"), eb.get("bootstrap")
+    if ba and bb and all(ba.get(k) == bb.get(k) for k in ("seed", "resamples", "units_sha256")):
+        ra = np.array([np.nan if v is None else v for v in ba["replicates"]], dtype=float)
+        rb = np.array([np.nan if v is None else v for v in bb["replicates"]], dtype=float)
+        result = paired_difference(a, b, ra, rb)
+        return MetricComparison(key, direction, a, b, result.difference, list(result.ci95) if result.ci95 else None,
+                                result.p_value, True)
+    note = ("no bootstrap replicates (score with --bootstrap N)" if not (ba and bb)
+            else "replicates not paired (different prompts, seed or number of resamples)")
+    return MetricComparison(key, direction, a, b, b - a, None, None, False, note)
+
+
+def compare(result_a: dict[str, Any], result_b: dict[str, Any]) -> list[MetricComparison]:
+    keys = sorted(set(result_a["metrics"]) | set(result_b["metrics"]))
+    return [compare_metric(k, result_a["metrics"].get(k), result_b["metrics"].get(k)) for k in keys]

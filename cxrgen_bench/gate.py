@@ -1,0 +1,143 @@
+"""The CI regression gate: a candidate checkpoint's results against a baseline's, under per-metric
+rules. Direction (which way is worse) comes from metric cards only.
+
+Rules (YAML)::
+
+    default: {relative: 0.05}                        # applied to every other metric both files have
+    metrics:
+      "fid[xrv-densenet121]": {absolute: 0.5, significance: 0.05}
+      ms_ssim: {absolute: 0.02}
+      classifier_auroc: {absolute: 0.01}
+      "fid[clip-vit-b-32]": {ignore: true}
+
+A metric regresses when the candidate is worse than the baseline by more than the tolerance
+(the larger of `absolute` and `relative` × |baseline|; 0 when neither is given) and, if
+`significance` is set, the paired bootstrap says so at p < significance. A metric the rules ask
+for that is missing or failed in the candidate fails the gate.
+
+Exit codes: 0 pass; 1 regression (or a required metric missing); 2 unusable input (unreadable or
+invalid files, different profiles or prompt sets unless --force).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .compare import compare_metric
+from .errors import InputError
+
+PASS, REGRESSION, UNUSABLE = 0, 1, 2
+
+
+@dataclass
+class GateRow:
+    key: str
+    direction: str
+    baseline: float | None
+    candidate: float | None
+    worse_by: float | None
+    allowed: float | None
+    p_value: float | None
+    status: str  # ok | regression | missing | ignored
+    note: str = ""
+
+
+@dataclass
+class GateReport:
+    exit_code: int
+    rows: list[GateRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "rows": [asdict(r) for r in self.rows], "problems": self.problems}
+
+
+def load_rules(path: str | Path | None) -> dict[str, Any]:
+    if path is None:
+        return {"default": {"relative": 0.0}, "metrics": {}}
+    try:
+        rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read gate rules: {exc}") from exc
+    unknown = set(rules) - {"default", "metrics"}
+    if unknown:
+        raise InputError(f"{path}: unknown top-level key(s) {sorted(unknown)}; use default and metrics")
+    for key, rule in {**(rules.get("metrics") or {}), "default": rules.get("default") or {}}.items():
+        bad = set(rule or {}) - {"absolute", "relative", "significance", "ignore"}
+        if bad:
+            raise InputError(f"{path}: rule for {key!r} has unknown field(s) {sorted(bad)}")
+    return {"default": rules.get("default"), "metrics": rules.get("metrics") or {}}
+
+
+def check_comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
+    problems = []
+    pa, pb = baseline["profile"], candidate["profile"]
+    if (pa["name"], pa["version"]) != (pb["name"], pb["version"]):
+        problems.append(f"profiles differ: baseline {pa['name']} v{pa['version']}, candidate {pb['name']} v{pb['version']}")
+    sa, sb = (baseline.get("prompt_set") or {}).get("sha256"), (candidate.get("prompt_set") or {}).get("sha256")
+    if sa and sb and sa != sb:
+        problems.append(f"prompt sets differ (sha256 {sa[:12]}… vs {sb[:12]}…)")
+    if baseline.get("kind") == "reported" or candidate.get("kind") == "reported":
+        problems.append("a reported (typed-in) entry cannot be gated: gate measured results only")
+    return problems
+
+
+def run_gate(baseline: dict[str, Any], candidate: dict[str, Any], rules: dict[str, Any],
+             force: bool = False) -> GateReport:
+    problems = check_comparable(baseline, candidate)
+    if problems and not force:
+        return GateReport(UNUSABLE, problems=problems + ["refusing to compare (pass --force to override)"])
+    explicit = rules.get("metrics") or {}
+    default = rules.get("default")
+    keys = list(explicit) + (sorted(k for k in baseline["metrics"] if k not in explicit) if default is not None else [])
+    rows = []
+    for key in keys:
+        rule = explicit.get(key, default) or {}
+        if rule.get("ignore"):
+            rows.append(GateRow(key, "?", None, None, None, None, None, "ignored"))
+            continue
+        comparison = compare_metric(key, baseline["metrics"].get(key), candidate["metrics"].get(key))
+        if comparison.difference is None:
+            rows.append(GateRow(key, comparison.direction, comparison.a, comparison.b, None, None, None, "missing",
+                                comparison.note))
+            continue
+        worse_by = comparison.difference if comparison.direction == "lower" else -comparison.difference
+        tolerances = [v for v in (rule.get("absolute"), None if rule.get("relative") is None
+                                  else rule["relative"] * abs(comparison.a)) if v is not None]
+        allowed = max(tolerances) if tolerances else 0.0
+        status, note = "ok", comparison.note
+        if worse_by > allowed:
+            alpha = rule.get("significance")
+            if alpha is None:
+                status = "regression"
+            elif comparison.p_value is None:
+                status, note = "regression", "worse beyond tolerance; no paired replicates to test significance"
+            elif comparison.p_value < alpha:
+                status = "regression"
+            else:
+                note = f"worse beyond tolerance but not significant (p={comparison.p_value:.3g} ≥ {alpha})"
+        rows.append(GateRow(key, comparison.direction, comparison.a, comparison.b, worse_by, allowed,
+                            comparison.p_value, status, note))
+    failed = any(r.status in ("regression", "missing") for r in rows)
+    return GateReport(REGRESSION if failed else PASS, rows, problems)
+
+
+def format_report(report: GateReport) -> str:
+    lines = [f"problem: {p}" for p in report.problems]
+    if report.rows:
+        lines.append(f"{'metric':30s} {'dir':>5s} {'baseline':>10s} {'candidate':>10s} {'worse by':>10s} "
+                     f"{'allowed':>9s} {'p':>7s}  status")
+
+        def f(v: float | None) -> str:
+            return "—" if v is None else f"{v:.4g}"
+
+        for r in report.rows:
+            d = {"lower": "↓", "higher": "↑"}.get(r.direction, "?")
+            lines.append(f"{r.key:30s} {d:>5s} {f(r.baseline):>10s} {f(r.candidate):>10s} {f(r.worse_by):>10s} "
+                         f"{f(r.allowed):>9s} {f(r.p_value):>7s}  {r.status.upper()}" + (f"  ({r.note})" if r.note else ""))
+    verdict = {PASS: "PASS", REGRESSION: "FAIL: regression", UNUSABLE: "UNUSABLE INPUT"}[report.exit_code]
+    lines.append(f"gate: {verdict} (exit {report.exit_code})")
+    return "\n".join(lines)

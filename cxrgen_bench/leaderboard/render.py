@@ -1,0 +1,283 @@
+"""Leaderboards rebuilt from stored entries, laid out like the RoentGen tables: Markdown, a static
+HTML page (with SVG plots), CSV and LaTeX. Direction arrows come from metric cards; the best value
+of a column is bold, the second best italic (Markdown) / underlined (HTML); 95% CIs are shown
+where an entry has them; entries typed in from papers are marked † and never shown as measured.
+Tables are split by profile, so results of different profiles are never ranked together; sections
+without entries are left out. Same entries → byte-identical files."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cache import atomic_write_text
+from . import plots
+from .catalog import card_for
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # results metric key
+    label: str
+    per_class: str | None = None  # read details.per_class[...] of the metric instead of its value
+
+    def value(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        m = entry.get("metrics", {}).get(self.key)
+        if not m or m.get("error"):
+            return None
+        if self.per_class:
+            v = (m.get("details") or {}).get("per_class", {}).get(self.per_class)
+            return None if v is None else {"value": v}
+        return None if m.get("value") is None else m
+
+
+AUROC_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
+                 "Lung Lesion", "Lung Opacity", "Pleural Effusion", "Pleural Other", "Pneumonia", "Pneumothorax")
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str
+    title: str
+    source: str
+    columns: tuple[Column, ...]
+    notes: str = ""
+
+
+SECTIONS = (
+    Section("fidelity", "Fidelity and diversity", "RoentGen Table 2",
+            (Column("fid[xrv-densenet121]", "FID XRV"), Column("fid[inception-v3-fid]", "FID IncepV3"),
+             Column("fid[clip-vit-b-32]", "FID CLIP"), Column("ms_ssim", "MS-SSIM"))),
+    Section("auroc", "Classifier AUROC on generated images", "RoentGen Table 3",
+            tuple(Column("classifier_auroc", c, per_class=c) for c in AUROC_CLASSES)
+            + (Column("classifier_auroc", "Filtered avg"),),
+            "Filtered average: classes whose AUROC on the real images exceeds the profile's threshold."),
+    Section("rrg", "Factual correctness: report generation", "RoentGen Table 4 (top)",
+            tuple(Column(f"rrg_{k}", card_for(f"rrg_{k}").label) for k in
+                  ("bleu4", "rouge_l", "f1_chexbert", "bertscore", "factent", "factentnli", "radgraph"))),
+    Section("i2i", "Image–image retrieval", "RoentGen Table 4 (middle)",
+            tuple(Column(f"i2i_precision@{k}", f"P@{k}") for k in (5, 10, 50))),
+    Section("i2t", "Image–text retrieval", "RoentGen Table 4 (bottom)",
+            tuple(Column(f"i2t_precision@{k}", f"P@{k}") for k in (5, 10, 50))
+            + tuple(Column(f"i2t_{k}", card_for(f"i2t_{k}").label) for k in
+                    ("f1_chexbert", "bertscore", "factent", "radgraph"))),
+    Section("augmentation", "Downstream utility: augmentation", "RoentGen Table 5",
+            (Column("augmentation_auroc", "AUROC"), Column("augmentation_accuracy", "Accuracy"))),
+    Section("text", "Text-encoder knowledge (CheXpert@10)", "RoentGen Table 6; seeds/001 Table 2",
+            tuple(Column("chexpert@10", c, per_class=c) for c in ("Fracture", "Pleural Other", "Pneumothorax"))
+            + (Column("chexpert@10", "Macro"),)
+            + tuple(Column(f"chexpert@10[{m}]", f"{m}") for m in ("cls", "mean", "pooler", "model-specific"))),
+)
+
+
+@dataclass
+class Table:
+    section: Section
+    profile: str
+    calibration: bool
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # entries
+    ranks: dict[tuple[int, int], int] = field(default_factory=dict)  # (row, col) → 1 best, 2 second
+
+
+def _rank(table: Table) -> None:
+    for j, col in enumerate(table.columns):
+        sign = -1 if card_for(col.key).direction == "lower" else 1
+        values = sorted({round(v["value"], 12) for e in table.rows if (v := col.value(e))}, key=lambda x: -sign * x)
+        for i, e in enumerate(table.rows):
+            v = col.value(e)
+            if v and len(values) > 1:
+                position = values.index(round(v["value"], 12))
+                if position < 2:
+                    table.ranks[(i, j)] = position + 1
+
+
+def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
+    out = []
+    ordered = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))
+    for section in SECTIONS:
+        by_profile: dict[str, list[dict[str, Any]]] = {}
+        for e in ordered:
+            if any(c.value(e) for c in section.columns):
+                by_profile.setdefault(f"{e['profile']['name']} v{e['profile']['version']}", []).append(e)
+        for profile, rows in sorted(by_profile.items()):
+            columns = [c for c in section.columns if any(c.value(e) for e in rows)]
+            calibration = any(e["profile"].get("calibration") for e in rows)
+            table = Table(section, profile, calibration, columns, rows)
+            _rank(table)
+            out.append(table)
+    return out
+
+
+def fmt(value: float, key: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    scale = card_for(key).scale
+    if scale == "unit" or abs(value) < 1.5:
+        return f"{value:.3f}"
+    return f"{value:.1f}"
+
+
+def cell_text(entry: dict[str, Any], col: Column) -> str:
+    v = col.value(entry)
+    if not v:
+        return "—"
+    text = fmt(v["value"], col.key)
+    if v.get("std") is not None and not col.per_class:
+        text += f" ± {fmt(v['std'], col.key)}"
+    if v.get("ci95") and not col.per_class:
+        text += f" [{fmt(v['ci95'][0], col.key)}, {fmt(v['ci95'][1], col.key)}]"
+    return text
+
+
+def row_name(entry: dict[str, Any]) -> str:
+    return entry["model"]["name"] + (" †" if entry["kind"] == "reported" else "")
+
+
+def arrow(col: Column) -> str:
+    return "↓" if card_for(col.key).direction == "lower" else "↑"
+
+
+# --- Markdown --------------------------------------------------------------------------------------
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
+    lines = ["# cxrgen-bench leaderboard", "",
+             "Rebuilt from `leaderboard/entries/` by `cxrgen-bench leaderboard build`. "
+             "**Bold**: best in column; _italic_: second best. ↓/↑: lower/higher is better. "
+             "[a, b]: 95% prompt-level bootstrap CI. † reported in the cited paper, typed in, not reproduced here.", ""]
+    for t in tables:
+        heading = f"## {t.section.title} — profile {t.profile}"
+        lines += [heading + (" (calibration profile: not a CXR result)" if t.calibration else ""), "",
+                  f"Layout of {t.section.source}. {t.section.notes}".strip(), ""]
+        lines.append("| model | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in t.columns) + " |")
+        lines.append("|---|" + "---|" * len(t.columns))
+        for i, e in enumerate(t.rows):
+            cells = []
+            for j, c in enumerate(t.columns):
+                text = _md_escape(cell_text(e, c))
+                rank = t.ranks.get((i, j))
+                cells.append(f"**{text}**" if rank == 1 else f"_{text}_" if rank == 2 else text)
+            lines.append(f"| {_md_escape(row_name(e))} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for title, file in plot_files.items():
+        lines += [f"![{title}]({file})", ""]
+    sources = sorted({e["source"]["citation"] for t in tables for e in t.rows if e["kind"] == "reported"})
+    if sources:
+        lines += ["## Sources of reported numbers", ""] + [f"- {_md_escape(s)}" for s in sources] + [""]
+    return "\n".join(lines)
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:0.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}tr.reported td{color:#666;font-style:italic}
+td.best{font-weight:bold}td.second{text-decoration:underline}.calibration{color:#a33}
+caption{caption-side:top;text-align:left;font-size:0.9em;color:#555;padding-bottom:4px}"""
+
+
+def html_page(tables: list[Table], plot_files: dict[str, str]) -> str:
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           "<title>cxrgen-bench leaderboard</title>", f"<style>{STYLE}</style></head><body>",
+           "<h1>cxrgen-bench leaderboard</h1>",
+           "<p>Rebuilt from stored results. Bold: best in column; underlined: second best. ↓/↑: lower/higher is "
+           "better. [a, b]: 95% prompt-level bootstrap CI. Rows in grey italics marked † are numbers reported in the "
+           "cited paper, typed in, not reproduced.</p>"]
+    for n, t in enumerate(tables):
+        calib = ' <span class="calibration">(calibration profile: not a CXR result)</span>' if t.calibration else ""
+        out.append(f'<h2 id="{esc(t.section.slug)}-{n}">{esc(t.section.title)} — profile {esc(t.profile)}{calib}</h2>')
+        out.append(f'<table data-section="{esc(t.section.slug)}"><caption>Layout of {esc(t.section.source)}. '
+                   f"{esc(t.section.notes)}</caption>")
+        out.append("<thead><tr><th>model</th>" + "".join(f"<th>{esc(c.label)} {arrow(c)}</th>" for c in t.columns)
+                   + "</tr></thead><tbody>")
+        for i, e in enumerate(t.rows):
+            cells = []
+            for j, c in enumerate(t.columns):
+                rank = t.ranks.get((i, j))
+                cls = ' class="best"' if rank == 1 else ' class="second"' if rank == 2 else ""
+                cells.append(f"<td{cls}>{esc(cell_text(e, c))}</td>")
+            kind = "reported" if e["kind"] == "reported" else "measured"
+            title = esc(e["source"]["citation"]) if e["kind"] == "reported" else esc(e["name"])
+            out.append(f'<tr class="{kind}"><td title="{title}">{esc(row_name(e))}</td>{"".join(cells)}</tr>')
+        out.append("</tbody></table>")
+    for title, file in plot_files.items():
+        out.append(f'<figure><img src="{esc(file)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>')
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# --- CSV and LaTeX ---------------------------------------------------------------------------------
+
+def csv_text(tables: list[Table]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "profile", "entry", "model", "kind", "metric", "column", "direction", "value",
+                "std", "ci95_low", "ci95_high"])
+    for t in tables:
+        for e in t.rows:
+            for c in t.columns:
+                v = c.value(e)
+                if v:
+                    ci = v.get("ci95") if not c.per_class else None
+                    w.writerow([t.section.slug, t.profile, e["name"], e["model"]["name"], e["kind"], c.key, c.label,
+                                card_for(c.key).direction, repr(v["value"]), v.get("std") if not c.per_class else "",
+                                ci[0] if ci else "", ci[1] if ci else ""])
+    return buf.getvalue()
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
+                 ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"),
+                 ("†", r"$^\dagger$"), ("±", r"$\pm$"), ("—", "--"), ("↓", r"$\downarrow$"), ("↑", r"$\uparrow$")):
+        text = text.replace(a, b) if a != "\\" else text.replace(a, "\x00")
+    return text.replace("\x00", r"\textbackslash{}")
+
+
+def latex(tables: list[Table]) -> str:
+    out = ["% cxrgen-bench leaderboard (generated; needs \\usepackage{booktabs})"]
+    for t in tables:
+        out += [f"% {t.section.title} -- profile {t.profile}", "\\begin{table}[t]\\centering\\small",
+                "\\begin{tabular}{l" + "r" * len(t.columns) + "}\\toprule",
+                "Model & " + " & ".join(_tex(f"{c.label} {arrow(c)}") for c in t.columns) + " \\\\\\midrule"]
+        for i, e in enumerate(t.rows):
+            cells = []
+            for j, c in enumerate(t.columns):
+                text = _tex(cell_text(e, c))
+                rank = t.ranks.get((i, j))
+                cells.append(f"\\textbf{{{text}}}" if rank == 1 else f"\\underline{{{text}}}" if rank == 2 else text)
+            out.append(_tex(row_name(e)) + " & " + " & ".join(cells) + " \\\\")
+        out += ["\\bottomrule\\end{tabular}",
+                f"\\caption{{{_tex(t.section.title)} (profile {_tex(t.profile)}; layout of {_tex(t.section.source)}).}}",
+                "\\end{table}", ""]
+    return "\n".join(out)
+
+
+def build(entries: list[dict[str, Any]], out: str | Path) -> dict[str, Path]:
+    out = Path(out)
+    entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
+    tables = tables_for(entries)
+    plot_files: dict[str, str] = {}
+    fig3 = plots.msssim_by_tokens(entries, out / "plots" / "msssim_by_tokens.svg")
+    if fig3:
+        plot_files["Intra-prompt MS-SSIM by CLIP token length (RoentGen Fig. 3)"] = "plots/msssim_by_tokens.svg"
+    heat = plots.auroc_heatmap(entries, out / "plots" / "auroc_heatmap.svg")
+    if heat:
+        plot_files["Per-class classifier AUROC"] = "plots/auroc_heatmap.svg"
+    files = {"README.md": markdown(tables, plot_files), "index.html": html_page(tables, plot_files),
+             "leaderboard.csv": csv_text(tables), "leaderboard.tex": latex(tables)}
+    written = {}
+    for name, text in files.items():
+        atomic_write_text(out / name, text)
+        written[name] = out / name
+    for title, rel in plot_files.items():
+        written[rel] = out / rel
+    return written

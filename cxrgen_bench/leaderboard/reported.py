@@ -1,0 +1,61 @@
+"""Numbers typed in from papers (leaderboard/reported/*.yaml) → results entries of kind "reported"."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__
+from ..errors import InputError
+from .catalog import card_for
+
+PER_CLASS = {"auroc": "classifier_auroc", "chexpert@10": "chexpert@10"}  # "auroc.Edema" → per_class of ...
+
+
+def _put(metrics: dict[str, dict[str, Any]], column: str, value: float | None) -> None:
+    if value is None:
+        return
+    head, dot, tail = column.partition(".")
+    if dot and head in PER_CLASS:  # a per-class value
+        entry = metrics.setdefault(PER_CLASS[head], _entry(PER_CLASS[head], None))
+        entry["details"].setdefault("per_class", {})[tail] = float(value)
+        return
+    if dot and tail == "std":
+        metrics.setdefault(head, _entry(head, None))["std"] = float(value)
+        return
+    entry = metrics.setdefault(column, _entry(column, None))
+    entry["value"] = float(value)
+
+
+def _entry(key: str, value: float | None) -> dict[str, Any]:
+    card = card_for(key)
+    return {"key": key, "metric": key.split("[", 1)[0], "version": "reported", "direction": card.direction,
+            "value": value, "details": {}}
+
+
+def load_reported(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        citation, profile = doc["citation"], doc["profile"]
+        for table in doc["tables"]:
+            columns = table["columns"]
+            for row, values in table["rows"].items():
+                if len(values) != len(columns):
+                    raise InputError(f"{path}: {table['table']}, row {row!r} has {len(values)} values for "
+                                     f"{len(columns)} columns")
+                entry = entries.setdefault((citation, row), {
+                    "schema_version": "1", "kind": "reported", "status": "complete",
+                    "profile": {"name": profile["name"], "version": str(profile["version"]), "sha256": None},
+                    "model": {"name": row, "citation": citation},
+                    "source": {"citation": citation, "table": ""}, "metrics": {},
+                    "environment": {"cxrgen_bench": __version__}})
+                tables = [t for t in entry["source"]["table"].split(", ") if t]
+                entry["source"]["table"] = ", ".join(tables + [table["table"]])
+                note = (table.get("notes") or {}).get(row)
+                if note:
+                    entry["source"]["notes"] = note
+                for column, value in zip(columns, values):
+                    _put(entry["metrics"], column, value)
+    return list(entries.values())

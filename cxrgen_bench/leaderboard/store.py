@@ -1,0 +1,54 @@
+"""The leaderboard store: one validated results file per entry under leaderboard/entries/."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultsError
+from ..results.store import read_result, validate, write_result, to_json_safe
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "entry"
+
+
+def entry_name(result: dict[str, Any]) -> str:
+    if result.get("name"):
+        return result["name"]
+    prefix = "reported-" if result["kind"] == "reported" else ""
+    return slug(f"{prefix}{result['profile']['name']}-{result['model']['name']}")
+
+
+class Store:
+    def __init__(self, root: str | Path = "leaderboard"):
+        self.root = Path(root)
+        self.entries_dir = self.root / "entries"
+
+    def load(self) -> list[dict[str, Any]]:
+        """Every entry, validated, sorted by name; duplicate names are an error."""
+        entries, seen = [], {}
+        for path in sorted(self.entries_dir.glob("*.json")):
+            result = read_result(path)
+            name = entry_name(result)
+            if name in seen:
+                raise ResultsError(f"{path}: entry name {name!r} is also used by {seen[name]}; rename one "
+                                   "(the \"name\" field)")
+            seen[name] = path
+            entries.append({**result, "name": name})
+        return sorted(entries, key=lambda e: e["name"])
+
+    def add(self, result: dict[str, Any] | str | Path, name: str | None = None, replace: bool = False) -> Path:
+        data = read_result(result) if not isinstance(result, dict) else validate(to_json_safe(result))
+        data = {**data, "name": slug(name) if name else entry_name(data)}
+        path = self.entries_dir / f"{data['name']}.json"
+        existing = {e["name"]: e for e in self.load()} if self.entries_dir.is_dir() else {}
+        if data["name"] in existing and not replace:
+            raise ResultsError(f"an entry named {data['name']!r} already exists ({path}); pass --name to choose "
+                               "another name or --replace to overwrite it")
+        return write_result(data, path)
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,127 @@
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from cxrgen_bench.cli import main
+from cxrgen_bench.errors import ResultsError
+from cxrgen_bench.leaderboard.catalog import card_for
+from cxrgen_bench.leaderboard.render import build, tables_for
+from cxrgen_bench.leaderboard.reported import load_reported
+from cxrgen_bench.leaderboard.store import Store
+
+from .results_factory import measured
+
+REPO = Path(__file__).resolve().parents[1]
+REPORTED = REPO / "leaderboard" / "reported" / "roentgen2022.yaml"
+
+
+def test_reported_numbers_are_typed_in_with_their_source():
+    entries = {e["model"]["name"]: e for e in load_reported(REPORTED)}
+    roentgen = entries["RoentGen (5e-5, 60k)"]
+    assert roentgen["kind"] == "reported" and "RoentGen" in roentgen["source"]["citation"]
+    assert roentgen["source"]["table"] == "Table 2, Table 3, Table 4, Table 6"
+    m = roentgen["metrics"]
+    assert m["fid[xrv-densenet121]"]["value"] == 3.6 and m["fid[inception-v3-fid]"]["value"] == 54.9
+    assert m["ms_ssim"]["value"] == 0.32 and m["ms_ssim"]["std"] == 0.09
+    assert m["classifier_auroc"]["value"] == 0.81 and m["classifier_auroc"]["details"]["per_class"]["Edema"] == 0.78
+    assert m["chexpert@10"]["value"] == 30.2 and "ci95" not in m["fid[xrv-densenet121]"]
+    assert "printed as .67" in entries["p19 test set (real images)"]["source"]["notes"]
+    assert len(entries) == 34
+
+
+def test_committed_entries_are_the_imported_yaml():
+    store = Store(REPO / "leaderboard")
+    stored = {e["name"]: e for e in store.load()}
+    assert len(stored) >= 34
+    for entry in load_reported(REPORTED):
+        name = next(n for n, e in stored.items() if e["model"]["name"] == entry["model"]["name"]
+                    and e["source"]["citation"] == entry["source"]["citation"])
+        assert stored[name]["metrics"] == entry["metrics"]
+
+
+def test_store_add_validates_and_refuses_duplicates(tmp_path):
+    store = Store(tmp_path)
+    path = store.add(measured("model-a"))
+    assert path.name == "roentgen2022-model-a.json"
+    with pytest.raises(ResultsError, match="already exists.*--replace"):
+        store.add(measured("model-a"))
+    store.add(measured("model-a", fid=9.0), replace=True)
+    assert store.load()[0]["metrics"]["fid[xrv-densenet121]"]["value"] == 9.0
+    bad = measured("x")
+    bad["metrics"]["ms_ssim"]["direction"] = "sideways"
+    with pytest.raises(ResultsError, match="direction"):
+        store.add(bad)
+    (tmp_path / "entries" / "copy.json").write_text((tmp_path / "entries" / "roentgen2022-model-a.json").read_text())
+    with pytest.raises(ResultsError, match="also used by"):
+        store.load()
+
+
+def test_rendering_is_deterministic_and_complete(tmp_path):
+    entries = load_reported(REPORTED) + [measured("model-a"), measured("model-b", fid=12.0, ms=0.25, auroc=0.7)]
+    for e in entries:
+        e.setdefault("name", e["model"]["name"])
+    a = build(entries, tmp_path / "a")
+    b = build(list(reversed(entries)), tmp_path / "b")
+    assert set(a) == {"README.md", "index.html", "leaderboard.csv", "leaderboard.tex", "plots/msssim_by_tokens.svg",
+                      "plots/auroc_heatmap.svg"}
+    for name in a:
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+    md = a["README.md"].read_text()
+    assert "## Fidelity and diversity — profile roentgen2022 v1.0" in md
+    assert "| RoentGen (5e-5, 60k) † | **3.6** | **54.9** |" in md  # best value bold, reported row marked
+    assert "FID XRV ↓" in md and "Filtered avg ↑" in md
+    assert "[9.0, 11.0]" in md  # a measured CI is shown
+    assert "Image–image retrieval" in md and "Downstream utility" in md and "CheXpert@10" in md
+    csv_text = a["leaderboard.csv"].read_text()
+    assert csv_text.splitlines()[0].startswith("section,profile,entry") and "model-b" in csv_text
+    assert "\\textbf{3.6}" in a["leaderboard.tex"].read_text()
+
+
+def test_sections_without_entries_are_omitted_and_profiles_never_mixed(tmp_path):
+    quick = measured("model-q", profile="roentgen2022-quick")
+    full = measured("model-f")
+    for e in (quick, full):
+        e["name"] = e["model"]["name"]
+    tables = tables_for([quick, full])
+    assert {t.section.slug for t in tables} == {"fidelity", "auroc"}
+    assert {t.profile for t in tables} == {"roentgen2022 v1.0", "roentgen2022-quick v1.0"}
+    assert all(len(t.rows) == 1 for t in tables)  # one model per profile table: nothing ranked across profiles
+
+
+def test_script_in_a_model_name_renders_inert(tmp_path):
+    evil = measured('<script>alert("x")</script><img src=x onerror=alert(1)>')
+    evil["name"] = "evil"
+    page = build([evil], tmp_path)["index.html"].read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_cards_give_direction_for_every_rendered_metric():
+    assert card_for("fid[xrv-densenet121]").direction == "lower"
+    assert card_for("classifier_auroc").direction == "higher"
+    assert card_for("rrg_radgraph").direction == "higher" and card_for("chexpert@10[cls]").direction == "higher"
+    with pytest.raises(KeyError):
+        card_for("made_up_metric")
+
+
+def test_cli_add_and_build(tmp_path, capsys):
+    result = tmp_path / "r.json"
+    result.write_text(json.dumps(measured("cli-model")))
+    assert main(["leaderboard", "add", str(result), "--root", str(tmp_path / "lb")]) == 0
+    assert main(["leaderboard", "add", str(result), "--root", str(tmp_path / "lb")]) == 2
+    assert main(["leaderboard", "import-reported", str(REPORTED), "--root", str(tmp_path / "lb")]) == 0
+    assert main(["leaderboard", "build", "--root", str(tmp_path / "lb")]) == 0
+    assert (tmp_path / "lb" / "index.html").is_file() and (tmp_path / "lb" / "plots" / "auroc_heatmap.svg").is_file()
+
+
+def test_build_of_200_entries_is_fast(tmp_path):
+    entries = []
+    for i in range(200):
+        e = measured(f"model-{i:03d}", fid=5 + i / 10, ms=0.2 + i / 1000, auroc=0.6 + i / 1000)
+        e["name"] = e["model"]["name"]
+        entries.append(e)
+    start = time.perf_counter()
+    build(entries, tmp_path)
+    assert time.perf_counter() - start < 60  # the benchmark records the real figure; this only guards blow-ups
