@@ -304,8 +304,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    result = run(args.out, log=print)
-    return 0 if all(r["status"] == "complete" for r in result.values()) else 1
+    result = run(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print)
+    return 0 if all(r["status"] == "complete" for r in result["results"].values()) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -402,8 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("demo", help="score stand-in generators on real radiographs, offline (the README's main job)")
-    p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the summary")
+    p = sub.add_parser("demo", help="the calibration benchmark with known answers, offline (the README's main job)")
+    p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")
+    p.add_argument("--prompts", type=int, default=64, help="phantom prompts (4 samples each per stand-in)")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("weights", help="where weights are looked for; convert official files to safetensors")

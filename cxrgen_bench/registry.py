@@ -111,18 +111,26 @@ def _register_builtins() -> None:
     METRICS.register("fid", "cxrgen_bench.metrics.fid:FrechetDistance")
     METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
     METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
+    METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")
     BACKBONES.register("inception-v3-fid", "cxrgen_bench.backbones.inception_tf:InceptionV3FID")
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.backbones.xrv_densenet:XRVDenseNet121")
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.backbones.clip_vit:CLIPViTB32")
+    BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
     GENERATORS.register("diffusers", "generators.diffusers_pipeline:DiffusersGenerator")
     GENERATORS.register("folder", "generators.folder:FolderGenerator")
     GENERATORS.register("real", "generators.real:RealImages")
     GENERATORS.register("callable", "generators.callable:CallableGenerator")
+    for mode in ("faithful", "ignores-prompt", "flips-laterality", "mode-collapse", "degraded"):
+        cls = {"faithful": "PhantomGenerator", "ignores-prompt": "IgnoresPrompt", "flips-laterality": "FlipsLaterality",
+               "mode-collapse": "ModeCollapse", "degraded": "Degraded"}[mode]
+        GENERATORS.register(f"phantom-{mode}", f"generators.phantom:{cls}")
+    DATASETS.register("phantom", "cxrgen_bench.calibration.dataset:PhantomDataset")
     DATASETS.register("mimic-cxr", "cxrgen_bench.data.datasets.mimic:MimicCXR")
     DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
     DATASETS.register("padchest", "cxrgen_bench.data.datasets.padchest:PadChest")
     PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
     PROFILES.register("roentgen2022-quick", "cxrgen_bench.profiles:roentgen2022_quick")
+    PROFILES.register("calibration-phantom", "cxrgen_bench.profiles:calibration_phantom")
 
 
 _register_builtins()

@@ -57,6 +57,16 @@ def test_fid_replicates_equal_explicit_resampling():
     assert unit == pytest.approx(frechet_distance_from_stats(FeatureStats.from_features(gen), ref).value, rel=1e-8)
 
 
+def test_fid_replicates_with_fewer_prompts_than_dimensions():
+    rng = np.random.default_rng(3)
+    gen = rng.normal(size=(12, 30))
+    ref = FeatureStats.from_features(rng.normal(size=(50, 30)) * 1.2)
+    weights = resample_weights(12, 4, seed=1)
+    for w, value in zip(weights, frechet_bootstrap_replicates(gen, ref, weights)):
+        explicit = frechet_distance_from_stats(FeatureStats.from_features(np.repeat(gen, w, axis=0)), ref).value
+        assert value == pytest.approx(explicit, rel=1e-7)
+
+
 def test_paired_difference():
     rng = np.random.default_rng(4)
     values = rng.beta(2, 5, 100)

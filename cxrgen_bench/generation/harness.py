@@ -189,11 +189,17 @@ def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, se
     folder = OutputFolder(root, shard)
     folder.lock()
     started = time.monotonic()
+    identity = {"generator": generator.name, "model": str(generator.model), "weights_sha256": generator.weights_sha256(),
+                "prompts_sha256": prompts.sha256, "settings": settings.image_defining()}
     try:
-        folder.check_run_settings({"generator": generator.name, "model": str(generator.model),
-                                   "weights_sha256": generator.weights_sha256(), "prompts_sha256": prompts.sha256,
-                                   "settings": settings.image_defining()})
-        folder.remove_temporaries()
+        # Rank 0 alone removes a killed run's temporaries and writes run.json, before any rank writes:
+        # a rank cleaning while another writes would delete the other's in-flight files.
+        if shard.rank == 0:
+            folder.remove_temporaries()
+            folder.check_run_settings(identity)
+        _barrier(shard)
+        if shard.rank != 0:
+            folder.check_run_settings(identity)
         groups = requests_for(prompts, settings)
         mine = [r for i, group in enumerate(groups) if shard.owns(i) for r in group]
         done = folder.journalled()

@@ -29,7 +29,7 @@ REPORTED_ONLY: dict[str, Card] = {
     "augmentation_accuracy": Card("augmentation_accuracy", "higher", "Accuracy"),
     "chexpert@10": Card("chexpert@10", "higher", "CheXpert@10", "percent"),
 }
-LABELS = {"fid": "FID", "ms_ssim": "MS-SSIM", "classifier_auroc": "AUROC"}
+LABELS = {"fid": "FID", "ms_ssim": "MS-SSIM", "classifier_auroc": "AUROC", "laterality": "Laterality"}
 
 
 def card_for(key: str) -> Card:

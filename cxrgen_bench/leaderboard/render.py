@@ -30,13 +30,15 @@ class Column:
         if not m or m.get("error"):
             return None
         if self.per_class:
-            v = (m.get("details") or {}).get("per_class", {}).get(self.per_class)
+            details = m.get("details") or {}
+            v = (details.get("per_class") or details.get("per_finding") or {}).get(self.per_class)
             return None if v is None else {"value": v}
         return None if m.get("value") is None else m
 
 
 AUROC_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
-                 "Lung Lesion", "Lung Opacity", "Pleural Effusion", "Pleural Other", "Pneumonia", "Pneumothorax")
+                 "Lung Lesion", "Lung Opacity", "Pleural Effusion", "Pleural Other", "Pneumonia", "Pneumothorax",
+                 "Support Devices")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,12 @@ class Section:
 SECTIONS = (
     Section("fidelity", "Fidelity and diversity", "RoentGen Table 2",
             (Column("fid[xrv-densenet121]", "FID XRV"), Column("fid[inception-v3-fid]", "FID IncepV3"),
-             Column("fid[clip-vit-b-32]", "FID CLIP"), Column("ms_ssim", "MS-SSIM"))),
+             Column("fid[clip-vit-b-32]", "FID CLIP"), Column("fid[phantom-evaluator]", "FID phantom"),
+             Column("ms_ssim", "MS-SSIM"))),
+    Section("laterality", "Laterality adherence", "cxrgen-bench (not in the papers)",
+            tuple(Column("laterality", c, per_class=c) for c in ("Pleural Effusion", "Pneumothorax", "Consolidation"))
+            + (Column("laterality", "All"),),
+            "Share of images showing a finding on the side the prompt asks for (0.5: random side)."),
     Section("auroc", "Classifier AUROC on generated images", "RoentGen Table 3",
             tuple(Column("classifier_auroc", c, per_class=c) for c in AUROC_CLASSES)
             + (Column("classifier_auroc", "Filtered avg"),),

@@ -76,6 +76,10 @@ def roentgen2022_quick() -> Profile:
     return Profile.from_yaml(_HERE / "roentgen2022-quick.yaml")
 
 
+def calibration_phantom() -> Profile:
+    return Profile.from_yaml(_HERE / "calibration-phantom.yaml")
+
+
 def get_profile(name_or_path: str | Profile) -> Profile:
     if isinstance(name_or_path, Profile):
         return name_or_path

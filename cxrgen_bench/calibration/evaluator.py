@@ -1,0 +1,78 @@
+"""A small CNN that reads phantom radiographs: per-side outputs for the lateralised findings
+(effusion, pneumothorax, consolidation), outputs for cardiomegaly, edema and support devices, and a
+128-d feature layer for Fréchet distances. Trained on phantoms by `train_evaluator.py` in this
+folder; the weights ship as `phantom_evaluator.safetensors` with their sha256 pinned in the
+calibration profile. It exists to calibrate the metrics on known answers: it is not a CXR model."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..backbones.base import Backbone, load_strict
+
+INPUT = 128
+SIDE_OUTPUTS = ("Pleural Effusion", "Pneumothorax", "Consolidation")  # each (left, right)
+OTHER_OUTPUTS = ("Cardiomegaly", "Edema", "Support Devices")
+CLASS_NAMES = SIDE_OUTPUTS + OTHER_OUTPUTS
+
+
+class PhantomNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+        def block(cin, cout, k, s):
+            return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.body = nn.Sequential(block(1, 16, 5, 2), block(16, 32, 3, 2), block(32, 48, 3, 2), block(48, 32, 3, 2))
+        # 2×2 pooling keeps which half of the image a finding is in (laterality); 32 × 4 = 128 features
+        self.pool = nn.AdaptiveAvgPool2d((2, 2))
+        self.head = nn.Linear(128, 2 * len(SIDE_OUTPUTS) + len(OTHER_OUTPUTS))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.body(x)).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))  # logits: [eff L, eff R, ptx L, ptx R, cons L, cons R, cm, edema, dev]
+
+
+def targets(findings) -> np.ndarray:
+    t = np.zeros(9, np.float32)
+    for i, values in enumerate((findings.effusion, findings.pneumothorax, [s for s, _ in findings.consolidation])):
+        t[2 * i] = "left" in values
+        t[2 * i + 1] = "right" in values
+    t[6], t[7], t[8] = findings.cardiomegaly, findings.edema, bool(findings.devices)
+    return t
+
+
+def preprocess(image: np.ndarray) -> np.ndarray:
+    small = Image.fromarray(image.astype(np.float32)).resize((INPUT, INPUT), Image.Resampling.BILINEAR)
+    return ((np.asarray(small, np.float32) - 0.5) / 0.25)[None]
+
+
+class PhantomEvaluator(Backbone):
+    name = "phantom-evaluator"
+    layers = {"features": 128, "classifier": len(CLASS_NAMES), "sides": 2 * len(SIDE_OUTPUTS)}
+    preprocessings = ("phantom-128",)
+    class_names = list(CLASS_NAMES)
+    side_findings = SIDE_OUTPUTS
+
+    def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
+        model = PhantomNet()
+        load_strict(model, state_dict, where)
+        return model
+
+    def preprocess(self, image: np.ndarray, preprocessing: str = "phantom-128") -> np.ndarray:
+        return preprocess(image)
+
+    def forward(self, batch: torch.Tensor, layer: str) -> torch.Tensor:
+        if layer == "features":
+            return self.model.features(batch)
+        probs = torch.sigmoid(self.model(batch))
+        sides = probs[:, : 2 * len(SIDE_OUTPUTS)]
+        if layer == "sides":
+            return sides
+        # classifier: a lateralised finding is present if it is on either side
+        either = sides.view(-1, len(SIDE_OUTPUTS), 2).max(dim=2).values
+        return torch.cat([either, probs[:, 2 * len(SIDE_OUTPUTS):]], dim=1)

@@ -1,0 +1,68 @@
+"""Phantom stand-in generators of known quality (the calibration benchmark, issue 7). They run
+through the real harness like any generator; each renders `cxrgen_bench.calibration.phantom`
+radiographs:
+
+- phantom-faithful          renders what the prompt says (read with the free-text labeller)
+- phantom-ignores-prompt    renders from its own prior, whatever the prompt: mostly normal chests, the
+                            failure of a model whose text conditioning does nothing
+- phantom-flips-laterality  renders the prompt's findings on the other side
+- phantom-mode-collapse     one image per prompt: every sample identical
+- phantom-degraded          faithful content, blurred, noisy, with lost contrast
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from cxrgen_bench.calibration.phantom import Findings, random_findings, render
+from cxrgen_bench.calibration.reports import findings_from_text
+from cxrgen_bench.generation.protocol import Generator, SampleRequest, sample_seed
+
+
+class PhantomGenerator(Generator):
+    name: ClassVar[str] = "phantom-faithful"
+    version = "1"
+    mode: ClassVar[str] = "faithful"
+
+    def weights_sha256(self) -> str:
+        return f"phantom-renderer-v{self.version}-{self.mode}"  # no weights: the renderer is the model
+
+    def one(self, request: SampleRequest) -> np.ndarray:
+        seed = sample_seed(0, request.prompt_id, 0) if self.mode == "mode-collapse" else request.seed
+        rng = np.random.default_rng(seed)
+        if self.mode == "ignores-prompt":
+            findings = random_findings(rng) if rng.random() < 0.1 else Findings()
+        else:
+            findings = findings_from_text(request.text, rng)
+        if self.mode == "flips-laterality":
+            findings = findings.flipped()
+        image = render(findings, seed, size=self.settings.resolution)
+        if self.mode == "degraded":
+            blurred = Image.fromarray(np.uint8(image * 255)).filter(ImageFilter.GaussianBlur(0.8))
+            image = 0.5 + 0.85 * (np.asarray(blurred, np.float32) / 255 - 0.5) + rng.normal(0, 0.025, image.shape)
+        return np.clip(image, 0, 1)
+
+    def generate(self, requests: Sequence[SampleRequest]) -> list[Any]:
+        return [self.one(r) for r in requests]
+
+
+class IgnoresPrompt(PhantomGenerator):
+    name = "phantom-ignores-prompt"
+    mode = "ignores-prompt"
+
+
+class FlipsLaterality(PhantomGenerator):
+    name = "phantom-flips-laterality"
+    mode = "flips-laterality"
+
+
+class ModeCollapse(PhantomGenerator):
+    name = "phantom-mode-collapse"
+    mode = "mode-collapse"
+
+
+class Degraded(PhantomGenerator):
+    name = "phantom-degraded"
+    mode = "degraded"

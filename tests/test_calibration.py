@@ -1,0 +1,110 @@
+"""The calibration benchmark's proof that the metrics measure what they claim: known-answer
+orderings on phantom radiographs, run through the real harness, scoring, bootstrap and leaderboard."""
+import time
+
+import numpy as np
+import pytest
+
+from cxrgen_bench.calibration.phantom import Findings, random_findings, render
+from cxrgen_bench.calibration.reports import findings_from_text, stated_sides, write_report
+from cxrgen_bench.cli import main
+from cxrgen_bench.results import read_result
+
+
+def test_renderer_is_deterministic_and_findings_show():
+    f = Findings(effusion=("left",), effusion_size="large")
+    a, b = render(f, 7), render(f, 7)
+    assert a.dtype == np.float32 and a.shape == (256, 256) and np.array_equal(a, b)
+    normal = render(Findings(), 7)
+    # patient's left = image right: the lower right lung zone turns dense, the left one does not
+    lower_right_img = (slice(110, 150), slice(160, 195))
+    lower_left_img = (slice(110, 150), slice(60, 95))
+    assert a[lower_right_img].mean() > normal[lower_right_img].mean() + 0.05
+    assert abs(a[lower_left_img].mean() - normal[lower_left_img].mean()) < 0.01
+    big_heart = render(Findings(cardiomegaly=True), 7)
+    assert big_heart[150:175, 60:200].mean() > normal[150:175, 60:200].mean()
+    for view in ("AP", "LATERAL"):
+        assert render(Findings(view=view, edema=True), 1).std() > 0.05
+
+
+def test_renderer_speed_is_recorded_in_benchmarks_not_here():
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for i in range(20):
+        render(random_findings(rng), i)
+    assert time.perf_counter() - start < 20  # guards pathologies only; benchmarks/README.md has the figure
+
+
+def test_reports_round_trip_through_the_labeller():
+    rng = np.random.default_rng(1)
+    for i in range(200):
+        f = random_findings(rng)
+        text, labels = write_report(f, rng)
+        g = findings_from_text(text, np.random.default_rng(i))
+        assert set(g.effusion) == set(f.effusion) and set(g.pneumothorax) == set(f.pneumothorax), text
+        assert set(g.consolidation) == set(f.consolidation) and g.cardiomegaly == f.cardiomegaly, text
+        assert (labels["No Finding"] == 1.0) == f.normal
+    assert stated_sides("Small left pleural effusion. Right pneumothorax.") == {"Pleural Effusion": "left",
+                                                                              "Pneumothorax": "right"}
+    assert stated_sides("Bilateral pleural effusions. No pneumothorax.") == {}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--prompts", "48", "--bootstrap", "200"]) == 0
+    return {p.stem: read_result(p) for p in (out / "results").glob("*.json")} | {"_out": out}
+
+
+def value(result, key):
+    return result["metrics"][key]["value"]
+
+
+def test_fid_orders_faithful_degraded_ignores_prompt(demo):
+    key = "fid[phantom-evaluator]"
+    f, d, i = (value(demo[f"phantom-{m}"], key) for m in ("faithful", "degraded", "ignores-prompt"))
+    assert f < d < i, (f, d, i)
+    if "fid[inception-v3-fid]" in demo["phantom-faithful"]["metrics"]:
+        # the real TF-Inception agrees that faithful is closest; it weighs blur/noise far above content
+        inc = {m: value(demo[f"phantom-{m}"], "fid[inception-v3-fid]") for m in ("faithful", "degraded", "ignores-prompt")}
+        assert inc["faithful"] < min(inc["degraded"], inc["ignores-prompt"])
+
+
+def test_ms_ssim_is_highest_for_mode_collapse(demo):
+    values = {name: value(r, "ms_ssim") for name, r in demo.items() if not name.startswith("_")}
+    assert max(values, key=values.get) == "phantom-mode-collapse" and values["phantom-mode-collapse"] > 0.99
+
+
+def test_auroc_faithful_near_reference_and_ignores_prompt_near_chance(demo):
+    faithful = demo["phantom-faithful"]["metrics"]["classifier_auroc"]
+    reference = np.mean([v for v in faithful["details"]["reference_per_class"].values() if v is not None])
+    generated = np.mean([v for v in faithful["details"]["per_class"].values() if v is not None])
+    assert abs(generated - reference) < 0.1
+    ignores = demo["phantom-ignores-prompt"]["metrics"]["classifier_auroc"]["details"]["per_class"]
+    assert abs(np.mean([v for v in ignores.values() if v is not None]) - 0.5) < 0.12
+
+
+def test_laterality_near_one_for_faithful_and_near_zero_for_flips(demo):
+    assert value(demo["phantom-faithful"], "laterality") > 0.85
+    assert value(demo["phantom-flips-laterality"], "laterality") < 0.15
+    assert 0.25 < value(demo["phantom-ignores-prompt"], "laterality") < 0.75
+
+
+def test_bootstrap_cis_separate_the_clear_cases(demo):
+    fid_f = demo["phantom-faithful"]["metrics"]["fid[phantom-evaluator]"]["ci95"]
+    fid_i = demo["phantom-ignores-prompt"]["metrics"]["fid[phantom-evaluator]"]["ci95"]
+    assert fid_f[1] < fid_i[0]
+    lat_f = demo["phantom-faithful"]["metrics"]["laterality"]["ci95"]
+    lat_x = demo["phantom-flips-laterality"]["metrics"]["laterality"]["ci95"]
+    assert lat_x[1] < lat_f[0]
+    ms_mc = demo["phantom-mode-collapse"]["metrics"]["ms_ssim"]["ci95"]
+    ms_f = demo["phantom-faithful"]["metrics"]["ms_ssim"]["ci95"]
+    assert ms_f[1] < ms_mc[0]
+
+
+def test_demo_leaves_a_calibration_board(demo):
+    out = demo["_out"]
+    page = (out / "leaderboard" / "index.html").read_text()
+    assert "calibration profile: not a CXR result" in page and "phantom-faithful" in page
+    assert demo["phantom-faithful"]["profile"]["name"] == "calibration-phantom"
+    assert demo["phantom-faithful"]["profile"]["calibration"] is True
