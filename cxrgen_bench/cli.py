@@ -301,6 +301,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from generators.roentgen.train import TrainConfig, train
+
+    cfg = TrainConfig(method=args.method, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                                             if f.name != "method"})
+    out = train(cfg)
+    print(f"trained pipeline: {out} (load it with: cxrgen-bench generate --generator diffusers --model {out} ...)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
@@ -401,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("train", help="the reference RoentGen trainer and its baselines (accelerate launch for many GPUs)")
+    p.add_argument("method", choices=("roentgen", "dreambooth", "lora", "textual-inversion"))
+    from generators.roentgen.train import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="the calibration benchmark with known answers, offline (the README's main job)")
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")

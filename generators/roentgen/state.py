@@ -1,0 +1,66 @@
+"""Training checkpoints without pickle: trainable weights and optimizer tensors in safetensors,
+everything else (optimizer hyper-parameters, LR scheduler, step, data position) in JSON. Loading one
+never executes code from it, and resuming from it continues bit-exactly on CPU."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from cxrgen_bench.cache import atomic_write_text
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors, meta = {}, {"param_groups": state["param_groups"], "state": {}}
+    for pid, values in state["state"].items():
+        meta["state"][str(pid)] = {}
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value.detach().contiguous().cpu()
+                meta["state"][str(pid)][key] = "tensor"
+            else:
+                meta["state"][str(pid)][key] = value
+    return tensors, meta
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state = {}
+    for pid, values in meta["state"].items():
+        state[int(pid)] = {k: tensors[f"{pid}.{k}"] if v == "tensor" else v for k, v in values.items()}
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(folder: Path, trainable: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+                    scheduler: Any, rng: dict[str, torch.Tensor], info: dict[str, Any]) -> Path:
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
+    tensors, meta = _flatten_optimizer(optimizer.state_dict())
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    atomic_write_text(tmp / "optimizer.json", json.dumps(meta))
+    atomic_write_text(tmp / "scheduler.json", json.dumps(scheduler.state_dict()))
+    save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
+    atomic_write_text(tmp / "state.json", json.dumps(info, indent=2, sort_keys=True))
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    tmp.rename(folder)  # a checkpoint folder exists only once complete
+    return folder
+
+
+def load_checkpoint(folder: Path) -> dict[str, Any]:
+    return {"trainable": load_file(str(folder / "trainable.safetensors")),
+            "optimizer": _unflatten_optimizer(load_file(str(folder / "optimizer.safetensors")),
+                                              json.loads((folder / "optimizer.json").read_text())),
+            "scheduler": json.loads((folder / "scheduler.json").read_text()),
+            "rng": load_file(str(folder / "rng.safetensors")),
+            "info": json.loads((folder / "state.json").read_text())}
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    found = [p for p in out.glob("checkpoint-*") if p.is_dir() and (p / "state.json").is_file()]
+    return max(found, key=lambda p: int(p.name.split("-")[1])) if found else None

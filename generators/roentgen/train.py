@@ -1,0 +1,412 @@
+"""The reference RoentGen trainer: Stable Diffusion fine-tuning on CXR image/report pairs
+(seeds/000 §4, eq. 1–3: the U-Net predicts the noise added to the VAE latent of an image, given the
+text encoding of its impression; loss = MSE), and the seeds' baselines as methods of the same loop:
+
+    roentgen            full fine-tuning: U-Net fine-tuned (or re-initialised, --unet-init random),
+                        CLIP text encoder frozen or trained jointly (--train-text-encoder), or replaced
+                        by a domain encoder (--text-encoder /path/RadBERT; a text_proj layer in the
+                        U-Net maps its hidden size to the cross-attention size when they differ)
+    dreambooth          U-Net only, with prior preservation (--prior-preservation): class images made
+                        by the base model keep the class prior (seeds/000 §4.2)
+    lora                DreamBooth + LoRA through peft (seeds/002): low-rank adapters on the U-Net's
+                        attention projections (--rank), everything else frozen
+    textual-inversion   one new token (--token) whose embedding alone is trained
+
+Multi-GPU / multi-node through accelerate (`accelerate launch -m cxrgen_bench train ...`): the global
+batch is per-device × processes × accumulation and is logged. Each sample's noise and timestep come
+from (seed, step, global sample index), so N processes give the updates of 1 process at the same
+global batch. Checkpoints (every --checkpoint-every steps) hold weights and optimizer tensors in
+safetensors and the rest in JSON; a re-run with the same --out resumes from the latest one exactly.
+The output folder is a standard diffusers pipeline (safetensors) that `cxrgen-bench generate
+--generator diffusers --model OUT` loads directly, plus a model card (README.md) with every setting
+and the training data's hash.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from cxrgen_bench.cache import atomic_write_text
+from cxrgen_bench.errors import InputError
+
+from ..diffusers_pipeline import check_checkpoint_folder, folder_weights_sha256
+from .data import PairDataset, epoch_order, sample_generator
+from .state import latest_checkpoint, load_checkpoint, save_checkpoint
+
+METHODS = ("roentgen", "dreambooth", "lora", "textual-inversion")
+
+
+@dataclass
+class TrainConfig:
+    """Every flag of `cxrgen-bench train` (help text in `metadata`)."""
+
+    method: str = field(default="roentgen", metadata={"help": f"one of {', '.join(METHODS)}"})
+    base: str = field(default="", metadata={"help": "base diffusers pipeline folder (SD 1.4 in the paper)"})
+    prompts: str = field(default="", metadata={"help": "prompts CSV with prompt_id, text, image_path"})
+    images_root: str = field(default=".", metadata={"help": "folder the image_path values are relative to"})
+    out: str = field(default="", metadata={"help": "output pipeline folder (checkpoints/ inside; re-run resumes)"})
+    lr: float = field(default=5e-5, metadata={"help": "learning rate (paper: 5e-5 best, 1e-4)"})
+    max_steps: int = field(default=1000, metadata={"help": "optimizer steps (paper: 1k, 12.5k, 60k)"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    lr_scheduler: str = field(default="constant", metadata={"help": "constant, linear or cosine after warm-up"})
+    batch_size: int = field(default=8, metadata={"help": "samples per device and step (paper: 8 per GPU)"})
+    gradient_accumulation: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    mixed_precision: str = field(default="no", metadata={"help": "no (fp32), fp16 or bf16"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
+    ema: bool = field(default=False, metadata={"help": "keep an exponential moving average of trained weights"})
+    ema_decay: float = field(default=0.9999, metadata={"help": "EMA decay per step"})
+    seed: int = field(default=0, metadata={"help": "seed of data order, noise and timesteps"})
+    resolution: int = field(default=512, metadata={"help": "training image side (paper: 512)"})
+    checkpoint_every: int = field(default=500, metadata={"help": "steps between resumable checkpoints"})
+    keep_checkpoints: int = field(default=3, metadata={"help": "most recent checkpoints kept"})
+    train_text_encoder: bool = field(default=False, metadata={"help": "(roentgen) train the CLIP text encoder jointly"})
+    freeze_text_encoder: bool = field(default=False, metadata={"help": "(roentgen) keep the text encoder frozen (default)"})
+    text_encoder: str = field(default="", metadata={"help": "(roentgen) domain text encoder folder replacing CLIP"})
+    unet_init: str = field(default="pretrained", metadata={"help": "pretrained or random (the paper's Rnd U-Net)"})
+    rank: int = field(default=8, metadata={"help": "(lora) adapter rank"})
+    token: str = field(default="<chest-xray>", metadata={"help": "(textual-inversion) the new token"})
+    initializer_token: str = field(default="chest", metadata={"help": "(textual-inversion) its initial embedding"})
+    prior_preservation: bool = field(default=False, metadata={"help": "(dreambooth) add the class prior loss"})
+    class_prompt: str = field(default="a chest x-ray", metadata={"help": "(dreambooth) prompt of the class images"})
+    num_class_images: int = field(default=16, metadata={"help": "(dreambooth) class images made by the base model"})
+    class_steps: int = field(default=50, metadata={"help": "(dreambooth) denoising steps for class images"})
+    prior_loss_weight: float = field(default=1.0, metadata={"help": "(dreambooth) weight of the prior loss"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda (accelerate places processes)"})
+    allow_pickle: bool = field(default=False, metadata={"help": "accept pickle (.bin/.ckpt) weights in --base"})
+    save_text_encoder_every_checkpoint: bool = field(default=True, metadata={
+        "help": "keep the text encoder at each checkpoint (for CheXpert@k forgetting/gain curves, Table 6)"})
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"unknown training method {self.method!r}; choose from {', '.join(METHODS)}")
+        for name in ("base", "prompts", "out"):
+            if not getattr(self, name):
+                raise InputError(f"train {self.method} needs --{name.replace('_', '-')}")
+        if self.train_text_encoder and (self.freeze_text_encoder or self.method != "roentgen"):
+            raise InputError("--train-text-encoder applies to the roentgen method, without --freeze-text-encoder")
+        if self.unet_init not in ("pretrained", "random") or self.lr_scheduler not in ("constant", "linear", "cosine"):
+            raise InputError("--unet-init must be pretrained or random; --lr-scheduler constant, linear or cosine")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise InputError("--mixed-precision must be no, fp16 or bf16")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in fields(TrainConfig):
+        if f.name == "method":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, type=kind, default=f.default, help=f"{f.metadata['help']} (default: {f.default})")
+
+
+@dataclass
+class Components:
+    tokenizer: Any
+    text_encoder: Any
+    vae: Any
+    unet: Any
+    noise_scheduler: Any
+    base_sha256: str
+
+
+def load_components(cfg: TrainConfig) -> Components:
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPTokenizer
+
+    base = Path(cfg.base)
+    check_checkpoint_folder(base, cfg.allow_pickle)
+    safe = None if cfg.allow_pickle else True
+    vae = AutoencoderKL.from_pretrained(base, subfolder="vae", use_safetensors=safe)
+    unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet", use_safetensors=safe)
+    noise_scheduler = DDPMScheduler.from_pretrained(base, subfolder="scheduler")
+    if cfg.text_encoder:
+        # A domain encoder (RadBERT, SapBERT, ...) loaded as plain transformers weights: never remote code.
+        tokenizer = AutoTokenizer.from_pretrained(cfg.text_encoder)
+        tokenizer.model_max_length = 77  # the prompt length SD was trained with
+        text_encoder = AutoModel.from_pretrained(cfg.text_encoder, use_safetensors=safe, add_pooling_layer=False)
+        hidden = text_encoder.config.hidden_size
+        if hidden != unet.config.cross_attention_dim:
+            config = dict(unet.config, encoder_hid_dim=hidden, encoder_hid_dim_type="text_proj")
+            mapped = UNet2DConditionModel.from_config(config)
+            missing, unexpected = mapped.load_state_dict(unet.state_dict(), strict=False)
+            assert not unexpected and all(k.startswith("encoder_hid_proj") for k in missing), (missing, unexpected)
+            unet = mapped
+    else:
+        tokenizer = CLIPTokenizer.from_pretrained(base, subfolder="tokenizer")
+        text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder", use_safetensors=safe)
+    if cfg.unet_init == "random":
+        torch.manual_seed(cfg.seed)
+        unet = UNet2DConditionModel.from_config(unet.config)
+    return Components(tokenizer, text_encoder, vae, unet, noise_scheduler, folder_weights_sha256(base))
+
+
+def configure_method(cfg: TrainConfig, c: Components) -> dict[str, torch.nn.Parameter]:
+    """Freeze what the method keeps fixed; return the trainable parameters by qualified name."""
+    for module in (c.vae, c.text_encoder, c.unet):
+        module.requires_grad_(False)
+    trainable: dict[str, torch.nn.Parameter] = {}
+    if cfg.method in ("roentgen", "dreambooth"):
+        c.unet.requires_grad_(True)
+        if cfg.method == "roentgen" and cfg.train_text_encoder:
+            c.text_encoder.requires_grad_(True)
+    elif cfg.method == "lora":
+        from peft import LoraConfig
+
+        c.unet.add_adapter(LoraConfig(r=cfg.rank, lora_alpha=cfg.rank, init_lora_weights="gaussian",
+                                      target_modules=["to_k", "to_q", "to_v", "to_out.0"]))
+    elif cfg.method == "textual-inversion":
+        if c.tokenizer.add_tokens(cfg.token) != 1:
+            raise InputError(f"--token {cfg.token!r} is already in the tokenizer; choose a new token")
+        init_ids = c.tokenizer.encode(cfg.initializer_token, add_special_tokens=False)
+        if len(init_ids) != 1:
+            raise InputError(f"--initializer-token {cfg.initializer_token!r} must be a single token")
+        c.text_encoder.resize_token_embeddings(len(c.tokenizer))
+        embeddings = c.text_encoder.get_input_embeddings().weight
+        with torch.no_grad():
+            embeddings[-1] = embeddings[init_ids[0]]
+        embeddings.requires_grad_(True)
+    for prefix, module in (("unet", c.unet), ("text_encoder", c.text_encoder)):
+        for name, p in module.named_parameters():
+            if p.requires_grad:
+                trainable[f"{prefix}.{name}"] = p
+    if cfg.gradient_checkpointing:
+        c.unet.enable_gradient_checkpointing()
+        if cfg.method == "roentgen" and cfg.train_text_encoder:
+            c.text_encoder.gradient_checkpointing_enable()
+    return trainable
+
+
+def make_class_images(cfg: TrainConfig, c: Components, folder: Path) -> list[Path]:
+    """DreamBooth's prior: images of the class prompt made once by the base model (reused on resume)."""
+    from diffusers import StableDiffusionPipeline
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"class_{i:04d}.png" for i in range(cfg.num_class_images)]
+    todo = [p for p in paths if not p.is_file()]
+    if todo:
+        pipe = StableDiffusionPipeline(vae=c.vae, text_encoder=c.text_encoder, tokenizer=c.tokenizer, unet=c.unet,
+                                       scheduler=c.noise_scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+        pipe.set_progress_bar_config(disable=True)
+        for p in todo:
+            g = torch.Generator().manual_seed(cfg.seed * 7919 + paths.index(p))
+            image = pipe(cfg.class_prompt, num_inference_steps=cfg.class_steps, height=cfg.resolution,
+                         width=cfg.resolution, generator=g, output_type="np").images[0]
+            Image.fromarray((image * 255).round().astype("uint8")).convert("L").save(p)
+    return paths
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+        return {"constant": 1.0, "linear": max(0.0, 1 - progress),
+                "cosine": 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))}[cfg.lr_scheduler]
+    return f
+
+
+def diffusion_loss(c: Components, unet, text_encoder, pixels: torch.Tensor, input_ids: torch.Tensor,
+                   generators: list[torch.Generator], weight_dtype: torch.dtype) -> torch.Tensor:
+    """Seeds/000 eq. 1–3: noise a latent to a random timestep; the U-Net predicts the noise (or v)."""
+    device = pixels.device
+    with torch.no_grad():
+        dist = c.vae.encode(pixels.to(weight_dtype)).latent_dist
+    eps = torch.stack([torch.randn(dist.mean.shape[1:], generator=g) for g in generators]).to(device)
+    latents = (dist.mean + dist.std * eps.to(dist.mean.dtype)) * c.vae.config.scaling_factor
+    noise = torch.stack([torch.randn(latents.shape[1:], generator=g) for g in generators]).to(device, latents.dtype)
+    steps = c.noise_scheduler.config.num_train_timesteps
+    timesteps = torch.stack([torch.randint(0, steps, (), generator=g) for g in generators]).to(device)
+    noisy = c.noise_scheduler.add_noise(latents, noise, timesteps)
+    hidden = text_encoder(input_ids.to(device))[0]
+    prediction = unet(noisy, timesteps, hidden).sample
+    target = noise if c.noise_scheduler.config.prediction_type == "epsilon" else \
+        c.noise_scheduler.get_velocity(latents, noise, timesteps)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], None] = print) -> Path:
+    """Train (or resume) and write the pipeline folder; `stop_after` simulates an interruption (tests)."""
+    from accelerate import Accelerator
+
+    cfg.validate()
+    out = Path(cfg.out)
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.gradient_accumulation,
+                      cpu=cfg.device == "cpu")
+    c = load_components(cfg)
+    trainable = configure_method(cfg, c)
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.mixed_precision, torch.float32)
+    c.vae.to(acc.device)
+    if weight_dtype != torch.float32:  # frozen parts run in the training precision
+        c.vae.to(dtype=weight_dtype)
+        if not any(n.startswith("text_encoder.") for n in trainable):
+            c.text_encoder.to(dtype=weight_dtype)
+    ti_reference = c.text_encoder.get_input_embeddings().weight.detach().clone() \
+        if cfg.method == "textual-inversion" else None
+    dataset = PairDataset(cfg.prompts, cfg.images_root, c.tokenizer, cfg.resolution)
+    class_paths = make_class_images(cfg, c, out / "class_images") if cfg.prior_preservation else []
+    optimizer = torch.optim.AdamW(list(trainable.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    ema = {n: p.detach().clone().float() for n, p in trainable.items()} if cfg.ema else None
+    step, info = 0, {}
+    resume = latest_checkpoint(out / "checkpoints")
+    if resume:
+        state = load_checkpoint(resume)
+        with torch.no_grad():
+            for name, p in trainable.items():
+                p.copy_(state["trainable"][name])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if ema is not None:
+            ema = {n: state["trainable"][f"ema.{n}"].clone() for n in trainable}
+        step, info = state["info"]["step"], state["info"]
+        if info.get("config_sha256") != config_hash(cfg):
+            raise InputError(f"{resume}: made with other settings; use another --out to start over")
+        log(f"resuming from {resume} at step {step}")
+    # Only modules that train go to accelerate.prepare (DDP refuses modules without trainable parameters).
+    trains_unet = any(n.startswith("unet.") for n in trainable)
+    trains_text = any(n.startswith("text_encoder.") for n in trainable)
+    unet = acc.prepare(c.unet) if trains_unet else c.unet.to(acc.device)
+    text_encoder = acc.prepare(c.text_encoder) if trains_text else c.text_encoder.to(acc.device)
+    optimizer = acc.prepare(optimizer)
+    trained_models = [m for m, t in ((unet, trains_unet), (text_encoder, trains_text)) if t]
+    world, rank = acc.num_processes, acc.process_index
+    global_batch = cfg.batch_size * world * cfg.gradient_accumulation
+    log(f"method {cfg.method}: {sum(p.numel() for p in trainable.values()):,} trainable parameters; global batch "
+        f"{global_batch} = {cfg.batch_size} per device × {world} processes × {cfg.gradient_accumulation} accumulation")
+    position = info.get("position", 0)  # samples consumed, over all processes and epochs
+    losses: list[float] = []
+    started = time.monotonic()
+    while step < cfg.max_steps:
+        for micro in range(cfg.gradient_accumulation):
+            chunk = []
+            for j in range(cfg.batch_size * world):
+                epoch, offset = divmod(position + j, len(dataset))
+                chunk.append((position + j, epoch_order(len(dataset), cfg.seed, epoch)[offset]))
+            position += cfg.batch_size * world
+            mine = chunk[rank * cfg.batch_size:(rank + 1) * cfg.batch_size]
+            items = [dataset[i] for _, i in mine]
+            pixels = torch.stack([it["pixel_values"] for it in items]).to(acc.device)
+            ids = torch.stack([it["input_ids"] for it in items])
+            gens = [sample_generator(cfg.seed, step, g) for g, _ in mine]
+            with acc.accumulate(*trained_models):
+                loss = diffusion_loss(c, unet, text_encoder, pixels, ids, gens, weight_dtype)
+                if class_paths:
+                    picks = [class_paths[g % len(class_paths)] for g, _ in mine]
+                    class_pixels = torch.stack([dataset.pixels(p) for p in picks]).to(acc.device)
+                    class_ids = c.tokenizer([cfg.class_prompt] * len(picks), max_length=c.tokenizer.model_max_length,
+                                            padding="max_length", truncation=True, return_tensors="pt").input_ids
+                    prior = [sample_generator(cfg.seed + 1, step, g) for g, _ in mine]
+                    loss = loss + cfg.prior_loss_weight * diffusion_loss(c, unet, text_encoder, class_pixels,
+                                                                         class_ids, prior, weight_dtype)
+                acc.backward(loss)
+                if acc.sync_gradients and cfg.max_grad_norm > 0:
+                    acc.clip_grad_norm_(list(trainable.values()), cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step() if acc.sync_gradients else None
+                optimizer.zero_grad(set_to_none=True)
+            if ti_reference is not None:  # only the new token's row may change
+                with torch.no_grad():
+                    weight = c.text_encoder.get_input_embeddings().weight
+                    weight[:-1] = ti_reference[:-1].to(weight.dtype)
+            losses.append(acc.gather(loss.detach()[None]).mean().item())
+        step += 1
+        if ema is not None:
+            with torch.no_grad():
+                for n, p in trainable.items():
+                    ema[n].mul_(cfg.ema_decay).add_(p.detach().float(), alpha=1 - cfg.ema_decay)
+        if step % 10 == 0 or step == cfg.max_steps:
+            rate = step * global_batch / max(1e-9, time.monotonic() - started)
+            log(f"step {step}/{cfg.max_steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f} "
+                f"lr {scheduler.get_last_lr()[0]:.2e} {rate:.1f} images/s")
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                tensors = {n: p for n, p in trainable.items()}
+                if ema is not None:
+                    tensors.update({f"ema.{n}": v for n, v in ema.items()})
+                save_checkpoint(out / "checkpoints" / f"checkpoint-{step}", tensors, optimizer, scheduler,
+                                {"torch": torch.get_rng_state()},
+                                {"step": step, "position": position, "config_sha256": config_hash(cfg),
+                                 "loss": losses[-1]})
+                if cfg.save_text_encoder_every_checkpoint:
+                    acc.unwrap_model(text_encoder).save_pretrained(
+                        out / "checkpoints" / f"checkpoint-{step}" / "text_encoder", safe_serialization=True)
+                _prune(out / "checkpoints", cfg.keep_checkpoints)
+        if stop_after is not None and step >= stop_after and step < cfg.max_steps:
+            return out  # simulated interruption: the checkpoint on disk is all that survives
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        if ema is not None:
+            with torch.no_grad():
+                for n, p in trainable.items():
+                    p.copy_(ema[n])
+        save_pipeline(cfg, c, acc.unwrap_model(unet), acc.unwrap_model(text_encoder), dataset, losses, global_batch,
+                      world)
+    acc.wait_for_everyone()
+    return out
+
+
+def _prune(folder: Path, keep: int) -> None:
+    import shutil
+
+    found = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+    for old in found[:-keep] if keep > 0 else []:
+        shutil.rmtree(old)
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    identity = {k: v for k, v in asdict(cfg).items() if k not in ("device", "checkpoint_every", "keep_checkpoints")}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def save_pipeline(cfg: TrainConfig, c: Components, unet, text_encoder, dataset: PairDataset, losses: list[float],
+                  global_batch: int, world: int) -> None:
+    """A standard diffusers pipeline folder (safetensors) and its model card."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    out = Path(cfg.out)
+    if cfg.method == "lora":
+        from peft.utils import get_peft_model_state_dict
+
+        lora = get_peft_model_state_dict(unet)
+        StableDiffusionPipeline.save_lora_weights(out / "lora", unet_lora_layers=lora, safe_serialization=True)
+        unet = copy.deepcopy(unet)
+        unet.fuse_lora()
+        unet.unload_lora()
+    if cfg.method == "textual-inversion":
+        from safetensors.torch import save_file
+
+        row = text_encoder.get_input_embeddings().weight[-1].detach().float().cpu()
+        save_file({cfg.token: row.contiguous()}, str(out / "learned_embeds.safetensors"))
+    for module in (c.vae, text_encoder, unet):
+        if module.dtype != torch.float32:
+            module.to(torch.float32)  # checkpoints are saved in full precision
+    pipe = StableDiffusionPipeline(vae=c.vae, text_encoder=text_encoder, tokenizer=c.tokenizer, unet=unet,
+                                   scheduler=PNDMScheduler.from_config(c.noise_scheduler.config),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(str(out), safe_serialization=True)
+    card = {"method": cfg.method, "settings": asdict(cfg), "base_weights_sha256": c.base_sha256,
+            "data": {"prompts": str(dataset.prompts.path), "prompts_sha256": dataset.prompts.sha256,
+                     "pairs": len(dataset)},
+            "global_batch": global_batch, "processes": world, "final_loss": losses[-1] if losses else None}
+    atomic_write_text(out / "training.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / "README.md", "# Model card\n\n" + __doc__.split("\n\n")[0] + "\n\n```json\n"
+                      + json.dumps(card, indent=2, sort_keys=True) + "\n```\n")
