@@ -306,6 +306,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from generators.roentgen.train import TrainConfig, train
 
+    if args.method == "textual-projection":
+        from generators.roentgen.projection import train_projection
+
+        out = train_projection(args.base, args.text_encoder, args.prompts, args.out, level=args.level,
+                               max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                               allow_pickle=args.allow_pickle)
+        print(f"trained projection: {out} (generate with --generator textual-projection --model {out})")
+        return 0
     cfg = TrainConfig(method=args.method, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                                              if f.name != "method"})
     out = train(cfg)
@@ -415,10 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("train", help="the reference RoentGen trainer and its baselines (accelerate launch for many GPUs)")
-    p.add_argument("method", choices=("roentgen", "dreambooth", "lora", "textual-inversion"))
+    p.add_argument("method", choices=("roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"))
     from generators.roentgen.train import add_arguments
 
     add_arguments(p)
+    p.add_argument("--level", default="token", help="(textual-projection) token or document level (default: token)")
+    p.add_argument("--domain-encoder", dest="text_encoder", help="(textual-projection) alias of --text-encoder")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="the calibration benchmark with known answers, offline (the README's main job)")

@@ -120,6 +120,7 @@ def _register_builtins() -> None:
     GENERATORS.register("folder", "generators.folder:FolderGenerator")
     GENERATORS.register("real", "generators.real:RealImages")
     GENERATORS.register("callable", "generators.callable:CallableGenerator")
+    GENERATORS.register("textual-projection", "generators.textual_projection:TextualProjectionGenerator")
     for mode in ("faithful", "ignores-prompt", "flips-laterality", "mode-collapse", "degraded"):
         cls = {"faithful": "PhantomGenerator", "ignores-prompt": "IgnoresPrompt", "flips-laterality": "FlipsLaterality",
                "mode-collapse": "ModeCollapse", "degraded": "Degraded"}[mode]

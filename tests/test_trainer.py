@@ -179,3 +179,44 @@ def test_two_processes_match_one_process_at_the_same_global_batch(base, data, tm
     la = json.loads((tmp_path / "one" / "training.json").read_text())["final_loss"]
     lb = json.loads((tmp_path / "two" / "training.json").read_text())["final_loss"]
     assert la == pytest.approx(lb, rel=1e-5)
+
+
+def test_domain_text_encoder_swap_with_projection_into_cross_attention(base, data, tmp_path):
+    from cxrgen_bench.generation.tiny import save_tiny_bert
+
+    bert = save_tiny_bert(tmp_path / "tiny-radbert", hidden=48)  # 48 ≠ the U-Net's cross-attention size 32
+    out = train(config(base, data, tmp_path / "swap", text_encoder=str(bert), unet_init="random", max_steps=2),
+                log=quiet)
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(str(out))
+    assert type(pipe.text_encoder).__name__ == "BertModel" and pipe.unet.config.encoder_hid_dim == 48
+    import cxrgen_bench
+
+    summary = cxrgen_bench.generate(generator="diffusers", model=str(out), prompts=data / "prompts.csv",
+                                    out=tmp_path / "gen", samples_per_prompt=1, steps=2, resolution=64, progress=False)
+    assert summary["generated"] == 8
+
+
+def test_textual_projection_learns_and_generates(base, data, tmp_path):
+    from cxrgen_bench.generation.tiny import save_tiny_bert
+    from generators.roentgen.projection import train_projection
+
+    bert = save_tiny_bert(tmp_path / "tiny-cxrbert", hidden=48)
+    logged = []
+    out = train_projection(str(base), str(bert), str(data / "prompts.csv"), str(tmp_path / "proj"), level="token",
+                           max_steps=100, batch_size=8, lr=3e-3, log=logged.append)
+    first, last = (float(line.rsplit(" ", 1)[1]) for line in (logged[0], logged[-1]))
+    assert last < first
+    import cxrgen_bench
+
+    summary = cxrgen_bench.generate(generator="textual-projection", model=str(out), prompts=data / "prompts.csv",
+                                    out=tmp_path / "gen", samples_per_prompt=1, steps=2, resolution=64, progress=False)
+    assert summary["generated"] == 8
+
+
+def test_validation_during_training_runs_through_the_harness(base, data, tmp_path):
+    out = train(config(base, data, tmp_path / "val", max_steps=2, validation_prompts=str(data / "prompts.csv"),
+                       validation_every=2), log=quiet)
+    folder = out / "validation" / "step-2"
+    assert (folder / "manifest.csv").is_file() and len(list(folder.glob("*.png"))) == 16

@@ -33,15 +33,26 @@ class BootstrapResult:
 
     def as_dict(self) -> dict:
         finite = self.replicates[np.isfinite(self.replicates)]
-        return {"resamples": self.resamples, "seed": self.seed, "method": "percentile, prompt-level clustered",
-                "defined": int(finite.size), "replicates": [None if not np.isfinite(v) else float(v)
-                                                            for v in self.replicates]}
+        bias = float(finite.mean() - self.estimate) if finite.size and self.estimate is not None else None
+        return {"resamples": self.resamples, "seed": self.seed,
+                "method": "percentile of replicates re-centred on the estimate, prompt-level clustered",
+                "bias": bias, "defined": int(finite.size),
+                "replicates": [None if not np.isfinite(v) else float(v) for v in self.replicates]}
 
 
-def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+def percentile_ci(replicates: np.ndarray, level: float = 0.95,
+                  estimate: float | None = None) -> tuple[float, float] | None:
+    """Percentile interval of the replicates; with `estimate`, of the replicates re-centred on it.
+
+    Re-centring removes the bootstrap's own bias, which matters for Fréchet distances: FID is biased
+    upwards by about d/n, and a resample (≈63% distinct prompts) has a smaller effective n, so raw
+    replicates sit above the estimate (at n = 5,000, d = 2,048 the raw 95% interval missed the
+    estimate entirely). For means and AUROC the shift is negligible."""
     finite = replicates[np.isfinite(replicates)]
     if finite.size < 2:
         return None
+    if estimate is not None:
+        finite = finite - finite.mean() + estimate
     lo, hi = np.quantile(finite, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 
@@ -51,7 +62,7 @@ def bootstrap(statistic: Callable[[np.ndarray], float | None], n_prompts: int, r
     """Run ``statistic(weights)`` on each resample's prompt multiplicities."""
     weights = resample_weights(n_prompts, resamples, seed)
     values = np.array([np.nan if (v := statistic(w)) is None else v for w in weights], dtype=np.float64)
-    return BootstrapResult(estimate, percentile_ci(values), values, resamples, seed)
+    return BootstrapResult(estimate, percentile_ci(values, estimate=estimate), values, resamples, seed)
 
 
 def weighted_mean(values: np.ndarray) -> Callable[[np.ndarray], float]:
@@ -73,10 +84,11 @@ def paired_difference(estimate_a: float, estimate_b: float, replicates_a: np.nda
     a = np.asarray(replicates_a, np.float64)
     b = np.asarray(replicates_b, np.float64)
     keep = np.isfinite(a) & np.isfinite(b)
-    diff = b[keep] - a[keep]
     point = estimate_b - estimate_a
+    diff = b[keep] - a[keep]
     if diff.size < 2:
         return PairedComparison(point, None, None, int(diff.size))
+    diff = diff - diff.mean() + point  # re-centred, as in percentile_ci
     # Two-sided p-value by inverting the percentile interval: the share of replicates on the far side of 0.
     below, above = (diff <= 0).mean(), (diff >= 0).mean()
     p = min(1.0, 2 * min(below, above))

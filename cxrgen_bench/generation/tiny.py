@@ -75,3 +75,26 @@ def save_pipeline(folder: Path, size: str = "tiny", seed: int = 0) -> Path:
     """Save as a standard diffusers folder (safetensors), the way a trained checkpoint is shipped."""
     build_pipeline(size, seed).save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+RADIOLOGY_WORDS = ("no acute cardiopulmonary process small large moderate left right bilateral pleural effusion "
+                   "pneumothorax consolidation cardiomegaly edema heart size is normal lobe upper lower middle "
+                   "tube line pacemaker there a of the with and in chest radiograph possible focal").split()
+
+
+def save_tiny_bert(folder: Path, hidden: int = 48, seed: int = 0) -> Path:
+    """A tiny BERT (a stand-in for RadBERT/SapBERT/CXR-BERT) with a small WordPiece vocabulary, saved in
+    the transformers format (safetensors + vocab.txt): tests of domain text encoders without downloads."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "-"] + sorted(set(RADIOLOGY_WORDS))
+    vocab += [chr(c) for c in range(ord("a"), ord("z") + 1)] + [f"##{chr(c)}" for c in range(ord("a"), ord("z") + 1)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(folder), safe_serialization=True)
+    BertTokenizer(str(folder / "vocab.txt"), model_max_length=77).save_pretrained(str(folder))
+    return folder

@@ -115,7 +115,8 @@ class Metric:
             return entry
         weights = resample_weights(len(units), ctx.bootstrap, ctx.bootstrap_seed)
         values = np.asarray(replicates(weights), dtype=np.float64)
-        result = BootstrapResult(entry["value"], percentile_ci(values), values, ctx.bootstrap, ctx.bootstrap_seed)
+        result = BootstrapResult(entry["value"], percentile_ci(values, estimate=entry["value"]), values, ctx.bootstrap,
+                                 ctx.bootstrap_seed)
         entry["ci95"] = None if result.ci95 is None else list(result.ci95)
         entry["bootstrap"] = {**result.as_dict(), "units_sha256": key_of(units=units)}
         return entry

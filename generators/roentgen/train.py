@@ -85,6 +85,13 @@ class TrainConfig:
     weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda (accelerate places processes)"})
     allow_pickle: bool = field(default=False, metadata={"help": "accept pickle (.bin/.ckpt) weights in --base"})
+    validation_prompts: str = field(default="", metadata={
+        "help": "prompts CSV generated through the harness every --validation-every steps"})
+    validation_every: int = field(default=0, metadata={"help": "steps between validation generations (0: never)"})
+    validation_reference: str = field(default="", metadata={"help": "reference image folder for validation metrics"})
+    validation_metrics: str = field(default="", metadata={
+        "help": "metrics scored on validation images, e.g. fid[inception-v3-fid],ms_ssim (needs the reference)"})
+    tensorboard: bool = field(default=False, metadata={"help": "log loss, lr and validation metrics to OUT/logs"})
     save_text_encoder_every_checkpoint: bool = field(default=True, metadata={
         "help": "keep the text encoder at each checkpoint (for CheXpert@k forgetting/gain curves, Table 6)"})
 
@@ -292,6 +299,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
     log(f"method {cfg.method}: {sum(p.numel() for p in trainable.values()):,} trainable parameters; global batch "
         f"{global_batch} = {cfg.batch_size} per device × {world} processes × {cfg.gradient_accumulation} accumulation")
     position = info.get("position", 0)  # samples consumed, over all processes and epochs
+    writer = None
+    if cfg.tensorboard and acc.is_main_process:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise InputError("--tensorboard needs the tensorboard package: pip install tensorboard") from exc
+        writer = SummaryWriter(str(out / "logs"))
     losses: list[float] = []
     started = time.monotonic()
     while step < cfg.max_steps:
@@ -332,6 +346,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
             with torch.no_grad():
                 for n, p in trainable.items():
                     ema[n].mul_(cfg.ema_decay).add_(p.detach().float(), alpha=1 - cfg.ema_decay)
+        if writer is not None:
+            writer.add_scalar("train/loss", losses[-1], step)
+            writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
+        if cfg.validation_every and cfg.validation_prompts and step % cfg.validation_every == 0 and acc.is_main_process:
+            for key, value in validate(cfg, c, acc.unwrap_model(unet), acc.unwrap_model(text_encoder), step, log).items():
+                if writer is not None and value is not None:
+                    writer.add_scalar(f"validation/{key}", value, step)
         if step % 10 == 0 or step == cfg.max_steps:
             rate = step * global_batch / max(1e-9, time.monotonic() - started)
             log(f"step {step}/{cfg.max_steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f} "
@@ -362,6 +383,59 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                       world)
     acc.wait_for_everyone()
     return out
+
+
+class InMemoryPipeline:
+    """The pipeline being trained, served through the harness as a generator (for validation)."""
+
+    name = "training-pipeline"
+    version = "1"
+
+    def __init__(self, pipe: Any, settings: Any, step: int):
+        self.pipe, self.settings, self.model, self.step = pipe, settings, f"training step {step}", step
+
+    def weights_sha256(self) -> str:
+        return f"training-step-{self.step}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "step": self.step}
+
+    def generate(self, requests: list) -> list[Any]:
+        generators = [torch.Generator().manual_seed(r.seed) for r in requests]
+        out = self.pipe([r.text for r in requests], num_inference_steps=self.settings.steps,
+                        guidance_scale=self.settings.guidance_scale, height=self.settings.resolution,
+                        width=self.settings.resolution, generator=generators, output_type="np")
+        return list(out.images)
+
+
+def validate(cfg: TrainConfig, c: Components, unet, text_encoder, step: int, log: Callable[[str], None]) -> dict:
+    """Generate the fixed validation prompts with the current weights through the harness; score them."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    from cxrgen_bench.data.manifest import PromptSet
+    from cxrgen_bench.generation.harness import Shard, run_generation
+    from cxrgen_bench.generation.protocol import GenerationSettings
+
+    pipe = StableDiffusionPipeline(vae=c.vae, text_encoder=text_encoder, tokenizer=c.tokenizer, unet=unet,
+                                   scheduler=PNDMScheduler.from_config(c.noise_scheduler.config), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    settings = GenerationSettings(samples_per_prompt=2, steps=25, resolution=cfg.resolution, seed=cfg.seed)
+    folder = Path(cfg.out) / "validation" / f"step-{step}"
+    was_training = unet.training
+    unet.eval()
+    run_generation(InMemoryPipeline(pipe, settings, step), PromptSet.from_csv(cfg.validation_prompts), folder,
+                   settings, Shard(), progress=False)
+    unet.train(was_training)
+    metrics: dict[str, Any] = {}
+    if cfg.validation_metrics and cfg.validation_reference:
+        from cxrgen_bench.runner import score
+
+        result = score(images=folder, reference=cfg.validation_reference, prompts=cfg.validation_prompts,
+                       metrics=cfg.validation_metrics, out=folder / "results.json")
+        metrics = {k: v["value"] for k, v in result["metrics"].items()}
+    log(f"validation at step {step}: {folder}" + (f" {metrics}" if metrics else ""))
+    return metrics
 
 
 def _prune(folder: Path, keep: int) -> None:
