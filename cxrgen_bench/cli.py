@@ -450,7 +450,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse stops filling a nargs="*" positional at the first option: `leaderboard add --root R a.json`
+    # leaves a.json over. Give such leftovers back to the command's list positional.
+    listed = next((name for name in ("files", "text") if isinstance(getattr(args, name, None), list)), None)
+    if extra and listed and not any(e.startswith("-") for e in extra):
+        getattr(args, listed).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except CxrgenError as exc:

@@ -39,21 +39,23 @@ def split_sections(report: str) -> dict[str, str]:
     return sections
 
 
+def _first_section(report: str, headers: tuple[str, ...]) -> str:
+    sections = split_sections(report)
+    for header in headers:
+        text = clean_text(sections.get(header, ""))
+        if text:
+            return text
+    return ""
+
+
 def impression(report: str) -> str:
     """The IMPRESSION section (or a synonym), cleaned; "" when the report has none."""
-    sections = split_sections(report)
-    for header in IMPRESSION_HEADERS:
-        if header in sections and clean_text(sections[header]):
-            return clean_text(sections[header])
-    return ""
+    return _first_section(report, IMPRESSION_HEADERS)
 
 
 def findings(report: str) -> str:
-    sections = split_sections(report)
-    for header in FINDINGS_HEADERS:
-        if header in sections and clean_text(sections[header]):
-            return clean_text(sections[header])
-    return ""
+    """The FINDINGS section, cleaned; "" when the report has none."""
+    return _first_section(report, FINDINGS_HEADERS)
 
 
 def impression_or_fallback(report: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..cache import atomic_write_text
 from . import plots
@@ -145,6 +145,17 @@ def row_name(entry: dict[str, Any]) -> str:
     return entry["model"]["name"] + (" †" if entry["kind"] == "reported" else "")
 
 
+def ranked_cells(t: Table, i: int, entry: dict[str, Any], escape: Callable[[str], str],
+                 best: str, second: str) -> list[str]:
+    """Row i's cells, escaped, wrapped in the `best`/`second` templates ("{}" is the text) by rank."""
+    cells = []
+    for j, c in enumerate(t.columns):
+        text = escape(cell_text(entry, c))
+        rank = t.ranks.get((i, j))
+        cells.append(best.format(text) if rank == 1 else second.format(text) if rank == 2 else text)
+    return cells
+
+
 def arrow(col: Column) -> str:
     return "↓" if card_for(col.key).direction == "lower" else "↑"
 
@@ -167,11 +178,7 @@ def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
         lines.append("| model | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in t.columns) + " |")
         lines.append("|---|" + "---|" * len(t.columns))
         for i, e in enumerate(t.rows):
-            cells = []
-            for j, c in enumerate(t.columns):
-                text = _md_escape(cell_text(e, c))
-                rank = t.ranks.get((i, j))
-                cells.append(f"**{text}**" if rank == 1 else f"_{text}_" if rank == 2 else text)
+            cells = ranked_cells(t, i, e, _md_escape, "**{}**", "_{}_")
             lines.append(f"| {_md_escape(row_name(e))} | " + " | ".join(cells) + " |")
         lines.append("")
     for title, file in plot_files.items():
@@ -256,11 +263,7 @@ def latex(tables: list[Table]) -> str:
                 "\\begin{tabular}{l" + "r" * len(t.columns) + "}\\toprule",
                 "Model & " + " & ".join(_tex(f"{c.label} {arrow(c)}") for c in t.columns) + " \\\\\\midrule"]
         for i, e in enumerate(t.rows):
-            cells = []
-            for j, c in enumerate(t.columns):
-                text = _tex(cell_text(e, c))
-                rank = t.ranks.get((i, j))
-                cells.append(f"\\textbf{{{text}}}" if rank == 1 else f"\\underline{{{text}}}" if rank == 2 else text)
+            cells = ranked_cells(t, i, e, _tex, "\\textbf{{{}}}", "\\underline{{{}}}")
             out.append(_tex(row_name(e)) + " & " + " & ".join(cells) + " \\\\")
         out += ["\\bottomrule\\end{tabular}",
                 f"\\caption{{{_tex(t.section.title)} (profile {_tex(t.profile)}; layout of {_tex(t.section.source)}).}}",
