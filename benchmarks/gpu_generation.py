@@ -98,7 +98,7 @@ def main():
     report["unet_gflop_per_image_step"] = flops / 1e9
     report["runs"].append({"config": "stock diffusers fp16, batch 1", "images_per_s": args.images / seconds,
                            "peak_gib": peak})
-    del stock
+    stock = None  # free the GPU memory before our runs
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -127,7 +127,7 @@ def main():
                 report["runs"].append(row)
                 if best is None or row["images_per_s"] > best["images_per_s"]:
                     best = row
-            del gen
+            gen = None
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     name = report["device"]

@@ -15,7 +15,6 @@ never unpickle.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import struct
@@ -23,7 +22,7 @@ import tempfile
 import urllib.request
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -298,6 +297,5 @@ def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mappin
 
 
 def describe_spec(spec: WeightsSpec) -> dict[str, Any]:
-    return json.loads(json.dumps({
-        "backbone": spec.backbone, "preferred": spec.filename,
-        "known_files": [k.__dict__ for k in spec.known_files], "library_caches": list(spec.library_caches)}))
+    return {"backbone": spec.backbone, "preferred": spec.filename,
+            "known_files": [asdict(k) for k in spec.known_files], "library_caches": list(spec.library_caches)}

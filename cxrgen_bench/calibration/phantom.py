@@ -18,7 +18,7 @@ Everything is vectorised numpy over one coordinate grid; a 256² image takes a f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np

@@ -1,7 +1,6 @@
 """The leaderboard store: one validated results file per entry under leaderboard/entries/."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,3 @@ class Store:
             raise ResultsError(f"an entry named {data['name']!r} already exists ({path}); pass --name to choose "
                                "another name or --replace to overwrite it")
         return write_result(data, path)
-
-
-def dump_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

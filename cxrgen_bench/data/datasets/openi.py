@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import importlib.util
-import io
 import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
