@@ -67,6 +67,7 @@ class TrainConfig:
     ema_decay: float = field(default=0.9999, metadata={"help": "EMA decay per step"})
     seed: int = field(default=0, metadata={"help": "seed of data order, noise and timesteps"})
     resolution: int = field(default=512, metadata={"help": "training image side (paper: 512)"})
+    num_workers: int = field(default=4, metadata={"help": "threads decoding and resizing images (order stays fixed)"})
     checkpoint_every: int = field(default=500, metadata={"help": "steps between resumable checkpoints"})
     keep_checkpoints: int = field(default=3, metadata={"help": "most recent checkpoints kept"})
     train_text_encoder: bool = field(default=False, metadata={"help": "(roentgen) train the CLIP text encoder jointly"})
@@ -308,6 +309,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
         writer = SummaryWriter(str(out / "logs"))
     losses: list[float] = []
     started = time.monotonic()
+    from concurrent.futures import ThreadPoolExecutor
+
+    loader = ThreadPoolExecutor(max_workers=max(1, cfg.num_workers))  # PIL/numpy decoding releases the GIL
     while step < cfg.max_steps:
         for micro in range(cfg.gradient_accumulation):
             chunk = []
@@ -316,7 +320,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                 chunk.append((position + j, epoch_order(len(dataset), cfg.seed, epoch)[offset]))
             position += cfg.batch_size * world
             mine = chunk[rank * cfg.batch_size:(rank + 1) * cfg.batch_size]
-            items = [dataset[i] for _, i in mine]
+            items = list(loader.map(dataset.__getitem__, [i for _, i in mine]))  # decoded in parallel, in order
             pixels = torch.stack([it["pixel_values"] for it in items]).to(acc.device)
             ids = torch.stack([it["input_ids"] for it in items])
             gens = [sample_generator(cfg.seed, step, g) for g, _ in mine]
@@ -372,7 +376,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                         out / "checkpoints" / f"checkpoint-{step}" / "text_encoder", safe_serialization=True)
                 _prune(out / "checkpoints", cfg.keep_checkpoints)
         if stop_after is not None and step >= stop_after and step < cfg.max_steps:
+            loader.shutdown()
             return out  # simulated interruption: the checkpoint on disk is all that survives
+    loader.shutdown()
     acc.wait_for_everyone()
     if acc.is_main_process:
         if ema is not None:
