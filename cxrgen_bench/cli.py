@@ -424,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="the reference RoentGen trainer and its baselines (accelerate launch for many GPUs)")
     p.add_argument("method", choices=("roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"))
-    from generators.roentgen.train import add_arguments
+    from generators.roentgen.config import add_arguments
 
     add_arguments(p)
     p.add_argument("--level", default="token", help="(textual-projection) token or document level (default: token)")
