@@ -88,7 +88,7 @@ class Progress:
     def __init__(self, total: int, done: int, stream: TextIO | None = None, enabled: bool = True):
         self.total, self.done, self.start_done = total, done, done
         self.stream, self.enabled = stream or sys.stderr, enabled
-        self.started = time.monotonic()
+        self.started = self._last = time.monotonic()
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -98,6 +98,11 @@ class Progress:
         self.done += n
         if not self.enabled:
             return
+        now = time.monotonic()
+        # In a log file (not a terminal) one line per batch would flood it: every 10 s, and at the end.
+        if not self.stream.isatty() and self.done < self.total and now - self._last < 10:
+            return
+        self._last = now
         rate = self.rate()
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
         eta_s = "?" if eta == float("inf") else time.strftime("%H:%M:%S", time.gmtime(eta))

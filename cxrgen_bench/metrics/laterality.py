@@ -39,11 +39,15 @@ class LateralityAdherence(Metric):
         checks: list[tuple[int, int, int]] = []  # (record index, finding index, side index)
         records = ctx.images.records
         prompt_index: dict[str, int] = {}
+        sides_of: dict[str, dict[str, str]] = {}  # one parse per prompt, not per sample
         for i, r in enumerate(records):
-            text = ctx.prompt_text(r.prompt_id)
-            if not text:
-                raise InputError(f"laterality needs prompt texts (--prompts or a prompt column); none for {r.prompt_id}")
-            for finding, side in stated_sides(text).items():
+            if r.prompt_id not in sides_of:
+                text = ctx.prompt_text(r.prompt_id)
+                if not text:
+                    raise InputError(f"laterality needs prompt texts (--prompts or a prompt column); none for "
+                                     f"{r.prompt_id}")
+                sides_of[r.prompt_id] = stated_sides(text)
+            for finding, side in sides_of[r.prompt_id].items():
                 if finding in wanted:
                     if r.prompt_id not in prompt_index:
                         prompt_index[r.prompt_id] = len(units)
