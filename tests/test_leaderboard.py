@@ -125,3 +125,12 @@ def test_build_of_200_entries_is_fast(tmp_path):
     start = time.perf_counter()
     build(entries, tmp_path)
     assert time.perf_counter() - start < 60  # the benchmark records the real figure; this only guards blow-ups
+
+
+def test_options_before_file_arguments(tmp_path, capsys):
+    result = tmp_path / "r.json"
+    result.write_text(json.dumps(measured("order-model")))
+    assert main(["leaderboard", "add", "--root", str(tmp_path / "lb"), str(result)]) == 0
+    assert (tmp_path / "lb" / "entries" / "roentgen2022-order-model.json").is_file()
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "build", "--root", str(tmp_path / "lb"), "--no-such-flag"])
