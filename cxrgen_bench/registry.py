@@ -121,10 +121,11 @@ def _register_builtins() -> None:
     GENERATORS.register("real", "generators.real:RealImages")
     GENERATORS.register("callable", "generators.callable:CallableGenerator")
     GENERATORS.register("textual-projection", "generators.textual_projection:TextualProjectionGenerator")
-    for mode in ("faithful", "ignores-prompt", "flips-laterality", "mode-collapse", "degraded"):
-        cls = {"faithful": "PhantomGenerator", "ignores-prompt": "IgnoresPrompt", "flips-laterality": "FlipsLaterality",
-               "mode-collapse": "ModeCollapse", "degraded": "Degraded"}[mode]
-        GENERATORS.register(f"phantom-{mode}", f"generators.phantom:{cls}")
+    GENERATORS.register("phantom-faithful", "generators.phantom:PhantomGenerator")
+    GENERATORS.register("phantom-ignores-prompt", "generators.phantom:IgnoresPrompt")
+    GENERATORS.register("phantom-flips-laterality", "generators.phantom:FlipsLaterality")
+    GENERATORS.register("phantom-mode-collapse", "generators.phantom:ModeCollapse")
+    GENERATORS.register("phantom-degraded", "generators.phantom:Degraded")
     DATASETS.register("phantom", "cxrgen_bench.calibration.dataset:PhantomDataset")
     DATASETS.register("mimic-cxr", "cxrgen_bench.data.datasets.mimic:MimicCXR")
     DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
