@@ -7,6 +7,7 @@ reproducible and a resumed run continues at the exact sample where it stopped.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,11 @@ class PairDataset(torch.utils.data.Dataset):
         return {"pixel_values": self.pixels(self.root / item.image_path), "input_ids": ids, "index": index}
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+@lru_cache(maxsize=2)  # the training loop asks once per sample; an epoch's order is computed once
+def epoch_order(n: int, seed: int, epoch: int) -> tuple[int, ...]:
     """The sample order of an epoch: a permutation seeded by (seed, epoch) only."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=g).tolist()
+    return tuple(torch.randperm(n, generator=g).tolist())
 
 
 def sample_generator(seed: int, step: int, sample: int) -> torch.Generator:
