@@ -117,6 +117,8 @@ class OutputFolder:
         self.shard = shard
         self.journal_path = root / JOURNAL_DIR / f"rank{shard.rank}-of{shard.world}.csv"
         self._lock_handle: Any = None
+        # (file → sha256) already verified or written during this run: not read and hashed again
+        self._known: dict[str, str] = {}
 
     def lock(self) -> None:
         lock_path = self.root / LOCK_DIR / f"rank{self.shard.rank}-of{self.shard.world}.lock"
@@ -162,8 +164,13 @@ class OutputFolder:
                         continue  # a line cut by a kill: its image is regenerated
                     pid, k, rel, digest = row[0], int(row[1]), row[2], row[3]
                     file = self.root / rel
-                    if file.is_file() and hashlib.sha256(file.read_bytes()).hexdigest() == digest:
-                        done[(pid, k)] = (rel, digest)
+                    if not file.is_file():
+                        continue
+                    if self._known.get(rel) != digest:
+                        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+                            continue  # damaged, or a stale line of a regenerated image
+                        self._known[rel] = digest
+                    done[(pid, k)] = (rel, digest)
         return done
 
     def append(self, rows: Sequence[tuple[str, int, str, str]]) -> None:
@@ -172,6 +179,7 @@ class OutputFolder:
             csv.writer(f).writerows(rows)
             f.flush()
             os.fsync(f.fileno())
+        self._known.update({rel: digest for _, _, rel, digest in rows})
 
     def remove_temporaries(self) -> None:
         for tmp in self.root.glob(".*.tmp"):
@@ -234,15 +242,16 @@ def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, se
     summary = {"generated": len(todo), "resumed": len(mine) - len(todo), "images_per_s": rate,
                "seconds": round(time.monotonic() - started, 2), "rank": shard.rank, "world": shard.world}
     if shard.rank == 0:
-        summary["manifest"] = str(write_manifest(root, prompts, settings, generator, summary))
+        summary["manifest"] = str(write_manifest(folder, prompts, settings, generator, summary))
     _barrier(shard)
     return summary
 
 
-def write_manifest(root: Path, prompts: PromptSet, settings: GenerationSettings, generator: Generator,
+def write_manifest(folder: OutputFolder, prompts: PromptSet, settings: GenerationSettings, generator: Generator,
                    summary: dict[str, Any]) -> Path:
-    """Merge all journals into manifest.csv, after checking every prompt × sample is there exactly once."""
-    folder = OutputFolder(root, Shard())
+    """Merge all journals into manifest.csv, after checking every prompt × sample is there exactly once.
+    Files this process verified or wrote during the run are not hashed again."""
+    root = folder.root
     done = folder.journalled()
     expected = [(r.prompt_id, r.sample_idx) for group in requests_for(prompts, settings) for r in group]
     missing = [key for key in expected if key not in done]
