@@ -416,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_gate)
 
-    p = sub.add_parser("compare", help="paired differences of two results with 95% CIs and p-values")
+    p = sub.add_parser("compare", help="paired differences of two results with 95%% CIs and p-values")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--json", action="store_true")

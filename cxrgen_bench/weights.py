@@ -18,7 +18,6 @@ import importlib.util
 import os
 import shutil
 import struct
-import tempfile
 import urllib.request
 import warnings
 import zipfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .data.images import sha256_file
+from .files import atomic_path
 from .errors import WeightsError
 
 ENV_DIR = "CXRGEN_WEIGHTS"
@@ -94,20 +94,13 @@ def _package_file(package: str, filename: str) -> Path | None:
 
 
 def _download(url: str, dest: Path, sha256: str | None) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_path(dest, suffix=".part") as tmp:
         with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
             shutil.copyfileobj(response, out)
-        got = sha256_file(Path(tmp))
+        got = sha256_file(tmp)
         if sha256 and got != sha256:
             raise WeightsError(f"downloaded {url} has sha256 {got}, expected {sha256}; not used")
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return dest
 
 
 def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> ResolvedWeights:
@@ -288,11 +281,9 @@ def _first_line_with(text: str, needle: str) -> str:
 def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mapping[str, str]) -> Path:
     from safetensors.torch import save_file
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
     return dest
 
 

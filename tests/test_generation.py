@@ -258,4 +258,4 @@ def test_progress_reports_rate_and_eta(prompts, tmp_path, capsys):
     cxrgen_bench.generate(generator="callable", model="tests.gen_helpers:noise_image", prompts=prompts,
                           out=tmp_path / "o", samples_per_prompt=1, progress=True)
     err = capsys.readouterr().err
-    assert "images/s" in err and "ETA" in err and "4/4 images" in err
+    assert "images/s" in err and "4/4 images" in err and "done in" in err  # the closing line of a log

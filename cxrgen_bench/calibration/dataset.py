@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..cache import atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..data.datasets.base import Dataset, PromptTable
 from .phantom import random_findings, render
 from .reports import write_report

@@ -20,15 +20,15 @@ import io
 import json
 import os
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-from ..cache import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text
+from ..progress import Progress
 from ..data.manifest import PromptSet
 from ..errors import CxrgenError, InputError
 from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed, to_uint8
@@ -80,35 +80,6 @@ def requests_for(prompts: PromptSet, settings: GenerationSettings) -> list[list[
     """All sample requests, grouped per prompt, in prompt-id order."""
     return [[SampleRequest(pid, p.text, k, sample_seed(settings.seed, pid, k), p.labels)
              for k in range(settings.samples_per_prompt)] for pid, p in sorted(prompts.prompts.items())]
-
-
-class Progress:
-    """One status line with images/s and ETA; a summary line at the end."""
-
-    def __init__(self, total: int, done: int, stream: TextIO | None = None, enabled: bool = True):
-        self.total, self.done, self.start_done = total, done, done
-        self.stream, self.enabled = stream or sys.stderr, enabled
-        self.started = self._last = time.monotonic()
-
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        # In a log file (not a terminal) one line per batch would flood it: every 10 s, and at the end.
-        if not self.stream.isatty() and self.done < self.total and now - self._last < 10:
-            return
-        self._last = now
-        rate = self.rate()
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        eta_s = "?" if eta == float("inf") else time.strftime("%H:%M:%S", time.gmtime(eta))
-        end = "\n" if not self.stream.isatty() else ""
-        self.stream.write(f"\r[generate] {self.done}/{self.total} images  {rate:.2f} images/s  ETA {eta_s}{end}")
-        self.stream.flush()
 
 
 class OutputFolder:
@@ -217,7 +188,8 @@ def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, se
         mine = [r for i, group in enumerate(groups) if shard.owns(i) for r in group]
         done = folder.journalled()
         todo = [r for r in mine if (r.prompt_id, r.sample_idx) not in done]
-        bar = Progress(len(mine), len(mine) - len(todo), enabled=progress)
+        bar = Progress(len(mine), f"generate ({generator.name}, rank {shard.rank})", "images",
+                       enabled=progress, initial=len(mine) - len(todo))
         for n, start in enumerate(range(0, len(todo), settings.batch_size)):
             batch = todo[start:start + settings.batch_size]
             images = generator.generate(batch)
@@ -230,12 +202,11 @@ def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, se
                 atomic_write_bytes(root / rel, data)
                 rows.append((request.prompt_id, request.sample_idx, rel, hashlib.sha256(data).hexdigest()))
             folder.append(rows)  # only after the batch's files are complete on disk
-            bar.advance(len(batch))
+            bar.update(len(batch))
             if after_batch:
                 after_batch(n)
         rate = bar.rate()
-        if progress and todo:
-            sys.stderr.write("\n")
+        bar.close()
     finally:
         folder.unlock()
     _barrier(shard)

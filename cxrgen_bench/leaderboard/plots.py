@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_path
+
 
 def _pyplot():
     import matplotlib
@@ -17,8 +19,8 @@ def _pyplot():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "cxrgen-bench"}, bbox_inches="tight")
+    with atomic_path(path, suffix=".svg") as tmp:
+        fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": "cxrgen-bench"}, bbox_inches="tight")
     return path
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..cache import atomic_write_text
+from ..files import atomic_write_text
 from . import plots
 from .catalog import card_for
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..cache import atomic_write_text
+from ..files import atomic_write_text
 from ..errors import ResultsError
 
 SCHEMA_VERSION = "1"

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cxrgen_bench.cache import atomic_write_text
+from cxrgen_bench.files import atomic_write_text
 from cxrgen_bench.data.manifest import PromptSet
 from cxrgen_bench.errors import InputError
 

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from cxrgen_bench.cache import atomic_write_text
+from cxrgen_bench.files import atomic_write_text
 from cxrgen_bench.errors import InputError
 
 from ..diffusers_pipeline import check_checkpoint_folder, folder_weights_sha256

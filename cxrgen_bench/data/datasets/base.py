@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ...cache import atomic_write_text
+from ...files import atomic_write_text
 from ...errors import InputError
 from ..labels import CHEXPERT_14
 
