@@ -66,7 +66,7 @@ def main():
 
     from cxrgen_bench.generation import GenerationSettings, SampleRequest, sample_seed
     from cxrgen_bench.generation.tiny import save_pipeline
-    from generators.diffusers_pipeline import DiffusersGenerator
+    from cxrgen_bench.generators.diffusers_pipeline import DiffusersGenerator
 
     folder = save_pipeline(Path(tempfile.mkdtemp()) / args.size, size=args.size)
     prompts = [f"Small left pleural effusion, case {i}." for i in range(args.images)]

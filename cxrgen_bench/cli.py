@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import CxrgenError, InputError
-from .registry import REGISTRIES
+from .registry import REGISTRIES, TRAINERS
 
 
 def _log(msg: str) -> None:
@@ -302,22 +302,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
-    from generators.roentgen.train import TrainConfig, train
-
-    if args.method == "textual-projection":
-        from generators.roentgen.projection import train_projection
-
-        out = train_projection(args.base, args.text_encoder, args.prompts, args.out, level=args.level,
-                               max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                               allow_pickle=args.allow_pickle)
-        print(f"trained projection: {out} (generate with --generator textual-projection --model {out})")
-        return 0
-    cfg = TrainConfig(method=args.method, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                                             if f.name != "method"})
-    out = train(cfg)
-    print(f"trained pipeline: {out} (load it with: cxrgen-bench generate --generator diffusers --model {out} ...)")
+    print(args.trainer.run(args))
     return 0
 
 
@@ -423,13 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("train", help="the reference RoentGen trainer and its baselines (accelerate launch for many GPUs)")
-    p.add_argument("method", choices=("roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"))
-    from generators.roentgen.config import add_arguments
-
-    add_arguments(p)
-    p.add_argument("--level", default="token", help="(textual-projection) token or document level (default: token)")
-    p.add_argument("--domain-encoder", dest="text_encoder", help="(textual-projection) alias of --text-encoder")
-    p.set_defaults(func=cmd_train)
+    methods = p.add_subparsers(dest="method", required=True, metavar="METHOD")
+    for name in TRAINERS.names():
+        trainer = TRAINERS.get(name)()
+        m = methods.add_parser(name, help=trainer.help, description=trainer.help)
+        trainer.add_arguments(m)
+        m.set_defaults(func=cmd_train, trainer=trainer)
 
     p = sub.add_parser("demo", help="the calibration benchmark with known answers, offline (the README's main job)")
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")

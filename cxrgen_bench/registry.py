@@ -1,4 +1,5 @@
-"""One registry type for every kind of plug-in (metrics, backbones, generators, datasets, profiles).
+"""One registry type for every kind of plug-in (metrics, backbones, generators, datasets, profiles,
+trainers).
 
 Targets are stored as objects or as lazy ``"module:attr"`` strings, so listing the registry imports
 nothing heavy. Third-party packages add entries through entry-point groups named
@@ -102,8 +103,9 @@ BACKBONES: Registry = Registry("backbones")
 GENERATORS: Registry = Registry("generators")
 DATASETS: Registry = Registry("datasets")
 PROFILES: Registry[Callable[[], Any]] = Registry("profiles")
+TRAINERS: Registry = Registry("trainers")
 
-REGISTRIES: dict[str, Registry] = {r.kind: r for r in (METRICS, BACKBONES, GENERATORS, DATASETS, PROFILES)}
+REGISTRIES: dict[str, Registry] = {r.kind: r for r in (METRICS, BACKBONES, GENERATORS, DATASETS, PROFILES, TRAINERS)}
 
 
 def _register_builtins() -> None:
@@ -116,16 +118,16 @@ def _register_builtins() -> None:
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.backbones.xrv_densenet:XRVDenseNet121")
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.backbones.clip_vit:CLIPViTB32")
     BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
-    GENERATORS.register("diffusers", "generators.diffusers_pipeline:DiffusersGenerator")
-    GENERATORS.register("folder", "generators.folder:FolderGenerator")
-    GENERATORS.register("real", "generators.real:RealImages")
-    GENERATORS.register("callable", "generators.callable:CallableGenerator")
-    GENERATORS.register("textual-projection", "generators.textual_projection:TextualProjectionGenerator")
-    GENERATORS.register("phantom-faithful", "generators.phantom:PhantomGenerator")
-    GENERATORS.register("phantom-ignores-prompt", "generators.phantom:IgnoresPrompt")
-    GENERATORS.register("phantom-flips-laterality", "generators.phantom:FlipsLaterality")
-    GENERATORS.register("phantom-mode-collapse", "generators.phantom:ModeCollapse")
-    GENERATORS.register("phantom-degraded", "generators.phantom:Degraded")
+    GENERATORS.register("diffusers", "cxrgen_bench.generators.diffusers_pipeline:DiffusersGenerator")
+    GENERATORS.register("folder", "cxrgen_bench.generators.folder:FolderGenerator")
+    GENERATORS.register("real", "cxrgen_bench.generators.real:RealImages")
+    GENERATORS.register("callable", "cxrgen_bench.generators.callable:CallableGenerator")
+    GENERATORS.register("textual-projection", "cxrgen_bench.generators.textual_projection:TextualProjectionGenerator")
+    GENERATORS.register("phantom-faithful", "cxrgen_bench.generators.phantom:PhantomGenerator")
+    GENERATORS.register("phantom-ignores-prompt", "cxrgen_bench.generators.phantom:IgnoresPrompt")
+    GENERATORS.register("phantom-flips-laterality", "cxrgen_bench.generators.phantom:FlipsLaterality")
+    GENERATORS.register("phantom-mode-collapse", "cxrgen_bench.generators.phantom:ModeCollapse")
+    GENERATORS.register("phantom-degraded", "cxrgen_bench.generators.phantom:Degraded")
     DATASETS.register("phantom", "cxrgen_bench.calibration.dataset:PhantomDataset")
     DATASETS.register("mimic-cxr", "cxrgen_bench.data.datasets.mimic:MimicCXR")
     DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
@@ -133,6 +135,11 @@ def _register_builtins() -> None:
     PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
     PROFILES.register("roentgen2022-quick", "cxrgen_bench.profiles:roentgen2022_quick")
     PROFILES.register("calibration-phantom", "cxrgen_bench.profiles:calibration_phantom")
+    TRAINERS.register("roentgen", "cxrgen_bench.generators.roentgen.methods:FineTune")
+    TRAINERS.register("dreambooth", "cxrgen_bench.generators.roentgen.methods:DreamBooth")
+    TRAINERS.register("lora", "cxrgen_bench.generators.roentgen.methods:LoRA")
+    TRAINERS.register("textual-inversion", "cxrgen_bench.generators.roentgen.methods:TextualInversion")
+    TRAINERS.register("textual-projection", "cxrgen_bench.generators.roentgen.methods:TextualProjection")
 
 
 _register_builtins()

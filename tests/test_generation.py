@@ -105,7 +105,7 @@ def run_callable(prompts, out, **kw):
 def test_resume_after_an_exception_gives_the_uninterrupted_files(prompts, tmp_path):
     from cxrgen_bench.data import PromptSet
     from cxrgen_bench.generation.harness import run_generation
-    from generators.callable import CallableGenerator
+    from cxrgen_bench.generators.callable import CallableGenerator
 
     reference = run_callable(prompts, tmp_path / "ref", batch_size=2)
     settings = GenerationSettings(samples_per_prompt=3, batch_size=2)

@@ -11,7 +11,8 @@ def test_builtins_are_registered_for_every_kind():
     assert {"fid", "ms_ssim", "classifier_auroc"} <= set(reg.METRICS.names())
     assert {"inception-v3-fid", "xrv-densenet121", "clip-vit-b-32"} <= set(reg.BACKBONES.names())
     assert "roentgen2022" in reg.PROFILES
-    assert set(REGISTRIES) == {"metrics", "backbones", "generators", "datasets", "profiles"}
+    assert set(REGISTRIES) == {"metrics", "backbones", "generators", "datasets", "profiles", "trainers"}
+    assert {"roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"} == set(reg.TRAINERS.names())
 
 
 def test_lazy_targets_resolve_to_classes():

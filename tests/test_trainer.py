@@ -14,8 +14,8 @@ pytest.importorskip("peft")
 
 from cxrgen_bench.calibration.dataset import PhantomDataset  # noqa: E402
 from cxrgen_bench.errors import InputError  # noqa: E402
-from generators.roentgen.state import latest_checkpoint, load_checkpoint  # noqa: E402
-from generators.roentgen.train import (TrainConfig, configure_method, diffusion_loss, load_components,  # noqa: E402
+from cxrgen_bench.generators.roentgen.state import latest_checkpoint, load_checkpoint  # noqa: E402
+from cxrgen_bench.generators.roentgen.train import (TrainConfig, configure_method, diffusion_loss, load_components,  # noqa: E402
                                        train)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def unet_weights(folder):
 def eval_loss(cfg, folder=None):
     """Loss of a fixed batch with fixed noise: a fair before/after comparison."""
     c = load_components(cfg if folder is None else TrainConfig(**{**cfg.__dict__, "base": str(folder)}))
-    from generators.roentgen.data import PairDataset, sample_generator
+    from cxrgen_bench.generators.roentgen.data import PairDataset, sample_generator
 
     ds = PairDataset(cfg.prompts, cfg.images_root, c.tokenizer, cfg.resolution)
     items = [ds[i] for i in range(len(ds))]
@@ -200,7 +200,7 @@ def test_domain_text_encoder_swap_with_projection_into_cross_attention(base, dat
 
 def test_textual_projection_learns_and_generates(base, data, tmp_path):
     from cxrgen_bench.generation.tiny import save_tiny_bert
-    from generators.roentgen.projection import train_projection
+    from cxrgen_bench.generators.roentgen.projection import train_projection
 
     bert = save_tiny_bert(tmp_path / "tiny-cxrbert", hidden=48)
     logged = []
