@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cxrgen_bench.backbones import build_backbone
+from cxrgen_bench.models.image import build_backbone
 from cxrgen_bench.cache import Cache
 from cxrgen_bench.data import ImageSet
 from cxrgen_bench.extract import extract_features
 from cxrgen_bench.profiles import get_profile
-from cxrgen_bench.weights import WeightsSpec, resolve_weights
+from cxrgen_bench.models.weights import WeightsSpec, resolve_weights
 
 
 def make_pngs(folder: Path, n: int) -> ImageSet:

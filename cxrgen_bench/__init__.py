@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 
 
 def score(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Score an image set (see `cxrgen_bench.runner.score`); imported lazily to keep `import` light."""
-    from .runner import score as _score
+    """Score an image set (see `cxrgen_bench.evaluation.runner.score`); imported lazily to keep `import` light."""
+    from .evaluation.runner import score as _score
 
     return _score(*args, **kwargs)
 

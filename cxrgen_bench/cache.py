@@ -1,10 +1,13 @@
-"""Content-addressed cache for features, statistics and per-prompt metric values.
+"""The content-addressed cache behind every provider of the evaluation context: image features,
+feature statistics, text embeddings, generated reports, labels, and metric values computed from them.
 
-Keys are hashes of *content* (image bytes, or an image set's content hash) combined with everything
-that changes the numbers (backbone, weights sha256, preprocessing, layer, code version), never of
-names or paths. Every write goes to a temporary file in the same directory and is renamed into
-place, so readers never see a half-written entry and two concurrent runs writing the same key
-simply both succeed with identical content.
+One key scheme: a key is `key_of(...)` over the *content* of the inputs (image bytes or text, by
+sha256, or a set's content hash), the model (kind, name, version, weights sha256) and everything else
+that changes the numbers (preprocessing, layer, extraction, decoding settings, metric version) —
+never names or paths. Per-item values (one row per image or text) live under the model's key and the
+item's sha256; per-set values under one key. Writes are atomic (`files.py`): readers never see a
+half-written entry, and two runs writing the same key both succeed with identical content. A damaged
+entry reads as missing and is recomputed.
 """
 from __future__ import annotations
 
@@ -32,32 +35,38 @@ def key_of(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def text_sha256(text: str) -> str:
+    """The content key of a text item (a report, a prompt)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Cache:
-    """Per-image feature rows, per-set statistics (npz) and per-set metric values (npz or JSON)."""
+    """Per-item rows (npy), per-set arrays (npz) and per-set JSON values, by namespace and key."""
 
     def __init__(self, root: str | Path | None = None, enabled: bool = True):
         self.root = Path(root) if root else default_cache_dir()
         self.enabled = enabled
 
-    def _feature_path(self, extractor_key: str, image_sha: str) -> Path:
-        return self.root / "features" / extractor_key[:16] / image_sha[:2] / f"{image_sha}.npy"
+    # --- one row per item (an image's features, a text's embedding or labels) ---------------------
+    def _row_path(self, namespace: str, model_key: str, item_sha: str) -> Path:
+        return self.root / namespace / model_key[:16] / item_sha[:2] / f"{item_sha}.npy"
 
-    def get_features(self, extractor_key: str, image_sha: str) -> np.ndarray | None:
+    def get_row(self, namespace: str, model_key: str, item_sha: str) -> np.ndarray | None:
         if not self.enabled:
             return None
-        path = self._feature_path(extractor_key, image_sha)
         try:
-            return np.load(path, allow_pickle=False)
-        except (FileNotFoundError, ValueError, OSError):
+            return np.load(self._row_path(namespace, model_key, item_sha), allow_pickle=False)
+        except (FileNotFoundError, ValueError, OSError, EOFError):
             return None  # missing or damaged: recompute (and overwrite) rather than fail
 
-    def put_features(self, extractor_key: str, image_sha: str, row: np.ndarray) -> None:
+    def put_row(self, namespace: str, model_key: str, item_sha: str, row: np.ndarray) -> None:
         if not self.enabled:
             return
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(row), allow_pickle=False)
-        atomic_write_bytes(self._feature_path(extractor_key, image_sha), buf.getvalue())
+        atomic_write_bytes(self._row_path(namespace, model_key, item_sha), buf.getvalue())
 
+    # --- one value per set (statistics, a metric's per-prompt values, ...) ------------------------
     def _arrays_path(self, namespace: str, key: str) -> Path:
         return self.root / namespace / f"{key}.npz"
 
@@ -67,7 +76,7 @@ class Cache:
         try:
             with np.load(self._arrays_path(namespace, key), allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (FileNotFoundError, ValueError, OSError, KeyError):
+        except (FileNotFoundError, ValueError, OSError, KeyError, EOFError):
             return None
 
     def put_arrays(self, namespace: str, key: str, arrays: dict[str, np.ndarray]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import CxrgenError, InputError
+from .metrics.card import find_card
 from .registry import REGISTRIES, TRAINERS
 
 
@@ -47,8 +48,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for name, source in names.items():
             extra = ""
             if kind == "metrics":
-                card = REGISTRIES[kind].get(name).card()
-                extra = f"  ({card['direction']} is better) {card['summary']}"
+                card = REGISTRIES[kind].get(name).card
+                extra = f"  ({card.direction} is better) {card.summary}" + (" [reported only]" if card.reported_only else "")
             print(f"  {name}{'' if source == 'built-in' else f' [{source}]'}{extra}")
     return 0
 
@@ -97,7 +98,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .runner import score
+    from .evaluation.runner import score
 
     if args.generator:
         from .generation import generate
@@ -115,7 +116,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                    model_name=args.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
                    device=args.device, batch_size=args.batch_size, workers=args.workers,
                    allow_pickle=args.allow_pickle, strict=args.strict, bootstrap=args.bootstrap,
-                   bootstrap_seed=args.bootstrap_seed, log=None if args.quiet else _log)
+                   bootstrap_seed=args.bootstrap_seed, log=None if args.quiet else _log,
+                   progress=not (args.quiet or args.json))
     if args.json:
         from .results.store import dumps
         sys.stdout.write(dumps(result))
@@ -130,7 +132,8 @@ def format_summary(result: dict[str, Any]) -> str:
     lines = [f"{result['model']['name']}  (profile {result['profile']['name']} v{result['profile']['version']}, "
              f"status {result['status']})"]
     for key, entry in sorted(result["metrics"].items()):
-        arrow = "↓" if entry["direction"] == "lower" else "↑"
+        card = find_card(key)
+        arrow = {"lower": "↓", "higher": "↑"}.get(card.direction if card else "", "?")
         if entry.get("error"):
             lines.append(f"  {key:32s} {arrow}  ERROR: {entry['error'].splitlines()[0]}")
             continue
@@ -144,9 +147,9 @@ def format_summary(result: dict[str, Any]) -> str:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from .backbones import build_backbone
+    from .models.image import build_backbone
+    from .models.weights import WeightsSpec, describe_spec, resolve_weights, save_safetensors
     from .profiles import get_profile
-    from .weights import WeightsSpec, describe_spec, resolve_weights, save_safetensors
 
     profile = get_profile(args.profile)
     if args.action == "where":
@@ -309,7 +312,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    result = run(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print)
+    result = run(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet)
     return 0 if all(r["status"] == "complete" for r in result["results"].values()) else 1
 
 
@@ -419,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")
     p.add_argument("--prompts", type=int, default=64, help="phantom prompts (4 samples each per stand-in)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("weights", help="where weights are looked for; convert official files to safetensors")

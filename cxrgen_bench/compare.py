@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .functional.bootstrap import paired_difference
-from .leaderboard.catalog import card_for
+from .metrics.card import find_card
 
 
 @dataclass
@@ -27,15 +27,16 @@ class MetricComparison:
         return asdict(self)
 
 
+NO_CARD = "no metric card for {key!r} (its plug-in is not installed): direction unknown"
+
+
 def _usable(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry.get("value") is not None and not entry.get("error")
 
 
 def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> MetricComparison:
-    try:
-        direction = card_for(key).direction
-    except KeyError:
-        direction = (ea or eb or {}).get("direction", "?")
+    card = find_card(key)
+    direction = card.direction if card else "?"
     if not _usable(ea) or not _usable(eb):
         missing = "first" if not _usable(ea) else "second"
         return MetricComparison(key, direction, (ea or {}).get("value"), (eb or {}).get("value"), None, None, None,
@@ -47,9 +48,11 @@ def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | Non
         rb = np.array([np.nan if v is None else v for v in bb["replicates"]], dtype=float)
         result = paired_difference(a, b, ra, rb)
         return MetricComparison(key, direction, a, b, result.difference, list(result.ci95) if result.ci95 else None,
-                                result.p_value, True)
+                                result.p_value, True, NO_CARD.format(key=key) if card is None else "")
     note = ("no bootstrap replicates (score with --bootstrap N)" if not (ba and bb)
             else "replicates not paired (different prompts, seed or number of resamples)")
+    if card is None:
+        note = NO_CARD.format(key=key) + "; " + note
     return MetricComparison(key, direction, a, b, b - a, None, None, False, note)
 
 

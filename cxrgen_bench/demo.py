@@ -21,10 +21,10 @@ from typing import Any, Callable
 
 from .calibration.dataset import PhantomDataset
 from .generation import generate
-from .leaderboard.render import build
+from .leaderboard.render import arrow, build, fmt, headline_columns
 from .leaderboard.store import Store
-from .runner import score
-from .weights import WeightsSpec, resolve_weights
+from .evaluation.runner import score
+from .models.weights import WeightsSpec, resolve_weights
 from .errors import WeightsError
 
 PROFILE = "calibration-phantom"
@@ -45,7 +45,7 @@ def fid_backbones(profile) -> list[str]:
 
 
 def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+        log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
     from .profiles import get_profile
 
     out = Path(out)
@@ -59,7 +59,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log(f"reference: {prompts} phantom radiographs with impressions → {out / 'reference'}")
     t = time.perf_counter()
     for name in STAND_INS:
-        generate(generator=name, prompts=prompts_csv, out=out / "generated" / name, profile=PROFILE, progress=False)
+        generate(generator=name, prompts=prompts_csv, out=out / "generated" / name, profile=PROFILE,
+                 progress=progress)
     timings["generation"] = time.perf_counter() - t
     log(f"generated {len(STAND_INS)} × {prompts} prompts × 4 samples through the harness")
     backbones = fid_backbones(profile)
@@ -69,7 +70,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     for name in STAND_INS:
         results[name] = score(images=out / "generated" / name, reference=out / "reference", prompts=prompts_csv,
                               metrics=metrics, profile=PROFILE, model_name=name, cache_dir=out / "cache",
-                              bootstrap=bootstrap, out=out / "results" / f"{name}.json")
+                              bootstrap=bootstrap, out=out / "results" / f"{name}.json", progress=progress)
         store.add(results[name], replace=True)
         log(f"scored {name}")
     timings["scoring"] = time.perf_counter() - t
@@ -77,7 +78,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     board = build(store.load(), out / "leaderboard")
     timings["leaderboard"] = time.perf_counter() - t
     log("")
-    log(summary_table(results, backbones))
+    log(summary_table(results))
     log("")
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
@@ -85,16 +86,15 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     return {"results": results, "timings": timings, "board": board}
 
 
-def summary_table(results: dict[str, dict[str, Any]], backbones: list[str]) -> str:
-    def v(r: dict[str, Any], key: str) -> str:
-        m = r["metrics"].get(key) or {}
-        return "—" if m.get("value") is None else f"{m['value']:.3f}" if abs(m["value"]) < 1.5 else f"{m['value']:.1f}"
-
-    cols = [f"fid[{b}]" for b in backbones] + ["ms_ssim", "classifier_auroc", "laterality"]
-    heads = [f"FID {b.split('-')[0]} ↓" for b in backbones] + ["MS-SSIM ↓", "AUROC ↑", "Laterality ↑"]
-    lines = ["| stand-in | " + " | ".join(heads) + " |", "|---|" + "---|" * len(cols)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(v(r, c) for c in cols) + " |")
+def summary_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per stand-in, one column per headline value, labels and arrows from the metric cards."""
+    entries = [{**r, "name": name} for name, r in results.items()]
+    columns = headline_columns(entries)
+    lines = ["| stand-in | " + " | ".join(f"{c.label} {arrow(c)}" for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for entry in entries:
+        cells = [fmt(v["value"], c) if (v := c.value(entry)) else "—" for c in columns]
+        lines.append(f"| {entry['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

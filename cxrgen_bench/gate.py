@@ -100,6 +100,10 @@ def run_gate(baseline: dict[str, Any], candidate: dict[str, Any], rules: dict[st
             rows.append(GateRow(key, "?", None, None, None, None, None, "ignored"))
             continue
         comparison = compare_metric(key, baseline["metrics"].get(key), candidate["metrics"].get(key))
+        if comparison.direction not in ("lower", "higher"):
+            # Which way is worse comes from the metric's card only; without it nothing can be judged.
+            rows.append(GateRow(key, "?", comparison.a, comparison.b, None, None, None, "missing", comparison.note))
+            continue
         if comparison.difference is None:
             rows.append(GateRow(key, comparison.direction, comparison.a, comparison.b, None, None, None, "missing",
                                 comparison.note))

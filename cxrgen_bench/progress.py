@@ -1,8 +1,8 @@
 """Progress of long stages (feature extraction, MS-SSIM pairs, generation, training, bootstrap).
 
 On a terminal: a tqdm bar with items/s and ETA. Otherwise (a log file, CI): one line every
-`LINE_EVERY_S` seconds with the rate and ETA, and one closing line per stage that did any work, so
-logs show that work goes on without being flooded.
+`LINE_EVERY_S` seconds with the rate and ETA, and a closing line for every stage that took at least
+`MIN_REPORT_S`, so logs show that work goes on without being flooded by short stages.
 Silent when disabled (`--quiet`, `--json`, or ``progress=False`` in Python).
 
 Library code asks the evaluation context (or the caller) for a `Progress` and calls `update(n)`;
@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, TextIO
 
 LINE_EVERY_S = 10.0
+MIN_REPORT_S = 2.0  # in logs, stages shorter than this that printed nothing stay silent at the end too
 
 
 class Progress:
@@ -67,7 +68,8 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        elif self.enabled and self.done > self._start_done:
+        elif self.enabled and self.done > self._start_done and (
+                self._last_line > self._started or self._clock() - self._started >= MIN_REPORT_S):
             self._line(final=True)
         self.enabled = False
 

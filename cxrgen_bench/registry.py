@@ -1,5 +1,6 @@
-"""One registry type for every kind of plug-in (metrics, backbones, generators, datasets, profiles,
-trainers).
+"""One registry type for every kind of plug-in: metrics, the models by modality (backbones = image
+encoders, text encoders, report generators, labellers), generators, datasets, profiles, trainers and
+studies.
 
 Targets are stored as objects or as lazy ``"module:attr"`` strings, so listing the registry imports
 nothing heavy. Third-party packages add entries through entry-point groups named
@@ -31,8 +32,9 @@ def import_target(spec: str) -> Any:
 class Registry(Generic[T]):
     """Unique names → lazily imported targets, plus entry points of ``group``."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, check: Callable[[str, Any], None] | None = None):
         self.kind = kind
+        self.check = check  # validates a resolved target (e.g. a metric has a card of its own name)
         self.group = f"cxrgen_bench.{kind}"
         self._targets: dict[str, Any] = {}
         self._sources: dict[str, str] = {}
@@ -83,14 +85,25 @@ class Registry(Generic[T]):
             known = ", ".join(self.names()) or "none"
             raise RegistryError(f"unknown {self.kind} {name!r}; registered: {known}")
         target = self._targets[name]
+        source = self._sources[name]
         if isinstance(target, str):
+            # A third party's module may fail on import in any way (a card missing a field raises
+            # while the class is defined): name the plug-in instead of showing a traceback.
+            catch = (ImportError, AttributeError) if source == "built-in" else (Exception,)
             try:
                 target = import_target(target)
-            except (ImportError, AttributeError) as exc:
+            except RegistryError as exc:
+                raise RegistryError(f"{self.kind} {name!r} ({source}): {exc}") from exc
+            except catch as exc:
                 raise RegistryError(
-                    f"{self.kind} {name!r} ({self._sources[name]}) points to {self._targets[name]!r}, "
-                    f"which cannot be imported: {exc}") from exc
-            self._targets[name] = target
+                    f"{self.kind} {name!r} ({source}) points to {self._targets[name]!r}, "
+                    f"which cannot be imported: {type(exc).__name__}: {exc}") from exc
+        if self.check is not None:
+            try:
+                self.check(name, target)
+            except RegistryError as exc:
+                raise RegistryError(f"{self.kind} {name!r} ({source}): {exc}") from None
+        self._targets[name] = target
         return target
 
     def source(self, name: str) -> str:
@@ -98,14 +111,31 @@ class Registry(Generic[T]):
         return self._sources[name]
 
 
-METRICS: Registry = Registry("metrics")
-BACKBONES: Registry = Registry("backbones")
+def _check_metric(name: str, target: Any) -> None:
+    from .metrics.card import Card
+
+    card = getattr(target, "card", None)
+    if not isinstance(card, Card):
+        raise RegistryError(f"{getattr(target, '__name__', target)!r} has no metric card (a `card = Card(...)` "
+                            "class attribute, see cxrgen_bench/metrics/card.py)")
+    if card.name != name:
+        raise RegistryError(f"is registered as {name!r} but its card is named {card.name!r}")
+
+
+METRICS: Registry = Registry("metrics", check=_check_metric)
+BACKBONES: Registry = Registry("backbones")  # image encoders
+TEXT_ENCODERS: Registry = Registry("text_encoders")
+REPORT_GENERATORS: Registry = Registry("report_generators")
+LABELLERS: Registry = Registry("labellers")
 GENERATORS: Registry = Registry("generators")
 DATASETS: Registry = Registry("datasets")
 PROFILES: Registry[Callable[[], Any]] = Registry("profiles")
 TRAINERS: Registry = Registry("trainers")
+STUDIES: Registry = Registry("studies")
 
-REGISTRIES: dict[str, Registry] = {r.kind: r for r in (METRICS, BACKBONES, GENERATORS, DATASETS, PROFILES, TRAINERS)}
+REGISTRIES: dict[str, Registry] = {r.kind: r for r in (
+    METRICS, BACKBONES, TEXT_ENCODERS, REPORT_GENERATORS, LABELLERS, GENERATORS, DATASETS, PROFILES, TRAINERS,
+    STUDIES)}
 
 
 def _register_builtins() -> None:
@@ -114,10 +144,36 @@ def _register_builtins() -> None:
     METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
     METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
     METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")
-    BACKBONES.register("inception-v3-fid", "cxrgen_bench.backbones.inception_tf:InceptionV3FID")
-    BACKBONES.register("xrv-densenet121", "cxrgen_bench.backbones.xrv_densenet:XRVDenseNet121")
-    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.backbones.clip_vit:CLIPViTB32")
+    # Known only from typed-in paper numbers (cards in metrics/reported.py), until implemented.
+    METRICS.register("rrg_bleu4", "cxrgen_bench.metrics.reported:RRG_BLEU4")
+    METRICS.register("rrg_rouge_l", "cxrgen_bench.metrics.reported:RRG_ROUGE_L")
+    METRICS.register("rrg_f1_chexbert", "cxrgen_bench.metrics.reported:RRG_F1_CHEXBERT")
+    METRICS.register("rrg_bertscore", "cxrgen_bench.metrics.reported:RRG_BERTSCORE")
+    METRICS.register("rrg_factent", "cxrgen_bench.metrics.reported:RRG_FACTENT")
+    METRICS.register("rrg_factentnli", "cxrgen_bench.metrics.reported:RRG_FACTENTNLI")
+    METRICS.register("rrg_radgraph", "cxrgen_bench.metrics.reported:RRG_RADGRAPH")
+    METRICS.register("i2i_precision@5", "cxrgen_bench.metrics.reported:I2I_P5")
+    METRICS.register("i2i_precision@10", "cxrgen_bench.metrics.reported:I2I_P10")
+    METRICS.register("i2i_precision@50", "cxrgen_bench.metrics.reported:I2I_P50")
+    METRICS.register("i2t_precision@5", "cxrgen_bench.metrics.reported:I2T_P5")
+    METRICS.register("i2t_precision@10", "cxrgen_bench.metrics.reported:I2T_P10")
+    METRICS.register("i2t_precision@50", "cxrgen_bench.metrics.reported:I2T_P50")
+    METRICS.register("i2t_f1_chexbert", "cxrgen_bench.metrics.reported:I2T_F1_CHEXBERT")
+    METRICS.register("i2t_bertscore", "cxrgen_bench.metrics.reported:I2T_BERTSCORE")
+    METRICS.register("i2t_factent", "cxrgen_bench.metrics.reported:I2T_FACTENT")
+    METRICS.register("i2t_radgraph", "cxrgen_bench.metrics.reported:I2T_RADGRAPH")
+    METRICS.register("augmentation_auroc", "cxrgen_bench.metrics.reported:AUGMENTATION_AUROC")
+    METRICS.register("augmentation_accuracy", "cxrgen_bench.metrics.reported:AUGMENTATION_ACCURACY")
+    METRICS.register("chexpert@10", "cxrgen_bench.metrics.reported:CHEXPERT_AT_10")
+    BACKBONES.register("inception-v3-fid", "cxrgen_bench.models.image.inception_tf:InceptionV3FID")
+    BACKBONES.register("xrv-densenet121", "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121")
+    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image.clip_vit:CLIPViTB32")
     BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
+    TEXT_ENCODERS.register("transformers", "cxrgen_bench.models.text.hf:TransformersEncoder")
+    TEXT_ENCODERS.register("diffusers", "cxrgen_bench.models.text.hf:DiffusersTextEncoder")
+    TEXT_ENCODERS.register("open-clip", "cxrgen_bench.models.text.open_clip_text:OpenCLIPText")
+    REPORT_GENERATORS.register("callable", "cxrgen_bench.models.report.callable:CallableReportGenerator")
+    LABELLERS.register("rule-based", "cxrgen_bench.models.labellers.rule_based:RuleBasedLabeller")
     GENERATORS.register("diffusers", "cxrgen_bench.generators.diffusers_pipeline:DiffusersGenerator")
     GENERATORS.register("folder", "cxrgen_bench.generators.folder:FolderGenerator")
     GENERATORS.register("real", "cxrgen_bench.generators.real:RealImages")

@@ -11,54 +11,16 @@ count or device type (up to floating-point kernel differences between devices).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from cxrgen_bench.errors import InputError, WeightsError
+from cxrgen_bench.errors import InputError
 from cxrgen_bench.generation.protocol import GenerationSettings, Generator, SampleRequest
+from cxrgen_bench.models.folders import check_pipeline_folder, folder_sha256
 
-PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
-SAFE_LIBRARIES = (None, "diffusers", "transformers")
 SCHEDULER_CLASSES = {"pndm": "PNDMScheduler", "ddim": "DDIMScheduler", "dpm++2m": "DPMSolverMultistepScheduler",
                      "euler": "EulerDiscreteScheduler", "euler-a": "EulerAncestralDiscreteScheduler",
                      "unipc": "UniPCMultistepScheduler", "ddpm": "DDPMScheduler"}
-
-
-def check_checkpoint_folder(folder: Path, allow_pickle: bool) -> None:
-    """Refuse checkpoints that would execute code when loaded, naming the file responsible."""
-    if not folder.is_dir() or not (folder / "model_index.json").is_file():
-        raise InputError(f"{folder}: not a diffusers pipeline folder (no model_index.json); save the pipeline with "
-                         "pipeline.save_pretrained(folder, safe_serialization=True)")
-    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    for component, spec in index.items():
-        if component.startswith("_") or not isinstance(spec, list) or len(spec) != 2:
-            continue
-        if spec[0] not in SAFE_LIBRARIES:
-            raise WeightsError(f"{folder / 'model_index.json'}: component {component!r} comes from library "
-                               f"{spec[0]!r}, i.e. code shipped with the checkpoint; refusing to run it")
-    if allow_pickle:
-        return
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        files = [p for p in sub.iterdir() if p.is_file()]
-        if any(p.suffix in PICKLE_SUFFIXES for p in files) and not any(p.suffix == ".safetensors" for p in files):
-            culprit = next(p for p in files if p.suffix in PICKLE_SUFFIXES)
-            raise WeightsError(f"{culprit}: pickle weights (loading them could execute code); convert the pipeline "
-                               "to safetensors (pipeline.save_pretrained(..., safe_serialization=True)) or pass "
-                               "--allow-pickle if you trust this checkpoint")
-
-
-def folder_weights_sha256(folder: Path) -> str:
-    """One hash over every weights file of the pipeline (relative name + content)."""
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and (path.suffix == ".safetensors" or path.suffix in PICKLE_SUFFIXES):
-            h.update(str(path.relative_to(folder)).encode())
-            with open(path, "rb") as f:
-                while block := f.read(1 << 22):
-                    h.update(block)
-    return h.hexdigest()
 
 
 class DiffusersGenerator(Generator):
@@ -73,7 +35,7 @@ class DiffusersGenerator(Generator):
         if not model:
             raise InputError("the diffusers generator needs --model PIPELINE_FOLDER")
         self.folder = Path(model)
-        check_checkpoint_folder(self.folder, self.settings.allow_pickle)
+        check_pipeline_folder(self.folder, self.settings.allow_pickle)
         self.device = self._device(torch)
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self._precision()]
         self.pipe = diffusers.DiffusionPipeline.from_pretrained(
@@ -107,7 +69,7 @@ class DiffusersGenerator(Generator):
 
     def weights_sha256(self) -> str:
         if self._sha is None:
-            self._sha = folder_weights_sha256(self.folder)
+            self._sha = folder_sha256(self.folder)
         return self._sha
 
     def latents(self, requests: Sequence[SampleRequest]):

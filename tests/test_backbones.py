@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cxrgen_bench.backbones import build_backbone
-from cxrgen_bench.backbones.inception_tf import TFInceptionV3
+from cxrgen_bench.models.image import build_backbone
+from cxrgen_bench.models.image.inception_tf import TFInceptionV3
 from cxrgen_bench.data.images import read_image
 from cxrgen_bench.functional.resize import center_crop_or_pad, clean_resize
 from cxrgen_bench.profiles import get_profile

@@ -6,7 +6,7 @@ import pytest
 
 from cxrgen_bench.cli import main
 from cxrgen_bench.errors import ResultsError
-from cxrgen_bench.leaderboard.catalog import card_for
+from cxrgen_bench.metrics.card import NoCardError, card_for
 from cxrgen_bench.leaderboard.render import build, tables_for
 from cxrgen_bench.leaderboard.reported import load_reported
 from cxrgen_bench.leaderboard.store import Store
@@ -102,7 +102,7 @@ def test_cards_give_direction_for_every_rendered_metric():
     assert card_for("fid[xrv-densenet121]").direction == "lower"
     assert card_for("classifier_auroc").direction == "higher"
     assert card_for("rrg_radgraph").direction == "higher" and card_for("chexpert@10[cls]").direction == "higher"
-    with pytest.raises(KeyError):
+    with pytest.raises(NoCardError, match="no metric card for .made_up_metric."):
         card_for("made_up_metric")
 
 

@@ -25,6 +25,17 @@ def test_log_lines_every_ten_seconds_with_rate_and_eta():
     assert lines[-1] == "[cxrgen-bench] features x: 100/100 images, 2.00 images/s, done in 50.0 s"
 
 
+def test_short_stages_stay_quiet_in_logs():
+    stream, clock = io.StringIO(), Clock()
+    with Progress(4, "quick", "images", stream=stream, clock=clock) as bar:
+        clock.t += 1.0
+        bar.update(4)
+    with Progress(4, "slower", "images", stream=stream, clock=clock) as bar:
+        clock.t += 3.0
+        bar.update(4)
+    assert stream.getvalue() == "[cxrgen-bench] slower: 4/4 images, 1.33 images/s, done in 3.0 s\n"
+
+
 def test_disabled_is_silent_and_nothing_done_says_nothing():
     stream = io.StringIO()
     with Progress(10, "x", stream=stream, enabled=False) as bar:

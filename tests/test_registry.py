@@ -11,14 +11,17 @@ def test_builtins_are_registered_for_every_kind():
     assert {"fid", "ms_ssim", "classifier_auroc"} <= set(reg.METRICS.names())
     assert {"inception-v3-fid", "xrv-densenet121", "clip-vit-b-32"} <= set(reg.BACKBONES.names())
     assert "roentgen2022" in reg.PROFILES
-    assert set(REGISTRIES) == {"metrics", "backbones", "generators", "datasets", "profiles", "trainers"}
+    assert set(REGISTRIES) == {"metrics", "backbones", "text_encoders", "report_generators", "labellers", "generators",
+                               "datasets", "profiles", "trainers", "studies"}
+    assert {"transformers", "diffusers", "open-clip"} <= set(reg.TEXT_ENCODERS.names())
+    assert "rule-based" in reg.LABELLERS and "callable" in reg.REPORT_GENERATORS
     assert {"roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"} == set(reg.TRAINERS.names())
 
 
 def test_lazy_targets_resolve_to_classes():
     cls = reg.METRICS.get("fid")
-    assert cls.direction == "lower" and cls.card()["name"] == "fid"
-    assert reg.METRICS.get("classifier_auroc").direction == "higher"
+    assert cls.card.direction == "lower" and cls.card.name == "fid"
+    assert reg.METRICS.get("classifier_auroc").card.direction == "higher"
 
 
 def test_duplicates_are_rejected():

@@ -3,22 +3,35 @@ import json
 import pytest
 
 from cxrgen_bench.errors import ResultsError
-from cxrgen_bench.results import SCHEMA_PATH, dumps, read_result, validate, write_result
+from cxrgen_bench.results import SCHEMA_PATH, dumps, read_result, upgrade, validate, write_result
 
 
 def minimal(**over):
-    result = {"schema_version": "1", "kind": "measured", "status": "complete",
+    result = {"schema_version": "2", "kind": "measured", "status": "complete",
               "profile": {"name": "roentgen2022", "version": "1.0"}, "model": {"name": "m"},
-              "metrics": {"fid[x]": {"metric": "fid", "version": "1", "direction": "lower", "value": 1.5}},
+              "subject": {"kind": "image-set", "content_sha256": "a" * 64, "n_images": 4, "n_prompts": 2},
+              "metrics": {"fid[x]": {"metric": "fid", "version": "1", "value": 1.5}},
               "environment": {"cxrgen_bench": "0.1.0"}}
     result.update(over)
     return result
 
 
-def test_schema_file_is_valid_json_schema():
+def minimal_v1(**over):
+    result = {"schema_version": "1", "kind": "measured", "status": "complete",
+              "profile": {"name": "roentgen2022", "version": "1.0"}, "model": {"name": "m"},
+              "image_set": {"content_sha256": "a" * 64, "n_images": 4, "n_prompts": 2},
+              "metrics": {"fid[x]": {"metric": "fid", "version": "1", "direction": "lower", "range": [0, None],
+                                     "value": 1.5}},
+              "environment": {"cxrgen_bench": "0.1.0"}}
+    result.update(over)
+    return result
+
+
+def test_schema_files_are_valid_json_schema():
     import jsonschema
 
-    jsonschema.Draft202012Validator.check_schema(json.loads(SCHEMA_PATH.read_text()))
+    for path in (SCHEMA_PATH, SCHEMA_PATH.with_name("schema-v1.json")):
+        jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
 def test_roundtrip_and_stable_bytes(tmp_path):
@@ -35,10 +48,12 @@ def test_nan_becomes_null(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    ({"schema_version": "0"}, "schema_version '0' is not supported"),
+    ({"schema_version": "0"}, "schema_version '0' is not"),
     ({"kind": "guessed"}, "kind"),
-    ({"metrics": {"a": {"metric": "a", "version": "1", "direction": "sideways", "value": 1}}}, "metrics/a/direction"),
+    # direction and range live on the metric's card: a results file carrying a copy is refused
+    ({"metrics": {"a": {"metric": "a", "version": "1", "direction": "lower", "value": 1}}}, "metrics/a"),
     ({"extra": 1}, "Additional properties"),
+    ({"subject": {"kind": "image-set", "content_sha256": "a" * 64}}, "subject"),  # image sets need counts
 ])
 def test_invalid_results_are_rejected_with_the_path(change, match, tmp_path):
     with pytest.raises(ResultsError, match=match):
@@ -47,6 +62,27 @@ def test_invalid_results_are_rejected_with_the_path(change, match, tmp_path):
     with pytest.raises(ResultsError):
         write_result(minimal(**change), tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_measured_results_need_a_subject():
+    result = minimal()
+    del result["subject"]
+    with pytest.raises(ResultsError, match="subject"):
+        validate(result)
+
+
+def test_version_1_files_are_validated_then_migrated(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(minimal_v1()))
+    result = read_result(path)
+    assert result["schema_version"] == "2"
+    assert result["subject"] == {"kind": "image-set", "content_sha256": "a" * 64, "n_images": 4, "n_prompts": 2}
+    assert "image_set" not in result and result["metrics"]["fid[x]"] == {"metric": "fid", "version": "1", "value": 1.5}
+    bad = minimal_v1(metrics={"a": {"metric": "a", "version": "1", "direction": "sideways", "value": 1}})
+    with pytest.raises(ResultsError, match="version 1.*metrics/a/direction"):
+        upgrade(bad)
+    with pytest.raises(ResultsError, match="not the current version"):
+        validate(minimal_v1())  # writing always produces the current version
 
 
 def test_read_errors(tmp_path):

@@ -68,7 +68,7 @@ def test_cli_writes_a_valid_complete_result(sets, inception_weights, xrv_random_
     assert set(auroc["details"]["per_class"]) == {"Pneumonia", "Pleural Effusion"}
     assert auroc["details"]["per_class"]["Pleural Effusion"] is None  # only negatives: undefined
     assert result["weights"]["inception-v3-fid"]["matches_published"] == "default_1.pt"
-    assert result["image_set"]["n_images"] == 32
+    assert result["subject"]["kind"] == "image-set" and result["subject"]["n_images"] == 32
 
 
 def test_metrics_move_the_right_way(sets, inception_weights, xrv_random_weights):
@@ -107,7 +107,7 @@ def test_whole_run_is_deterministic(sets, inception_weights, xrv_random_weights,
 
 
 def test_warm_cache_does_not_recompute_features(sets, inception_weights, monkeypatch, tmp_path):
-    from cxrgen_bench.backbones.base import Backbone
+    from cxrgen_bench.models.image.base import Backbone
 
     calls = []
     original = Backbone.features

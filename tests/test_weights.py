@@ -6,7 +6,7 @@ import torch
 from cxrgen_bench.cli import main
 from cxrgen_bench.errors import WeightsError
 from cxrgen_bench.profiles import get_profile
-from cxrgen_bench.weights import WeightsSpec, load_state_dict, resolve_weights, sniff_format
+from cxrgen_bench.models.weights import WeightsSpec, load_state_dict, resolve_weights, sniff_format
 
 PROFILE = get_profile("roentgen2022")
 
@@ -73,7 +73,7 @@ def test_plain_state_dict_loads_safely(tmp_path):
 
 
 def test_wrong_keys_name_the_file(tmp_path):
-    from cxrgen_bench.backbones import build_backbone
+    from cxrgen_bench.models.image import build_backbone
 
     path = tmp_path / "other.pt"
     torch.save({"some.layer.weight": torch.ones(3)}, path)
@@ -89,7 +89,7 @@ def test_convert_to_safetensors_then_load_without_pickle(tmp_path, xrv_random_we
     assert main(["weights", "convert", "xrv-densenet121", str(xrv_random_weights), "--out", str(dest),
                  "--allow-pickle"]) == 0
     assert sniff_format(dest) == "safetensors"
-    from cxrgen_bench.backbones import build_backbone
+    from cxrgen_bench.models.image import build_backbone
 
     original = build_backbone("xrv-densenet121", PROFILE.backbone("xrv-densenet121"), weights=str(xrv_random_weights),
                               allow_pickle=True)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..backbones.base import Backbone, load_strict
+from ..models.image.base import Backbone, load_strict
 
 INPUT = 128
 SIDE_OUTPUTS = ("Pleural Effusion", "Pneumothorax", "Consolidation")  # each (left, right)

@@ -89,11 +89,16 @@ class ImageSet:
         }
 
 
-def _content_hash(records: Iterable[ImageRecord]) -> str:
+def content_sha256(rows: Iterable[tuple[str, int, str]]) -> str:
+    """An image set's identity from its (prompt id, sample index, file sha256) rows, in any order."""
     h = hashlib.sha256()
-    for r in sorted(records, key=lambda r: (r.prompt_id, r.sample_idx)):
-        h.update(json.dumps([r.prompt_id, r.sample_idx, r.sha256]).encode())
+    for pid, k, digest in sorted(rows):
+        h.update(json.dumps([pid, k, digest]).encode())
     return h.hexdigest()
+
+
+def _content_hash(records: Iterable[ImageRecord]) -> str:
+    return content_sha256((r.prompt_id, r.sample_idx, r.sha256) for r in records)
 
 
 def _check_columns(path: Path, header: list[str] | None, required: tuple[str, ...]) -> None:

@@ -12,7 +12,7 @@ eigenvalues that rounding produces are clipped to zero and reported, never hidde
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -175,6 +175,12 @@ def frechet_bootstrap_replicates(generated: Any, reference: FeatureStats, weight
     features (n, d), with the reference statistics held fixed (the reference is the target
     distribution). With Y = X Σr^½ precomputed, √Σr Σg √Σr of a replicate is one weighted Gram
     matrix of Y, so each replicate costs one n×d×d product and one symmetric eigenvalue problem."""
+    return frechet_replicates(generated, reference)(weights)
+
+
+def frechet_replicates(generated: Any, reference: FeatureStats) -> Callable[[np.ndarray], np.ndarray]:
+    """`frechet_bootstrap_replicates` with the reference square root computed once, for callers
+    that run the replicates in chunks (to show progress)."""
     import torch
 
     x = torch.from_numpy(_as_float64(generated))
@@ -185,23 +191,27 @@ def frechet_bootstrap_replicates(generated: Any, reference: FeatureStats, weight
     y = x @ sqrt_r
     trace_r = float(torch.trace(cov_r))
     rows, dim = x.shape
-    out = np.empty(len(weights))
-    for i, w_np in enumerate(weights):
-        w = torch.from_numpy(w_np.astype(np.float64))
-        n = float(w.sum())
-        mu = (w @ x) / n
-        y_bar = (w @ y) / n
-        trace_g = float(((w @ (x * x)) - n * mu * mu).sum()) / (n - 1)
-        if rows < dim:
-            # Fewer prompts than dimensions: the nonzero eigenvalues of the d×d matrix Ycᵀ W Yc are those
-            # of the n×n matrix √W Yc Ycᵀ √W, which is far cheaper (n = 64, d = 2048 in the demo).
-            scaled = (y - y_bar) * w.sqrt()[:, None]
-            small = scaled @ scaled.T / (n - 1)
-            eigenvalues = torch.linalg.eigvalsh((small + small.T) / 2)
-        else:
-            middle = ((y * w[:, None]).T @ y - n * torch.outer(y_bar, y_bar)) / (n - 1)
-            eigenvalues = torch.linalg.eigvalsh((middle + middle.T) / 2)
-        trace_sqrt = float(eigenvalues.clamp(min=0).sqrt().sum())
-        diff = mu - mu_r
-        out[i] = max(float(diff @ diff) + trace_g + trace_r - 2 * trace_sqrt, 0.0)
-    return out
+
+    def run(weights: np.ndarray) -> np.ndarray:
+        out = np.empty(len(weights))
+        for i, w_np in enumerate(weights):
+            w = torch.from_numpy(w_np.astype(np.float64))
+            n = float(w.sum())
+            mu = (w @ x) / n
+            y_bar = (w @ y) / n
+            trace_g = float(((w @ (x * x)) - n * mu * mu).sum()) / (n - 1)
+            if rows < dim:
+                # Fewer prompts than dimensions: the nonzero eigenvalues of the d×d matrix Ycᵀ W Yc are those
+                # of the n×n matrix √W Yc Ycᵀ √W, which is far cheaper (n = 64, d = 2048 in the demo).
+                scaled = (y - y_bar) * w.sqrt()[:, None]
+                small = scaled @ scaled.T / (n - 1)
+                eigenvalues = torch.linalg.eigvalsh((small + small.T) / 2)
+            else:
+                middle = ((y * w[:, None]).T @ y - n * torch.outer(y_bar, y_bar)) / (n - 1)
+                eigenvalues = torch.linalg.eigvalsh((middle + middle.T) / 2)
+            trace_sqrt = float(eigenvalues.clamp(min=0).sqrt().sum())
+            diff = mu - mu_r
+            out[i] = max(float(diff @ diff) + trace_g + trace_r - 2 * trace_sqrt, 0.0)
+        return out
+
+    return run

@@ -29,7 +29,7 @@ from PIL import Image
 
 from ..files import atomic_write_bytes, atomic_write_text
 from ..progress import Progress
-from ..data.manifest import PromptSet
+from ..data.manifest import PromptSet, content_sha256
 from ..errors import CxrgenError, InputError
 from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed, to_uint8
 
@@ -237,7 +237,10 @@ def write_manifest(folder: OutputFolder, prompts: PromptSet, settings: Generatio
         writer.writerow([pid, k, rel, digest, prompts.prompts[pid].text])
     manifest = root / "manifest.csv"
     atomic_write_text(manifest, buf.getvalue())
+    # The images' content hash (as ImageSet computes it) lets `score` tie these records to the images it scores.
+    content = content_sha256((pid, k, done[(pid, k)][1]) for pid, k in expected)
     atomic_write_text(root / "generation.json", json.dumps(
         {"generator": generator.describe(), "prompts": prompts.describe(), "images": len(expected),
-         "settings": asdict(settings), "last_run": summary}, indent=2, sort_keys=True, default=str) + "\n")
+         "images_content_sha256": content, "settings": asdict(settings), "last_run": summary},
+        indent=2, sort_keys=True, default=str) + "\n")
     return manifest

@@ -1,9 +1,12 @@
 """Leaderboards rebuilt from stored entries, laid out like the RoentGen tables: Markdown, a static
-HTML page (with SVG plots), CSV and LaTeX. Direction arrows come from metric cards; the best value
-of a column is bold, the second best italic (Markdown) / underlined (HTML); 95% CIs are shown
-where an entry has them; entries typed in from papers are marked † and never shown as measured.
-Tables are split by profile, so results of different profiles are never ranked together; sections
-without entries are left out. Same entries → byte-identical files."""
+HTML page (with SVG plots), CSV and LaTeX. Sections, columns, labels, number formats, direction
+arrows and plots all come from metric cards (metrics/card.py): a new metric or a new backbone's
+`fid[x]` appears on the board in its card's section without any change here, and a results key
+whose card is not installed appears in a section of its own, unranked, rather than not at all.
+The best value of a column is bold, the second best italic (Markdown) / underlined (HTML); 95% CIs
+are shown where an entry has them; entries typed in from papers are marked † and never shown as
+measured. Tables are split by profile, so results of different profiles are never ranked together;
+sections without entries are left out. Same entries → byte-identical files."""
 from __future__ import annotations
 
 import csv
@@ -15,70 +18,80 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..files import atomic_write_text
+from ..metrics.card import UNCATALOGUED, Card, Section, base_of, find_card, option_of
 from . import plots
-from .catalog import card_for
 
 
 @dataclass(frozen=True)
 class Column:
     key: str  # results metric key
     label: str
-    per_class: str | None = None  # read details.per_class[...] of the metric instead of its value
+    card: Card | None  # None: no card installed for this key (direction unknown)
+    per_class: str | None = None  # read details[card.per_class_field][...] of the metric instead of its value
 
     def value(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         m = entry.get("metrics", {}).get(self.key)
         if not m or m.get("error"):
             return None
         if self.per_class:
-            details = m.get("details") or {}
-            v = (details.get("per_class") or details.get("per_finding") or {}).get(self.per_class)
+            field_name = self.card.per_class_field if self.card else "per_class"
+            v = ((m.get("details") or {}).get(field_name) or {}).get(self.per_class)
             return None if v is None else {"value": v}
         return None if m.get("value") is None else m
 
-
-AUROC_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
-                 "Lung Lesion", "Lung Opacity", "Pleural Effusion", "Pleural Other", "Pneumonia", "Pneumothorax",
-                 "Support Devices")
-
-
-@dataclass(frozen=True)
-class Section:
-    slug: str
-    title: str
-    source: str
-    columns: tuple[Column, ...]
-    notes: str = ""
+    @property
+    def direction(self) -> str | None:
+        return self.card.direction if self.card else None
 
 
-SECTIONS = (
-    Section("fidelity", "Fidelity and diversity", "RoentGen Table 2",
-            (Column("fid[xrv-densenet121]", "FID XRV"), Column("fid[inception-v3-fid]", "FID IncepV3"),
-             Column("fid[clip-vit-b-32]", "FID CLIP"), Column("fid[phantom-evaluator]", "FID phantom"),
-             Column("ms_ssim", "MS-SSIM"))),
-    Section("laterality", "Laterality adherence", "cxrgen-bench (not in the papers)",
-            tuple(Column("laterality", c, per_class=c) for c in ("Pleural Effusion", "Pneumothorax", "Consolidation"))
-            + (Column("laterality", "All"),),
-            "Share of images showing a finding on the side the prompt asks for (0.5: random side)."),
-    Section("auroc", "Classifier AUROC on generated images", "RoentGen Table 3",
-            tuple(Column("classifier_auroc", c, per_class=c) for c in AUROC_CLASSES)
-            + (Column("classifier_auroc", "Filtered avg"),),
-            "Filtered average: classes whose AUROC on the real images exceeds the profile's threshold."),
-    Section("rrg", "Factual correctness: report generation", "RoentGen Table 4 (top)",
-            tuple(Column(f"rrg_{k}", card_for(f"rrg_{k}").label) for k in
-                  ("bleu4", "rouge_l", "f1_chexbert", "bertscore", "factent", "factentnli", "radgraph"))),
-    Section("i2i", "Image–image retrieval", "RoentGen Table 4 (middle)",
-            tuple(Column(f"i2i_precision@{k}", f"P@{k}") for k in (5, 10, 50))),
-    Section("i2t", "Image–text retrieval", "RoentGen Table 4 (bottom)",
-            tuple(Column(f"i2t_precision@{k}", f"P@{k}") for k in (5, 10, 50))
-            + tuple(Column(f"i2t_{k}", card_for(f"i2t_{k}").label) for k in
-                    ("f1_chexbert", "bertscore", "factent", "radgraph"))),
-    Section("augmentation", "Downstream utility: augmentation", "RoentGen Table 5",
-            (Column("augmentation_auroc", "AUROC"), Column("augmentation_accuracy", "Accuracy"))),
-    Section("text", "Text-encoder knowledge (CheXpert@10)", "RoentGen Table 6; seeds/001 Table 2",
-            tuple(Column("chexpert@10", c, per_class=c) for c in ("Fracture", "Pleural Other", "Pneumothorax"))
-            + (Column("chexpert@10", "Macro"),)
-            + tuple(Column(f"chexpert@10[{m}]", f"{m}") for m in ("cls", "mean", "pooler", "model-specific"))),
-)
+def _usable(metric: dict[str, Any]) -> bool:
+    return bool(metric) and not metric.get("error")
+
+
+def columns_for(entries: list[dict[str, Any]]) -> list[tuple[Section, list[Column]]]:
+    """The board's sections and their columns, derived from the keys the entries hold and their cards."""
+    keys = sorted({k for e in entries for k, m in e.get("metrics", {}).items() if _usable(m)})
+    by_card: dict[str, tuple[Card | None, list[str]]] = {}
+    for key in keys:
+        card = find_card(key)
+        group = base_of(key) if card else key
+        by_card.setdefault(group, (card, []))[1].append(key)
+    sections: dict[str, tuple[Section, list[tuple[tuple, list[Column]]]]] = {}
+    for group, (card, group_keys) in by_card.items():
+        section = card.board_section if card else UNCATALOGUED
+        columns = _card_columns(card, group_keys, entries) if card else [Column(k, k, None) for k in group_keys]
+        order = (card.order, card.name) if card else (0, group)
+        sections.setdefault(section.slug, (section, []))[1].append((order, columns))
+    out = []
+    for section, groups in sorted(sections.values(), key=lambda s: (s[0].order, s[0].slug)):
+        out.append((section, [c for _, cols in sorted(groups, key=lambda g: g[0]) for c in cols]))
+    return out
+
+
+def headline_columns(entries: list[dict[str, Any]]) -> list[Column]:
+    """Board columns without per-class breakdowns, in board order, each labelled on its own (the demo's
+    summary table: "AUROC", not the board's "Filtered avg" beside its per-class columns)."""
+    out = []
+    for _, columns in columns_for(entries):
+        for c in columns:
+            if not c.per_class:
+                plain = c.card is not None and c.key == c.card.name
+                out.append(Column(c.key, c.card.label, c.card) if plain else c)
+    return out
+
+
+def _card_columns(card: Card, keys: list[str], entries: list[dict[str, Any]]) -> list[Column]:
+    columns: list[Column] = []
+    if card.name in keys:  # the plain key: its per-class breakdown, then the headline value
+        if card.per_class:
+            present = {c for e in entries for c in (((e.get("metrics", {}).get(card.name) or {}).get("details") or {})
+                                                     .get(card.per_class_field) or {})}
+            ordered = [c for c in card.per_class if c in present] + sorted(present - set(card.per_class))
+            columns += [Column(card.name, c, card, per_class=c) for c in ordered]
+        columns.append(Column(card.name, card.headline_label or card.label if card.per_class else card.label, card))
+    options = sorted((k for k in keys if option_of(k) is not None), key=lambda k: card.option_rank(option_of(k)))
+    columns += [Column(k, card.column_label(k), card) for k in options]
+    return columns
 
 
 @dataclass
@@ -93,7 +106,9 @@ class Table:
 
 def _rank(table: Table) -> None:
     for j, col in enumerate(table.columns):
-        sign = -1 if card_for(col.key).direction == "lower" else 1
+        if col.direction is None:
+            continue  # no card, no direction: nothing to rank
+        sign = -1 if col.direction == "lower" else 1
         values = sorted({round(v["value"], 12) for e in table.rows if (v := col.value(e))}, key=lambda x: -sign * x)
         for i, e in enumerate(table.rows):
             v = col.value(e)
@@ -106,13 +121,13 @@ def _rank(table: Table) -> None:
 def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
     out = []
     ordered = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))
-    for section in SECTIONS:
+    for section, section_columns in columns_for(ordered):
         by_profile: dict[str, list[dict[str, Any]]] = {}
         for e in ordered:
-            if any(c.value(e) for c in section.columns):
+            if any(c.value(e) for c in section_columns):
                 by_profile.setdefault(f"{e['profile']['name']} v{e['profile']['version']}", []).append(e)
         for profile, rows in sorted(by_profile.items()):
-            columns = [c for c in section.columns if any(c.value(e) for e in rows)]
+            columns = [c for c in section_columns if any(c.value(e) for e in rows)]
             calibration = any(e["profile"].get("calibration") for e in rows)
             table = Table(section, profile, calibration, columns, rows)
             _rank(table)
@@ -120,10 +135,10 @@ def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
     return out
 
 
-def fmt(value: float, key: str) -> str:
+def fmt(value: float, column: Column) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    scale = card_for(key).scale
+    scale = column.card.scale if column.card else "open"
     if scale == "unit" or abs(value) < 1.5:
         return f"{value:.3f}"
     return f"{value:.1f}"
@@ -133,11 +148,11 @@ def cell_text(entry: dict[str, Any], col: Column) -> str:
     v = col.value(entry)
     if not v:
         return "—"
-    text = fmt(v["value"], col.key)
+    text = fmt(v["value"], col)
     if v.get("std") is not None and not col.per_class:
-        text += f" ± {fmt(v['std'], col.key)}"
+        text += f" ± {fmt(v['std'], col)}"
     if v.get("ci95") and not col.per_class:
-        text += f" [{fmt(v['ci95'][0], col.key)}, {fmt(v['ci95'][1], col.key)}]"
+        text += f" [{fmt(v['ci95'][0], col)}, {fmt(v['ci95'][1], col)}]"
     return text
 
 
@@ -157,7 +172,7 @@ def ranked_cells(t: Table, i: int, entry: dict[str, Any], escape: Callable[[str]
 
 
 def arrow(col: Column) -> str:
-    return "↓" if card_for(col.key).direction == "lower" else "↑"
+    return {"lower": "↓", "higher": "↑"}.get(col.direction or "", "?")
 
 
 # --- Markdown --------------------------------------------------------------------------------------
@@ -243,7 +258,7 @@ def csv_text(tables: list[Table]) -> str:
                 if v:
                     ci = v.get("ci95") if not c.per_class else None
                     w.writerow([t.section.slug, t.profile, e["name"], e["model"]["name"], e["kind"], c.key, c.label,
-                                card_for(c.key).direction, repr(v["value"]), v.get("std") if not c.per_class else "",
+                                c.direction or "", repr(v["value"]), v.get("std") if not c.per_class else "",
                                 ci[0] if ci else "", ci[1] if ci else ""])
     return buf.getvalue()
 
@@ -275,13 +290,9 @@ def build(entries: list[dict[str, Any]], out: str | Path) -> dict[str, Path]:
     out = Path(out)
     entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
     tables = tables_for(entries)
-    plot_files: dict[str, str] = {}
-    fig3 = plots.msssim_by_tokens(entries, out / "plots" / "msssim_by_tokens.svg")
-    if fig3:
-        plot_files["Intra-prompt MS-SSIM by CLIP token length (RoentGen Fig. 3)"] = "plots/msssim_by_tokens.svg"
-    heat = plots.auroc_heatmap(entries, out / "plots" / "auroc_heatmap.svg")
-    if heat:
-        plot_files["Per-class classifier AUROC"] = "plots/auroc_heatmap.svg"
+    cards = sorted({c.card for t in tables for c in t.columns if c.card},
+                   key=lambda c: (c.board_section.order, c.order, c.name))
+    plot_files = plots.draw(entries, cards, out)
     files = {"README.md": markdown(tables, plot_files), "index.html": html_page(tables, plot_files),
              "leaderboard.csv": csv_text(tables), "leaderboard.tex": latex(tables)}
     written = {}

@@ -8,7 +8,8 @@ import yaml
 
 from .. import __version__
 from ..errors import InputError
-from .catalog import card_for
+from ..results.store import SCHEMA_VERSION
+from ..metrics.card import NoCardError, card_for
 
 PER_CLASS = {"auroc": "classifier_auroc", "chexpert@10": "chexpert@10"}  # "auroc.Edema" → per_class of ...
 
@@ -29,9 +30,8 @@ def _put(metrics: dict[str, dict[str, Any]], column: str, value: float | None) -
 
 
 def _entry(key: str, value: float | None) -> dict[str, Any]:
-    card = card_for(key)
-    return {"key": key, "metric": key.split("[", 1)[0], "version": "reported", "direction": card.direction,
-            "value": value, "details": {}}
+    card_for(key)  # a typed-in column must name a metric with a card (a typo fails here, naming the key)
+    return {"key": key, "metric": key.split("[", 1)[0], "version": "reported", "value": value, "details": {}}
 
 
 def load_reported(path: str | Path) -> list[dict[str, Any]]:
@@ -46,7 +46,7 @@ def load_reported(path: str | Path) -> list[dict[str, Any]]:
                     raise InputError(f"{path}: {table['table']}, row {row!r} has {len(values)} values for "
                                      f"{len(columns)} columns")
                 entry = entries.setdefault((citation, row), {
-                    "schema_version": "1", "kind": "reported", "status": "complete",
+                    "schema_version": SCHEMA_VERSION, "kind": "reported", "status": "complete",
                     "profile": {"name": profile["name"], "version": str(profile["version"]), "sha256": None},
                     "model": {"name": row, "citation": citation},
                     "source": {"citation": citation, "table": ""}, "metrics": {},
@@ -57,5 +57,8 @@ def load_reported(path: str | Path) -> list[dict[str, Any]]:
                 if note:
                     entry["source"]["notes"] = note
                 for column, value in zip(columns, values):
-                    _put(entry["metrics"], column, value)
+                    try:
+                        _put(entry["metrics"], column, value)
+                    except NoCardError as exc:
+                        raise InputError(f"{path}: {table['table']}, column {column!r}: {exc}") from None
     return list(entries.values())

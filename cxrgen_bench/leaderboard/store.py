@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
-from ..results.store import read_result, validate, write_result, to_json_safe
+from ..results.store import read_result, to_json_safe, upgrade, write_result
 
 
 def slug(text: str) -> str:
@@ -39,7 +39,7 @@ class Store:
         return sorted(entries, key=lambda e: e["name"])
 
     def add(self, result: dict[str, Any] | str | Path, name: str | None = None, replace: bool = False) -> Path:
-        data = read_result(result) if not isinstance(result, dict) else validate(to_json_safe(result))
+        data = read_result(result) if not isinstance(result, dict) else upgrade(to_json_safe(result))
         data = {**data, "name": slug(name) if name else entry_name(data)}
         path = self.entries_dir / f"{data['name']}.json"
         existing = {e["name"]: e for e in self.load()} if self.entries_dir.is_dir() else {}

@@ -1,4 +1,5 @@
-"""One registered adapter per metric; each carries its card (direction, range, requirements, version)."""
-from .base import Metric, ScoringContext
+"""Registered metrics: one module per metric, each a `Metric` with its card (card.py)."""
+from .base import Metric
+from .card import Card, Section, card_for
 
-__all__ = ["Metric", "ScoringContext"]
+__all__ = ["Card", "Metric", "Section", "card_for"]

@@ -1,15 +1,13 @@
 """Classifier AUROC on generated images (RoentGen Table 3): a fixed CXR classifier reads one image
-per prompt; the prompt's CheXpert labels are the ground truth.
+per prompt; the prompt's CheXpert labels (under the profile's label policy) are the ground truth.
 
-Card: higher is better; range [0, 1]; requires prompts with labels; a reference (real) image set
-for the "filtered average" (macro AUROC over classes whose AUROC on the real images exceeds the
-profile's threshold, 0.75). Without a reference the value is the plain macro average and says so.
-A class whose labels take one value has no AUROC: reported as undefined, never 0.5.
-Reported: RoentGen filtered average .81; SD 1.4 .50.
+With a reference (real) image set the value is the "filtered average": the macro AUROC over classes
+whose AUROC on the real images exceeds the profile's threshold (0.75). Without one it is the plain
+macro average, and says so. A class whose labels take one value has no AUROC: undefined, never 0.5.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,23 +15,31 @@ from ..data.labels import LabelPolicy, policy_for
 from ..data.manifest import ImageRecord, PromptSet
 from ..errors import InputError
 from ..functional.auroc import classwise_auroc, filtered_average, macro_average
-from .base import Metric, ScoringContext
+from .base import Metric
+from .card import Card
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
 
 
 class ClassifierAUROC(Metric):
-    name = "classifier_auroc"
-    version = "1"
-    direction = "higher"
-    value_range = (0.0, 1.0)
-    requires = ("prompts", "labels", "backbone")
-    summary = "Per-class AUROC of a fixed CXR classifier on generated images vs the prompts' labels."
+    card = Card(
+        name="classifier_auroc", version="1", direction="higher", value_range=(0.0, 1.0), label="AUROC",
+        summary="Per-class AUROC of a fixed CXR classifier on generated images vs the prompts' labels.",
+        requires=("images", "prompts", "labels", "image_encoder"), section="auroc", order=10,
+        per_class=("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum",
+                   "Fracture", "Lung Lesion", "Lung Opacity", "Pleural Effusion", "Pleural Other", "Pneumonia",
+                   "Pneumothorax", "Support Devices"),
+        headline_label="Filtered avg", plot="per_class_heatmap",
+        reported="RoentGen filtered average .81; SD 1.4 .50",
+        limitations="Only as good as the classifier: classes it reads poorly on real images are filtered out.")
 
-    def _per_class(self, ctx: ScoringContext, records: list[ImageRecord], prompts: PromptSet,
-                   policy: LabelPolicy) -> tuple[dict[str, float | None], dict[str, dict[str, int]], tuple]:
+    def _per_class(self, ctx: EvaluationContext, records: list[ImageRecord], prompts: PromptSet,
+                   policy: LabelPolicy, what: str) -> tuple[dict[str, float | None], dict[str, dict[str, int]], tuple]:
         name = self.config["backbone"]
         net = ctx.backbone(name)
         prep = ctx.profile.backbone(name)["classifier_preprocessing"]
-        scores = ctx.features(records, name, prep, "classifier")
+        scores = ctx.image_features(records, name, prep, "classifier", what)
         mapping: dict[str, str] = self.config["classes"]  # classifier output → CheXpert name
         outputs = list(net.class_names)
         usable = [(out, chex) for out, chex in mapping.items() if chex in prompts.label_names and out in outputs]
@@ -48,22 +54,23 @@ class ClassifierAUROC(Metric):
                   for j, c in enumerate(names)}
         return per_class, counts, (scores[:, cols], labels, names)
 
-    def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.image_subject
         policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
                   else policy_for(self.name))
-        records = ctx.images.first_samples()
-        prompts = ctx.require_prompts(self.name, records, "generated")
-        per_class, counts, (scores, labels, names) = self._per_class(ctx, records, prompts, policy)
+        records = subject.images.first_samples()
+        prompts = subject.require_prompts(self.name, records, "generated")
+        per_class, counts, (scores, labels, names) = self._per_class(ctx, records, prompts, policy, "generated")
         details: dict[str, Any] = {"per_class": per_class, "label_counts": counts, "label_policy": policy.as_dict(),
                                    "undefined_classes": sorted(c for c, v in per_class.items() if v is None)}
         warnings = [f"AUROC undefined for {c}: its labels take a single value in these prompts"
                     for c in details["undefined_classes"]]
         threshold = float(self.config.get("filter_threshold", 0.75))
         averaged: list[str] | None = None  # the classes of the headline average (all defined when None)
-        if ctx.reference is not None:
-            ref_records = ctx.reference.first_samples()
-            ctx.require_prompts(self.name, ref_records, "reference")
-            reference, _, _ = self._per_class(ctx, ref_records, prompts, policy)
+        if subject.reference is not None:
+            ref_records = subject.reference.first_samples()
+            subject.require_prompts(self.name, ref_records, "reference")
+            reference, _, _ = self._per_class(ctx, ref_records, prompts, policy, "reference")
             value, classes = filtered_average(per_class, reference, threshold)
             averaged = classes
             drop = float(self.config.get("drop_threshold", 0.5))
@@ -76,7 +83,7 @@ class ClassifierAUROC(Metric):
             value = macro_average(per_class)
             details["average"] = "macro over defined classes (no reference set, so no filter)"
             warnings.append("no --reference: value is the plain macro average, not the paper's filtered average")
-        entry = self.value(self.name, value, len(ctx.images.prompt_ids), len(records), details, warnings=warnings)
+        entry = self.value(self.name, value, len(subject.images.prompt_ids), len(records), details, warnings=warnings)
 
         def replicates(weights: np.ndarray) -> np.ndarray:
             # the filter's classes stay those of the point estimate; replicates resample prompts

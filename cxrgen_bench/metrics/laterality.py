@@ -1,34 +1,40 @@
 """Laterality adherence: for prompts that place a finding on one side ("small left pleural
 effusion"), the share of generated images whose finding appears on the requested side, as judged
 by a side-aware scorer. None of the peer suites measures this; RoentGen's prompts state sides often.
+0.5 ≈ side chosen at random, 0 = always the wrong side.
 
-Card: higher is better; range [0, 1] (0.5 ≈ side chosen at random, 0 = always the wrong side);
-requires prompts that state sides and a backbone with a "sides" layer that outputs, per lateralised
-finding, P(left) and P(right) (`side_findings` names them, in order). The phantom evaluator is one
-such scorer; a real-radiograph scorer (e.g. a classifier run on left and right lung crops)
-plugs in by registering a backbone with the same layer. An image counts as adherent when its
-requested side scores higher than the other side.
+The scorer is a backbone with a "sides" layer that outputs, per lateralised finding, P(left) and
+P(right) (`side_findings` names them, in order). The phantom evaluator is one such scorer; a
+real-radiograph scorer (e.g. a classifier run on left and right lung crops) plugs in by registering
+a backbone with the same layer. An image counts as adherent when its requested side scores higher
+than the other side.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..calibration.reports import stated_sides
 from ..errors import InputError, MetricError
-from .base import Metric, ScoringContext
+from .base import Metric
+from .card import Card
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
 
 
 class LateralityAdherence(Metric):
-    name = "laterality"
-    version = "1"
-    direction = "higher"
-    value_range = (0.0, 1.0)
-    requires = ("prompts", "backbone")
-    summary = "Share of images showing a lateralised finding on the side the prompt asks for."
+    card = Card(
+        name="laterality", version="1", direction="higher", value_range=(0.0, 1.0), label="Laterality",
+        summary="Share of images showing a lateralised finding on the side the prompt asks for.",
+        requires=("images", "prompts", "image_encoder"), section="laterality", order=10,
+        per_class=("Pleural Effusion", "Pneumothorax", "Consolidation"), per_class_field="per_finding",
+        headline_label="All",
+        limitations="Needs a side-aware scorer (a backbone with a 'sides' layer); the phantom evaluator is one.")
 
-    def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.image_subject
         name = self.config["backbone"]
         net = ctx.backbone(name)
         if "sides" not in net.layers or not hasattr(net, "side_findings"):
@@ -37,12 +43,12 @@ class LateralityAdherence(Metric):
         wanted = [f for f in self.config.get("findings", findings) if f in findings]
         units: list[str] = []  # prompt ids in order
         checks: list[tuple[int, int, int]] = []  # (record index, finding index, side index)
-        records = ctx.images.records
+        records = subject.images.records
         prompt_index: dict[str, int] = {}
         sides_of: dict[str, dict[str, str]] = {}  # one parse per prompt, not per sample
         for i, r in enumerate(records):
             if r.prompt_id not in sides_of:
-                text = ctx.prompt_text(r.prompt_id)
+                text = subject.prompt_text(r.prompt_id)
                 if not text:
                     raise InputError(f"laterality needs prompt texts (--prompts or a prompt column); none for "
                                      f"{r.prompt_id}")
@@ -57,7 +63,7 @@ class LateralityAdherence(Metric):
             raise MetricError("laterality: no prompt places a lateralised finding on one side "
                               f"({', '.join(wanted)} with 'left' or 'right')")
         used = sorted({i for i, _, _ in checks})
-        sides = ctx.features([records[i] for i in used], name, self.config.get("preprocessing",
+        sides = ctx.image_features([records[i] for i in used], name, self.config.get("preprocessing",
                              ctx.profile.backbone(name)["preprocessing"]), "sides")
         row = {i: k for k, i in enumerate(used)}
         correct = np.array([sides[row[i], 2 * f + s] > sides[row[i], 2 * f + 1 - s] for i, f, s in checks], float)
@@ -67,7 +73,7 @@ class LateralityAdherence(Metric):
         # per-prompt sums and counts, so the bootstrap resamples prompts with all their samples
         hits = np.bincount(unit_of, weights=correct, minlength=len(units))
         counts = np.bincount(unit_of, minlength=len(units)).astype(float)
-        entry = self.value(self.name, float(correct.mean()), len(ctx.images.prompt_ids), len(checks),
+        entry = self.value(self.name, float(correct.mean()), len(subject.images.prompt_ids), len(checks),
                            {"per_finding": per_finding, "scorer": name, "checks": len(checks),
                             "prompts_with_sides": len(units), "rule": "requested side scores higher"})
         return [self.attach_bootstrap(entry, ctx, units, lambda w: (w @ hits) / (w @ counts))]

@@ -1,27 +1,26 @@
 """Intra-prompt diversity: mean MS-SSIM over all pairs of samples of the same prompt (RoentGen
-Table 2 and Fig. 3). Lower means more diverse.
-
-Card: lower is better (as a diversity score); range [0, 1]; requires ≥ 2 samples per prompt and
-images of at least 161 px per side. Value = mean over prompts of the per-prompt pair mean; `std` is
-the standard deviation over prompts (the paper's "±"). Reported: RoentGen .32 ± .09, SD 1.4 .09 ± .05.
-Limitation: MS-SSIM also drops for broken, out-of-domain outputs; read it together with FID.
+Table 2 and Fig. 3). Value = mean over prompts of the per-prompt pair mean; `std` is the standard
+deviation over prompts (the paper's "±"); `by_token_length` is Fig. 3 (bins of CLIP token length,
+95% CIs). Images need at least 161 px per side (five scales of an 11-px window).
 """
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from ..cache import key_of
 from ..data.images import read_image
 from ..data.tokens import clip_token_lengths
 from ..data.manifest import ImageRecord
 from ..errors import MetricError
 from ..functional.msssim import ms_ssim
-from .base import Metric, ScoringContext
+from .base import Metric
+from .card import Card
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | None, float | None]:
@@ -36,12 +35,12 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | Non
 
 
 class IntraPromptMSSSIM(Metric):
-    name = "ms_ssim"
-    version = "1"
-    direction = "lower"
-    value_range = (0.0, 1.0)
-    requires = ("samples>=2",)
-    summary = "Mean pairwise MS-SSIM between samples of the same prompt (lower = more diverse)."
+    card = Card(
+        name="ms_ssim", version="1", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
+        summary="Mean pairwise MS-SSIM between samples of the same prompt (lower = more diverse).",
+        requires=("images", "samples>=2"), section="fidelity", order=20, plot="msssim_by_tokens",
+        reported="RoentGen .32 ± .09; SD 1.4 .09 ± .05 (± = std over prompts)",
+        limitations="Also drops for broken, out-of-domain outputs: read it together with FID.")
 
     def _settings(self) -> dict[str, Any]:
         c = self.config
@@ -50,6 +49,8 @@ class IntraPromptMSSSIM(Metric):
                 "data_range": float(c.get("data_range", 1.0)), "k": tuple(float(x) for x in c.get("k", (0.01, 0.03)))}
 
     def prompt_value(self, group: list[ImageRecord], settings: dict[str, Any]) -> float:
+        import torch
+
         images = [read_image(r.path).pixels for r in group]
         shapes = {im.shape for im in images}
         if len(shapes) > 1:
@@ -65,34 +66,34 @@ class IntraPromptMSSSIM(Metric):
             raise MetricError(f"prompt {group[0].prompt_id} ({group[0].path}): {exc}") from None
         return float(values.mean())
 
-    def compute(self, ctx: ScoringContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.image_subject
         settings = self._settings()
-        groups = ctx.images.by_prompt()
+        groups = subject.images.by_prompt()
         minimum = int(self.config.get("min_samples_per_prompt", 2))
         usable = {pid: g for pid, g in sorted(groups.items()) if len(g) >= minimum}
         if not usable:
             raise MetricError(f"ms_ssim needs at least {minimum} samples per prompt; every prompt in "
-                              f"{ctx.images.root} has {max(len(g) for g in groups.values())}. Generate several "
+                              f"{subject.images.root} has {max(len(g) for g in groups.values())}. Generate several "
                               "samples per prompt (the paper uses 4).")
         per_prompt = []
-        for pid, group in usable.items():
-            key = key_of(metric=self.name, version=self.version, settings=settings,
-                         images=[r.sha256 for r in group])
-            cached = ctx.cache.get_arrays("ms_ssim", key)
-            if cached is None:
-                value = self.prompt_value(group, settings)
-                ctx.cache.put_arrays("ms_ssim", key, {"value": np.array(value)})
-            else:
-                value = float(cached["value"])
-            per_prompt.append(value)
+        pairs = sum(len(g) * (len(g) - 1) // 2 for g in usable.values())
+        with ctx.progress(pairs, "ms_ssim pairs", "pairs") as bar:
+            for group in usable.values():
+                cached = ctx.memo_arrays(
+                    "ms_ssim", lambda: {"value": np.array(self.prompt_value(group, settings))},
+                    metric=self.card.name, version=self.card.version, settings=settings,
+                    inputs=[r.sha256 for r in group])
+                per_prompt.append(float(cached["value"]))
+                bar.update(len(group) * (len(group) - 1) // 2)
         values = np.array(per_prompt)
         warnings = []
         if len(usable) < len(groups):
             warnings.append(f"{len(groups) - len(usable)} prompt(s) with fewer than {minimum} samples were skipped")
         details: dict[str, Any] = {"std": float(values.std(ddof=1)) if values.size > 1 else None,
                                    "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-                                   "pairs": int(sum(len(g) * (len(g) - 1) // 2 for g in usable.values()))}
-        texts = [ctx.prompt_text(pid) for pid in usable]
+                                   "pairs": int(pairs)}
+        texts = [subject.prompt_text(pid) for pid in usable]
         if all(texts):
             details["by_token_length"] = self.by_token_length(values, texts)  # type: ignore[arg-type]
         else:

@@ -1,4 +1,4 @@
-"""Versioned results: the committed JSON schema and the validated store."""
-from .store import SCHEMA_PATH, SCHEMA_VERSION, dumps, read_result, validate, write_result
+"""Versioned results: the committed JSON schemas, migration of older files, the validated store."""
+from .store import SCHEMA_PATH, SCHEMA_VERSION, dumps, read_result, upgrade, validate, write_result
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "dumps", "read_result", "validate", "write_result"]
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "dumps", "read_result", "upgrade", "validate", "write_result"]

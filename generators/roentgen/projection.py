@@ -26,7 +26,7 @@ from cxrgen_bench.files import atomic_write_text
 from cxrgen_bench.data.manifest import PromptSet
 from cxrgen_bench.errors import InputError
 
-from ..diffusers_pipeline import check_checkpoint_folder
+from cxrgen_bench.models.folders import check_pipeline_folder
 
 
 class Projection(nn.Module):
@@ -42,7 +42,7 @@ class Projection(nn.Module):
 def load_encoders(base: str, domain: str, allow_pickle: bool = False) -> dict[str, Any]:
     from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPTokenizer
 
-    check_checkpoint_folder(Path(base), allow_pickle)
+    check_pipeline_folder(Path(base), allow_pickle)
     safe = None if allow_pickle else True
     return {"clip_tokenizer": CLIPTokenizer.from_pretrained(base, subfolder="tokenizer"),
             "clip": CLIPTextModel.from_pretrained(base, subfolder="text_encoder", use_safetensors=safe).eval(),

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from cxrgen_bench.files import atomic_write_text
 from cxrgen_bench.errors import InputError
 
-from ..diffusers_pipeline import check_checkpoint_folder, folder_weights_sha256
+from cxrgen_bench.models.folders import check_pipeline_folder, folder_sha256
 from .config import TrainConfig
 from .data import PairDataset, epoch_order, sample_generator
 from .state import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -58,7 +58,7 @@ def load_components(cfg: TrainConfig) -> Components:
     from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPTokenizer
 
     base = Path(cfg.base)
-    check_checkpoint_folder(base, cfg.allow_pickle)
+    check_pipeline_folder(base, cfg.allow_pickle)
     safe = None if cfg.allow_pickle else True
     vae = AutoencoderKL.from_pretrained(base, subfolder="vae", use_safetensors=safe)
     unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet", use_safetensors=safe)
@@ -81,7 +81,7 @@ def load_components(cfg: TrainConfig) -> Components:
     if cfg.unet_init == "random":
         torch.manual_seed(cfg.seed)
         unet = UNet2DConditionModel.from_config(unet.config)
-    return Components(tokenizer, text_encoder, vae, unet, noise_scheduler, folder_weights_sha256(base))
+    return Components(tokenizer, text_encoder, vae, unet, noise_scheduler, folder_sha256(base))
 
 
 def configure_method(cfg: TrainConfig, c: Components) -> dict[str, torch.nn.Parameter]:
@@ -356,7 +356,7 @@ def validate(cfg: TrainConfig, c: Components, unet, text_encoder, step: int, log
     unet.train(was_training)
     metrics: dict[str, Any] = {}
     if cfg.validation_metrics and cfg.validation_reference:
-        from cxrgen_bench.runner import score
+        from cxrgen_bench.evaluation.runner import score
 
         result = score(images=folder, reference=cfg.validation_reference, prompts=cfg.validation_prompts,
                        metrics=cfg.validation_metrics, out=folder / "results.json")

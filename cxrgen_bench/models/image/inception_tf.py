@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..functional.resize import clean_resize
+from ...functional.resize import clean_resize
 from .base import Backbone, load_strict
 
 

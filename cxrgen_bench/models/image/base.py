@@ -1,4 +1,4 @@
-"""What every feature extractor declares and does.
+"""What every image encoder ("backbone") declares and does.
 
 A backbone declares its layers (name → dimension), its named preprocessings, and where its weights
 come from (the profile's `weights` block). It turns the canonical image (float32 (H, W) in [0, 1],
@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from ..cache import key_of
-from ..errors import InputError, WeightsError
+from ...errors import InputError, WeightsError
+from ..base import Model, tensor_digest
 from ..weights import ResolvedWeights, WeightsSpec, inspect_weights, load_state_dict, resolve_weights
 
 
@@ -36,9 +36,10 @@ def load_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], 
     model.load_state_dict(state_dict, strict=True)
 
 
-class Backbone(ABC):
-    name: ClassVar[str]
-    version: ClassVar[str] = "1"
+class Backbone(Model, ABC):
+    """An image encoder ("backbone"): layers, preprocessings, and one weights file."""
+
+    kind = "backbone"
     layers: ClassVar[dict[str, int]]  # layer name → feature dimension
     preprocessings: ClassVar[tuple[str, ...]]
     # Convolutional nets run 1.5-1.6x faster in NHWC on CPU (oneDNN) and on tensor-core GPUs.
@@ -46,10 +47,9 @@ class Backbone(ABC):
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
                  device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
+        super().__init__(device=device, allow_pickle=allow_pickle)
         self.cfg = dict(profile_cfg)
-        self.device = torch.device(device)
-        self.allow_pickle = allow_pickle
-        self._model: torch.nn.Module | None = None
+        self.torch_device = torch.device(device)
         self._state_dict = state_dict
         if state_dict is None:
             self.spec = WeightsSpec.from_profile(self.name, profile_cfg)
@@ -57,22 +57,18 @@ class Backbone(ABC):
             self.provenance = inspect_weights(self.resolved)
         else:  # in-memory weights (tests, conversions); still checked key by key
             self.resolved = None
-            self.provenance = {"source": "in-memory state dict", "sha256": _tensor_digest(state_dict)}
+            self.provenance = {"source": "in-memory state dict", "sha256": tensor_digest(state_dict)}
 
-    @property
-    def model(self) -> torch.nn.Module:
-        """The network, loaded on first use: a run whose features are all cached never reads the weights."""
-        if self._model is None:
-            if self.resolved is not None:
-                # Load-time details (how trust was established) stay out of `provenance`: results must
-                # not differ between a run that loaded the weights and one served from the cache.
-                state_dict, _ = load_state_dict(self.resolved, self.allow_pickle)
-                where = str(self.resolved.path)
-            else:
-                state_dict, where = dict(self._state_dict or {}), "in-memory state dict"
-            model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.device)
-            self._model = model.to(memory_format=torch.channels_last) if self.channels_last else model
-        return self._model
+    def load(self) -> torch.nn.Module:
+        if self.resolved is not None:
+            # Load-time details (how trust was established) stay out of `provenance`: results must
+            # not differ between a run that loaded the weights and one served from the cache.
+            state_dict, _ = load_state_dict(self.resolved, self.allow_pickle)
+            where = str(self.resolved.path)
+        else:
+            state_dict, where = dict(self._state_dict or {}), "in-memory state dict"
+        model = self.build(self._adapt_keys(dict(state_dict)), where).eval().to(self.torch_device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     # --- what subclasses provide ---------------------------------------------------------------
     @abstractmethod
@@ -92,11 +88,6 @@ class Backbone(ABC):
         return state_dict
 
     # --- shared ---------------------------------------------------------------------------------
-    @property
-    def weights_sha256(self) -> str:
-        # A converted safetensors file computes the same features as its source: share the cache.
-        return self.provenance.get("converted_from_sha256") or self.provenance["sha256"]
-
     def check(self, preprocessing: str, layer: str) -> None:
         if preprocessing not in self.preprocessings:
             raise InputError(f"backbone {self.name} has no preprocessing {preprocessing!r}; it has {self.preprocessings}")
@@ -105,22 +96,11 @@ class Backbone(ABC):
 
     def extractor_key(self, preprocessing: str, layer: str) -> str:
         self.check(preprocessing, layer)
-        return key_of(backbone=self.name, version=self.version, weights=self.weights_sha256,
-                      preprocessing=preprocessing, layer=layer)
+        return self.key(preprocessing=preprocessing, layer=layer)
 
     @torch.inference_mode()
     def features(self, inputs: list[np.ndarray], layer: str) -> np.ndarray:
-        batch = torch.from_numpy(np.stack(inputs)).to(self.device)
+        batch = torch.from_numpy(np.stack(inputs)).to(self.torch_device)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         return self.forward(batch, layer).float().cpu().numpy()
-
-
-def _tensor_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(state_dict):
-        h.update(k.encode())
-        h.update(state_dict[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..functional.resize import center_crop_or_pad, clean_resize, longer_side_to
+from ...functional.resize import center_crop_or_pad, clean_resize, longer_side_to
 from .base import Backbone, load_strict
 
 WEIGHTS_NAME = "densenet121-res224-all"

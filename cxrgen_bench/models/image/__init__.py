@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..registry import BACKBONES
+from ...registry import BACKBONES
 from .base import Backbone
 
 

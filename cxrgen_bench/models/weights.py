@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .data.images import sha256_file
-from .files import atomic_path
-from .errors import WeightsError
+from ..data.images import sha256_file
+from ..files import atomic_path
+from ..errors import WeightsError
 
 ENV_DIR = "CXRGEN_WEIGHTS"
 

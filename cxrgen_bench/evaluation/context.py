@@ -1,0 +1,194 @@
+"""The evaluation context every metric receives: the subject, the profile, run options, the models
+(loaded lazily) and the cached providers metrics draw their inputs from.
+
+Providers, each cached by content (`cache.py`: inputs × model weights sha256 × preprocessing ×
+settings), each showing progress when the run asks for it:
+- `image_features` / `image_stats`: a backbone's features of images / their float64 statistics;
+- `text_embeddings`: a text encoder's document embeddings of texts (and how many were truncated);
+- `generated_reports`: a report generator's impression of each image;
+- `labels`: a labeller's CheXpert labels of texts;
+- `memo`: any value a metric derives from those (a Fréchet distance, per-prompt MS-SSIM, ...).
+Metrics never touch the cache or load models themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from ..cache import Cache, key_of, text_sha256
+from ..data.manifest import ImageRecord
+from ..errors import InputError
+from ..functional.frechet import FeatureStats
+from ..profiles import Profile
+from ..progress import ProgressFactory, factory
+from .subjects import ImageSetSubject, Subject
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunOptions:
+    """How a run is executed; none of these change a number (they are recorded, not keyed)."""
+
+    weights: dict[str, str] = field(default_factory=dict)  # backbone → weights file
+    allow_pickle: bool = False
+    device: str = "cpu"
+    batch_size: int = 32
+    workers: int | None = None
+    strict: bool = False
+    bootstrap: int = 0  # resamples for 95% CIs (0: none)
+    bootstrap_seed: int = 0
+    progress: bool = False
+    log: Callable[[str], None] = lambda msg: None
+
+
+class EvaluationContext:
+    def __init__(self, subject: Subject, profile: Profile, cache: Cache, options: RunOptions | None = None):
+        self.subject = subject
+        self.profile = profile
+        self.cache = cache
+        self.options = options or RunOptions()
+        self.progress: ProgressFactory = factory(self.options.progress)
+        self._backbones: dict[str, Any] = {}
+        self._other_models: dict[str, Any] = {}  # text encoders, report generators, labellers in use
+
+    # --- run options metrics read ---------------------------------------------------------------
+    @property
+    def bootstrap(self) -> int:
+        return self.options.bootstrap
+
+    @property
+    def bootstrap_seed(self) -> int:
+        return self.options.bootstrap_seed
+
+    @property
+    def strict(self) -> bool:
+        return self.options.strict
+
+    def log(self, msg: str) -> None:
+        self.options.log(msg)
+
+    @property
+    def image_subject(self) -> ImageSetSubject:
+        if not isinstance(self.subject, ImageSetSubject):
+            raise InputError(f"this metric needs an image set; the run evaluates {self.subject.summary()}")
+        return self.subject
+
+    # --- models --------------------------------------------------------------------------------
+    def backbone(self, name: str) -> Any:
+        if name not in self._backbones:
+            from ..models.image import build_backbone
+
+            self.log(f"loading backbone {name}")
+            self._backbones[name] = build_backbone(name, self.profile.backbone(name), weights=self.options.weights.get(name),
+                                                   allow_pickle=self.options.allow_pickle, device=self.options.device)
+        return self._backbones[name]
+
+    def use_model(self, role: str, model: Any) -> Any:
+        """Record a non-image model (text encoder, report generator, labeller) for the results' provenance."""
+        self._other_models[role] = model
+        return model
+
+    def models_used(self) -> dict[str, Any]:
+        used = {name: b.provenance for name, b in sorted(self._backbones.items())}
+        used.update({role: m.describe() for role, m in sorted(self._other_models.items())})
+        return used
+
+    # --- image providers -----------------------------------------------------------------------
+    def image_features(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str,
+                       what: str = "") -> np.ndarray:
+        from .features import extract_features
+
+        net = self.backbone(backbone)
+        desc = f"features {backbone}/{layer}" + (f" ({what})" if what else "")
+        return extract_features(records, net, preprocessing, layer, self.cache, self.options.batch_size,
+                                self.options.workers, progress=self.progress, desc=desc)
+
+    def image_stats(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str,
+                    what: str = "") -> tuple[FeatureStats, str]:
+        """Statistics of a set of images and their key, cached by the set's content (so reference
+        statistics are computed once)."""
+        net = self.backbone(backbone)
+        key = key_of(kind="stats", model=net.extractor_key(preprocessing, layer),
+                     inputs=sorted(r.sha256 for r in records))
+        cached = self.cache.get_arrays("stats", key)
+        if cached is not None:
+            return FeatureStats.from_arrays(cached), key
+        stats = FeatureStats.from_features(self.image_features(records, backbone, preprocessing, layer, what))
+        self.cache.put_arrays("stats", key, stats.to_arrays())
+        return stats, key
+
+    # --- text providers ------------------------------------------------------------------------
+    def text_embeddings(self, texts: list[str], encoder: Any, extraction: str) -> tuple[np.ndarray, int]:
+        """(len(texts), d) embeddings and how many texts the encoder had to truncate."""
+        key = encoder.embedding_key(extraction)
+        shas = [text_sha256(t) for t in texts]
+        rows: list[np.ndarray | None] = [self.cache.get_row("text-embeddings", key, s) for s in shas]
+        todo = [i for i, row in enumerate(rows) if row is None]
+        with self.progress(len(texts), f"embeddings {encoder.name}/{extraction}", "texts",
+                           initial=len(texts) - len(todo)) as bar:
+            for start in range(0, len(todo), 256):
+                chunk = todo[start:start + 256]
+                vectors, truncated = encoder.embed([texts[i] for i in chunk], extraction)
+                for i, vec, cut in zip(chunk, vectors, truncated):
+                    # the truncation flag rides along as the row's last element, so one file holds both
+                    rows[i] = np.append(vec.astype(np.float32), np.float32(cut))
+                    self.cache.put_row("text-embeddings", key, shas[i], rows[i])
+                bar.update(len(chunk))
+        matrix = np.stack(rows)  # type: ignore[arg-type]
+        return matrix[:, :-1].astype(np.float32), int(matrix[:, -1].sum())
+
+    def generated_reports(self, records: list[ImageRecord], generator: Any) -> list[str]:
+        from ..data.images import read_image
+
+        key = generator.report_key()
+        reports: list[str | None] = [(self.cache.get_json("reports", key_of(model=key, inputs=r.sha256)) or {}).get("text")
+                                     for r in records]
+        todo = [i for i, text in enumerate(reports) if text is None]
+        batch = max(1, self.options.batch_size)
+        with self.progress(len(records), f"reports {generator.name}", "images",
+                           initial=len(records) - len(todo)) as bar:
+            for start in range(0, len(todo), batch):
+                chunk = todo[start:start + batch]
+                texts = generator.generate([read_image(records[i].path).pixels for i in chunk])
+                for i, text in zip(chunk, texts):
+                    reports[i] = text
+                    self.cache.put_json("reports", key_of(model=key, inputs=records[i].sha256), {"text": text})
+                bar.update(len(chunk))  # a crash loses at most this batch: the rest is cached
+        return reports  # type: ignore[return-value]
+
+    def labels(self, texts: list[str], labeller: Any) -> np.ndarray:
+        """(len(texts), 14) CheXpert labels: 1, 0, −1, NaN (not mentioned)."""
+        key = labeller.labels_key()
+        shas = [text_sha256(t) for t in texts]
+        rows = [self.cache.get_row("labels", key, s) for s in shas]
+        todo = [i for i, row in enumerate(rows) if row is None]
+        if todo:
+            fresh = labeller.label([texts[i] for i in todo])
+            for i, row in zip(todo, fresh):
+                rows[i] = row
+                self.cache.put_row("labels", key, shas[i], row)
+        return np.stack(rows) if rows else np.zeros((0, len(labeller.classes)), np.float32)  # type: ignore[arg-type]
+
+    # --- derived values ------------------------------------------------------------------------
+    def memo_json(self, namespace: str, compute: Callable[[], T], **key_parts: Any) -> T:
+        """A JSON-able value derived from cached inputs, itself cached under a key of ``key_parts``."""
+        key = key_of(**key_parts)
+        cached = self.cache.get_json(namespace, key)
+        if cached is not None:
+            return cached
+        value = compute()
+        self.cache.put_json(namespace, key, value)
+        return value
+
+    def memo_arrays(self, namespace: str, compute: Callable[[], dict[str, np.ndarray]],
+                    **key_parts: Any) -> dict[str, np.ndarray]:
+        key = key_of(**key_parts)
+        cached = self.cache.get_arrays(namespace, key)
+        if cached is not None:
+            return cached
+        value = compute()
+        self.cache.put_arrays(namespace, key, value)
+        return value

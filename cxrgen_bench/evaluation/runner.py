@@ -1,0 +1,189 @@
+"""An evaluation run: subject + profile + metrics → one validated results object.
+
+`score()` is the Python surface; `cxrgen-bench score` parses flags into exactly these arguments and
+prints exactly what this returns. `evaluate()` runs any subject (image set, text encoder); studies
+write the same results through `new_result`.
+"""
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import time
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .. import __version__
+from ..cache import Cache
+from ..data.manifest import ImageSet, PromptSet
+from ..errors import CxrgenError, InputError
+from ..profiles import Profile, get_profile
+from ..registry import METRICS
+from ..results.store import SCHEMA_VERSION, to_json_safe, validate, write_result
+from .context import EvaluationContext, RunOptions
+from .subjects import ImageSetSubject, Subject, TextEncoderSubject
+
+DEFAULT_METRICS = ("fid", "ms_ssim", "classifier_auroc")
+_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.@-]+)(\[(?P<opts>[^\]]*)\])?$")
+RECORDED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pillow", "torchxrayvision", "open_clip_torch",
+                     "scikit-image", "safetensors", "transformers")
+
+
+def parse_metric_specs(metrics: str | Sequence[str]) -> list[tuple[str, list[str]]]:
+    """"fid[inception-v3-fid+clip-vit-b-32],ms_ssim" → [("fid", [...]), ("ms_ssim", [])]."""
+    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    specs = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        m = _SPEC.match(item)
+        if not m:
+            raise InputError(f"metric {item!r} is not of the form NAME or NAME[OPTION+OPTION]")
+        if m["name"] not in METRICS:
+            raise InputError(f"unknown metric {m['name']!r}; registered: {', '.join(METRICS.names())}")
+        specs.append((m["name"], [o for o in (m["opts"] or "").split("+") if o]))
+    if not specs:
+        raise InputError("no metrics requested")
+    return specs
+
+
+def environment() -> dict[str, Any]:
+    packages = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {"cxrgen_bench": __version__, "git_hash": _git_hash(), "python": platform.python_version(),
+            "packages": packages}
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def new_result(subject: Subject, profile: Profile, metrics: dict[str, Any], weights: dict[str, Any],
+               run: dict[str, Any], model_name: str | None = None) -> dict[str, Any]:
+    """The results object every evaluation writes (schema `results/schema-v2.json`)."""
+    status = "partial" if any("error" in v for v in metrics.values()) else "complete"
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "measured",
+        "status": status,
+        "profile": profile.describe(),
+        "model": {"name": model_name or subject.default_name(), **subject.model()},
+        "subject": subject.describe(),
+        **subject.inputs(),
+        "metrics": metrics,
+        "weights": weights,
+        "environment": environment(),
+        "run": run,
+    }
+
+
+def check_requirements(subject: Subject, specs: list[tuple[str, list[str]]]) -> None:
+    """Every metric's card requirements against what the subject provides, before any work starts."""
+    problems = [msg for name, _ in specs if (msg := subject.missing_for(name, METRICS.get(name).card.requires))]
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Profile = "roentgen2022",
+             out: str | Path | None = None, model_name: str | None = None, cache: Cache | None = None,
+             options: RunOptions | None = None) -> dict[str, Any]:
+    """Compute ``metrics`` on ``subject``; returns the results object (and writes it to ``out``).
+
+    A metric that cannot be computed (missing weights, too few samples, ...) is recorded with its
+    error and the result is marked ``status: partial``; with ``options.strict`` the first such error
+    is raised instead and nothing is written. A metric whose card requires what the subject cannot
+    provide (CheXpert@k of an image folder) is refused before any work starts."""
+    started = time.monotonic()
+    options = options or RunOptions()
+    prof = get_profile(profile)
+    specs = parse_metric_specs(metrics)
+    check_requirements(subject, specs)
+    ctx = EvaluationContext(subject, prof, cache or Cache(), options)
+    values: dict[str, Any] = {}
+    for name, opts in specs:
+        configured = name in prof.metrics
+        metric = METRICS.get(name)(prof.metrics.get(name, {}), opts)
+        ctx.log(f"metric {name}{opts or ''}")
+        try:
+            entries = metric.compute(ctx)
+        except CxrgenError as exc:
+            if options.strict:
+                raise
+            ctx.log(f"metric {name} failed: {exc}")
+            entries = [metric.value(name, None, subject.n_units(), 0, error=str(exc))]
+        for entry in entries:
+            if not configured:
+                entry.setdefault("warnings", []).append(
+                    f"profile {prof.name} does not configure {name}: the metric's built-in defaults were used")
+            values[entry["key"]] = entry
+    run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "duration_s": round(time.monotonic() - started, 3), "device": options.device,
+           "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
+                        "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
+                        "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
+                        "bootstrap_seed": options.bootstrap_seed}}
+    result = new_result(subject, prof, values, ctx.models_used(), run, model_name)
+    if out is not None:
+        write_result(result, out)  # validates, then writes atomically: no half-written file
+    return validate(to_json_safe(result))
+
+
+def build_subject(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
+                  prompts: str | Path | PromptSet | None = None, text_encoder: Any = None,
+                  reports: str | Path | PromptSet | None = None, extraction: str | Sequence[str] | None = None,
+                  device: str = "cpu", allow_pickle: bool = False) -> Subject:
+    """The subject the arguments of `score` describe: an image set, or a text encoder with reports."""
+    if images is not None and text_encoder is not None:
+        raise InputError("score one subject at a time: --images (an image set) or --text-encoder (with --reports)")
+    if text_encoder is not None:
+        from ..models.text import TextEncoder, load_text_encoder
+
+        if reports is None:
+            raise InputError("--text-encoder needs --reports (a CSV of reports: prompt_id, text and CheXpert labels)")
+        encoder = text_encoder if isinstance(text_encoder, TextEncoder) else \
+            load_text_encoder(str(text_encoder), device=device, allow_pickle=allow_pickle)
+        report_set = reports if isinstance(reports, PromptSet) else PromptSet.from_csv(reports)
+        methods = extraction.split(",") if isinstance(extraction, str) else list(extraction or ())
+        for method in methods:
+            encoder.check(method)
+        return TextEncoderSubject(encoder, report_set, tuple(m.strip() for m in methods if m.strip()))
+    if images is None:
+        raise InputError("score needs --images (a folder of generated images) or --text-encoder with --reports")
+    image_set = images if isinstance(images, ImageSet) else ImageSet.from_folder(images)
+    ref_set = reference if isinstance(reference, ImageSet) or reference is None else ImageSet.from_folder(reference)
+    prompt_set = prompts if isinstance(prompts, PromptSet) or prompts is None else PromptSet.from_csv(prompts)
+    return ImageSetSubject(image_set, ref_set, prompt_set)
+
+
+def score(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
+          prompts: str | Path | PromptSet | None = None, metrics: str | Sequence[str] | None = None,
+          profile: str | Profile = "roentgen2022", weights: Mapping[str, str] | None = None,
+          out: str | Path | None = None, model_name: str | None = None, cache_dir: str | Path | None = None,
+          use_cache: bool = True, device: str = "cpu", batch_size: int = 32, workers: int | None = None,
+          allow_pickle: bool = False, strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
+          log: Callable[[str], None] | None = None, progress: bool = False, text_encoder: Any = None,
+          reports: str | Path | PromptSet | None = None,
+          extraction: str | Sequence[str] | None = None) -> dict[str, Any]:
+    """Score an image set (``images``, with ``reference`` and ``prompts``) or a text encoder
+    (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows progress on stderr."""
+    subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle)
+    if metrics is None:
+        if not isinstance(subject, ImageSetSubject):
+            raise InputError("name the metrics to compute for a text encoder (--metrics)")
+        metrics = DEFAULT_METRICS
+    options = RunOptions(weights=dict(weights or {}), allow_pickle=allow_pickle, device=device,
+                         batch_size=batch_size, workers=workers, strict=strict, bootstrap=bootstrap,
+                         bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None))
+    return evaluate(subject, metrics, profile, out=out, model_name=model_name,
+                    cache=Cache(cache_dir, enabled=use_cache), options=options)

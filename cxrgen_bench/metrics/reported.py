@@ -1,0 +1,64 @@
+"""Metrics of the RoentGen framework known here, so far, only from numbers typed in from the papers
+(leaderboard/reported/*.yaml): report-generation scorers, retrieval precision, augmentation runs and
+CheXpert@10. Their cards have the same form as every other card, so boards, the gate and `compare`
+treat the reported rows like any other; asking to compute one says it is not implemented yet.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MetricError
+from .base import Metric
+from .card import Card
+
+
+class ReportedOnly(Metric):
+    """A metric with a card and no implementation (yet): its values come from papers."""
+
+    def compute(self, ctx: Any) -> list[dict[str, Any]]:
+        raise MetricError(f"{self.card.name} is known here only from numbers reported in papers "
+                          f"({self.card.board_section.source}); cxrgen-bench cannot compute it yet")
+
+
+def _reported(name: str, label: str, section: str, order: int, summary: str, scale: str = "percent",
+              **extra: Any) -> type[Metric]:
+    card = Card(name=name, direction="higher", value_range=(0.0, 100.0) if scale == "percent" else (0.0, 1.0),
+                label=label, summary=summary, scale=scale, section=section, order=order, reported_only=True,
+                version="reported", **extra)
+    return type(f"Reported_{name}", (ReportedOnly,), {"card": card, "__module__": __name__})
+
+
+_RRG = "of the impression a fixed report-generation model writes for a generated image, vs the prompt's"
+RRG_BLEU4 = _reported("rrg_bleu4", "BLEU-4", "rrg", 1, f"Corpus BLEU-4 {_RRG}")
+RRG_ROUGE_L = _reported("rrg_rouge_l", "ROUGE-L", "rrg", 2, f"ROUGE-L F {_RRG}")
+RRG_F1_CHEXBERT = _reported("rrg_f1_chexbert", "F1-CheXbert", "rrg", 3, f"CheXbert-label micro-F1 {_RRG}")
+RRG_BERTSCORE = _reported("rrg_bertscore", "BERTScore", "rrg", 4, f"BERTScore F1 {_RRG}")
+RRG_FACTENT = _reported("rrg_factent", "factENT", "rrg", 5, f"Entity-match F1 {_RRG}")
+RRG_FACTENTNLI = _reported("rrg_factentnli", "factENTNLI", "rrg", 6, f"NLI-filtered entity F1 {_RRG}")
+RRG_RADGRAPH = _reported("rrg_radgraph", "RadGraph", "rrg", 7, f"RadGraph F1 (partial) {_RRG}")
+
+_I2I = "share of the top-{k} real images retrieved by a generated image (conVIRT) that share its label"
+I2I_P5 = _reported("i2i_precision@5", "P@5", "i2i", 1, _I2I.format(k=5))
+I2I_P10 = _reported("i2i_precision@10", "P@10", "i2i", 2, _I2I.format(k=10))
+I2I_P50 = _reported("i2i_precision@50", "P@50", "i2i", 3, _I2I.format(k=50))
+
+_I2T = "share of the top-{k} impressions retrieved by a generated image (CXR-RePaiR) that share its label"
+I2T_P5 = _reported("i2t_precision@5", "P@5", "i2t", 1, _I2T.format(k=5))
+I2T_P10 = _reported("i2t_precision@10", "P@10", "i2t", 2, _I2T.format(k=10))
+I2T_P50 = _reported("i2t_precision@50", "P@50", "i2t", 3, _I2T.format(k=50))
+_TOP1 = "of the top-1 retrieved impression vs the query's own impression"
+I2T_F1_CHEXBERT = _reported("i2t_f1_chexbert", "F1-CheXbert", "i2t", 4, f"CheXbert-label micro-F1 {_TOP1}")
+I2T_BERTSCORE = _reported("i2t_bertscore", "BERTScore", "i2t", 5, f"BERTScore F1 {_TOP1}")
+I2T_FACTENT = _reported("i2t_factent", "factENT", "i2t", 6, f"Entity-match F1 {_TOP1}")
+I2T_RADGRAPH = _reported("i2t_radgraph", "RadGraph", "i2t", 7, f"RadGraph F1 (partial) {_TOP1}")
+
+AUGMENTATION_AUROC = _reported("augmentation_auroc", "AUROC", "augmentation", 1,
+                               "Test AUROC of a DenseNet-121 trained on real and/or synthetic images", scale="unit")
+AUGMENTATION_ACCURACY = _reported("augmentation_accuracy", "Accuracy", "augmentation", 2,
+                                  "Test accuracy of a DenseNet-121 trained on real and/or synthetic images", scale="unit")
+
+CHEXPERT_AT_10 = _reported(
+    "chexpert@10", "CheXpert@10", "text", 1,
+    "Share of each report's 10 nearest other reports (text-encoder embeddings) that share its CheXpert label",
+    per_class=("Fracture", "Pleural Other", "Pneumothorax"), headline_label="Macro",
+    options=(("cls", "cls"), ("mean", "mean"), ("pooler", "pooler"), ("model-specific", "model-specific")))

@@ -1,0 +1,163 @@
+"""Text encoders from Hugging Face folders: any transformers encoder folder (BERT family: RadBERT,
+SapBERT, CXR-BERT, PubMedBERT, ClinicalBERT, MiniLM, ...) and the CLIP text tower of a diffusers
+pipeline folder (`text_encoder/` + `tokenizer/`, as the trainer writes them at every checkpoint).
+
+Loaded offline (`local_files_only`), safetensors only unless --allow-pickle, and never with remote
+code: a folder whose config declares `auto_map` is refused before anything is loaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputError
+from ..base import folder_provenance
+from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES, check_pipeline_folder, folder_sha256
+from .base import TextEncoder, masked_mean
+
+BATCH = 64
+
+
+class TransformersEncoder(TextEncoder):
+    """Any transformers encoder folder: config.json, weights and its tokenizer's files."""
+
+    name = "transformers"
+
+    def __init__(self, location: str | Path, device: str = "cpu", allow_pickle: bool = False, **_: Any):
+        super().__init__(device=device, allow_pickle=allow_pickle)
+        self.folder = Path(location)
+        self.provenance = folder_provenance(self.folder, allow_pickle)
+        self.provenance["sha256"] = folder_sha256(self.folder, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
+        self.extractions = _extractions(self.folder)
+        self.max_length = _max_length(self.folder / "config.json")
+
+    def load(self) -> Any:
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True, trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.folder}: no usable tokenizer in this text-encoder folder ({exc}); save it beside "
+                             "the model with tokenizer.save_pretrained(folder)") from exc
+        return tokenizer, _load_model(AutoModel, self.folder, self.allow_pickle, self.device)
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        tokenizer, model = self.model
+        return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
+
+
+class DiffusersTextEncoder(TextEncoder):
+    """The text encoder of a diffusers pipeline folder (SD's CLIP text tower, or a swapped domain encoder)."""
+
+    name = "diffusers"
+
+    def __init__(self, location: str | Path, device: str = "cpu", allow_pickle: bool = False, **_: Any):
+        super().__init__(device=device, allow_pickle=allow_pickle)
+        self.folder = Path(location)
+        check_pipeline_folder(self.folder, allow_pickle)
+        for sub in ("text_encoder", "tokenizer"):
+            if not (self.folder / sub).is_dir():
+                raise InputError(f"{self.folder}: pipeline folder has no {sub}/ (a text-to-image pipeline without a "
+                                 "text encoder cannot be scored with CheXpert@k)")
+        digest = folder_sha256(self.folder / "text_encoder", WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
+        tokenizer_digest = folder_sha256(self.folder / "tokenizer", CONFIG_SUFFIXES)
+        self.provenance = {**folder_provenance(self.folder / "text_encoder", allow_pickle),
+                           "path": str(self.folder), "sha256": _combine(digest, tokenizer_digest)}
+        self.extractions = _extractions(self.folder / "text_encoder")
+        self.max_length = _max_length(self.folder / "text_encoder" / "config.json")
+
+    def load(self) -> Any:
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(self.folder / "tokenizer"), local_files_only=True)
+        return tokenizer, _load_model(AutoModel, self.folder / "text_encoder", self.allow_pickle, self.device)
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        tokenizer, model = self.model
+        return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
+
+
+def _load_model(auto: Any, folder: Path, allow_pickle: bool, device: str) -> Any:
+    """Load strictly: transformers fills missing weights with random values and only warns; here a
+    checkpoint that does not cover the architecture is an error (the pooler aside, see _extractions)."""
+    model, info = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
+                                       use_safetensors=None if allow_pickle else True, output_loading_info=True)
+    missing = [k for k in info.get("missing_keys", []) if not (k.startswith("pooler.") or ".pooler." in k)]
+    if missing:
+        raise InputError(f"{folder}: the weights do not cover the model its config describes; missing "
+                         f"{len(missing)} tensor(s), e.g. {missing[:3]}")
+    return model.eval().to(device)
+
+
+def _run(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_length: int,
+         device: str) -> tuple[np.ndarray, list[bool]]:
+    import torch
+
+    # Truncation is counted from the untruncated token count, so the results can say how many.
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+    truncated = [n > max_length for n in lengths]
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), BATCH):
+            batch = tokenizer(texts[start:start + BATCH], padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt").to(device)
+            result = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            hidden = result.last_hidden_state
+            if extraction == "cls":
+                vec = hidden[:, 0]
+            elif extraction == "mean":
+                vec = masked_mean(hidden, batch["attention_mask"])
+            elif extraction == "pooler":
+                vec = result.pooler_output
+            else:  # model-specific: the projected sentence embedding of a CLIP text model with a projection head
+                vec = result.text_embeds
+            out.append(vec.float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32), truncated
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(f"{folder / 'config.json'}: missing or unreadable model config") from None
+
+
+def _extractions(folder: Path) -> tuple[str, ...]:
+    """The extractions this checkpoint supports, read from its config and weights names (not loaded).
+
+    A BERT saved without its pooling layer (sentence-transformers models often are) would get a
+    randomly initialised pooler from transformers: its "pooler output" is then refused, not faked."""
+    config = _config(folder)
+    architectures = config.get("architectures") or []
+    methods = ["cls", "mean"]
+    if config.get("model_type") in ("clip_text_model", "clip"):
+        methods.append("pooler")  # CLIP's pooler is the end-of-text token's state: no extra weights
+        if "CLIPTextModelWithProjection" in architectures:
+            methods.append("model-specific")
+    elif any(name.startswith("pooler.") or ".pooler." in name for name in _weight_names(folder)):
+        methods.append("pooler")
+    return tuple(methods)
+
+
+def _weight_names(folder: Path) -> list[str]:
+    from safetensors import safe_open
+
+    names: list[str] = []
+    for file in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as f:
+            names.extend(f.keys())
+    return names
+
+
+def _max_length(config: Path) -> int:
+    return int(_config(config.parent).get("max_position_embeddings") or 512)
+
+
+def _combine(*digests: str) -> str:
+    import hashlib
+
+    return hashlib.sha256("".join(digests).encode()).hexdigest()
