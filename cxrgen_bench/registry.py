@@ -199,3 +199,18 @@ def _register_builtins() -> None:
 
 
 _register_builtins()
+
+
+def listing(kind: str) -> dict[str, dict[str, Any]]:
+    """What `cxrgen-bench ls KIND` shows: each name, who registered it, and a metric's card."""
+    from .errors import InputError
+
+    if kind not in REGISTRIES:
+        raise InputError(f"unknown kind {kind!r}; kinds: {', '.join(REGISTRIES)}")
+    reg = REGISTRIES[kind]
+    out: dict[str, dict[str, Any]] = {}
+    for name in reg.names():
+        out[name] = {"source": reg.source(name)}
+        if reg is METRICS:
+            out[name]["card"] = reg.get(name).card.describe()
+    return out

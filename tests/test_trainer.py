@@ -14,7 +14,7 @@ pytest.importorskip("peft")
 
 from cxrgen_bench.calibration.dataset import PhantomDataset  # noqa: E402
 from cxrgen_bench.errors import InputError  # noqa: E402
-from cxrgen_bench.generators.roentgen.state import latest_checkpoint, load_checkpoint  # noqa: E402
+from cxrgen_bench.training.checkpoint import latest_checkpoint, load_checkpoint  # noqa: E402
 from cxrgen_bench.generators.roentgen.train import (TrainConfig, configure_method, diffusion_loss, load_components,  # noqa: E402
                                        train)
 

@@ -23,6 +23,26 @@ def table1_column(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "chars": {"mean": mc, "std": sc}, "tokens": {"mean": mt, "std": st}}
 
 
+# RoentGen Table 1's four columns: selections of MIMIC-CXR over the dataset's prompt options.
+TABLE1_COLUMNS = {"PA train": dict(split="train", views=("PA",)), "PA/AP/LAT train": dict(split="train", views=None),
+                  "MIMIC test": dict(split="test", views=None, max_tokens=None),
+                  "P19 test": dict(split="p19", views=("PA",), limit=5000)}
+
+
+def table1(dataset: Any, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Table 1 of a dataset: RoentGen's four columns for MIMIC-CXR, one column (``options``) otherwise.
+    A ``limit`` in ``options`` overrides the P19 column's 5,000 prompts."""
+    if getattr(dataset, "name", None) != "mimic-cxr":
+        return {getattr(dataset, "name", "dataset"): table1_column(dataset.prompts(**options).rows)}
+    columns = {}
+    for name, override in TABLE1_COLUMNS.items():
+        chosen = {**options, **override}
+        if name == "P19 test" and options.get("limit"):
+            chosen["limit"] = options["limit"]
+        columns[name] = table1_column(dataset.prompts(**chosen).rows)
+    return columns
+
+
 def format_table1(columns: dict[str, dict[str, Any]]) -> str:
     names = list(columns)
     lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]

@@ -187,3 +187,18 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
                          bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None))
     return evaluate(subject, metrics, profile, out=out, model_name=model_name,
                     cache=Cache(cache_dir, enabled=use_cache), options=options)
+
+
+def generate_then_score(generator: str, model: str | None, prompts: str | Path, images: str | Path,
+                        generation: Mapping[str, Any] | None = None, progress: bool = False,
+                        **score_kwargs: Any) -> dict[str, Any] | None:
+    """Generate ``images`` with a registered generator (resumable, sharded across processes), then
+    score them on rank 0; other ranks return None once their shard is written. The results record
+    the generator from the folder's generation.json."""
+    from ..generation import generate
+
+    summary = generate(generator=generator, model=model, prompts=prompts, out=images,
+                       profile=score_kwargs.get("profile", "roentgen2022"), progress=progress, **dict(generation or {}))
+    if summary["rank"] != 0:
+        return None
+    return score(images=images, prompts=prompts, progress=progress, **score_kwargs)

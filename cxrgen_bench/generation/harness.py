@@ -14,7 +14,6 @@ processes: the journals of all earlier ranks are read.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import json
@@ -27,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
+from .. import workdir
 from ..files import atomic_write_bytes, atomic_write_text
 from ..progress import Progress
 from ..data.manifest import PromptSet, content_sha256
@@ -92,38 +92,16 @@ class OutputFolder:
         self._known: dict[str, str] = {}
 
     def lock(self) -> None:
-        lock_path = self.root / LOCK_DIR / f"rank{self.shard.rank}-of{self.shard.world}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise InputError(f"{self.root}: another generation run is writing to this folder (lock {lock_path}); "
-                             "wait for it or choose another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
+        self._lock_handle = workdir.lock(self.root / LOCK_DIR / f"rank{self.shard.rank}-of{self.shard.world}.lock",
+                                         self.root, "generation run")
 
     def unlock(self) -> None:
-        if self._lock_handle:
-            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
+        workdir.unlock(self._lock_handle)
+        self._lock_handle = None
 
     def check_run_settings(self, identity: dict[str, Any]) -> None:
-        """Refuse to mix images of different settings in one folder."""
-        path = self.root / "run.json"
-        if path.is_file():
-            previous = json.loads(path.read_text(encoding="utf-8"))
-            if previous != identity:
-                changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
-                raise InputError(f"{self.root} holds images generated with other settings (differences in: "
-                                 f"{', '.join(changed)}); use another --out, or delete the folder to start over")
-        elif self.shard.rank == 0:
-            atomic_write_text(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+        """Refuse to mix images of different settings in one folder (rank 0 records them)."""
+        workdir.check_identity(self.root / "run.json", identity, "images", write=self.shard.rank == 0)
 
     def journalled(self) -> dict[tuple[str, int], tuple[str, str]]:
         """(prompt id, sample) → (file, sha256) for every journal line whose file is intact."""

@@ -290,3 +290,20 @@ def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mappin
 def describe_spec(spec: WeightsSpec) -> dict[str, Any]:
     return {"backbone": spec.backbone, "preferred": spec.filename,
             "known_files": [asdict(k) for k in spec.known_files], "library_caches": list(spec.library_caches)}
+
+
+def convert(backbone: str, source: str | Path, profile: Any, out: str | Path | None = None,
+            allow_pickle: bool = False) -> Path:
+    """Load an official weights file once through the backbone's real, checked loading path and write
+    safetensors that never need unpickling. Destination: ``out``, else $CXRGEN_WEIGHTS, else beside
+    the source, under the profile's preferred file name (so resolution finds it)."""
+    from .image import build_backbone
+
+    cfg = profile.backbone(backbone)
+    net = build_backbone(backbone, cfg, weights=str(source), allow_pickle=allow_pickle)
+    spec = WeightsSpec.from_profile(backbone, cfg)
+    env_dir = os.environ.get(ENV_DIR)
+    dest = Path(out) if out else (Path(env_dir) if env_dir else Path(source).parent) / spec.filename
+    return save_safetensors(net.model.state_dict(), dest, {"backbone": backbone,
+                                                           "converted_from_sha256": net.weights_sha256,
+                                                           "converted_from": Path(source).name})

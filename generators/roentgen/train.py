@@ -41,7 +41,7 @@ from cxrgen_bench.errors import InputError
 from cxrgen_bench.models.folders import check_pipeline_folder, folder_sha256
 from .config import TrainConfig
 from .data import PairDataset, epoch_order, sample_generator
-from .state import latest_checkpoint, load_checkpoint, save_checkpoint
+from cxrgen_bench.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
 @dataclass
 class Components:

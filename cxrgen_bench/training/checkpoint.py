@@ -1,6 +1,7 @@
-"""Training checkpoints without pickle: trainable weights and optimizer tensors in safetensors,
-everything else (optimizer hyper-parameters, LR scheduler, step, data position) in JSON. Loading one
-never executes code from it, and resuming from it continues bit-exactly on CPU."""
+"""Training checkpoints without pickle, shared by the reference trainer and the studies: trainable
+weights and optimizer tensors in safetensors, everything else (optimizer hyper-parameters, LR
+scheduler, step, data position) in JSON. Loading one never executes code from it, and resuming from
+it continues bit-exactly on CPU. A checkpoint folder appears only once complete."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from cxrgen_bench.files import atomic_write_text
+from ..files import atomic_write_text
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -41,7 +42,7 @@ def save_checkpoint(folder: Path, trainable: dict[str, torch.Tensor], optimizer:
     tensors, meta = _flatten_optimizer(optimizer.state_dict())
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     atomic_write_text(tmp / "optimizer.json", json.dumps(meta))
-    atomic_write_text(tmp / "scheduler.json", json.dumps(scheduler.state_dict()))
+    atomic_write_text(tmp / "scheduler.json", json.dumps(scheduler.state_dict() if scheduler is not None else None))
     save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
     atomic_write_text(tmp / "state.json", json.dumps(info, indent=2, sort_keys=True))
     if folder.exists():

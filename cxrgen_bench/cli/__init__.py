@@ -1,0 +1,61 @@
+"""The `cxrgen-bench` command. Thin: one module per command, each parsing flags into the arguments
+of the Python call it makes; `--json` prints exactly the object that call returns.
+
+Exit codes: 0 success; 1 a result was written but is partial (a metric failed, see its error), or a
+gate found a regression; 2 unusable input (nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from ..errors import CxrgenError
+
+# In the order `cxrgen-bench` lists them.
+COMMANDS = ("demo", "score", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "weights", "ls")
+DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxrgen-bench", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _module(name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP.replace("%%", "%"))
+        module.add_arguments(p)
+        if hasattr(module, "run"):  # commands with actions (data, leaderboard, weights) set func per action
+            p.set_defaults(func=module.run)
+    return parser
+
+
+def command_list() -> str:
+    lines = [f"usage: cxrgen-bench COMMAND [options]   ({DESCRIPTION})", "", "commands:"]
+    for name in COMMANDS:
+        lines.append(f"  {name:12s} {_module(name).HELP.replace('%%', '%')}")
+    lines += ["", "cxrgen-bench COMMAND --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(command_list())
+        return 0
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CxrgenError as exc:
+        print(f"cxrgen-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cxrgen-bench: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]

@@ -1,0 +1,52 @@
+"""What several commands share: the progress/log line, flag parsers, the generation flags."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+from ..errors import InputError
+
+GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale", "resolution", "seed", "scheduler",
+                    "precision", "device", "compile", "vae_batch_size", "allow_pickle")
+
+
+def log(msg: str) -> None:
+    print(f"[cxrgen-bench] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_weights(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items or ():
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--weights {item!r}: expected BACKBONE=PATH, e.g. xrv-densenet121=/weights/xrv.safetensors")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:
+    g = p.add_argument_group("generation (defaults from the profile's generation block)")
+    g.add_argument("--generator", required=not for_score,
+                   help="registered generator: diffusers, folder, real, callable, or a plug-in"
+                   + ("; with score: generate into --images first, then score" if for_score else ""))
+    g.add_argument("--model", help="pipeline folder (diffusers), image folder (folder), dataset root (real), "
+                                   "module:function (callable)")
+    g.add_argument("--samples-per-prompt", type=int, help="images per prompt (roentgen2022: 4)")
+    g.add_argument("--steps", type=int, help="denoising steps (roentgen2022: 75)")
+    g.add_argument("--guidance-scale", type=float, help="classifier-free guidance (roentgen2022: 4)")
+    g.add_argument("--resolution", type=int, help="image side in pixels (roentgen2022: 512)")
+    g.add_argument("--seed", type=int, help="global seed; each image's seed derives from (seed, prompt id, sample)")
+    g.add_argument("--scheduler", help="pndm (roentgen2022), ddim, dpm++2m, euler, euler-a, unipc, ddpm")
+    g.add_argument("--precision", help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16, bf16")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the denoiser (GPU)")
+    g.add_argument("--vae-batch-size", type=int, help="decode latents in chunks of this size (memory)")
+    if not for_score:
+        g.add_argument("--device", help="auto (cuda:LOCAL_RANK if available), cpu, cuda, cuda:1, ...")
+        g.add_argument("--batch-size", type=int, help="images per generator call")
+        g.add_argument("--allow-pickle", action="store_true", default=None,
+                       help="accept pickle (.bin/.ckpt) weights in the checkpoint folder")
+
+
+def generation_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k, None) is not None}

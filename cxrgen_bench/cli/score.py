@@ -1,0 +1,97 @@
+"""`cxrgen-bench score`: an image set (or a text encoder with a report set) under a profile → one
+results file. `--json` prints exactly what `cxrgen_bench.score(...)` returns."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..errors import InputError
+from ..metrics.card import find_card
+from .common import add_generation_flags, generation_settings, log, parse_weights
+
+HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    subject = p.add_argument_group("what is scored (an image set, or a text encoder with a report set)")
+    subject.add_argument("--images", help="folder of generated images (manifest.csv inside, or {id}_{k}.png names); "
+                                          "with --generator, where to generate them")
+    subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
+    subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns")
+    subject.add_argument("--text-encoder", help="a text encoder: a diffusers pipeline folder (its text_encoder), a "
+                                                "transformers encoder folder, or KIND:LOCATION (cxrgen-bench ls "
+                                                "text_encoders)")
+    subject.add_argument("--reports", help="(with --text-encoder) CSV of reports: prompt_id, text, CheXpert labels")
+    subject.add_argument("--extraction", help="(with --text-encoder) comma-separated: cls, mean, pooler, model-specific")
+    p.add_argument("--metrics", help="comma-separated metrics (default for images: fid,ms_ssim,classifier_auroc); "
+                                     "restrict FID backbones with fid[inception-v3-fid+xrv-densenet121]")
+    p.add_argument("--profile", default="roentgen2022", help="profile name or YAML file (default: roentgen2022)")
+    p.add_argument("--weights", action="append", default=[], metavar="BACKBONE=PATH",
+                   help="weights file for a backbone (repeatable); otherwise $CXRGEN_WEIGHTS and library caches")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow weights files that need unpickling/TorchScript even if their sha256 is not the published one")
+    p.add_argument("--out", help="write the results JSON here (atomically, after validation)")
+    p.add_argument("--json", action="store_true", help="print the results object as JSON")
+    p.add_argument("--name", help="model name for the results file (default: the image folder's name)")
+    p.add_argument("--cache-dir", help="feature/statistics cache (default: $CXRGEN_CACHE or ~/.cache/cxrgen-bench)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--device", default="cpu", help="torch device for the models (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    p.add_argument("--workers", type=int, default=None, help="threads decoding/resizing images")
+    p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="prompt-level bootstrap resamples for 95%% CIs (e.g. 1000; 0: none)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (same seed → paired comparisons)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    add_generation_flags(p, for_score=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation.runner import generate_then_score, score
+
+    kwargs: dict[str, Any] = dict(
+        reference=args.reference, metrics=args.metrics, profile=args.profile, weights=parse_weights(args.weights),
+        out=args.out, model_name=args.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+        device=args.device, batch_size=args.batch_size, workers=args.workers, allow_pickle=args.allow_pickle,
+        strict=args.strict, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
+        log=None if args.quiet else log)
+    progress = not (args.quiet or args.json)
+    if args.generator:
+        if not args.prompts or not args.images:
+            raise InputError("score --generator needs --prompts and --images (where to generate)")
+        # --device, --batch-size and --allow-pickle serve both the generator and the scoring backbones
+        result = generate_then_score(args.generator, args.model, args.prompts, args.images,
+                                     generation=generation_settings(args), progress=progress, **kwargs)
+        if result is None:
+            return 0  # not rank 0: rank 0 scores the merged set
+    else:
+        result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
+                       reports=args.reports, extraction=args.extraction, progress=progress, **kwargs)
+    if args.json:
+        from ..results.store import dumps
+
+        sys.stdout.write(dumps(result))
+    else:
+        print(format_summary(result))
+        if args.out:
+            print(f"results written to {args.out}")
+    return 1 if result["status"] == "partial" else 0
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    lines = [f"{result['model']['name']}  (profile {result['profile']['name']} v{result['profile']['version']}, "
+             f"status {result['status']})"]
+    for key, entry in sorted(result["metrics"].items()):
+        card = find_card(key)
+        arrow = {"lower": "↓", "higher": "↑"}.get(card.direction if card else "", "?")
+        if entry.get("error"):
+            lines.append(f"  {key:32s} {arrow}  ERROR: {entry['error'].splitlines()[0]}")
+            continue
+        value = "undefined" if entry["value"] is None else f"{entry['value']:.4f}"
+        std = f" ± {entry['std']:.4f}" if entry.get("std") is not None else ""
+        ci = f"  95% CI [{entry['ci95'][0]:.4f}, {entry['ci95'][1]:.4f}]" if entry.get("ci95") else ""
+        lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")
+        for warning in entry.get("warnings", []):
+            lines.append(f"      note: {warning}")
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""`cxrgen-bench study NAME`: a registered study (a resumable, training-based evaluation) into a
+folder; re-running the same command resumes it. Writes OUT/results.json like `score --out`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..registry import STUDIES
+
+HELP = "run (or resume) a registered training-based study (resumable; writes the results schema)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    studies = p.add_subparsers(dest="study", metavar="STUDY")
+    for name in STUDIES.names():
+        cls = STUDIES.get(name)
+        s = studies.add_parser(name, help=cls.help, description=cls.help)
+        cls.add_arguments(s)
+        s.add_argument("--out", required=True, help="the study's folder (resumable: re-run the same command)")
+        s.add_argument("--profile", default="roentgen2022", help="profile pinning the study's settings")
+        s.add_argument("--name", help="model name for the results (default: the study's name)")
+        s.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+        s.add_argument("--json", action="store_true", help="print the results object as JSON")
+        s.add_argument("--quiet", action="store_true", help="no progress display")
+        s.set_defaults(study_class=cls)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "study_class", None):
+        names = STUDIES.names()
+        print("studies: " + (", ".join(names) if names else "none registered (plug-ins add them under the "
+                             "entry-point group cxrgen_bench.studies)"))
+        return 0 if names else 2
+    from ..evaluation.context import RunOptions
+    from ..results.store import dumps
+    from ..studies import run_study
+    from .common import log
+
+    cls = args.study_class
+    options = RunOptions(device=args.device, progress=not (args.quiet or args.json),
+                         log=(lambda m: None) if args.quiet else log)
+    result = run_study(cls(cls.settings_from_args(args), args.profile, options), args.out, model_name=args.name)
+    print(dumps(result) if args.json else json.dumps({k: v["value"] for k, v in result["metrics"].items()}, indent=2))
+    return 1 if result["status"] == "partial" else 0

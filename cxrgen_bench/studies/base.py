@@ -1,0 +1,144 @@
+"""Studies: long, resumable, seeded evaluations that train models (augmentation classifier runs,
+RoentGen Table 5; later others), written to the same results schema as every other evaluation.
+
+A study splits its work into units (e.g. regime × size × seed), each with a stable id and its own
+seed. `run_study` runs the units one after the other in an output folder it owns (locked; its
+settings recorded in study.json and checked on every re-run); a finished unit's outputs are written
+atomically to units/<id>.json, and a unit may checkpoint inside units/<id>/ (see
+`cxrgen_bench.training.checkpoint`) so that a killed run resumes mid-unit. Kill it anywhere, re-run the
+same command: it ends with the numbers an uninterrupted run gives. Then `summarise` turns the units'
+outputs into metric entries (with their cards' versions), and the result goes to OUT/results.json.
+
+A study's metrics are registered like any metric, with cards whose `requires` include
+"training_budget"; `score` refuses them with a message naming the study command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from .. import workdir
+from ..errors import InputError, MetricError
+from ..evaluation.context import RunOptions
+from ..evaluation.subjects import StudySubject
+from ..files import atomic_write_text
+from ..metrics.base import Metric
+from ..profiles import Profile, get_profile
+from ..progress import ProgressFactory, factory
+from ..registry import METRICS
+from ..results.store import to_json_safe, validate, write_result
+
+UNITS_DIR = "units"
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str  # stable and file-name safe, e.g. "real-1100-seed0"
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Study:
+    """Base class of registered studies (registry kind `studies`)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    help: ClassVar[str] = ""
+
+    def __init__(self, settings: dict[str, Any], profile: str | Profile = "roentgen2022",
+                 options: RunOptions | None = None):
+        self.settings = settings
+        self.profile = get_profile(profile)
+        self.options = options or RunOptions()
+        self.progress: ProgressFactory = factory(self.options.progress)
+
+    # --- what a study provides ----------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """The study's own flags (`cxrgen-bench study NAME --help`)."""
+
+    @classmethod
+    def settings_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        return {}
+
+    def data(self) -> dict[str, Any]:
+        """What the study trains and tests on, by content (sha256 of the prompt sets, image sets)."""
+        return {}
+
+    def units(self) -> list[Unit]:
+        raise NotImplementedError
+
+    def run_unit(self, unit: Unit, folder: Path) -> dict[str, Any]:
+        """Train and test one unit; JSON-able outputs. May checkpoint in ``folder`` and resume from it."""
+        raise NotImplementedError
+
+    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The units' outputs → metric entries (use `entry`)."""
+        raise NotImplementedError
+
+    # --- shared -----------------------------------------------------------------------------------
+    def subject(self) -> StudySubject:
+        return StudySubject(self.name, {"version": self.version, **self.settings}, self.data())
+
+    def entry(self, metric: str, key: str, value: float | None, n_requested: int, n_effective: int,
+              details: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        """A results entry of a registered metric (its card gives name and version)."""
+        return METRICS.get(metric)({}, []).value(key, value, n_requested, n_effective, details, **extra)
+
+
+class StudyMetric(Metric):
+    """A metric whose values only a study computes (its card requires "training_budget")."""
+
+    study: ClassVar[str]
+
+    def compute(self, ctx: Any) -> list[dict[str, Any]]:
+        raise MetricError(f"{self.card.name} is computed by a study: cxrgen-bench study {self.study} ...")
+
+
+def run_study(study: Study, out: str | Path, model_name: str | None = None,
+              after_unit: Callable[[Unit], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) every unit of ``study`` in ``out``; returns the validated results object."""
+    from ..evaluation.runner import new_result
+
+    started = time.monotonic()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    units = study.units()
+    ids = [u.id for u in units]
+    if len(set(ids)) != len(ids) or any(not i or "/" in i for i in ids):
+        raise InputError(f"study {study.name}: unit ids must be unique, non-empty file names; got {ids}")
+    subject = study.subject()
+    handle = workdir.lock(out / ".study.lock", out, f"run of study {study.name}")
+    try:
+        workdir.check_identity(out / "study.json", {**subject.describe(), "profile": study.profile.describe()},
+                               f"a run of study {study.name}")
+        outputs: dict[str, dict[str, Any]] = {}
+        with study.progress(len(units), f"study {study.name}", "units") as bar:
+            for unit in units:
+                done = out / UNITS_DIR / f"{unit.id}.json"
+                if done.is_file():
+                    outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
+                    bar.update(1)
+                    continue
+                study.options.log(f"study {study.name}: unit {unit.id}")
+                result = study.run_unit(unit, out / UNITS_DIR / unit.id)
+                atomic_write_text(done, json.dumps({"unit": unit.id, "seed": unit.seed, "settings": unit.settings,
+                                                    "outputs": to_json_safe(result)}, indent=2, sort_keys=True))
+                outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
+                bar.update(1)
+                if after_unit:
+                    after_unit(unit)
+        entries = study.summarise(outputs)
+        run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "duration_s": round(time.monotonic() - started, 3), "device": study.options.device,
+               "settings": {"study": study.name, "units": ids}}
+        result = new_result(subject, study.profile, {e["key"]: e for e in entries}, {}, run, model_name)
+        write_result(result, out / "results.json")
+        return validate(to_json_safe(result))
+    finally:
+        workdir.unlock(handle)
