@@ -212,5 +212,8 @@ def listing(kind: str) -> dict[str, dict[str, Any]]:
     for name in reg.names():
         out[name] = {"source": reg.source(name)}
         if reg is METRICS:
-            out[name]["card"] = reg.get(name).card.describe()
+            try:
+                out[name]["card"] = reg.get(name).card.describe()
+            except RegistryError as exc:  # a broken plug-in is listed with its problem, not hidden
+                out[name]["error"] = str(exc)
     return out

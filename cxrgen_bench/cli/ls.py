@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         for name, info in entries.items():
             source = "" if info["source"] == "built-in" else f" [{info['source']}]"
             card = info.get("card")
-            extra = ""
+            extra = f"  BROKEN: {info['error']}" if info.get("error") else ""
             if card:
                 extra = f"  ({card['direction']} is better) {card['summary']}" + (
                     " [reported only]" if card["reported_only"] else "")

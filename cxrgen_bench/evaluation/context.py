@@ -52,7 +52,7 @@ class EvaluationContext:
         self.options = options or RunOptions()
         self.progress: ProgressFactory = factory(self.options.progress)
         self._backbones: dict[str, Any] = {}
-        self._other_models: dict[str, Any] = {}  # text encoders, report generators, labellers in use
+        self._other_models: dict[str, Any] = dict(subject.models())  # text encoders, report generators, labellers
 
     # --- run options metrics read ---------------------------------------------------------------
     @property

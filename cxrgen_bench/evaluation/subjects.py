@@ -47,6 +47,10 @@ class Subject:
         """How many resampling units (prompts, reports) the subject has: `n.requested` of a failed metric."""
         return 0
 
+    def models(self) -> dict[str, Any]:
+        """Models that are part of the subject itself (a text encoder under evaluation), by role."""
+        return {}
+
     def missing_for(self, metric: str, requires: tuple[str, ...]) -> str | None:
         """A sentence saying what this subject lacks for a metric, or None when it has everything."""
         missing = [r for r in requires if r not in CHECKED_BY_METRIC and r not in self.provides()]
@@ -143,6 +147,9 @@ class TextEncoderSubject(Subject):
 
     def n_units(self) -> int:
         return len(self.reports.prompts)
+
+    def models(self) -> dict[str, Any]:
+        return {"text_encoder": self.encoder}
 
 
 @dataclass

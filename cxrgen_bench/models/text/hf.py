@@ -7,8 +7,9 @@ code: a folder whose config declares `auto_map` is refused before anything is lo
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -18,6 +19,16 @@ from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES, check_pipeline_folder, f
 from .base import TextEncoder, masked_mean
 
 BATCH = 64
+# A folder must carry its tokenizer's vocabulary: without one, transformers builds an empty tokenizer
+# that maps every word to [UNK] and embeds every report alike — a silent wrong number.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model",
+                   "sentencepiece.bpe.model")
+
+
+def require_tokenizer(folder: Path) -> None:
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(f"{folder}: no usable tokenizer in this text-encoder folder (none of "
+                         f"{', '.join(TOKENIZER_FILES)}); save it beside the model with tokenizer.save_pretrained(folder)")
 
 
 class TransformersEncoder(TextEncoder):
@@ -29,6 +40,7 @@ class TransformersEncoder(TextEncoder):
         super().__init__(device=device, allow_pickle=allow_pickle)
         self.folder = Path(location)
         self.provenance = folder_provenance(self.folder, allow_pickle)
+        require_tokenizer(self.folder)
         self.provenance["sha256"] = folder_sha256(self.folder, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
         self.extractions = _extractions(self.folder)
         self.max_length = _max_length(self.folder / "config.json")
@@ -61,6 +73,7 @@ class DiffusersTextEncoder(TextEncoder):
             if not (self.folder / sub).is_dir():
                 raise InputError(f"{self.folder}: pipeline folder has no {sub}/ (a text-to-image pipeline without a "
                                  "text encoder cannot be scored with CheXpert@k)")
+        require_tokenizer(self.folder / "tokenizer")
         digest = folder_sha256(self.folder / "text_encoder", WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
         tokenizer_digest = folder_sha256(self.folder / "tokenizer", CONFIG_SUFFIXES)
         self.provenance = {**folder_provenance(self.folder / "text_encoder", allow_pickle),
@@ -79,11 +92,29 @@ class DiffusersTextEncoder(TextEncoder):
         return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' loading bars and "sequence longer than the maximum" warnings would interleave with
+    our own progress; truncation is counted and reported by us instead. Restores the user's settings."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _load_model(auto: Any, folder: Path, allow_pickle: bool, device: str) -> Any:
     """Load strictly: transformers fills missing weights with random values and only warns; here a
     checkpoint that does not cover the architecture is an error (the pooler aside, see _extractions)."""
-    model, info = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
-                                       use_safetensors=None if allow_pickle else True, output_loading_info=True)
+    with quiet_transformers():
+        model, info = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
+                                           use_safetensors=None if allow_pickle else True, output_loading_info=True)
     missing = [k for k in info.get("missing_keys", []) if not (k.startswith("pooler.") or ".pooler." in k)]
     if missing:
         raise InputError(f"{folder}: the weights do not cover the model its config describes; missing "
@@ -96,7 +127,8 @@ def _run(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_leng
     import torch
 
     # Truncation is counted from the untruncated token count, so the results can say how many.
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+    with quiet_transformers():
+        lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
     truncated = [n > max_length for n in lengths]
     out = []
     with torch.inference_mode():
