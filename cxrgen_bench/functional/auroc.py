@@ -3,6 +3,12 @@
 AUROC is computed as the Mann-Whitney statistic with average ranks for ties, which equals the area
 under the trapezoidal ROC curve that scikit-learn integrates. A class whose labels take a single
 value has no AUROC: it is reported as None, never as 0.5.
+
+Why our own code and not scikit-learn's `roc_auc_score` or torchmetrics' `binary_auroc`: a scoring
+run computes AUROC for every class in every bootstrap replicate, and in `benchmarks/library_peers.py`
+(5,000 images × 11 classes, point estimate + 200 replicates, 2 cores) ours takes 1.4 s against
+8.7 s for scikit-learn and 2.4 s for torchmetrics, at equal values (largest difference 2e-16 to
+scikit-learn, which stays the parity test in tests/test_auroc.py).
 """
 from __future__ import annotations
 

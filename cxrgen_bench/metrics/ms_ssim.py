@@ -36,7 +36,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | Non
 
 class IntraPromptMSSSIM(Metric):
     card = Card(
-        name="ms_ssim", version="1", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
+        name="ms_ssim", version="2", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
         summary="Mean pairwise MS-SSIM between samples of the same prompt (lower = more diverse).",
         requires=("images", "samples>=2"), section="fidelity", order=20, plot="msssim_by_tokens",
         reported="RoentGen .32 ± .09; SD 1.4 .09 ± .05 (± = std over prompts)",
@@ -46,7 +46,8 @@ class IntraPromptMSSSIM(Metric):
         c = self.config
         return {"win_size": int(c.get("win_size", 11)), "sigma": float(c.get("sigma", 1.5)),
                 "weights": tuple(float(w) for w in c.get("weights", (0.0448, 0.2856, 0.3001, 0.2363, 0.1333))),
-                "data_range": float(c.get("data_range", 1.0)), "k": tuple(float(x) for x in c.get("k", (0.01, 0.03)))}
+                "data_range": float(c.get("data_range", 1.0)), "k": tuple(float(x) for x in c.get("k", (0.01, 0.03))),
+                "precision": str(c.get("precision", "float64"))}
 
     def prompt_value(self, group: list[ImageRecord], settings: dict[str, Any]) -> float:
         import torch

@@ -229,7 +229,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
             raise InputError("--tensorboard needs the tensorboard package: pip install tensorboard") from exc
         writer = SummaryWriter(str(out / "logs"))
     losses: list[float] = []
-    started = time.monotonic()
+    started, first_step = time.monotonic(), step  # a resumed run's rate counts only its own steps
     from concurrent.futures import ThreadPoolExecutor
 
     loader = ThreadPoolExecutor(max_workers=max(1, cfg.num_workers))  # PIL/numpy decoding releases the GIL
@@ -279,9 +279,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                 if writer is not None and value is not None:
                     writer.add_scalar(f"validation/{key}", value, step)
         if step % 10 == 0 or step == cfg.max_steps:
-            rate = step * global_batch / max(1e-9, time.monotonic() - started)
+            elapsed = max(1e-9, time.monotonic() - started)
+            eta = (cfg.max_steps - step) * elapsed / max(1, step - first_step)
             log(f"step {step}/{cfg.max_steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f} "
-                f"lr {scheduler.get_last_lr()[0]:.2e} {rate:.1f} images/s")
+                f"lr {scheduler.get_last_lr()[0]:.2e} {(step - first_step) * global_batch / elapsed:.1f} images/s "
+                f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}")
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
             acc.wait_for_everyone()
             if acc.is_main_process:
