@@ -20,7 +20,7 @@ from PIL import Image
 from cxrgen_bench.models.image import build_backbone
 from cxrgen_bench.cache import Cache
 from cxrgen_bench.data import ImageSet
-from cxrgen_bench.extract import extract_features
+from cxrgen_bench.evaluation.features import extract_features
 from cxrgen_bench.profiles import get_profile
 from cxrgen_bench.models.weights import WeightsSpec, resolve_weights
 
