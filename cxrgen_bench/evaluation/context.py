@@ -175,20 +175,19 @@ class EvaluationContext:
     # --- derived values ------------------------------------------------------------------------
     def memo_json(self, namespace: str, compute: Callable[[], T], **key_parts: Any) -> T:
         """A JSON-able value derived from cached inputs, itself cached under a key of ``key_parts``."""
-        key = key_of(**key_parts)
-        cached = self.cache.get_json(namespace, key)
-        if cached is not None:
-            return cached
-        value = compute()
-        self.cache.put_json(namespace, key, value)
-        return value
+        return self._memo(self.cache.get_json, self.cache.put_json, namespace, compute, key_parts)
 
     def memo_arrays(self, namespace: str, compute: Callable[[], dict[str, np.ndarray]],
                     **key_parts: Any) -> dict[str, np.ndarray]:
+        """`memo_json` for a mapping of arrays."""
+        return self._memo(self.cache.get_arrays, self.cache.put_arrays, namespace, compute, key_parts)
+
+    @staticmethod
+    def _memo(get: Callable[[str, str], Any], put: Callable[[str, str, Any], None], namespace: str,
+              compute: Callable[[], Any], key_parts: dict[str, Any]) -> Any:
         key = key_of(**key_parts)
-        cached = self.cache.get_arrays(namespace, key)
-        if cached is not None:
-            return cached
-        value = compute()
-        self.cache.put_arrays(namespace, key, value)
-        return value
+        cached = get(namespace, key)
+        if cached is None:
+            cached = compute()
+            put(namespace, key, cached)
+        return cached
