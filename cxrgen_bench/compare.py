@@ -42,6 +42,10 @@ def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | Non
         return MetricComparison(key, direction, (ea or {}).get("value"), (eb or {}).get("value"), None, None, None,
                                 False, f"missing or failed in the {missing} file")
     a, b = float(ea["value"]), float(eb["value"])
+    if ea.get("version") != eb.get("version"):  # another implementation: no paired statement is sound
+        return MetricComparison(key, direction, a, b, b - a, None, None, False,
+                                f"metric versions differ (v{ea.get('version')} vs v{eb.get('version')}): "
+                                "different implementations, not compared")
     ba, bb = ea.get("bootstrap"), eb.get("bootstrap")
     if ba and bb and all(ba.get(k) == bb.get(k) for k in ("seed", "resamples", "units_sha256")):
         ra = np.array([np.nan if v is None else v for v in ba["replicates"]], dtype=float)

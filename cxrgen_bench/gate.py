@@ -82,6 +82,12 @@ def check_comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> lis
         problems.append(f"prompt sets differ (sha256 {sa[:12]}… vs {sb[:12]}…)")
     if baseline.get("kind") == "reported" or candidate.get("kind") == "reported":
         problems.append("a reported (typed-in) entry cannot be gated: gate measured results only")
+    # A metric whose version changed is another implementation: its numbers are not comparable.
+    changed = sorted(f"{key} (v{entry.get('version')} vs v{candidate['metrics'][key].get('version')})"
+                     for key, entry in baseline["metrics"].items()
+                     if key in candidate["metrics"] and entry.get("version") != candidate["metrics"][key].get("version"))
+    if changed:
+        problems.append(f"metric versions differ: {', '.join(changed)}; re-score the baseline with this cxrgen-bench")
     return problems
 
 

@@ -39,6 +39,7 @@ class Registry(Generic[T]):
         self._targets: dict[str, Any] = {}
         self._sources: dict[str, str] = {}
         self._entry_points_loaded = False
+        self._entry_point_error: RegistryError | None = None  # raised again on every use, never half-loaded
 
     def register(self, name: str, target: Any = None, *, source: str = "built-in") -> Any:
         """Register ``target`` under ``name``; without a target, act as a class decorator."""
@@ -61,12 +62,18 @@ class Registry(Generic[T]):
         self._sources[name] = source
 
     def _load_entry_points(self) -> None:
+        if self._entry_point_error is not None:
+            raise self._entry_point_error
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
-        for ep in entry_points(group=self.group):
-            dist = getattr(ep, "dist", None)
-            self._add(ep.name, ep.value, f"entry point of {dist.name if dist else '?'}")
+        try:
+            for ep in entry_points(group=self.group):
+                dist = getattr(ep, "dist", None)
+                self._add(ep.name, ep.value, f"entry point of {dist.name if dist else '?'}")
+        except RegistryError as exc:
+            self._entry_point_error = exc
+            raise
 
     def names(self) -> list[str]:
         self._load_entry_points()
@@ -164,7 +171,7 @@ def _register_builtins() -> None:
     METRICS.register("i2t_radgraph", "cxrgen_bench.metrics.reported:I2T_RADGRAPH")
     METRICS.register("augmentation_auroc", "cxrgen_bench.metrics.reported:AUGMENTATION_AUROC")
     METRICS.register("augmentation_accuracy", "cxrgen_bench.metrics.reported:AUGMENTATION_ACCURACY")
-    METRICS.register("chexpert@10", "cxrgen_bench.metrics.reported:CHEXPERT_AT_10")
+    METRICS.register("chexpert_at_k", "cxrgen_bench.metrics.reported:CHEXPERT_AT_K")
     BACKBONES.register("inception-v3-fid", "cxrgen_bench.models.image.inception_tf:InceptionV3FID")
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121")
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image.clip_vit:CLIPViTB32")

@@ -76,6 +76,7 @@ def plugins(tmp_path, monkeypatch):
             monkeypatch.setattr(reg, "_targets", dict(originals[kind][0]))
             monkeypatch.setattr(reg, "_sources", dict(originals[kind][1]))
             monkeypatch.setattr(reg, "_entry_points_loaded", False)
+            monkeypatch.setattr(reg, "_entry_point_error", None)
         dist = site / "cxrgen_test_plugins-0.1.dist-info"
         dist.mkdir(parents=True, exist_ok=True)
         (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cxrgen-test-plugins\nVersion: 0.1\n")

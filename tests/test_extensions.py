@@ -188,8 +188,42 @@ def test_generation_record_is_the_results_provenance(tmp_path):
 
 
 def test_stored_version_1_entries_still_load_and_render(tmp_path):
-    entries = Store(REPO / "leaderboard").load()
-    on_disk = json.loads(next((REPO / "leaderboard" / "entries").glob("*.json")).read_text())
-    assert on_disk["schema_version"] == "1" and all(e["schema_version"] == "2" for e in entries)
-    md = build(entries, tmp_path)["README.md"].read_text()
-    assert "| RoentGen (5e-5, 60k) † | **3.6** | **54.9** |" in md
+    """Entries stored by version 1 (kept in tests/data/entries-v1) load through the migration, equal the
+    entries imported today from the same typed-in numbers, and render."""
+    from cxrgen_bench.leaderboard.reported import load_reported
+
+    shutil.copytree(REPO / "tests" / "data" / "entries-v1", tmp_path / "store" / "entries")
+    entries = Store(tmp_path / "store").load()
+    assert all(json.loads(p.read_text())["schema_version"] == "1"
+               for p in (tmp_path / "store" / "entries").glob("*.json"))
+    fresh = {e["model"]["name"]: e for e in load_reported(REPO / "leaderboard" / "reported" / "roentgen2022.yaml")}
+    for entry in entries:
+        assert entry["schema_version"] == "2"
+        assert entry["metrics"] == fresh[entry["model"]["name"]]["metrics"], entry["name"]
+    md = build(entries, tmp_path / "board")["README.md"].read_text()
+    assert "| RoentGen (5e-5, 60k) † | 3.6 | 54.9 |" in md and "| Text encoder: ClinicalBERT † |" in md
+
+
+def test_broken_trainer_or_study_plugins_leave_the_command_line_working(plugins, tmp_path, capsys):
+    plugins({"cxrgen_bench.studies": {"half-done": "tests.plugins.missing_module:Study"},
+             "cxrgen_bench.trainers": {"lost": "tests.plugins.missing_module:Trainer"}})
+    with pytest.raises(SystemExit) as exit_:
+        main(["study", "--help"])
+    assert exit_.value.code == 0 and "BROKEN" in capsys.readouterr().out
+    assert main(["study", "half-done", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "studies 'half-done' (entry point of cxrgen-test-plugins)" in err and "Traceback" not in err
+    assert main(["train", "lost"]) == 2 and "trainers 'lost'" in capsys.readouterr().err
+    assert main(["ls", "metrics"]) == 0
+
+
+def test_an_unreadable_generation_record_costs_no_metric(tmp_path):
+    prompts = tmp_path / "p.csv"
+    prompts.write_text("prompt_id,text\np0,Left effusion.\np1,Normal.\n")
+    out = tmp_path / "gen"
+    cxrgen_bench.generate(generator="callable", model="tests.gen_helpers:noise_image", prompts=prompts, out=out,
+                          samples_per_prompt=2, resolution=200, progress=False)
+    (out / "generation.json").write_text('{"prompts": {}}')  # no generator block
+    result = cxrgen_bench.score(images=out, metrics="ms_ssim", cache_dir=tmp_path / "c")
+    assert result["status"] == "complete" and result["metrics"]["ms_ssim"]["value"] is not None
+    assert "unreadable generation.json" in result["model"]["generator"]["note"]

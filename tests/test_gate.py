@@ -6,7 +6,7 @@ from cxrgen_bench.cli import main
 from cxrgen_bench.compare import compare
 from cxrgen_bench.gate import PASS, REGRESSION, UNUSABLE, load_rules, run_gate
 
-from .results_factory import measured, per_prompt
+from .results_factory import measured, per_prompt, variant
 
 RULES = {"default": {"relative": 0.05},
          "metrics": {"fid[xrv-densenet121]": {"relative": 0.10}, "ms_ssim": {"absolute": 0.01, "significance": 0.05},
@@ -97,3 +97,15 @@ def test_compare_paired_differences(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     out = capsys.readouterr().out
     assert "missing or failed in the second file" in out
+
+
+def test_a_metric_implemented_anew_is_not_compared_with_its_old_version():
+    base = measured("a")
+    cand = variant(base)
+    cand["metrics"]["ms_ssim"]["version"] = "2"  # e.g. MS-SSIM now computed by another library
+    report = run_gate(base, cand, load_rules(None))
+    assert report.exit_code == UNUSABLE and "metric versions differ: ms_ssim (v1 vs v2)" in report.problems[0]
+    from cxrgen_bench.compare import compare_metric
+
+    row = compare_metric("ms_ssim", base["metrics"]["ms_ssim"], cand["metrics"]["ms_ssim"])
+    assert row.p_value is None and not row.paired and "versions differ" in row.note

@@ -26,7 +26,7 @@ def test_reported_numbers_are_typed_in_with_their_source():
     assert m["fid[xrv-densenet121]"]["value"] == 3.6 and m["fid[inception-v3-fid]"]["value"] == 54.9
     assert m["ms_ssim"]["value"] == 0.32 and m["ms_ssim"]["std"] == 0.09
     assert m["classifier_auroc"]["value"] == 0.81 and m["classifier_auroc"]["details"]["per_class"]["Edema"] == 0.78
-    assert m["chexpert@10"]["value"] == 30.2 and "ci95" not in m["fid[xrv-densenet121]"]
+    assert m["chexpert_at_k"]["value"] == 30.2 / 100 and "ci95" not in m["fid[xrv-densenet121]"]  # printed in %
     assert "printed as .67" in entries["p19 test set (real images)"]["source"]["notes"]
     assert len(entries) == 34
 
@@ -64,8 +64,8 @@ def test_rendering_is_deterministic_and_complete(tmp_path):
         e.setdefault("name", e["model"]["name"])
     a = build(entries, tmp_path / "a")
     b = build(list(reversed(entries)), tmp_path / "b")
-    assert set(a) == {"README.md", "index.html", "leaderboard.csv", "leaderboard.tex", "plots/msssim_by_tokens.svg",
-                      "plots/auroc_heatmap.svg"}
+    assert set(a) == {"README.md", "index.html", "leaderboard.csv", "leaderboard.tex", "plots/ms_ssim_by_tokens.svg",
+                      "plots/classifier_auroc_heatmap.svg"}
     for name in a:
         assert a[name].read_bytes() == b[name].read_bytes(), name
     md = a["README.md"].read_text()
@@ -73,7 +73,7 @@ def test_rendering_is_deterministic_and_complete(tmp_path):
     assert "| RoentGen (5e-5, 60k) † | **3.6** | **54.9** |" in md  # best value bold, reported row marked
     assert "FID XRV ↓" in md and "Filtered avg ↑" in md
     assert "[9.0, 11.0]" in md  # a measured CI is shown
-    assert "Image–image retrieval" in md and "Downstream utility" in md and "CheXpert@10" in md
+    assert "Image–image retrieval" in md and "Downstream utility" in md and "CheXpert@k" in md
     csv_text = a["leaderboard.csv"].read_text()
     assert csv_text.splitlines()[0].startswith("section,profile,entry") and "model-b" in csv_text
     assert "\\textbf{3.6}" in a["leaderboard.tex"].read_text()
@@ -101,7 +101,7 @@ def test_script_in_a_model_name_renders_inert(tmp_path):
 def test_cards_give_direction_for_every_rendered_metric():
     assert card_for("fid[xrv-densenet121]").direction == "lower"
     assert card_for("classifier_auroc").direction == "higher"
-    assert card_for("rrg_radgraph").direction == "higher" and card_for("chexpert@10[cls]").direction == "higher"
+    assert card_for("rrg_radgraph").direction == "higher" and card_for("chexpert_at_k[cls]").direction == "higher"
     with pytest.raises(NoCardError, match="no metric card for .made_up_metric."):
         card_for("made_up_metric")
 
@@ -113,7 +113,8 @@ def test_cli_add_and_build(tmp_path, capsys):
     assert main(["leaderboard", "add", str(result), "--root", str(tmp_path / "lb")]) == 2
     assert main(["leaderboard", "import-reported", str(REPORTED), "--root", str(tmp_path / "lb")]) == 0
     assert main(["leaderboard", "build", "--root", str(tmp_path / "lb")]) == 0
-    assert (tmp_path / "lb" / "index.html").is_file() and (tmp_path / "lb" / "plots" / "auroc_heatmap.svg").is_file()
+    assert (tmp_path / "lb" / "index.html").is_file()
+    assert (tmp_path / "lb" / "plots" / "classifier_auroc_heatmap.svg").is_file()
 
 
 def test_build_of_200_entries_is_fast(tmp_path):

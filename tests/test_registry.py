@@ -60,3 +60,13 @@ def test_entry_points_are_loaded_and_checked(monkeypatch):
     clash.register("third", "json:loads")
     with pytest.raises(RegistryError, match="registered twice"):
         clash.names()
+
+
+def test_a_rejected_entry_point_stays_an_error(monkeypatch):
+    eps = [EntryPoint(name="a", value="json:dumps", group="cxrgen_bench.things")]
+    monkeypatch.setattr(reg, "entry_points", lambda group: [e for e in eps if e.group == group])
+    clash = Registry("things")
+    clash.register("a", "json:loads")
+    for _ in range(2):  # never a half-loaded registry on the second call
+        with pytest.raises(RegistryError, match="registered twice"):
+            clash.names()

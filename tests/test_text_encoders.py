@@ -168,3 +168,33 @@ def test_weights_that_do_not_cover_the_architecture_are_an_error(tmp_path):
 def test_empty_text_is_refused(tiny_pipeline):
     with pytest.raises(InputError, match="empty text"):
         load_text_encoder(str(tiny_pipeline)).embed(["fine", "  "], "cls")
+
+
+def test_roberta_style_position_offsets_do_not_crash_long_reports(tmp_path):
+    """RoBERTa's position ids start after the padding index: 2 of its 514 positions are unusable."""
+    from transformers import RobertaConfig, RobertaModel
+
+    from cxrgen_bench.generation.tiny import save_tiny_bert
+
+    folder = save_tiny_bert(tmp_path / "roberta")  # its WordPiece tokenizer, [PAD] = 0
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {**json.loads((folder / "tokenizer_config.json").read_text()), "model_max_length": 100_000_000}))
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).unlink()
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=128, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=37, max_position_embeddings=514, pad_token_id=0)
+    RobertaModel(config, add_pooling_layer=False).save_pretrained(str(folder), safe_serialization=True)
+    enc = load_text_encoder(str(folder))
+    assert enc.max_length == 512
+    vectors, truncated = enc.embed(["effusion " * 600, "Small effusion."], "mean")
+    assert truncated == [True, False] and np.isfinite(vectors).all()
+
+
+def test_extraction_lists_may_have_spaces(minilm, tmp_path):
+    from cxrgen_bench.evaluation.runner import build_subject
+
+    reports = tmp_path / "r.csv"
+    reports.write_text("prompt_id,text\na,Small effusion.\nb,Normal.\n")
+    subject = build_subject(text_encoder=minilm, reports=reports, extraction="cls, mean")
+    assert subject.extractions == ("cls", "mean")

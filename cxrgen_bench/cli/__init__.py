@@ -47,8 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:
         print(command_list())
         return 0
-    args = build_parser().parse_args(argv)
     try:
+        # Building the parser loads trainer and study plug-ins (their flags): a broken one is named, not a traceback.
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except CxrgenError as exc:
         print(f"cxrgen-bench: error: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import RegistryError
 from ..registry import STUDIES
 
 HELP = "run (or resume) a registered training-based study (resumable; writes the results schema)"
@@ -13,7 +14,13 @@ HELP = "run (or resume) a registered training-based study (resumable; writes the
 def add_arguments(p: argparse.ArgumentParser) -> None:
     studies = p.add_subparsers(dest="study", metavar="STUDY")
     for name in STUDIES.names():
-        cls = STUDIES.get(name)
+        try:
+            cls = STUDIES.get(name)
+        except RegistryError as exc:  # a broken plug-in: listed, and running it says why
+            broken = studies.add_parser(name, help=f"BROKEN: {exc}", prefix_chars="\x00")  # takes any flags
+            broken.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            broken.set_defaults(broken=exc)
+            continue
         s = studies.add_parser(name, help=cls.help, description=cls.help)
         cls.add_arguments(s)
         s.add_argument("--out", required=True, help="the study's folder (resumable: re-run the same command)")
@@ -26,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "broken", None):
+        raise args.broken
     if not getattr(args, "study_class", None):
         names = STUDIES.names()
         print("studies: " + (", ".join(names) if names else "none registered (plug-ins add them under the "

@@ -70,7 +70,8 @@ def _git_hash() -> str | None:
 
 
 def new_result(subject: Subject, profile: Profile, metrics: dict[str, Any], weights: dict[str, Any],
-               run: dict[str, Any], model_name: str | None = None) -> dict[str, Any]:
+               run: dict[str, Any], model_name: str | None = None,
+               model: dict[str, Any] | None = None) -> dict[str, Any]:
     """The results object every evaluation writes (schema `results/schema-v2.json`)."""
     status = "partial" if any("error" in v for v in metrics.values()) else "complete"
     return {
@@ -78,7 +79,7 @@ def new_result(subject: Subject, profile: Profile, metrics: dict[str, Any], weig
         "kind": "measured",
         "status": status,
         "profile": profile.describe(),
-        "model": {"name": model_name or subject.default_name(), **subject.model()},
+        "model": {"name": model_name or subject.default_name(), **(subject.model() if model is None else model)},
         "subject": subject.describe(),
         **subject.inputs(),
         "metrics": metrics,
@@ -109,6 +110,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
     prof = get_profile(profile)
     specs = parse_metric_specs(metrics)
     check_requirements(subject, specs)
+    model = subject.model()  # read before the work: a problem with it must not cost the computed metrics
     ctx = EvaluationContext(subject, prof, cache or Cache(), options)
     values: dict[str, Any] = {}
     for name, opts in specs:
@@ -117,11 +119,14 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
         ctx.log(f"metric {name}{opts or ''}")
         try:
             entries = metric.compute(ctx)
-        except CxrgenError as exc:
-            if options.strict:
+        except Exception as exc:  # noqa: BLE001 — one failing metric (or plug-in bug) must not cost the others
+            if options.strict or not isinstance(exc, (CxrgenError, ArithmeticError, ValueError, RuntimeError,
+                                                      TypeError, KeyError, IndexError, AttributeError, OSError)):
                 raise
-            ctx.log(f"metric {name} failed: {exc}")
-            entries = [metric.value(name, None, subject.n_units(), 0, error=str(exc))]
+            message = str(exc) if isinstance(exc, CxrgenError) else \
+                f"{type(exc).__name__} in metric {name} ({METRICS.source(name)}): {exc}"
+            ctx.log(f"metric {name} failed: {message}")
+            entries = [metric.value(name, None, subject.n_units(), 0, error=message)]
         for entry in entries:
             if not configured:
                 entry.setdefault("warnings", []).append(
@@ -133,7 +138,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
                         "bootstrap_seed": options.bootstrap_seed}}
-    result = new_result(subject, prof, values, ctx.models_used(), run, model_name)
+    result = new_result(subject, prof, values, ctx.models_used(), run, model_name, model)
     if out is not None:
         write_result(result, out)  # validates, then writes atomically: no half-written file
     return validate(to_json_safe(result))
@@ -155,9 +160,10 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
             load_text_encoder(str(text_encoder), device=device, allow_pickle=allow_pickle)
         report_set = reports if isinstance(reports, PromptSet) else PromptSet.from_csv(reports)
         methods = extraction.split(",") if isinstance(extraction, str) else list(extraction or ())
+        methods = [m.strip() for m in methods if m.strip()]
         for method in methods:
             encoder.check(method)
-        return TextEncoderSubject(encoder, report_set, tuple(m.strip() for m in methods if m.strip()))
+        return TextEncoderSubject(encoder, report_set, tuple(methods))
     if images is None:
         raise InputError("score needs --images (a folder of generated images) or --text-encoder with --reports")
     image_set = images if isinstance(images, ImageSet) else ImageSet.from_folder(images)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..cache import key_of
 from ..data.manifest import ImageRecord, ImageSet, PromptSet
 from ..errors import InputError
 from ..metrics.card import CHECKED_BY_METRIC, REQUIREMENTS
@@ -165,10 +166,8 @@ class StudySubject(Subject):
         return {"training_budget"}
 
     def describe(self) -> dict[str, Any]:
-        digest = hashlib.sha256(json.dumps({"study": self.study, "settings": self.settings, "data": self.data},
-                                           sort_keys=True, default=str).encode()).hexdigest()
-        return {"kind": self.kind, "content_sha256": digest, "study": self.study, "settings": self.settings,
-                "data": self.data}
+        return {"kind": self.kind, "content_sha256": key_of(study=self.study, settings=self.settings, data=self.data),
+                "study": self.study, "settings": self.settings, "data": self.data}
 
     def default_name(self) -> str:
         return self.study
@@ -188,7 +187,9 @@ def generator_provenance(images: ImageSet) -> dict[str, Any]:
         data = json.loads(record.read_text(encoding="utf-8"))
         generator = dict(data["generator"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{record}: unreadable generation record ({exc}); delete it or re-run `generate`") from exc
+        # The images are still scorable; the results say that their provenance could not be read.
+        return {"name": "folder", "path": str(images.root), "layout": images.layout, "record": str(record),
+                "note": f"unreadable {GENERATION_RECORD} ({type(exc).__name__}: {exc}): generator unknown"}
     recorded = data.get("images_content_sha256")
     generator.update(path=str(images.root), layout=images.layout, record=str(record),
                      record_sha256=hashlib.sha256(record.read_bytes()).hexdigest(),

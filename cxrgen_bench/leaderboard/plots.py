@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import RegistryError
 from ..files import atomic_path
 from ..metrics.card import Card
 
@@ -78,11 +79,11 @@ def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> 
     return path
 
 
-# Card.plot name → (drawing function, file name under plots/, caption); {section}/{metric}/{label} filled in.
+# Card.plot name → (drawing function, file name under plots/, caption); {metric}/{label} filled in.
 PLOTS: dict[str, tuple[Callable[[list[dict[str, Any]], Card, Path], Path | None], str, str]] = {
-    "msssim_by_tokens": (by_token_length, "msssim_by_tokens.svg",
+    "msssim_by_tokens": (by_token_length, "{metric}_by_tokens.svg",
                          "Intra-prompt {label} by CLIP token length (RoentGen Fig. 3)"),
-    "per_class_heatmap": (per_class_heatmap, "{section}_heatmap.svg", "Per-class {label}"),
+    "per_class_heatmap": (per_class_heatmap, "{metric}_heatmap.svg", "Per-class {label}"),
 }
 
 
@@ -93,9 +94,9 @@ def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict
         if not card.plot:
             continue
         if card.plot not in PLOTS:
-            raise KeyError(f"metric card {card.name!r} names plot {card.plot!r}; known plots: {', '.join(PLOTS)}")
+            raise RegistryError(f"metric card {card.name!r} names plot {card.plot!r}; known plots: {', '.join(PLOTS)}")
         function, file, caption = PLOTS[card.plot]
-        names = {"section": card.board_section.slug, "metric": card.name, "label": card.label}
+        names = {"metric": card.name, "label": card.label}
         rel = "plots/" + file.format(**names)
         if function(entries, card, folder / rel):
             drawn[caption.format(**names)] = rel

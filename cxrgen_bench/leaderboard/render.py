@@ -139,6 +139,8 @@ def fmt(value: float, column: Column) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     scale = column.card.scale if column.card else "open"
+    if scale == "percent":
+        return f"{100 * value:.1f}"
     if scale == "unit" or abs(value) < 1.5:
         return f"{value:.3f}"
     return f"{value:.1f}"

@@ -11,27 +11,30 @@ from ..errors import InputError
 from ..results.store import SCHEMA_VERSION
 from ..metrics.card import NoCardError, card_for
 
-PER_CLASS = {"auroc": "classifier_auroc", "chexpert@10": "chexpert@10"}  # "auroc.Edema" → per_class of ...
+UNITS = {"fraction": 1.0, "percent": 100.0}  # a table's `units`: how the paper printed its numbers (divisor)
 
 
-def _put(metrics: dict[str, dict[str, Any]], column: str, value: float | None) -> None:
+def _put(metrics: dict[str, dict[str, Any]], column: str, value: float | None, divisor: float) -> None:
+    """One typed-in number into its results entry: "KEY", "KEY.std" or "KEY.CLASS" (a per-class value
+    of a metric whose card has a per-class breakdown). Stored as fractions, like measured values."""
     if value is None:
         return
     head, dot, tail = column.partition(".")
-    if dot and head in PER_CLASS:  # a per-class value
-        entry = metrics.setdefault(PER_CLASS[head], _entry(PER_CLASS[head], None))
-        entry["details"].setdefault("per_class", {})[tail] = float(value)
-        return
+    number = float(value) / divisor
     if dot and tail == "std":
-        metrics.setdefault(head, _entry(head, None))["std"] = float(value)
-        return
-    entry = metrics.setdefault(column, _entry(column, None))
-    entry["value"] = float(value)
+        metrics.setdefault(head, _entry(head))["std"] = number
+    elif dot:
+        card = card_for(head)
+        if not card.per_class:
+            raise NoCardError(f"metric {head!r} has no per-class breakdown on its card, so {column!r} has no place")
+        metrics.setdefault(head, _entry(head))["details"].setdefault(card.per_class_field, {})[tail] = number
+    else:
+        metrics.setdefault(column, _entry(column))["value"] = number
 
 
-def _entry(key: str, value: float | None) -> dict[str, Any]:
+def _entry(key: str) -> dict[str, Any]:
     card_for(key)  # a typed-in column must name a metric with a card (a typo fails here, naming the key)
-    return {"key": key, "metric": key.split("[", 1)[0], "version": "reported", "value": value, "details": {}}
+    return {"key": key, "metric": key.split("[", 1)[0], "version": "reported", "value": None, "details": {}}
 
 
 def load_reported(path: str | Path) -> list[dict[str, Any]]:
@@ -56,9 +59,12 @@ def load_reported(path: str | Path) -> list[dict[str, Any]]:
                 note = (table.get("notes") or {}).get(row)
                 if note:
                     entry["source"]["notes"] = note
+                units = table.get("units", "fraction")
+                if units not in UNITS:
+                    raise InputError(f"{path}: {table['table']}: units {units!r} is not one of {', '.join(UNITS)}")
                 for column, value in zip(columns, values):
                     try:
-                        _put(entry["metrics"], column, value)
+                        _put(entry["metrics"], column, value, UNITS[units])
                     except NoCardError as exc:
                         raise InputError(f"{path}: {table['table']}, column {column!r}: {exc}") from None
     return list(entries.values())

@@ -34,7 +34,10 @@ REQUIREMENTS: dict[str, str] = {
 # checked against the subject before a run starts.
 CHECKED_BY_METRIC = frozenset({"samples>=2", "image_encoder"})
 DIRECTIONS = ("lower", "higher")
-SCALES = ("unit", "percent", "open")  # 0–1 scores, 0–100 scores, unbounded (e.g. Fréchet distance)
+# How a value is shown; values are stored as computed: "unit" and "percent" scores are fractions in
+# [0, 1], shown with 3 decimals or as a percentage with 1 (as the papers print them); "open" values are
+# unbounded (Fréchet distance).
+SCALES = ("unit", "percent", "open")
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ SECTIONS: dict[str, Section] = {s.slug: s for s in (
     Section("i2i", "Image–image retrieval", "RoentGen Table 4 (middle)", order=50),
     Section("i2t", "Image–text retrieval", "RoentGen Table 4 (bottom)", order=60),
     Section("augmentation", "Downstream utility: augmentation", "RoentGen Table 5", order=70),
-    Section("text", "Text-encoder knowledge (CheXpert@10)", "RoentGen Table 6; seeds/001 Table 2", order=80),
+    Section("text", "Text-encoder knowledge (CheXpert@k)", "RoentGen Table 6; seeds/001 Table 2",
+            "Scores in percent; k = 10 in roentgen2022.", order=80),
 )}
 UNCATALOGUED = Section("uncatalogued", "Metrics without a card", "results whose metric plug-in is not installed",
                        "No card is installed for these keys: direction unknown, so nothing is ranked.", order=10_000)
@@ -162,7 +166,7 @@ class NoCardError(KeyError):
 
 
 def card_for(key: str) -> Card:
-    """The card of a results key such as "fid[xrv-densenet121]", "ms_ssim" or "chexpert@10[cls]"."""
+    """The card of a results key such as "fid[xrv-densenet121]", "ms_ssim" or "chexpert_at_k[cls]"."""
     from ..registry import METRICS
 
     base = base_of(key)

@@ -22,7 +22,7 @@ class ReportedOnly(Metric):
 
 def _reported(name: str, label: str, section: str, order: int, summary: str, scale: str = "percent",
               **extra: Any) -> type[Metric]:
-    card = Card(name=name, direction="higher", value_range=(0.0, 100.0) if scale == "percent" else (0.0, 1.0),
+    card = Card(name=name, direction="higher", value_range=(0.0, 1.0),
                 label=label, summary=summary, scale=scale, section=section, order=order, reported_only=True,
                 version="reported", **extra)
     return type(f"Reported_{name}", (ReportedOnly,), {"card": card, "__module__": __name__})
@@ -57,8 +57,8 @@ AUGMENTATION_AUROC = _reported("augmentation_auroc", "AUROC", "augmentation", 1,
 AUGMENTATION_ACCURACY = _reported("augmentation_accuracy", "Accuracy", "augmentation", 2,
                                   "Test accuracy of a DenseNet-121 trained on real and/or synthetic images", scale="unit")
 
-CHEXPERT_AT_10 = _reported(
-    "chexpert@10", "CheXpert@10", "text", 1,
+CHEXPERT_AT_K = _reported(
+    "chexpert_at_k", "CheXpert@k", "text", 1,
     "Share of each report's 10 nearest other reports (text-encoder embeddings) that share its CheXpert label",
     per_class=("Fracture", "Pleural Other", "Pneumothorax"), headline_label="Macro",
     options=(("cls", "cls"), ("mean", "mean"), ("pooler", "pooler"), ("model-specific", "model-specific")))

@@ -65,10 +65,11 @@ def tensor_digest(state_dict: Mapping[str, Any]) -> str:
     return h.hexdigest()
 
 
-def folder_provenance(folder: Path, allow_pickle: bool) -> dict[str, Any]:
-    """Check a model folder for unsafe files and describe it (sha256 over its weights and configs)."""
-    from .folders import check_model_folder, folder_sha256
+def folder_provenance(folder: Path, allow_pickle: bool, suffixes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Check a model folder for unsafe files and describe it (sha256 over its files with ``suffixes``:
+    the weights by default)."""
+    from .folders import WEIGHT_SUFFIXES, check_model_folder, folder_sha256
 
     formats = check_model_folder(folder, allow_pickle)
-    return {"path": str(folder), "sha256": folder_sha256(folder), "source": "explicit path", "format": formats,
-            "trusted_by": "safe format" if formats == "safetensors" else "--allow-pickle"}
+    return {"path": str(folder), "sha256": folder_sha256(folder, suffixes or WEIGHT_SUFFIXES), "source": "explicit path",
+            "format": formats, "trusted_by": "safe format" if formats == "safetensors" else "--allow-pickle"}

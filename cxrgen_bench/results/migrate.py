@@ -2,7 +2,10 @@
 (committed) schema, then brought to the current version, so stored leaderboard entries keep working.
 
 v1 → v2: the image-only `image_set` block becomes `subject` (kind "image-set"); metric values lose
-their copies of `direction` and `range` (the metric's card is the only source of both).
+their copies of `direction` and `range` (the metric's card is the only source of both). Metrics that
+version 1 knew only as typed-in paper numbers were stored in percent; version 2 stores every score as
+a fraction (the board shows percent where the card says so), and CheXpert@10 is the chexpert_at_k
+metric (k = 10 under roentgen2022).
 """
 from __future__ import annotations
 
@@ -10,6 +13,25 @@ import copy
 from typing import Any
 
 from ..errors import ResultsError
+
+
+V1_PERCENT = ("rrg_", "i2i_precision@", "i2t_", "chexpert@10")  # keys version 1 stored in percent
+V1_RENAMED = {"chexpert@10": "chexpert_at_k"}
+
+
+def _v1_key(key: str) -> str:
+    base, sep, rest = key.partition("[")
+    return V1_RENAMED.get(base, base) + sep + rest
+
+
+def _v1_percent(entry: dict[str, Any]) -> None:
+    for field in ("value", "std"):
+        if entry.get(field) is not None:
+            entry[field] = entry[field] / 100
+    for name in ("per_class", "per_finding"):
+        per = (entry.get("details") or {}).get(name)
+        if per:
+            entry["details"][name] = {c: None if v is None else v / 100 for c, v in per.items()}
 
 
 def v1_to_v2(result: dict[str, Any], where: str) -> dict[str, Any]:
@@ -20,9 +42,18 @@ def v1_to_v2(result: dict[str, Any], where: str) -> dict[str, Any]:
         out["subject"] = {"kind": "image-set", **image_set}
     elif out.get("kind") == "measured":
         raise ResultsError(f"{where}: a version-1 measured result without image_set cannot be migrated")
-    for entry in out.get("metrics", {}).values():
+    metrics = {}
+    for key, entry in out.get("metrics", {}).items():
         entry.pop("direction", None)
         entry.pop("range", None)
+        if key.startswith(V1_PERCENT):
+            _v1_percent(entry)
+        new_key = _v1_key(key)
+        if "key" in entry or new_key != key:
+            entry["key"] = new_key
+        entry["metric"] = _v1_key(entry.get("metric", key))
+        metrics[new_key] = entry
+    out["metrics"] = metrics
     return out
 
 

@@ -45,11 +45,14 @@ def save_checkpoint(folder: Path, trainable: dict[str, torch.Tensor], optimizer:
     atomic_write_text(tmp / "scheduler.json", json.dumps(scheduler.state_dict() if scheduler is not None else None))
     save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
     atomic_write_text(tmp / "state.json", json.dumps(info, indent=2, sort_keys=True))
-    if folder.exists():
-        import shutil
+    import shutil
 
-        shutil.rmtree(folder)
-    tmp.rename(folder)  # a checkpoint folder exists only once complete
+    old = folder.with_name(folder.name + ".old")
+    if folder.exists():  # replaced, never deleted first: a kill here leaves the old or the new one whole
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    tmp.rename(folder)  # a checkpoint folder exists under its name only once complete
+    shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
@@ -62,6 +65,18 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
             "info": json.loads((folder / "state.json").read_text())}
 
 
+def checkpoints(out: Path) -> list[Path]:
+    """Complete checkpoints (``checkpoint-N`` with its state.json) by step; the ".partial"/".old"
+    leftovers of a killed save are ignored."""
+    found = [p for p in Path(out).glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()
+             and (p / "state.json").is_file()]
+    return sorted(found, key=step_of)
+
+
+def step_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-", 1)[1])
+
+
 def latest_checkpoint(out: Path) -> Path | None:
-    found = [p for p in out.glob("checkpoint-*") if p.is_dir() and (p / "state.json").is_file()]
-    return max(found, key=lambda p: int(p.name.split("-")[1])) if found else None
+    found = checkpoints(out)
+    return found[-1] if found else None

@@ -41,7 +41,7 @@ from cxrgen_bench.errors import InputError
 from cxrgen_bench.models.folders import check_pipeline_folder, folder_sha256
 from .config import TrainConfig
 from .data import PairDataset, epoch_order, sample_generator
-from cxrgen_bench.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cxrgen_bench.training.checkpoint import checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint
 
 @dataclass
 class Components:
@@ -294,9 +294,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                                 {"torch": torch.get_rng_state()},
                                 {"step": step, "position": position, "config_sha256": config_hash(cfg),
                                  "loss": losses[-1]})
-                if cfg.save_text_encoder_every_checkpoint:
+                if cfg.save_text_encoder_every_checkpoint:  # with its tokenizer: a folder CheXpert@k can read
                     acc.unwrap_model(text_encoder).save_pretrained(
                         out / "checkpoints" / f"checkpoint-{step}" / "text_encoder", safe_serialization=True)
+                    c.tokenizer.save_pretrained(str(out / "checkpoints" / f"checkpoint-{step}" / "tokenizer"))
                 _prune(out / "checkpoints", cfg.keep_checkpoints)
         if stop_after is not None and step >= stop_after and step < cfg.max_steps:
             loader.shutdown()
@@ -370,7 +371,7 @@ def validate(cfg: TrainConfig, c: Components, unet, text_encoder, step: int, log
 def _prune(folder: Path, keep: int) -> None:
     import shutil
 
-    found = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+    found = checkpoints(folder)
     for old in found[:-keep] if keep > 0 else []:
         shutil.rmtree(old)
 

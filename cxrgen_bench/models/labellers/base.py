@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...data.labels import CHEXPERT_14
+from ...errors import InputError
 from ..base import Model
 
 
@@ -24,7 +25,8 @@ class Labeller(Model):
     def label(self, texts: list[str]) -> np.ndarray:
         out = np.asarray(self.annotate(texts), dtype=np.float32)
         if out.shape != (len(texts), len(self.classes)):
-            raise ValueError(f"labeller {self.name} returned shape {out.shape} for {len(texts)} texts")
+            raise InputError(f"labeller {self.name} returned labels of shape {out.shape} for {len(texts)} texts "
+                             f"and {len(self.classes)} classes")
         return out
 
     def annotate(self, texts: list[str]) -> Any:

@@ -1,12 +1,15 @@
 """Text encoders from Hugging Face folders: any transformers encoder folder (BERT family: RadBERT,
-SapBERT, CXR-BERT, PubMedBERT, ClinicalBERT, MiniLM, ...) and the CLIP text tower of a diffusers
-pipeline folder (`text_encoder/` + `tokenizer/`, as the trainer writes them at every checkpoint).
+SapBERT, CXR-BERT, PubMedBERT, ClinicalBERT, MiniLM, ...) and the text encoder of a diffusers
+pipeline folder or of a trainer checkpoint (`text_encoder/` + `tokenizer/`, as the reference trainer
+writes them at every checkpoint).
 
 Loaded offline (`local_files_only`), safetensors only unless --allow-pickle, and never with remote
-code: a folder whose config declares `auto_map` is refused before anything is loaded.
+code: a folder whose config declares `auto_map` is refused before anything is loaded. Weights that
+do not cover the architecture (transformers would fill the gap with random values) are an error.
 """
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +26,70 @@ BATCH = 64
 # that maps every word to [UNK] and embeds every report alike — a silent wrong number.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model",
                    "sentencepiece.bpe.model")
+# Position embeddings of these start after the padding index: 2 of max_position_embeddings are unusable.
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "mpnet")
+
+
+class HFTextEncoder(TextEncoder):
+    """A transformers model folder plus its tokenizer's folder."""
+
+    def __init__(self, location: str | Path, device: str = "cpu", allow_pickle: bool = False, **_: Any):
+        super().__init__(device=device, allow_pickle=allow_pickle)
+        self.folder = Path(location)
+        self.model_folder, self.tokenizer_folder = self.locate(self.folder)
+        require_tokenizer(self.tokenizer_folder)
+        # weights, configs and vocabulary all change the embeddings: all are in the hash
+        self.provenance = {**folder_provenance(self.model_folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES),
+                           "path": str(self.folder)}
+        if self.tokenizer_folder != self.model_folder:
+            self.provenance["sha256"] = _combine(self.provenance["sha256"],
+                                                 folder_sha256(self.tokenizer_folder, CONFIG_SUFFIXES))
+        config = _config(self.model_folder)
+        self.extractions = _extractions(self.model_folder, config)
+        self.causal = config.get("model_type") in ("clip_text_model", "clip")
+        self.max_length = _max_length(config, self.tokenizer_folder)
+
+    def locate(self, folder: Path) -> tuple[Path, Path]:
+        return folder, folder
+
+    def load(self) -> Any:
+        transformers = _transformers()
+        try:
+            with quiet_transformers():
+                tokenizer = transformers.AutoTokenizer.from_pretrained(
+                    str(self.tokenizer_folder), local_files_only=True, trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.tokenizer_folder}: no usable tokenizer ({exc}); save it beside the model "
+                             "with tokenizer.save_pretrained(folder)") from exc
+        return tokenizer, _load_model(transformers.AutoModel, self.model_folder, self.allow_pickle, self.device)
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        tokenizer, model = self.model
+        return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
+
+
+class TransformersEncoder(HFTextEncoder):
+    """Any transformers encoder folder: config.json, weights and its tokenizer's files."""
+
+    name = "transformers"
+    default_extraction = "cls"  # seeds/001 Table 2: the CLS state works best for most BERTs
+
+
+class DiffusersTextEncoder(HFTextEncoder):
+    """The text encoder of a diffusers pipeline folder (SD's CLIP text tower, or a swapped domain
+    encoder), or of a trainer checkpoint folder (text_encoder/ and tokenizer/ without model_index.json)."""
+
+    name = "diffusers"
+    default_extraction = "pooler"  # CLIP's own sentence embedding (the end-of-text state)
+
+    def locate(self, folder: Path) -> tuple[Path, Path]:
+        if (folder / "model_index.json").is_file():
+            check_pipeline_folder(folder, self.allow_pickle)
+        for sub in ("text_encoder", "tokenizer"):
+            if not (folder / sub).is_dir():
+                raise InputError(f"{folder}: has no {sub}/ (a pipeline or checkpoint without a text encoder and "
+                                 "its tokenizer cannot be scored with CheXpert@k)")
+        return folder / "text_encoder", folder / "tokenizer"
 
 
 def require_tokenizer(folder: Path) -> None:
@@ -31,65 +98,13 @@ def require_tokenizer(folder: Path) -> None:
                          f"{', '.join(TOKENIZER_FILES)}); save it beside the model with tokenizer.save_pretrained(folder)")
 
 
-class TransformersEncoder(TextEncoder):
-    """Any transformers encoder folder: config.json, weights and its tokenizer's files."""
-
-    name = "transformers"
-
-    def __init__(self, location: str | Path, device: str = "cpu", allow_pickle: bool = False, **_: Any):
-        super().__init__(device=device, allow_pickle=allow_pickle)
-        self.folder = Path(location)
-        self.provenance = folder_provenance(self.folder, allow_pickle)
-        require_tokenizer(self.folder)
-        self.provenance["sha256"] = folder_sha256(self.folder, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
-        self.extractions = _extractions(self.folder)
-        self.max_length = _max_length(self.folder / "config.json")
-
-    def load(self) -> Any:
-        from transformers import AutoModel, AutoTokenizer
-
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True, trust_remote_code=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.folder}: no usable tokenizer in this text-encoder folder ({exc}); save it beside "
-                             "the model with tokenizer.save_pretrained(folder)") from exc
-        return tokenizer, _load_model(AutoModel, self.folder, self.allow_pickle, self.device)
-
-    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
-        tokenizer, model = self.model
-        return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
-
-
-class DiffusersTextEncoder(TextEncoder):
-    """The text encoder of a diffusers pipeline folder (SD's CLIP text tower, or a swapped domain encoder)."""
-
-    name = "diffusers"
-
-    def __init__(self, location: str | Path, device: str = "cpu", allow_pickle: bool = False, **_: Any):
-        super().__init__(device=device, allow_pickle=allow_pickle)
-        self.folder = Path(location)
-        check_pipeline_folder(self.folder, allow_pickle)
-        for sub in ("text_encoder", "tokenizer"):
-            if not (self.folder / sub).is_dir():
-                raise InputError(f"{self.folder}: pipeline folder has no {sub}/ (a text-to-image pipeline without a "
-                                 "text encoder cannot be scored with CheXpert@k)")
-        require_tokenizer(self.folder / "tokenizer")
-        digest = folder_sha256(self.folder / "text_encoder", WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
-        tokenizer_digest = folder_sha256(self.folder / "tokenizer", CONFIG_SUFFIXES)
-        self.provenance = {**folder_provenance(self.folder / "text_encoder", allow_pickle),
-                           "path": str(self.folder), "sha256": _combine(digest, tokenizer_digest)}
-        self.extractions = _extractions(self.folder / "text_encoder")
-        self.max_length = _max_length(self.folder / "text_encoder" / "config.json")
-
-    def load(self) -> Any:
-        from transformers import AutoModel, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(self.folder / "tokenizer"), local_files_only=True)
-        return tokenizer, _load_model(AutoModel, self.folder / "text_encoder", self.allow_pickle, self.device)
-
-    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
-        tokenizer, model = self.model
-        return _run(tokenizer, model, texts, extraction, self.max_length, self.device)
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise InputError("text encoders from Hugging Face folders need transformers: "
+                         "pip install 'cxrgen-bench[text]'") from None
+    return transformers
 
 
 @contextmanager
@@ -150,20 +165,17 @@ def _run(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_leng
 
 
 def _config(folder: Path) -> dict[str, Any]:
-    import json
-
     try:
         return json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise InputError(f"{folder / 'config.json'}: missing or unreadable model config") from None
 
 
-def _extractions(folder: Path) -> tuple[str, ...]:
+def _extractions(folder: Path, config: dict[str, Any]) -> tuple[str, ...]:
     """The extractions this checkpoint supports, read from its config and weights names (not loaded).
 
     A BERT saved without its pooling layer (sentence-transformers models often are) would get a
     randomly initialised pooler from transformers: its "pooler output" is then refused, not faked."""
-    config = _config(folder)
     architectures = config.get("architectures") or []
     methods = ["cls", "mean"]
     if config.get("model_type") in ("clip_text_model", "clip"):
@@ -185,8 +197,20 @@ def _weight_names(folder: Path) -> list[str]:
     return names
 
 
-def _max_length(config: Path) -> int:
-    return int(_config(config.parent).get("max_position_embeddings") or 512)
+def _max_length(config: dict[str, Any], tokenizer_folder: Path) -> int:
+    """Tokens the model can take: its position embeddings (less the two RoBERTa-style offsets), capped
+    by the tokenizer's own limit where it declares a sensible one."""
+    limit = int(config.get("max_position_embeddings") or 512)
+    if config.get("model_type") in OFFSET_POSITIONS:
+        limit -= 2
+    try:
+        declared = json.loads((tokenizer_folder / "tokenizer_config.json").read_text(encoding="utf-8")).get(
+            "model_max_length")
+    except (OSError, ValueError):
+        declared = None
+    if isinstance(declared, (int, float)) and 0 < declared < 100_000:
+        limit = min(limit, int(declared))
+    return limit
 
 
 def _combine(*digests: str) -> str:

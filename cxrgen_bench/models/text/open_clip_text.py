@@ -4,7 +4,8 @@ Location syntax: ``ARCH@PATH``, e.g. ``ViT-B-32-quickgelu@/weights/open_clip_pyt
 (open_clip's checkpoint format: a state dict; safetensors, or a torch.save file read weights-only).
 Extractions: ``cls`` (start-of-text state), ``mean`` (masked mean of the final token states),
 ``pooler`` (the end-of-text state after the final layer norm, before the projection) and
-``model-specific`` (`encode_text`: the projected end-of-text embedding CLIP was trained with).
+``model-specific`` (`encode_text`: the projected end-of-text embedding CLIP was trained with). Towers
+built on a Hugging Face text model (BiomedCLIP and the like) offer ``model-specific`` only.
 """
 from __future__ import annotations
 
@@ -17,13 +18,9 @@ from ...errors import InputError
 from ..weights import WeightsSpec, inspect_weights, load_state_dict, resolve_weights
 from .base import TextEncoder
 
-CONTEXT_LENGTH = 77
-
-
 class OpenCLIPText(TextEncoder):
     name = "open-clip"
-    extractions = ("cls", "mean", "pooler", "model-specific")
-    max_length = CONTEXT_LENGTH
+    default_extraction = "model-specific"
 
     def __init__(self, location: str, device: str = "cpu", allow_pickle: bool = False, **_: Any):
         super().__init__(device=device, allow_pickle=allow_pickle)
@@ -32,6 +29,16 @@ class OpenCLIPText(TextEncoder):
             raise InputError(f"open_clip text encoder {location!r}: expected ARCH@WEIGHTS_FILE, e.g. "
                              "open-clip:ViT-B-32-quickgelu@/weights/open_clip_pytorch_model.bin")
         self.arch = arch
+        import open_clip
+
+        config = open_clip.get_model_config(arch)
+        if config is None:
+            raise InputError(f"open_clip has no architecture {arch!r}; see open_clip.list_models()")
+        text_cfg = config.get("text_cfg", {})
+        self.max_length = int(text_cfg.get("context_length", 77))
+        # cls/mean/pooler read CLIP's own transformer; a Hugging Face tower only gives encode_text
+        self.extractions = ("model-specific",) if text_cfg.get("hf_model_name") else (
+            "cls", "mean", "pooler", "model-specific")
         self.resolved = resolve_weights(WeightsSpec(f"open-clip {arch}", Path(path).name), path)
         self.provenance = {**inspect_weights(self.resolved), "architecture": arch}
 
@@ -49,8 +56,6 @@ class OpenCLIPText(TextEncoder):
         logging.disable(logging.WARNING)  # "no pretrained weights loaded": they are loaded just below
         try:
             model = open_clip.create_model(self.arch, pretrained=None)
-        except RuntimeError as exc:
-            raise InputError(f"open_clip has no architecture {self.arch!r}: {exc}") from None
         finally:
             logging.disable(logging.NOTSET)
         load_strict(model, {k: v.float() for k, v in state_dict.items()}, str(self.resolved.path))
@@ -60,9 +65,7 @@ class OpenCLIPText(TextEncoder):
         import torch
 
         tokenizer, model = self.model
-        # open_clip's tokenizer truncates silently; count the texts that needed it.
-        encoder = getattr(tokenizer, "encode", None)
-        truncated = [len(encoder(t)) + 2 > CONTEXT_LENGTH for t in texts] if encoder else [False] * len(texts)
+        truncated = [n > self.max_length for n in _token_counts(tokenizer, texts)]
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), 64):
@@ -80,6 +83,17 @@ class OpenCLIPText(TextEncoder):
                     vec = hidden[torch.arange(len(ids)), eot]
                 out.append(vec.float().cpu().numpy())
         return np.concatenate(out).astype(np.float32), truncated
+
+
+def _token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Untruncated token counts (open_clip's tokenizers truncate silently), special tokens included."""
+    if hasattr(tokenizer, "encode"):  # CLIP's byte-pair tokenizer
+        return [len(tokenizer.encode(t)) + 2 for t in texts]
+    inner = getattr(tokenizer, "tokenizer", None)  # HFTokenizer / SigLipTokenizer wrap a transformers one
+    if inner is not None and hasattr(inner, "__call__"):
+        return [len(ids) for ids in inner(texts, truncation=False)["input_ids"]]
+    raise InputError(f"cannot count tokens with open_clip tokenizer {type(tokenizer).__name__}: truncation "
+                     "could not be reported")
 
 
 def _token_states(model: Any, ids: Any) -> tuple[Any, Any]:
