@@ -151,6 +151,7 @@ def _register_builtins() -> None:
     METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
     METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
     METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")
+    METRICS.register("chexpert_at_k", "cxrgen_bench.metrics.chexpert_at_k:CheXpertAtK")
     # Known only from typed-in paper numbers (cards in metrics/reported.py), until implemented.
     METRICS.register("rrg_bleu4", "cxrgen_bench.metrics.reported:RRG_BLEU4")
     METRICS.register("rrg_rouge_l", "cxrgen_bench.metrics.reported:RRG_ROUGE_L")
@@ -171,7 +172,6 @@ def _register_builtins() -> None:
     METRICS.register("i2t_radgraph", "cxrgen_bench.metrics.reported:I2T_RADGRAPH")
     METRICS.register("augmentation_auroc", "cxrgen_bench.metrics.reported:AUGMENTATION_AUROC")
     METRICS.register("augmentation_accuracy", "cxrgen_bench.metrics.reported:AUGMENTATION_ACCURACY")
-    METRICS.register("chexpert_at_k", "cxrgen_bench.metrics.reported:CHEXPERT_AT_K")
     BACKBONES.register("inception-v3-fid", "cxrgen_bench.models.image.inception_tf:InceptionV3FID")
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121")
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image.clip_vit:CLIPViTB32")
@@ -179,6 +179,7 @@ def _register_builtins() -> None:
     TEXT_ENCODERS.register("transformers", "cxrgen_bench.models.text.hf:TransformersEncoder")
     TEXT_ENCODERS.register("diffusers", "cxrgen_bench.models.text.hf:DiffusersTextEncoder")
     TEXT_ENCODERS.register("open-clip", "cxrgen_bench.models.text.open_clip_text:OpenCLIPText")
+    TEXT_ENCODERS.register("bow", "cxrgen_bench.models.text.bag_of_words:BagOfWords")
     REPORT_GENERATORS.register("callable", "cxrgen_bench.models.report.callable:CallableReportGenerator")
     LABELLERS.register("rule-based", "cxrgen_bench.models.labellers.rule_based:RuleBasedLabeller")
     GENERATORS.register("diffusers", "cxrgen_bench.generators.diffusers_pipeline:DiffusersGenerator")

@@ -71,6 +71,9 @@ CONSUMER_POLICIES: dict[str, LabelPolicy] = {
     "retrieval": LabelPolicy(uncertain=None, blank=0.0),
     # Augmentation training (Table 5): the common "U-Ones" policy of CheXpert training.
     "augmentation": LabelPolicy(uncertain=1.0, blank=0.0),
+    # CheXpert@k counts a report as positive for a class only when the mention is certain; an
+    # uncertain one makes the report unknown for that class (and not single-label).
+    "chexpert_at_k": LabelPolicy(uncertain=None, blank=0.0),
 }
 
 

@@ -121,23 +121,31 @@ class EvaluationContext:
         return stats, key
 
     # --- text providers ------------------------------------------------------------------------
-    def text_embeddings(self, texts: list[str], encoder: Any, extraction: str) -> tuple[np.ndarray, int]:
-        """(len(texts), d) embeddings and how many texts the encoder had to truncate."""
+    def text_embeddings(self, texts: list[str], encoder: Any, extraction: str) -> tuple[Any, int]:
+        """(len(texts), d) embeddings and how many texts the encoder had to truncate. Each distinct text
+        is embedded once, so duplicate reports get bit-identical vectors (and tie exactly)."""
+        distinct = list(dict.fromkeys(texts))
+        where = {t: i for i, t in enumerate(distinct)}
+        order = np.array([where[t] for t in texts], dtype=np.int64)
+        if not encoder.cacheable:  # e.g. a bag of words over this corpus's vocabulary
+            with self.progress(1, f"embeddings {encoder.name}/{extraction}", "sets"):
+                vectors, truncated = encoder.embed(distinct, extraction)
+            return vectors[order], int(np.asarray(truncated, dtype=bool)[order].sum())
         key = encoder.embedding_key(extraction)
-        shas = [text_sha256(t) for t in texts]
+        shas = [text_sha256(t) for t in distinct]
         rows: list[np.ndarray | None] = [self.cache.get_row("text-embeddings", key, s) for s in shas]
         todo = [i for i, row in enumerate(rows) if row is None]
-        with self.progress(len(texts), f"embeddings {encoder.name}/{extraction}", "texts",
-                           initial=len(texts) - len(todo)) as bar:
+        with self.progress(len(distinct), f"embeddings {encoder.name}/{extraction}", "texts",
+                           initial=len(distinct) - len(todo)) as bar:
             for start in range(0, len(todo), 256):
                 chunk = todo[start:start + 256]
-                vectors, truncated = encoder.embed([texts[i] for i in chunk], extraction)
+                vectors, truncated = encoder.embed([distinct[i] for i in chunk], extraction)
                 for i, vec, cut in zip(chunk, vectors, truncated):
                     # the truncation flag rides along as the row's last element, so one file holds both
                     rows[i] = np.append(vec.astype(np.float32), np.float32(cut))
                     self.cache.put_row("text-embeddings", key, shas[i], rows[i])
                 bar.update(len(chunk))
-        matrix = np.stack(rows)  # type: ignore[arg-type]
+        matrix = np.stack(rows)[order]  # type: ignore[arg-type]
         return matrix[:, :-1].astype(np.float32), int(matrix[:, -1].sum())
 
     def generated_reports(self, records: list[ImageRecord], generator: Any) -> list[str]:

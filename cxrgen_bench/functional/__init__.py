@@ -1,11 +1,13 @@
 """Pure numerics: arrays in, numbers out, no I/O. The stable functional API lives here."""
 from .auroc import binary_auroc, classwise_auroc, filtered_average, macro_average
+from .text_knowledge import chexpert_at_k
 from .frechet import (FeatureStats, FrechetResult, frechet_distance, frechet_distance_detailed,
                       frechet_distance_from_features, frechet_distance_from_stats)
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
 
 __all__ = [
-    "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "classwise_auroc", "filtered_average",
+    "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "classwise_auroc",
+    "filtered_average",
     "frechet_distance", "frechet_distance_detailed", "frechet_distance_from_features",
     "frechet_distance_from_stats", "macro_average", "ms_ssim",
 ]

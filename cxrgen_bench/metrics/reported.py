@@ -1,6 +1,5 @@
 """Metrics of the RoentGen framework known here, so far, only from numbers typed in from the papers
-(leaderboard/reported/*.yaml): report-generation scorers, retrieval precision, augmentation runs and
-CheXpert@10. Their cards have the same form as every other card, so boards, the gate and `compare`
+(leaderboard/reported/*.yaml): report-generation scorers, retrieval precision and augmentation runs. Their cards have the same form as every other card, so boards, the gate and `compare`
 treat the reported rows like any other; asking to compute one says it is not implemented yet.
 """
 from __future__ import annotations
@@ -56,9 +55,3 @@ AUGMENTATION_AUROC = _reported("augmentation_auroc", "AUROC", "augmentation", 1,
                                "Test AUROC of a DenseNet-121 trained on real and/or synthetic images", scale="unit")
 AUGMENTATION_ACCURACY = _reported("augmentation_accuracy", "Accuracy", "augmentation", 2,
                                   "Test accuracy of a DenseNet-121 trained on real and/or synthetic images", scale="unit")
-
-CHEXPERT_AT_K = _reported(
-    "chexpert_at_k", "CheXpert@k", "text", 1,
-    "Share of each report's 10 nearest other reports (text-encoder embeddings) that share its CheXpert label",
-    per_class=("Fracture", "Pleural Other", "Pneumothorax"), headline_label="Macro",
-    options=(("cls", "cls"), ("mean", "mean"), ("pooler", "pooler"), ("model-specific", "model-specific")))

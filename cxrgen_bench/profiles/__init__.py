@@ -80,9 +80,10 @@ def calibration_phantom() -> Profile:
     return Profile.from_yaml(_HERE / "calibration-phantom.yaml")
 
 
-def get_profile(name_or_path: str | Profile) -> Profile:
+def get_profile(name_or_path: str | Path | Profile) -> Profile:
     if isinstance(name_or_path, Profile):
         return name_or_path
+    name_or_path = str(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")):
         return Profile.from_yaml(name_or_path)
     return PROFILES.get(name_or_path)()

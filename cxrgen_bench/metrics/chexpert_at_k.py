@@ -1,0 +1,146 @@
+"""CheXpert@k of a text encoder (seeds/001 §2.4, Tables 2–3; RoentGen §8, Table 6): embed every
+report, and for each report check whether its k most similar *other* reports share its CheXpert
+label. The numerics (blocked top-k, exact tie-breaking) are `functional/chexpert_at_k.py`.
+
+One results key per extraction (`chexpert_at_k[cls]`, ...: the macro average, per-class values in
+details) and the plain key `chexpert_at_k` for the first extraction (per class and macro: the layout
+of Table 6). The profile pins k, the similarity (dot in seeds/001's formula, or cosine), the label
+policy, the classes and the mode:
+- ``single-label`` (roentgen2022): only reports with exactly one certain positive among the classes
+  ("No Finding" counted as one) take part, as in the papers ("the proportion of reports that share the
+  same CheXpert label"; seeds/001 used 700 impressions, which we read as 50 per class: `per_class_cap`,
+  a seeded choice whose ids are hashed into the results);
+- ``multi-label``: every report; per class, the reports positive for it.
+A class with fewer than k + 1 positive reports is undefined, never 0. Bootstrap CIs resample the
+reports whose scores are averaged, with their neighbourhoods fixed (the reference pool is not
+resampled: duplicates of a resampled report would otherwise be its own nearest neighbours);
+`benchmarks/chexpert_at_k_coverage.py` measures the resulting coverage.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..cache import key_of
+from ..data.labels import CHEXPERT_14, LabelPolicy, policy_for
+from ..errors import InputError, MetricError
+from ..functional.text_knowledge import nearest_neighbours, scores_from_neighbours, summarise
+from .base import Metric
+from .card import Card
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+
+MODES = ("single-label", "multi-label")
+
+
+class CheXpertAtK(Metric):
+    card = Card(
+        name="chexpert_at_k", version="1", direction="higher", value_range=(0.0, 1.0), label="CheXpert@k",
+        summary="Share of each report's k nearest other reports (text-encoder embeddings) that share its "
+                "CheXpert label; per class and macro.",
+        requires=("text_encoder", "reports", "labels"), scale="percent", section="text", order=10,
+        per_class=("Fracture", "Pleural Other", "Pneumothorax"), headline_label="Macro", plot="checkpoint_curve",
+        options=(("cls", "cls"), ("mean", "mean"), ("pooler", "pooler"), ("model-specific", "model-specific"),
+                 ("words", "words")),
+        reported="seeds/001 Table 2 (macro, k = 10): CXR-BERT-specialized 61.1 (cls), CLIP 52.9 (pooler); "
+                 "RoentGen Table 6: SD 1.4 text encoder 40.5, RoentGen 30.2",
+        limitations="Depends on the report set and its labeller; compare encoders on the same reports only.")
+
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.subject
+        encoder, reports = subject.encoder, subject.reports
+        k = int(self.config.get("k", 10))
+        mode = self.config.get("mode", "multi-label")
+        if mode not in MODES:
+            raise InputError(f"chexpert_at_k: mode {mode!r} in the profile is not one of {', '.join(MODES)}")
+        similarity = encoder.similarity or self.config.get("similarity", "cosine")
+        policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
+                  else policy_for(self.name))
+        classes = [c for c in self.config.get("classes", CHEXPERT_14) if c in reports.label_names]
+        if not classes:
+            raise InputError(f"chexpert_at_k: {reports.path} has none of the label columns "
+                             f"{list(self.config.get('classes', CHEXPERT_14))}")
+        ids, labels, selection = self._select(reports, classes, policy, mode)
+        if len(ids) < k + 1:
+            raise MetricError(f"chexpert_at_k needs more than k = {k} reports; {len(ids)} of {len(reports.prompts)} "
+                              f"in {reports.path} take part (mode {mode})")
+        texts = [reports.prompts[i].text for i in ids]
+        extractions = list(subject.extractions or self.config.get("extraction") or [encoder.default_extraction])
+        out = []
+        for extraction in extractions:
+            encoder.check(extraction)
+            vectors, truncated = ctx.text_embeddings(texts, encoder, extraction)
+            with ctx.progress(len(ids), f"chexpert_at_k neighbours ({extraction})", "reports") as bar:
+                neighbours = nearest_neighbours(vectors, k, similarity, progress=bar.update)
+            per_report = scores_from_neighbours(neighbours, labels)
+            summary = summarise(per_report, labels, k, classes)
+            few = [f"{c} ({summary['n_per_class'][c]})" for c, v in summary["per_class"].items() if v is None]
+            warnings = [f"undefined, fewer than k + 1 = {k + 1} positive reports: {', '.join(few)}"] if few else []
+            if _constant(vectors):
+                warnings.append("every report has the same embedding (e.g. CLIP's start-of-text state, which its "
+                                "causal attention makes identical): neighbours follow report order alone")
+            if truncated:
+                warnings.append(f"{truncated} report(s) longer than the encoder's {encoder.max_length} tokens were "
+                                "truncated")
+            details = {"per_class": summary["per_class"], "n_per_class": summary["n_per_class"], "k": k,
+                       "similarity": similarity, "mode": mode, "extraction": extraction, "truncated": truncated,
+                       "label_policy": policy.as_dict(), "classes": classes, "selection": selection}
+            for key in ([self.name] if extraction == extractions[0] else []) + [f"{self.name}[{extraction}]"]:
+                entry = self.value(key, summary["macro"], len(reports.prompts), len(ids), dict(details),
+                                   warnings=list(warnings))
+                out.append(self.attach_bootstrap(entry, ctx, ids, _macro_replicates(per_report, labels, summary,
+                                                                                     classes)))
+        return out
+
+    def _select(self, reports: Any, classes: list[str], policy: LabelPolicy,
+                mode: str) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+        ids = list(reports.prompts)  # report order (the CSV's) breaks ties between equal similarities
+        labels = np.array([[policy.apply(reports.prompts[i].labels[c]) for c in classes] for i in ids])
+        selection: dict[str, Any] = {"reports_in": len(ids)}
+        if mode == "single-label":
+            single = (np.nansum(labels == 1.0, axis=1) == 1) & ~np.isnan(labels).any(axis=1)
+            keep = np.nonzero(single)[0]
+            cap = self.config.get("per_class_cap")
+            if cap:
+                seed = int(self.config.get("seed", 0))
+                label_of = np.argmax(labels[keep] == 1.0, axis=1)
+                chosen = []
+                for cls in np.unique(label_of):  # a seeded choice that does not depend on file order
+                    members = keep[label_of == cls]
+                    ranked = sorted(members, key=lambda j: hashlib.sha256(f"{seed}:{ids[j]}".encode()).hexdigest())
+                    chosen.extend(ranked[:int(cap)])
+                keep = np.array(sorted(chosen), dtype=np.int64)
+                selection["per_class_cap"] = int(cap)
+            ids, labels = [ids[j] for j in keep], labels[keep]
+        selection.update(reports_used=len(ids), ids_sha256=key_of(ids=ids))
+        return ids, labels, selection
+
+
+def _constant(vectors: Any) -> bool:
+    if hasattr(vectors, "nnz"):
+        return False
+    return bool(len(vectors) > 1 and (vectors == vectors[0]).all())
+
+
+def _macro_replicates(per_report: np.ndarray, labels: np.ndarray, summary: dict[str, Any],
+                      classes: list[str]) -> Any:
+    """Bootstrap replicates of the macro average over the classes defined in the estimate: per class,
+    the weighted mean of the resampled positive reports' scores (vectorised over resamples)."""
+    defined = [j for j, c in enumerate(classes) if summary["per_class"][c] is not None]
+    positive = (labels == 1.0)[:, defined].astype(np.float64)
+    scores = np.where(positive > 0, per_report[:, defined], 0.0)
+
+    def replicates(weights: np.ndarray) -> np.ndarray:
+        if not defined:
+            return np.full(len(weights), np.nan)
+        w = weights.astype(np.float64)
+        count = w @ positive
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = (w @ scores) / count
+        per_class[count == 0] = np.nan  # a class with no positive in a resample: that replicate is undefined
+        return per_class.mean(axis=1)
+
+    return replicates
