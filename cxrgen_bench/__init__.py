@@ -13,6 +13,14 @@ def score(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return _score(*args, **kwargs)
 
 
+def score_checkpoints(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Score the text encoder of every checkpoint of a training run (see
+    `cxrgen_bench.evaluation.runner.score_checkpoints`): CheXpert@k over training steps."""
+    from .evaluation.runner import score_checkpoints as _score_checkpoints
+
+    return _score_checkpoints(*args, **kwargs)
+
+
 def generate(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """Generate an image set with a registered generator (see `cxrgen_bench.generation.generate`)."""
     from .generation import generate as _generate
@@ -20,4 +28,4 @@ def generate(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return _generate(*args, **kwargs)
 
 
-__all__ = ["__version__", "generate", "score"]
+__all__ = ["__version__", "generate", "score", "score_checkpoints"]

@@ -108,3 +108,32 @@ def test_demo_leaves_a_calibration_board(demo):
     assert "calibration profile: not a CXR result" in page and "phantom-faithful" in page
     assert demo["phantom-faithful"]["profile"]["name"] == "calibration-phantom"
     assert demo["phantom-faithful"]["profile"]["calibration"] is True
+
+
+def test_chexpert_at_k_orders_the_text_encoders(demo):
+    """Known answer: an encoder that reads the findings > bag of words > the reader on shuffled words
+    (negations lose their scope) > random vectors, which sit at the classes' prevalence."""
+    text = {p.stem: read_result(p) for p in (demo["_out"] / "results" / "text").glob("*.json")}
+    entry = {name: r["metrics"]["chexpert_at_k"] for name, r in text.items()}
+    order = ["phantom-reader", "bow", "phantom-reader-shuffled", "random-hash"]
+    values = [entry[n]["value"] for n in order]
+    assert values == sorted(values, reverse=True), values
+    for better, worse in zip(order, order[1:]):
+        assert entry[worse]["ci95"][1] < entry[better]["ci95"][0], (better, worse)  # the CIs separate them
+    reports = read_csv_labels(demo["_out"] / "reports" / "reports.csv")
+    checked = 0
+    for cls, value in entry["random-hash"]["details"]["per_class"].items():
+        positives = [row["text"] for row in reports if row.get(cls) == "1"]
+        if len(set(positives)) < len(positives):
+            continue  # identical reports embed identically, even at random: they find each other
+        prevalence = (len(positives) - 1) / (len(reports) - 1)  # a random other report is positive this often
+        assert abs(value - prevalence) < 0.06, (cls, value, prevalence)
+        checked += 1
+    assert checked >= 3
+
+
+def read_csv_labels(path):
+    import csv
+
+    with open(path, newline="") as f:  # label cells read "1" / "1.0", "0", "-1" or blank
+        return [{k: v if k == "text" else (v or "").split(".")[0] for k, v in row.items()} for row in csv.DictReader(f)]

@@ -165,8 +165,10 @@ def test_metric_on_the_real_minilm(minilm, reports_csv, tmp_path):
 def test_bag_of_words_baseline(reports_csv, tmp_path):
     result = cxrgen_bench.score(text_encoder="bow", reports=reports_csv, metrics="chexpert_at_k",
                                 profile=profile(tmp_path), cache_dir=tmp_path / "c")
-    entry = result["metrics"]["chexpert_at_k[words]"]
-    assert entry["details"]["similarity"] == "jaccard" and 0 <= entry["value"] <= 1
+    assert set(result["metrics"]) == {"chexpert_at_k"}  # no extraction named: the plain key alone
+    entry = result["metrics"]["chexpert_at_k"]
+    assert entry["details"]["similarity"] == "jaccard" and entry["details"]["extraction"] == "words"
+    assert 0 <= entry["value"] <= 1
     assert result["subject"]["encoder"] == "bow"
 
 

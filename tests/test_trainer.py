@@ -220,3 +220,26 @@ def test_validation_during_training_runs_through_the_harness(base, data, tmp_pat
                        validation_every=2), log=quiet)
     folder = out / "validation" / "step-2"
     assert (folder / "manifest.csv").is_file() and len(list(folder.glob("*.png"))) == 16
+
+
+def test_text_encoder_knowledge_over_training_checkpoints(base, data, tmp_path, capsys):
+    """The trainer keeps the text encoder (and its tokenizer) at every checkpoint; `score` on the
+    checkpoints folder gives CheXpert@k per step, and the board draws the curve."""
+    from cxrgen_bench.calibration.dataset import write_reports
+    from cxrgen_bench.cli import main
+    from cxrgen_bench.leaderboard.render import build
+
+    cfg = config(base, data, tmp_path / "run", max_steps=4, checkpoint_every=2, train_text_encoder=True, lr=1e-2)
+    train(cfg, log=quiet)
+    reports = write_reports(tmp_path / "reports.csv", n=60, seed=1)
+    curve = tmp_path / "curve"
+    assert main(["score", "--text-encoder", str(tmp_path / "run" / "checkpoints"), "--reports", str(reports),
+                 "--metrics", "chexpert_at_k", "--extraction", "mean", "--out", str(curve), "--quiet",
+                 "--profile", "calibration-phantom"]) == 0
+    assert "step" in capsys.readouterr().out
+    results = [json.loads(p.read_text()) for p in sorted(curve.glob("step-*.json"))]
+    assert [r["subject"]["step"] for r in results] == [2, 4]
+    assert results[0]["subject"]["content_sha256"] != results[1]["subject"]["content_sha256"]  # it trained
+    assert all(r["metrics"]["chexpert_at_k"]["value"] is not None for r in results)
+    board = build([{**r, "name": f"s{r['subject']['step']}"} for r in results], tmp_path / "board")
+    assert "plots/chexpert_at_k_over_training.svg" in board

@@ -45,3 +45,9 @@ class PhantomDataset(Dataset):
     def write(self, root: str | Path, n: int = 64, seed: int = 0) -> Path:
         self.root = Path(root)
         return self.prompts(limit=n, seed=seed).write(self.root / "prompts.csv")
+
+
+def write_reports(path: str | Path, n: int = 400, seed: int = 0) -> Path:
+    """Phantom impressions with their CheXpert labels and no images: the report set of the calibration
+    benchmark's text-encoder section (CheXpert@k with known answers)."""
+    return PhantomDataset().prompts(limit=n, seed=seed).write(Path(path))

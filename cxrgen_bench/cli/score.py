@@ -20,8 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
     subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns")
     subject.add_argument("--text-encoder", help="a text encoder: a diffusers pipeline folder (its text_encoder), a "
-                                                "transformers encoder folder, or KIND:LOCATION (cxrgen-bench ls "
-                                                "text_encoders)")
+                                                "transformers encoder folder, KIND:LOCATION (cxrgen-bench ls "
+                                                "text_encoders), bow, or a trainer's checkpoints/ folder (every "
+                                                "checkpoint: a curve; --out is then a folder)")
     subject.add_argument("--reports", help="(with --text-encoder) CSV of reports: prompt_id, text, CheXpert labels")
     subject.add_argument("--extraction", help="(with --text-encoder) comma-separated: cls, mean, pooler, model-specific")
     p.add_argument("--metrics", help="comma-separated metrics (default for images: fid,ms_ssim,classifier_auroc); "
@@ -48,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.runner import generate_then_score, score
+    from ..evaluation.runner import checkpoint_folders, generate_then_score, score
 
     kwargs: dict[str, Any] = dict(
         reference=args.reference, metrics=args.metrics, profile=args.profile, weights=parse_weights(args.weights),
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
                                      generation=generation_settings(args), progress=progress, **kwargs)
         if result is None:
             return 0  # not rank 0: rank 0 scores the merged set
+    elif args.text_encoder and checkpoint_folders(args.text_encoder):
+        return _run_checkpoints(args, kwargs, progress)
     else:
         result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
                        reports=args.reports, extraction=args.extraction, progress=progress, **kwargs)
@@ -77,6 +80,31 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             print(f"results written to {args.out}")
     return 1 if result["status"] == "partial" else 0
+
+
+def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress: bool) -> int:
+    """Every checkpoint of a run: one results file each in --out (a folder), a table of the curve."""
+    import json
+
+    from ..evaluation.runner import score_checkpoints
+
+    if args.reference or args.images:
+        raise InputError("--text-encoder with trainer checkpoints scores text only: drop --images/--reference")
+    kwargs.pop("reference")
+    results = score_checkpoints(args.text_encoder, args.reports, kwargs.pop("metrics"), out=kwargs.pop("out"),
+                                extraction=args.extraction, progress=progress, **kwargs)
+    if args.json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+    else:
+        keys = sorted({k for r in results for k in r["metrics"]})
+        print("step      " + "  ".join(f"{k:>24s}" for k in keys))
+        for r in results:
+            values = [r["metrics"].get(k, {}).get("value") for k in keys]
+            print(f"{r['subject']['step']:<9d} " + "  ".join("—".rjust(24) if v is None else f"{v:24.4f}"
+                                                           for v in values))
+        if args.out:
+            print(f"results written to {args.out}/step-*.json")
+    return 1 if any(r["status"] == "partial" for r in results) else 0
 
 
 def format_summary(result: dict[str, Any]) -> str:

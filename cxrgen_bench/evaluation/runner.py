@@ -156,6 +156,9 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
 
         if reports is None:
             raise InputError("--text-encoder needs --reports (a CSV of reports: prompt_id, text and CheXpert labels)")
+        if not isinstance(text_encoder, TextEncoder) and checkpoint_folders(text_encoder):
+            raise InputError(f"{text_encoder} holds trainer checkpoints: score them all with score_checkpoints "
+                             "(the command line does when --text-encoder names such a folder)")
         encoder = text_encoder if isinstance(text_encoder, TextEncoder) else \
             load_text_encoder(str(text_encoder), device=device, allow_pickle=allow_pickle)
         report_set = reports if isinstance(reports, PromptSet) else PromptSet.from_csv(reports)
@@ -184,6 +187,18 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
     """Score an image set (``images``, with ``reference`` and ``prompts``) or a text encoder
     (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows progress on stderr."""
     subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle)
+    return _score_subject(subject, metrics, profile=profile, weights=weights, out=out, model_name=model_name,
+                          cache_dir=cache_dir, use_cache=use_cache, device=device, batch_size=batch_size,
+                          workers=workers, allow_pickle=allow_pickle, strict=strict, bootstrap=bootstrap,
+                          bootstrap_seed=bootstrap_seed, log=log, progress=progress)
+
+
+def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profile: str | Profile = "roentgen2022",
+                   weights: Mapping[str, str] | None = None, out: str | Path | None = None,
+                   model_name: str | None = None, cache_dir: str | Path | None = None, use_cache: bool = True,
+                   device: str = "cpu", batch_size: int = 32, workers: int | None = None, allow_pickle: bool = False,
+                   strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
+                   log: Callable[[str], None] | None = None, progress: bool = False) -> dict[str, Any]:
     if metrics is None:
         if not isinstance(subject, ImageSetSubject):
             raise InputError("name the metrics to compute for a text encoder (--metrics)")
@@ -208,3 +223,40 @@ def generate_then_score(generator: str, model: str | None, prompts: str | Path, 
     if summary["rank"] != 0:
         return None
     return score(images=images, prompts=prompts, progress=progress, **score_kwargs)
+
+
+def checkpoint_folders(folder: str | Path) -> list[Path]:
+    """The kept checkpoints of a reference-trainer run that hold a text encoder, by step: ``folder`` is
+    the run's checkpoints/ folder (or the run folder that contains it); [] when it is neither."""
+    from ..training import checkpoints
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    if not any(folder.glob("checkpoint-*")) and (folder / "checkpoints").is_dir():
+        folder = folder / "checkpoints"
+    return [c for c in checkpoints(folder) if (c / "text_encoder").is_dir()]
+
+
+def score_checkpoints(text_encoder: str | Path, reports: str | Path | PromptSet, metrics: str | Sequence[str],
+                      out: str | Path | None = None, extraction: str | Sequence[str] | None = None,
+                      **score_kwargs: Any) -> list[dict[str, Any]]:
+    """Score the text encoder of every kept checkpoint of a training run (the knowledge gained or
+    forgotten over training, RoentGen Table 6); one results object per checkpoint, written to
+    OUT/step-NNNNNNN.json when ``out`` (a folder) is given. Boards draw them as curves over steps."""
+    from ..models.text.hf import DiffusersTextEncoder
+    from ..training import step_of
+
+    found = checkpoint_folders(text_encoder)
+    if not found:
+        raise InputError(f"{text_encoder}: no trainer checkpoints with a text encoder (checkpoint-N/text_encoder)")
+    report_set = reports if isinstance(reports, PromptSet) else PromptSet.from_csv(reports)
+    device, allow_pickle = score_kwargs.get("device", "cpu"), score_kwargs.get("allow_pickle", False)
+    results = []
+    for folder in found:
+        encoder = DiffusersTextEncoder(folder, device=device, allow_pickle=allow_pickle)
+        subject = build_subject(text_encoder=encoder, reports=report_set, extraction=extraction)
+        subject.run, subject.step = str(folder.parent), step_of(folder)
+        target = Path(out) / f"step-{subject.step:07d}.json" if out is not None else None
+        results.append(_score_subject(subject, metrics, out=target, **score_kwargs))
+    return results

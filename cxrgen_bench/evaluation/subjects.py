@@ -124,6 +124,8 @@ class TextEncoderSubject(Subject):
     encoder: Any  # a models.text.TextEncoder
     reports: PromptSet
     extractions: tuple[str, ...] = ()
+    run: str | None = None  # for a trainer checkpoint: the run's checkpoints folder and the step
+    step: int | None = None
     kind: ClassVar[str] = "text-encoder"
 
     def provides(self) -> set[str]:
@@ -136,13 +138,18 @@ class TextEncoderSubject(Subject):
         return f"the text encoder {self.encoder.provenance.get('path') or self.encoder.name} on {self.reports.path}"
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "content_sha256": self.encoder.weights_sha256, "encoder": self.encoder.name,
-                "path": str(self.encoder.provenance.get("path", "")), "extractions": list(self.extractions)}
+        out = {"kind": self.kind, "content_sha256": self.encoder.weights_sha256, "encoder": self.encoder.name,
+               "path": str(self.encoder.provenance.get("path", "")), "extractions": list(self.extractions)}
+        if self.step is not None:
+            out.update(run=self.run, step=self.step)
+        return out
 
     def inputs(self) -> dict[str, Any]:
         return {"report_set": self.reports.describe()}
 
     def default_name(self) -> str:
+        if self.step is not None:
+            return f"{Path(str(self.run)).parent.name or Path(str(self.run)).name} @ step {self.step}"
         path = self.encoder.provenance.get("path")
         return Path(str(path)).name if path else self.encoder.name
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import RegistryError
 from ..files import atomic_path
 from ..metrics.card import Card
@@ -57,8 +59,6 @@ def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> 
     if not rows:
         return None
     classes = sorted({c for _, per in rows for c in per})
-    import numpy as np
-
     grid = np.array([[np.nan if per.get(c) is None else per[c] for c in classes] for _, per in rows], dtype=float)
     lo, hi = card.value_range
     plt = _pyplot()
@@ -79,11 +79,49 @@ def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> 
     return path
 
 
+def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
+    """A metric over the training steps of each run (entries whose subject is a trainer checkpoint):
+    one panel per class of the card's breakdown that the entries have, and the headline value."""
+    runs: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for e in entries:
+        subject, metric = e.get("subject") or {}, (e.get("metrics") or {}).get(card.name)
+        if subject.get("step") is not None and metric and metric.get("value") is not None:
+            runs.setdefault(str(subject.get("run")), []).append((int(subject["step"]), metric))
+    if not runs:
+        return None
+    present = {c for points in runs.values() for _, m in points for c in (m.get("details") or {}).get(
+        card.per_class_field, {})}
+    panels = [c for c in card.per_class if c in present] + [card.headline_label or card.label]
+    factor = 100.0 if card.scale == "percent" else 1.0
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
+    for run, points in sorted(runs.items()):
+        points.sort(key=lambda p: p[0])
+        steps = [step for step, _ in points]
+        for ax, panel in zip(axes[0], panels):
+            if panel == panels[-1]:
+                values = [m["value"] for _, m in points]
+            else:
+                values = [(m.get("details") or {}).get(card.per_class_field, {}).get(panel) for _, m in points]
+            ax.plot(steps, [np.nan if v is None else factor * v for v in values], marker="o",
+                    label=Path(run).parent.name or run)
+            ax.set_title(panel, fontsize=8)
+            ax.set_xlabel("training step")
+    axes[0][0].set_ylabel(card.label + (" (%)" if factor == 100.0 else ""))
+    axes[0][-1].legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
 # Card.plot name → (drawing function, file name under plots/, caption); {metric}/{label} filled in.
 PLOTS: dict[str, tuple[Callable[[list[dict[str, Any]], Card, Path], Path | None], str, str]] = {
     "msssim_by_tokens": (by_token_length, "{metric}_by_tokens.svg",
                          "Intra-prompt {label} by CLIP token length (RoentGen Fig. 3)"),
     "per_class_heatmap": (per_class_heatmap, "{metric}_heatmap.svg", "Per-class {label}"),
+    "checkpoint_curve": (checkpoint_curve, "{metric}_over_training.svg",
+                         "{label} of the text encoder over training steps (RoentGen Table 6), one line per run"),
 }
 
 

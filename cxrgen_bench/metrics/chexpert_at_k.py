@@ -2,9 +2,9 @@
 report, and for each report check whether its k most similar *other* reports share its CheXpert
 label. The numerics (blocked top-k, exact tie-breaking) are `functional/chexpert_at_k.py`.
 
-One results key per extraction (`chexpert_at_k[cls]`, ...: the macro average, per-class values in
-details) and the plain key `chexpert_at_k` for the first extraction (per class and macro: the layout
-of Table 6). The profile pins k, the similarity (dot in seeds/001's formula, or cosine), the label
+The plain key `chexpert_at_k` holds the first extraction (per class and macro: the layout of Table 6);
+when extractions are named (`--extraction cls,mean,pooler`: seeds/001 Table 2), each also gets a key of
+its own (`chexpert_at_k[cls]`, ...). Without one, each encoder's default extraction is used. The profile pins k, the similarity (dot in seeds/001's formula, or cosine), the label
 policy, the classes and the mode:
 - ``single-label`` (roentgen2022): only reports with exactly one certain positive among the classes
   ("No Finding" counted as one) take part, as in the papers ("the proportion of reports that share the
@@ -88,7 +88,10 @@ class CheXpertAtK(Metric):
             details = {"per_class": summary["per_class"], "n_per_class": summary["n_per_class"], "k": k,
                        "similarity": similarity, "mode": mode, "extraction": extraction, "truncated": truncated,
                        "label_policy": policy.as_dict(), "classes": classes, "selection": selection}
-            for key in ([self.name] if extraction == extractions[0] else []) + [f"{self.name}[{extraction}]"]:
+            # the plain key (Table 6's layout) for the first extraction; one key per extraction the user named
+            keys = ([self.name] if extraction == extractions[0] else []) + (
+                [f"{self.name}[{extraction}]"] if subject.extractions else [])
+            for key in keys:
                 entry = self.value(key, summary["macro"], len(reports.prompts), len(ids), dict(details),
                                    warnings=list(warnings))
                 out.append(self.attach_bootstrap(entry, ctx, ids, _macro_replicates(per_report, labels, summary,

@@ -85,11 +85,16 @@ class DiffusersTextEncoder(HFTextEncoder):
     def locate(self, folder: Path) -> tuple[Path, Path]:
         if (folder / "model_index.json").is_file():
             check_pipeline_folder(folder, self.allow_pickle)
-        for sub in ("text_encoder", "tokenizer"):
-            if not (folder / sub).is_dir():
-                raise InputError(f"{folder}: has no {sub}/ (a pipeline or checkpoint without a text encoder and "
-                                 "its tokenizer cannot be scored with CheXpert@k)")
-        return folder / "text_encoder", folder / "tokenizer"
+        tokenizer = folder / "tokenizer"
+        # checkpoints of runs from before the trainer kept the tokenizer with each one: the run's own
+        # (RUN/checkpoints/checkpoint-N → RUN/tokenizer, written when the run finished)
+        if not tokenizer.is_dir() and (folder.parent.parent / "tokenizer").is_dir():
+            tokenizer = folder.parent.parent / "tokenizer"
+        for part in (folder / "text_encoder", tokenizer):
+            if not part.is_dir():
+                raise InputError(f"{folder}: has no {part.name}/ (a pipeline or checkpoint without a text encoder "
+                                 "and its tokenizer cannot be scored with CheXpert@k)")
+        return folder / "text_encoder", tokenizer
 
 
 def require_tokenizer(folder: Path) -> None:
