@@ -187,3 +187,32 @@ def test_bad_report_sets(minilm, reports_csv, tmp_path):
         cxrgen_bench.score(text_encoder="bow", reports=no_text, metrics="chexpert_at_k")
     with pytest.raises(InputError, match="has no 'pooler' extraction"):
         cxrgen_bench.score(text_encoder="bow", reports=reports_csv, metrics="chexpert_at_k", extraction="pooler")
+
+
+def test_pool_bootstrap_recomputes_neighbourhoods_among_the_drawn_reports():
+    """Each replicate equals CheXpert@k computed from the definition on the distinct drawn reports,
+    with every query counted as often as it was drawn."""
+    from cxrgen_bench.functional.bootstrap import resample_weights
+    from cxrgen_bench.functional.text_knowledge import pool_bootstrap
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(60, 5))
+    labels = (rng.random((60, 2)) < 0.4).astype(float)
+    k = 4
+    weights = resample_weights(60, 5, 3)
+    replicates, short = pool_bootstrap(nearest_neighbours(x, 59, "cosine"), labels, k, [0, 1], weights)
+    assert short == 0
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for w, value in zip(weights, replicates):
+        drawn = np.nonzero(w)[0]
+        per_class = []
+        for c in range(2):
+            num = den = 0.0
+            for i in drawn:
+                if labels[i, c] != 1:
+                    continue
+                others = sorted((j for j in drawn if j != i), key=lambda j: (-float(unit[i] @ unit[j]), j))[:k]
+                num += w[i] * np.mean([labels[j, c] == 1 for j in others])
+                den += w[i]
+            per_class.append(num / den)
+        assert value == pytest.approx(np.mean(per_class), abs=1e-12)
