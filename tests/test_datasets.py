@@ -193,7 +193,8 @@ def test_padchest_real_label_csv_offline():
 # --- label policies and the label command --------------------------------------------------------
 
 def test_one_policy_per_consumer():
-    assert set(CONSUMER_POLICIES) == {"classifier_auroc", "retrieval", "augmentation"}
+    assert set(CONSUMER_POLICIES) == {"classifier_auroc", "retrieval", "augmentation", "chexpert_at_k"}
+    assert policy_for("chexpert_at_k").uncertain is None and policy_for("chexpert_at_k").blank == 0.0
     assert policy_for("classifier_auroc").apply(-1.0) == 1.0
     import math
     assert math.isnan(policy_for("retrieval").apply(-1.0)) and policy_for("retrieval").apply(None) == 0.0
