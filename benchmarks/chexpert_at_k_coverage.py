@@ -19,7 +19,8 @@ import json
 import numpy as np
 
 from cxrgen_bench.functional.bootstrap import percentile_ci, resample_weights
-from cxrgen_bench.functional.text_knowledge import nearest_neighbours, pool_bootstrap, scores_from_neighbours, summarise
+from cxrgen_bench.functional.text_knowledge import pool_bootstrap, scores_from_neighbours, summarise
+from cxrgen_bench.functional.topk import nearest_neighbours
 
 CLASSES = 4
 DIM = 32

@@ -10,8 +10,8 @@ import pytest
 import cxrgen_bench
 from cxrgen_bench.errors import InputError
 from cxrgen_bench.functional import chexpert_at_k
-from cxrgen_bench.functional import text_knowledge as module
-from cxrgen_bench.functional.text_knowledge import nearest_neighbours
+from cxrgen_bench.functional import topk as module
+from cxrgen_bench.functional.topk import nearest_neighbours
 
 FIXTURE = Path(__file__).parent / "data" / "chexpert_at_k_fixture.json"
 

@@ -4,10 +4,11 @@ from .text_knowledge import chexpert_at_k
 from .frechet import (FeatureStats, FrechetResult, frechet_distance, frechet_distance_detailed,
                       frechet_distance_from_features, frechet_distance_from_stats)
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
+from .retrieval import precision_at_k
 
 __all__ = [
     "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "classwise_auroc",
     "filtered_average",
     "frechet_distance", "frechet_distance_detailed", "frechet_distance_from_features",
-    "frechet_distance_from_stats", "macro_average", "ms_ssim",
+    "frechet_distance_from_stats", "macro_average", "ms_ssim", "precision_at_k",
 ]

@@ -27,7 +27,8 @@ import numpy as np
 from ..cache import key_of
 from ..data.labels import CHEXPERT_14, LabelPolicy, policy_for
 from ..errors import InputError, MetricError
-from ..functional.text_knowledge import nearest_neighbours, pool_bootstrap, scores_from_neighbours, summarise
+from ..functional.text_knowledge import pool_bootstrap, scores_from_neighbours, summarise
+from ..functional.topk import nearest_neighbours
 from .base import Metric
 from .card import Card
 
