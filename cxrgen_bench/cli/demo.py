@@ -17,5 +17,5 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import run as run_demo
 
     result = run_demo(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet)
-    every = [*result["results"].values(), *result["text_results"].values()]
+    every = [*result["results"].values(), *result["retrieval"].values(), *result["text_results"].values()]
     return 0 if all(r["status"] == "complete" for r in every) else 1

@@ -3,11 +3,13 @@ from .auroc import binary_auroc, classwise_auroc, filtered_average, macro_averag
 from .text_knowledge import chexpert_at_k
 from .frechet import (FeatureStats, FrechetResult, frechet_distance, frechet_distance_detailed,
                       frechet_distance_from_features, frechet_distance_from_stats)
+from .label_f1 import chexpert_f1
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
 from .retrieval import precision_at_k
 
 __all__ = [
-    "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "classwise_auroc",
+    "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "chexpert_f1",
+    "classwise_auroc",
     "filtered_average",
     "frechet_distance", "frechet_distance_detailed", "frechet_distance_from_features",
     "frechet_distance_from_stats", "macro_average", "ms_ssim", "precision_at_k",

@@ -52,7 +52,11 @@ class Metric:
         values = np.concatenate(parts)
         result = BootstrapResult(entry["value"], percentile_ci(values, estimate=entry["value"]), values, ctx.bootstrap,
                                  ctx.bootstrap_seed)
-        entry["ci95"] = None if result.ci95 is None else list(result.ci95)
+        # re-centring on the estimate can carry an end past what the metric can take (an F1 above 1)
+        lo, hi = self.card.value_range
+        entry["ci95"] = None if result.ci95 is None else [
+            max(result.ci95[0], lo) if lo is not None else result.ci95[0],
+            min(result.ci95[1], hi) if hi is not None else result.ci95[1]]
         entry["bootstrap"] = {**result.as_dict(), "units_sha256": key_of(units=units)}
         return entry
 

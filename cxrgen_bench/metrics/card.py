@@ -85,6 +85,7 @@ class Card:
     # Option keys "name[option]" (e.g. fid per backbone): short labels, in column order; an option not
     # listed still gets a column, labelled by the option itself, after the listed ones.
     options: tuple[tuple[str, str], ...] = ()
+    option_format: str = "{label} {option}"  # an option column's label ("FID XRV"; "P@5" with "{option}")
     per_class: tuple[str, ...] = ()  # ordered classes of a breakdown stored in details[per_class_field]
     per_class_field: str = "per_class"
     headline_label: str = ""  # label of the headline column beside a per-class breakdown
@@ -129,7 +130,9 @@ class Card:
     def column_label(self, key: str) -> str:
         """"FID XRV" for fid[xrv-densenet121]; the card's label for the plain key."""
         option = option_of(key)
-        return self.label if option is None else f"{self.label} {self.option_label(option)}".strip()
+        if option is None:
+            return self.label
+        return self.option_format.format(label=self.label, option=self.option_label(option)).strip()
 
     def is_better(self, a: float, b: float) -> bool:
         return a < b if self.direction == "lower" else a > b

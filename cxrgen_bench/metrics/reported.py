@@ -1,5 +1,5 @@
 """Metrics of the RoentGen framework known here, so far, only from numbers typed in from the papers
-(leaderboard/reported/*.yaml): report-generation scorers, retrieval precision and augmentation runs. Their cards have the same form as every other card, so boards, the gate and `compare`
+(leaderboard/reported/*.yaml): report-generation scorers and augmentation runs. Their cards have the same form as every other card, so boards, the gate and `compare`
 treat the reported rows like any other; asking to compute one says it is not implemented yet.
 """
 from __future__ import annotations
@@ -35,21 +35,6 @@ RRG_BERTSCORE = _reported("rrg_bertscore", "BERTScore", "rrg", 4, f"BERTScore F1
 RRG_FACTENT = _reported("rrg_factent", "factENT", "rrg", 5, f"Entity-match F1 {_RRG}")
 RRG_FACTENTNLI = _reported("rrg_factentnli", "factENTNLI", "rrg", 6, f"NLI-filtered entity F1 {_RRG}")
 RRG_RADGRAPH = _reported("rrg_radgraph", "RadGraph", "rrg", 7, f"RadGraph F1 (partial) {_RRG}")
-
-_I2I = "share of the top-{k} real images retrieved by a generated image (conVIRT) that share its label"
-I2I_P5 = _reported("i2i_precision@5", "P@5", "i2i", 1, _I2I.format(k=5))
-I2I_P10 = _reported("i2i_precision@10", "P@10", "i2i", 2, _I2I.format(k=10))
-I2I_P50 = _reported("i2i_precision@50", "P@50", "i2i", 3, _I2I.format(k=50))
-
-_I2T = "share of the top-{k} impressions retrieved by a generated image (CXR-RePaiR) that share its label"
-I2T_P5 = _reported("i2t_precision@5", "P@5", "i2t", 1, _I2T.format(k=5))
-I2T_P10 = _reported("i2t_precision@10", "P@10", "i2t", 2, _I2T.format(k=10))
-I2T_P50 = _reported("i2t_precision@50", "P@50", "i2t", 3, _I2T.format(k=50))
-_TOP1 = "of the top-1 retrieved impression vs the query's own impression"
-I2T_F1_CHEXBERT = _reported("i2t_f1_chexbert", "F1-CheXbert", "i2t", 4, f"CheXbert-label micro-F1 {_TOP1}")
-I2T_BERTSCORE = _reported("i2t_bertscore", "BERTScore", "i2t", 5, f"BERTScore F1 {_TOP1}")
-I2T_FACTENT = _reported("i2t_factent", "factENT", "i2t", 6, f"Entity-match F1 {_TOP1}")
-I2T_RADGRAPH = _reported("i2t_radgraph", "RadGraph", "i2t", 7, f"RadGraph F1 (partial) {_TOP1}")
 
 AUGMENTATION_AUROC = _reported("augmentation_auroc", "AUROC", "augmentation", 1,
                                "Test AUROC of a DenseNet-121 trained on real and/or synthetic images", scale="unit")

@@ -199,8 +199,10 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, Any]:
             if not hasattr(mod, "_non_persistent_buffers_set"):
                 mod._non_persistent_buffers_set = set()
         obj = obj.state_dict()
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        obj = obj["state_dict"]
+    for wrapper in ("state_dict", "model"):  # training scripts' {"state_dict": ...}, ViLMedic's {"model": ...}
+        if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
+            obj = obj[wrapper]
+            break
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path}: does not contain a state dict of tensors (got {type(obj).__name__})")
     return dict(obj)

@@ -4,8 +4,9 @@
 v1 → v2: the image-only `image_set` block becomes `subject` (kind "image-set"); metric values lose
 their copies of `direction` and `range` (the metric's card is the only source of both). Metrics that
 version 1 knew only as typed-in paper numbers were stored in percent; version 2 stores every score as
-a fraction (the board shows percent where the card says so), and CheXpert@10 is the chexpert_at_k
-metric (k = 10 under roentgen2022).
+a fraction (the board shows percent where the card says so); CheXpert@10 is the chexpert_at_k
+metric (k = 10 under roentgen2022), and retrieval precision and the top-1 impression's scores are
+options of one metric each (i2i_precision@5 → i2i_precision[5], i2t_bertscore → i2t_factual[bertscore]).
 """
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ from ..errors import ResultsError
 
 
 V1_PERCENT = ("rrg_", "i2i_precision@", "i2t_", "chexpert@10")  # keys version 1 stored in percent
-V1_RENAMED = {"chexpert@10": "chexpert_at_k"}
+V1_RENAMED = {"chexpert@10": "chexpert_at_k"}  # metric names
+# whole keys: retrieval precision and the top-1 impression's scores became options of one metric each
+V1_KEYS = {**{f"{d}_precision@{k}": f"{d}_precision[{k}]" for d in ("i2i", "i2t") for k in (5, 10, 50)},
+           **{f"i2t_{s}": f"i2t_factual[{s}]" for s in ("f1_chexbert", "bertscore", "factent", "radgraph")}}
 
 
 def _v1_key(key: str) -> str:
+    if key in V1_KEYS:
+        return V1_KEYS[key]
     base, sep, rest = key.partition("[")
     return V1_RENAMED.get(base, base) + sep + rest
 
@@ -51,7 +57,7 @@ def v1_to_v2(result: dict[str, Any], where: str) -> dict[str, Any]:
         new_key = _v1_key(key)
         if "key" in entry or new_key != key:
             entry["key"] = new_key
-        entry["metric"] = _v1_key(entry.get("metric", key))
+        entry["metric"] = new_key.split("[", 1)[0]
         metrics[new_key] = entry
     out["metrics"] = metrics
     return out

@@ -44,6 +44,8 @@ class Backbone(Model, ABC):
     preprocessings: ClassVar[tuple[str, ...]]
     # Convolutional nets run 1.5-1.6x faster in NHWC on CPU (oneDNN) and on tensor-core GPUs.
     channels_last: ClassVar[bool] = False
+    # An image–text model (CLIP-style): the image layer that lives in the space its text tower embeds into.
+    shared_layer: ClassVar[str | None] = None
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
                  device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
@@ -86,6 +88,11 @@ class Backbone(Model, ABC):
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map the key names of the official format to ours (identity by default)."""
         return state_dict
+
+    def text_tower(self) -> Any:
+        """For an image–text model, the text encoder of its shared space (see `shared_layer`)."""
+        raise InputError(f"backbone {self.name} is an image encoder only: it has no text tower for image–text "
+                         "retrieval or alignment (use an image–text model such as cxr-repair or clip-vit-b-32)")
 
     # --- shared ---------------------------------------------------------------------------------
     def check(self, preprocessing: str, layer: str) -> None:

@@ -7,6 +7,7 @@ RoentGen evaluation fed PIL images to CLIP. 16-bit sources are therefore quantis
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ class CLIPViTB32(Backbone):
     name = "clip-vit-b-32"
     layers = {"image_embeds": 512}
     preprocessings = ("openai-clip-224",)
+    shared_layer = "image_embeds"
 
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for key in _OPENAI_EXTRA_KEYS:
@@ -57,3 +59,8 @@ class CLIPViTB32(Backbone):
 
     def forward(self, batch: torch.Tensor, layer: str = "image_embeds") -> torch.Tensor:
         return self.model.encode_image(batch)
+
+    def text_tower(self) -> Any:
+        from ..text.open_clip_text import PairedCLIPText
+
+        return PairedCLIPText(self, MODEL_NAME)

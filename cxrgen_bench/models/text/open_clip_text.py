@@ -62,27 +62,62 @@ class OpenCLIPText(TextEncoder):
         return open_clip.get_tokenizer(self.arch), model.eval().to(self.device)
 
     def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
-        import torch
-
         tokenizer, model = self.model
-        truncated = [n > self.max_length for n in _token_counts(tokenizer, texts)]
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), 64):
-                ids = tokenizer(texts[start:start + 64]).to(self.device)
-                if extraction == "model-specific":
-                    out.append(model.encode_text(ids).float().cpu().numpy())
-                    continue
-                hidden, eot = _token_states(model, ids)
-                if extraction == "cls":
-                    vec = hidden[:, 0]
-                elif extraction == "mean":
-                    mask = torch.arange(ids.shape[1], device=ids.device)[None] <= eot[:, None]
-                    vec = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-                else:
-                    vec = hidden[torch.arange(len(ids)), eot]
-                out.append(vec.float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32), truncated
+        return encode_with(tokenizer, model, texts, extraction, self.max_length, self.device)
+
+
+class PairedCLIPText(TextEncoder):
+    """The text tower of an open_clip image–text backbone (CLIP, CXR-RePaiR): the backbone's own loaded
+    network and weights (same provenance), so image and text embeddings share one space."""
+
+    name = "paired-clip"
+    extractions = ("model-specific",)
+    default_extraction = "model-specific"
+
+    def __init__(self, backbone: Any, arch: str):
+        super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
+        self.backbone, self.arch = backbone, arch
+        self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
+        import open_clip
+
+        self.max_length = int((open_clip.get_model_config(arch) or {}).get("text_cfg", {}).get("context_length", 77))
+
+    def key(self, **settings: Any) -> str:
+        return super().key(backbone=self.backbone.name, architecture=self.arch, **settings)
+
+    def load(self) -> Any:
+        import open_clip
+
+        return open_clip.get_tokenizer(self.arch), self.backbone.model
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        tokenizer, model = self.model
+        return encode_with(tokenizer, model, texts, extraction, self.max_length, self.device)
+
+
+def encode_with(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_length: int,
+                device: str) -> tuple[np.ndarray, list[bool]]:
+    """An open_clip text tower's embeddings of ``texts`` and which texts it had to truncate."""
+    import torch
+
+    truncated = [n > max_length for n in _token_counts(tokenizer, texts)]
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), 64):
+            ids = tokenizer(texts[start:start + 64]).to(device)
+            if extraction == "model-specific":
+                out.append(model.encode_text(ids).float().cpu().numpy())
+                continue
+            hidden, eot = _token_states(model, ids)
+            if extraction == "cls":
+                vec = hidden[:, 0]
+            elif extraction == "mean":
+                mask = torch.arange(ids.shape[1], device=ids.device)[None] <= eot[:, None]
+                vec = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            else:
+                vec = hidden[torch.arange(len(ids)), eot]
+            out.append(vec.float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32), truncated
 
 
 def _token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
