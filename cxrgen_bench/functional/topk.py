@@ -113,8 +113,7 @@ class _Candidates:
             self.slices = self.bounds
         else:
             # One similarity per distinct embedding: duplicates then tie exactly, in every chunk.
-            distinct, groups = np.unique(x, axis=0, return_inverse=True)
-            self.groups = groups.ravel()
+            distinct, self.groups = _distinct_rows(x)
             self.members = np.argsort(self.groups, kind="stable")  # grouped by embedding, then by index
             starts = np.searchsorted(self.groups[self.members], np.arange(distinct.shape[0] + 1))
             self.distinct = torch.from_numpy(np.ascontiguousarray(distinct))
@@ -139,6 +138,24 @@ class _Candidates:
         if hi - lo == c1 - c0:  # no duplicates in this chunk: candidates are the distinct rows, in order
             return block
         return block[:, torch.from_numpy(self.groups[self.members[lo:hi]] - c0)]  # duplicates share one value
+
+
+def _distinct_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``x`` and each row's group. Rows are told apart by a 128-bit digest of their
+    bytes (no copy or sort of the whole matrix); without duplicates ``x`` itself is returned."""
+    import hashlib
+
+    digests = np.frombuffer(b"".join(hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in x),
+                            dtype="V16")
+    _, first, groups, counts = np.unique(digests, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) == len(x):
+        return x, np.arange(len(x))
+    groups = groups.ravel()
+    representative = x[first]
+    shared = counts[groups] > 1  # only duplicated rows need checking against their representative
+    if not np.array_equal(representative[groups[shared]], x[shared]):  # a digest collision: astronomically unlikely
+        raise RuntimeError("two different embeddings share a 128-bit digest; please report this")
+    return representative, groups
 
 
 def _block_top_k(queries: Any, own: np.ndarray | None, chunks: _Candidates, k: int,

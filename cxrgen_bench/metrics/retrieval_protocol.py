@@ -87,8 +87,10 @@ def select(ctx: Any, config: dict[str, Any], metric: str, candidates_from: str) 
     candidate_ids = seeded(sorted(pool), config.get("candidates"), seed + 1)
     ks = [int(k) for k in config.get("ks", (5, 10, 50))]
     if len(candidate_ids) < max(ks):
+        excluded = " (the queries' own prompts left out)" if config.get("exclude_query_prompts", True) else ""
         raise MetricError(f"{metric}: Precision@{max(ks)} needs at least {max(ks)} candidates; {len(candidate_ids)} "
-                          f"single-label {'reference images' if candidates_from == 'images' else 'reports'} qualify")
+                          f"single-label {'reference images' if candidates_from == 'images' else 'reports'} "
+                          f"qualify{excluded}")
     settings = {"classes": classes, "seed": seed, "exclude_query_prompts": bool(config.get("exclude_query_prompts", True)),
                 "label_policy": policy.as_dict(), "ks": ks}
     return Selection([by_prompt[pid] for pid in query_ids], [labels[pid] for pid in query_ids], candidate_ids,
