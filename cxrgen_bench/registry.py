@@ -171,6 +171,8 @@ def _register_builtins() -> None:
     BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image.clip_vit:CLIPViTB32")
     BACKBONES.register("cxr-repair", "cxrgen_bench.models.image.cxr_repair:CXRRePaiR")
     BACKBONES.register("convirt-resnet50", "cxrgen_bench.models.image.convirt:ConVIRTResNet50")
+    BACKBONES.register("open-clip", "cxrgen_bench.models.image.open_clip_image:OpenCLIPImage")  # generic: `kind:`
+    BACKBONES.register("transformers", "cxrgen_bench.models.image.transformers_vision:TransformersVision")
     BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
     TEXT_ENCODERS.register("transformers", "cxrgen_bench.models.text.hf:TransformersEncoder")
     TEXT_ENCODERS.register("diffusers", "cxrgen_bench.models.text.hf:DiffusersTextEncoder")

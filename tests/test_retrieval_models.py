@@ -78,6 +78,12 @@ def test_cxr_repair_image_and_text_towers_share_one_space(cxr_repair_file):
         expected = model.encode_text(open_clip.get_tokenizer("ViT-B-32-quickgelu")(texts)).numpy()
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
     assert truncated == [False, False] and tower.weights_sha256 == net.weights_sha256
+    # CheXzero ships the same architecture and preprocessing: a profile names it with `kind: cxr-repair`
+    chexzero = build_backbone("chexzero", {"kind": "cxr-repair", "preprocessing": "cxr-repair-320",
+                                           "layer": "image_embeds"}, weights=str(path))
+    assert chexzero.name == "chexzero" and chexzero.extractor_key("cxr-repair-320", "image_embeds") != net.extractor_key(
+        "cxr-repair-320", "image_embeds")
+    np.testing.assert_allclose(chexzero.features([x], "image_embeds"), expected_image, rtol=1e-4, atol=1e-4)
 
 
 def test_image_encoders_have_no_text_tower(xrv_random_weights):

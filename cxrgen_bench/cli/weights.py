@@ -33,7 +33,11 @@ def run_where(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     status = 0
     for name in [args.backbone] if args.backbone else list(profile.backbones):
-        spec = WeightsSpec.from_profile(name, profile.backbone(name))
+        cfg = profile.backbone(name)
+        if cfg.get("kind") == "transformers" or cfg.get("folder"):
+            print(f"{name}: a model folder: {cfg.get('folder') or f'(give it with --weights {name}=FOLDER)'}")
+            continue
+        spec = WeightsSpec.from_profile(name, cfg)
         try:
             found = resolve_weights(spec, None)
             print(f"{name}: {found.path} (sha256 {found.sha256}, from {found.source}"

@@ -27,11 +27,13 @@ class FrechetDistance(Metric):
         reported="RoentGen (p19, 5,000 prompts): 3.6 XRV / 54.9 Inception / 2.6 CLIP; SD 1.4: 47.7 / 275.0 / 52.7",
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
 
-    def backbones(self) -> list[str]:
+    def backbones(self, ctx: EvaluationContext) -> list[str]:
         chosen = self.options or list(self.config["backbones"])
-        unknown = [b for b in chosen if b not in BACKBONES]
+        # a registered backbone, or one the profile configures under its own name (`kind: open-clip`)
+        unknown = [b for b in chosen if b not in BACKBONES and b not in ctx.profile.backbones]
         if unknown:
-            raise InputError(f"fid: unknown backbone(s) {unknown}; registered: {BACKBONES.names()}")
+            raise InputError(f"fid: unknown backbone(s) {unknown}; registered: {BACKBONES.names()}; configured in "
+                             f"profile {ctx.profile.name}: {', '.join(ctx.profile.backbones)}")
         return chosen
 
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
@@ -41,7 +43,7 @@ class FrechetDistance(Metric):
         images = subject.images
         generated = images.first_samples() if self.config.get("samples", "first") == "first" else images.records
         out = []
-        for name in self.backbones():
+        for name in self.backbones(ctx):
             try:
                 out.append(self._one(ctx, name, generated))
             except CxrgenError as exc:

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from ..data.images import sha256_file
 from ..files import atomic_path
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 
 ENV_DIR = "CXRGEN_WEIGHTS"
 
@@ -55,7 +55,8 @@ class WeightsSpec:
 
     @classmethod
     def from_profile(cls, backbone: str, cfg: Mapping[str, Any]) -> "WeightsSpec":
-        w = cfg["weights"]
+        # a generic backbone's block may omit it: the file then comes from --weights NAME=FILE
+        w = cfg.get("weights") or {"filename": f"{backbone}.safetensors"}
         known = tuple(KnownFile(k["filename"], k.get("sha256"), k.get("format", "state-dict"), k.get("note", ""),
                                 k.get("url"), k.get("python_package")) for k in w.get("known_files", ()))
         return cls(backbone, w["filename"], known, tuple(c for c in w.get("library_caches", ()) if "{" not in c))
@@ -302,10 +303,18 @@ def convert(backbone: str, source: str | Path, profile: Any, out: str | Path | N
     from .image import build_backbone
 
     cfg = profile.backbone(backbone)
+    if cfg.get("kind") == "transformers":
+        raise InputError(f"backbone {backbone} is a transformers folder: convert it with transformers itself, "
+                         "model.save_pretrained(folder, safe_serialization=True)")
     net = build_backbone(backbone, cfg, weights=str(source), allow_pickle=allow_pickle)
     spec = WeightsSpec.from_profile(backbone, cfg)
     env_dir = os.environ.get(ENV_DIR)
-    dest = Path(out) if out else (Path(env_dir) if env_dir else Path(source).parent) / spec.filename
+    if Path(source).is_dir():  # an open_clip hub-format folder: the safetensors file it reads first
+        from .image.open_clip_image import HUB_WEIGHTS
+
+        dest = Path(out) if out else Path(source) / HUB_WEIGHTS[0]
+    else:
+        dest = Path(out) if out else (Path(env_dir) if env_dir else Path(source).parent) / spec.filename
     return save_safetensors(net.model.state_dict(), dest, {"backbone": backbone,
                                                            "converted_from_sha256": net.weights_sha256,
                                                            "converted_from": Path(source).name})

@@ -48,8 +48,10 @@ class Backbone(Model, ABC):
     shared_layer: ClassVar[str | None] = None
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
-                 device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None):
+                 device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None, name: str | None = None):
         super().__init__(device=device, allow_pickle=allow_pickle)
+        if name:  # a profile's own name for a generic kind (`kind: open-clip` under `biomedclip:`)
+            self.name = name
         self.cfg = dict(profile_cfg)
         self.torch_device = torch.device(device)
         self._state_dict = state_dict

@@ -53,15 +53,8 @@ class HFTextEncoder(TextEncoder):
         return folder, folder
 
     def load(self) -> Any:
-        transformers = _transformers()
-        try:
-            with quiet_transformers():
-                tokenizer = transformers.AutoTokenizer.from_pretrained(
-                    str(self.tokenizer_folder), local_files_only=True, trust_remote_code=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.tokenizer_folder}: no usable tokenizer ({exc}); save it beside the model "
-                             "with tokenizer.save_pretrained(folder)") from exc
-        return tokenizer, _load_model(transformers.AutoModel, self.model_folder, self.allow_pickle, self.device)
+        return load_tokenizer(self.tokenizer_folder), _load_model(_transformers().AutoModel, self.model_folder,
+                                                                   self.allow_pickle, self.device)
 
     def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
         tokenizer, model = self.model
@@ -97,6 +90,63 @@ class DiffusersTextEncoder(HFTextEncoder):
         return folder / "text_encoder", tokenizer
 
 
+class PairedHFText(TextEncoder):
+    """The text tower of a transformers image–text model folder (CLIP, SigLIP, ...: `get_text_features`):
+    the image backbone's own loaded network and the tokenizer saved in its folder, so image and text
+    embeddings share one space (see models/image/transformers_vision.py)."""
+
+    name = "paired-transformers"
+    extractions = ("model-specific",)
+    default_extraction = "model-specific"
+
+    def __init__(self, backbone: Any):
+        super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
+        self.backbone = backbone
+        require_tokenizer(backbone.folder)
+        self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
+        config = _config(backbone.folder)
+        self.max_length = _max_length(config.get("text_config") or {}, backbone.folder)
+        # SigLIP's towers were trained on texts padded to the full length (and take no attention mask)
+        self.padding = "max_length" if str(config.get("model_type", "")).startswith("siglip") else True
+
+    def key(self, **settings: Any) -> str:
+        return super().key(backbone=self.backbone.name, **settings)
+
+    def load(self) -> Any:
+        return load_tokenizer(self.backbone.folder), self.backbone.model
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        import torch
+
+        tokenizer, model = self.model
+        truncated = [n > self.max_length for n in token_lengths(tokenizer, texts)]
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), BATCH):
+                batch = tokenizer(texts[start:start + BATCH], padding=self.padding, truncation=True,
+                                  max_length=self.max_length, return_tensors="pt").to(self.device)
+                inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+                out.append(features_of(model.get_text_features(**inputs)).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32), truncated
+
+
+def features_of(output: Any) -> Any:
+    """`get_text_features` / `get_image_features` return a tensor (transformers 4) or an output whose
+    pooler_output is the projected embedding (transformers 5)."""
+    return output if hasattr(output, "ndim") else output.pooler_output
+
+
+def load_tokenizer(folder: Path) -> Any:
+    transformers = _transformers()
+    try:
+        with quiet_transformers():
+            return transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
+                                                              trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder}: no usable tokenizer ({exc}); save it beside the model "
+                         "with tokenizer.save_pretrained(folder)") from exc
+
+
 def require_tokenizer(folder: Path) -> None:
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise InputError(f"{folder}: no usable tokenizer in this text-encoder folder (none of "
@@ -130,16 +180,28 @@ def quiet_transformers() -> Iterator[None]:
 
 
 def _load_model(auto: Any, folder: Path, allow_pickle: bool, device: str) -> Any:
+    return load_checked(auto, folder, allow_pickle, device)[0]
+
+
+def load_checked(auto: Any, folder: Path, allow_pickle: bool, device: str) -> tuple[Any, bool]:
     """Load strictly: transformers fills missing weights with random values and only warns; here a
-    checkpoint that does not cover the architecture is an error (the pooler aside, see _extractions)."""
+    checkpoint that does not cover the architecture is an error — the pooler aside (see _extractions):
+    the second value says whether its weights were missing, so that its output is refused, not faked."""
     with quiet_transformers():
         model, info = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
                                            use_safetensors=None if allow_pickle else True, output_loading_info=True)
-    missing = [k for k in info.get("missing_keys", []) if not (k.startswith("pooler.") or ".pooler." in k)]
+    all_missing = info.get("missing_keys", [])
+    missing = [k for k in all_missing if not (k.startswith("pooler.") or ".pooler." in k)]
     if missing:
         raise InputError(f"{folder}: the weights do not cover the model its config describes; missing "
-                         f"{len(missing)} tensor(s), e.g. {missing[:3]}")
-    return model.eval().to(device)
+                         f"{len(missing)} tensor(s), e.g. {sorted(missing)[:3]}")
+    return model.eval().to(device), len(all_missing) > len(missing)
+
+
+def token_lengths(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Untruncated token counts, special tokens included: how many texts a model had to truncate."""
+    with quiet_transformers():
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
 
 
 def _run(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_length: int,
@@ -147,9 +209,7 @@ def _run(tokenizer: Any, model: Any, texts: list[str], extraction: str, max_leng
     import torch
 
     # Truncation is counted from the untruncated token count, so the results can say how many.
-    with quiet_transformers():
-        lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
-    truncated = [n > max_length for n in lengths]
+    truncated = [n > max_length for n in token_lengths(tokenizer, texts)]
     out = []
     with torch.inference_mode():
         for start in range(0, len(texts), BATCH):

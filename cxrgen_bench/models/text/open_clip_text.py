@@ -74,21 +74,23 @@ class PairedCLIPText(TextEncoder):
     extractions = ("model-specific",)
     default_extraction = "model-specific"
 
-    def __init__(self, backbone: Any, arch: str):
+    def __init__(self, backbone: Any, arch: str, context_length: int):
         super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
-        self.backbone, self.arch = backbone, arch
+        self.backbone, self.arch, self.max_length = backbone, arch, context_length
         self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
-        import open_clip
-
-        self.max_length = int((open_clip.get_model_config(arch) or {}).get("text_cfg", {}).get("context_length", 77))
 
     def key(self, **settings: Any) -> str:
-        return super().key(backbone=self.backbone.name, architecture=self.arch, **settings)
+        return super().key(backbone=self.backbone.name, architecture=self.backbone.model_cfg, **settings)
 
     def load(self) -> Any:
         import open_clip
 
-        return open_clip.get_tokenizer(self.arch), self.backbone.model
+        try:
+            tokenizer = open_clip.get_tokenizer(self.arch)
+        except OSError as exc:  # a Hugging Face tokenizer that is not in the local cache
+            raise InputError(f"text tower of {self.backbone.name}: open_clip could not load the tokenizer of "
+                             f"{self.arch!r} offline ({exc}); put it in the local Hugging Face cache") from exc
+        return tokenizer, self.backbone.model
 
     def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
         tokenizer, model = self.model

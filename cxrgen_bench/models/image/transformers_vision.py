@@ -1,0 +1,133 @@
+"""Any transformers vision model folder as a backbone: an image encoder (RAD-DINO's Dinov2, ViT, conv
+nets) or an image–text model (CLIP- and SigLIP-style folders: `get_image_features`) with its text tower.
+
+    rad-dino:
+      kind: transformers
+      folder: /weights/rad-dino          # or --weights rad-dino=/weights/rad-dino
+      preprocessing: processor
+      layer: pooled
+
+Layers: ``pooled`` (the model's pooler output: Dinov2's normalised CLS token, a conv net's global
+average), ``cls`` (the first token of the last hidden state, for token models) and, for image–text
+models, ``image_embeds`` (the projected embedding their text tower shares). Preprocessing
+``processor`` is the folder's own image processor (preprocessor_config.json) applied to an 8-bit RGB
+rendering of the canonical image.
+
+Loaded offline, safetensors only unless --allow-pickle, never with remote code (a config or processor
+config that declares `auto_map` is refused); weights that do not cover the architecture are an error,
+and a pooler whose weights the folder lacks is refused rather than run with random values.
+"""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ...errors import InputError, WeightsError
+from ..base import Model, folder_provenance
+from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
+from .base import Backbone
+
+PROCESSOR_CONFIG = "preprocessor_config.json"
+
+
+class TransformersVision(Backbone):
+    name = "transformers"
+    layers: dict[str, int] = {}  # read from the folder's config, per instance
+    preprocessings = ("processor",)
+
+    def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
+                 device: str = "cpu", name: str | None = None, **_: Any):
+        # Not Backbone.__init__: the weights are a model folder, not one file found by the resolution order.
+        Model.__init__(self, device=device, allow_pickle=allow_pickle)
+        self.name = name or self.name
+        self.cfg = dict(profile_cfg)
+        self.torch_device = torch.device(device)
+        where = weights or self.cfg.get("folder")
+        if not where:
+            raise WeightsError(f"backbone {self.name} (kind transformers) needs a model folder: --weights "
+                               f"{self.name}=FOLDER, or `folder:` in the profile's block")
+        self.folder = Path(where).expanduser()
+        self.provenance = folder_provenance(self.folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
+        config = _json(self.folder / "config.json")
+        processor = _json(self.folder / PROCESSOR_CONFIG, what="image processor config (save the processor "
+                                                                "beside the model with processor.save_pretrained)")
+        if processor.get("auto_map"):
+            raise WeightsError(f"{self.folder / PROCESSOR_CONFIG}: declares auto_map, i.e. code shipped with the "
+                               "checkpoint; cxrgen-bench never runs code from a checkpoint")
+        self.paired = "vision_config" in config and "text_config" in config
+        self.layers, self.shared_layer = _layers(config, self.paired)
+        self.pooler_missing = False
+
+    def load(self) -> torch.nn.Module:
+        from ..text.hf import _transformers, load_checked
+
+        model, self.pooler_missing = load_checked(_transformers().AutoModel, self.folder, self.allow_pickle,
+                                                  self.device)
+        return model
+
+    def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
+        raise NotImplementedError("a transformers folder is loaded whole (see load)")
+
+    @cached_property
+    def _processor(self) -> Any:
+        from ..text.hf import _transformers, quiet_transformers
+
+        with quiet_transformers():
+            return _transformers().AutoImageProcessor.from_pretrained(str(self.folder), local_files_only=True,
+                                                                      trust_remote_code=False)
+
+    def preprocess(self, image: np.ndarray, preprocessing: str = "processor") -> np.ndarray:
+        u8 = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+        pixels = self._processor(images=Image.fromarray(u8).convert("RGB"), return_tensors="np")["pixel_values"]
+        return np.asarray(pixels[0], dtype=np.float32)
+
+    def forward(self, batch: torch.Tensor, layer: str = "pooled") -> torch.Tensor:
+        from ..text.hf import features_of
+
+        model = self.model
+        if layer == "image_embeds":
+            return features_of(model.get_image_features(pixel_values=batch))
+        out = model(pixel_values=batch)
+        if layer == "cls":
+            return out.last_hidden_state[:, 0]
+        if self.pooler_missing:
+            raise InputError(f"backbone {self.name}: {self.folder} has no weights for the model's pooler, so its "
+                             "pooled output would be random; use layer cls")
+        return out.pooler_output.flatten(1)
+
+    def text_tower(self) -> Any:
+        if not self.paired:
+            return super().text_tower()
+        from ..text.hf import PairedHFText
+
+        return PairedHFText(self)
+
+
+def _json(path: Path, what: str = "model config") -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found: a transformers vision folder needs its {what}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable {what} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a JSON object")
+    return data
+
+
+def _layers(config: Mapping[str, Any], paired: bool) -> tuple[dict[str, int], str | None]:
+    """Layer → dimension, and the layer an image–text model's text tower shares, from the config."""
+    if paired:
+        vision = config.get("vision_config") or {}
+        return {"image_embeds": int(config.get("projection_dim") or vision.get("hidden_size") or 0)}, "image_embeds"
+    hidden = config.get("hidden_size") or (config.get("hidden_sizes") or [0])[-1]
+    layers = {"pooled": int(hidden)}
+    if "patch_size" in config:  # a token model: its first token is the CLS token
+        layers["cls"] = int(hidden)
+    return layers, None
