@@ -49,8 +49,13 @@ class DiffusersGenerator(Generator):
         self.denoiser = getattr(self.pipe, "unet", None) or getattr(self.pipe, "transformer")
         if self.device.type == "cuda":
             self.denoiser.to(memory_format=torch.channels_last)
+        if options.get("fuse_qkv", self.settings.compile) and hasattr(self.pipe, "fuse_qkv_projections"):
+            # One projection GEMM instead of three in every self-attention (same function, fewer launches).
+            self.pipe.fuse_qkv_projections(unet=True, vae=False)
         if self.settings.compile:
-            self.denoiser.forward = torch.compile(self.denoiser.forward, mode="max-autotune-no-cudagraphs")
+            # The mode benchmarks/gpu_generation.py measured best (benchmarks/README.md, "GPU generation").
+            self.denoiser.forward = torch.compile(self.denoiser.forward,
+                                                  mode=options.get("compile_mode", "max-autotune-no-cudagraphs"))
         self._sha: str | None = None
 
     def _device(self, torch):

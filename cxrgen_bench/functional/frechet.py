@@ -178,14 +178,15 @@ def frechet_bootstrap_replicates(generated: Any, reference: FeatureStats, weight
     return frechet_replicates(generated, reference)(weights)
 
 
-def frechet_replicates(generated: Any, reference: FeatureStats) -> Callable[[np.ndarray], np.ndarray]:
+def frechet_replicates(generated: Any, reference: FeatureStats, device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
     """`frechet_bootstrap_replicates` with the reference square root computed once, for callers
-    that run the replicates in chunks (to show progress)."""
+    that run the replicates in chunks (to show progress). All arithmetic is float64, also on a GPU
+    (`device="cuda"`: benchmarks/README.md, "GPU scoring")."""
     import torch
 
-    x = torch.from_numpy(_as_float64(generated))
-    mu_r = torch.from_numpy(reference.mean())
-    cov_r = torch.from_numpy(reference.covariance())
+    x = torch.from_numpy(_as_float64(generated)).to(device)
+    mu_r = torch.from_numpy(reference.mean()).to(device)
+    cov_r = torch.from_numpy(reference.covariance()).to(device)
     ev, vec = torch.linalg.eigh(cov_r)
     sqrt_r = (vec * ev.clamp(min=0).sqrt()) @ vec.T
     y = x @ sqrt_r
@@ -195,7 +196,7 @@ def frechet_replicates(generated: Any, reference: FeatureStats) -> Callable[[np.
     def run(weights: np.ndarray) -> np.ndarray:
         out = np.empty(len(weights))
         for i, w_np in enumerate(weights):
-            w = torch.from_numpy(w_np.astype(np.float64))
+            w = torch.from_numpy(w_np.astype(np.float64)).to(device)
             n = float(w.sum())
             mu = (w @ x) / n
             y_bar = (w @ y) / n

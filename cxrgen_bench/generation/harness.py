@@ -20,6 +20,7 @@ import json
 import os
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -141,6 +142,17 @@ def encode_png(pixels: Any, where: str) -> bytes:
     return buf.getvalue()
 
 
+def _write_batch(folder: OutputFolder, batch: Sequence[SampleRequest], images: Sequence[Any], bar: Progress) -> None:
+    rows = []
+    for request, image in zip(batch, images):
+        rel = f"{safe_stem(request.prompt_id)}_{request.sample_idx}.png"
+        data = encode_png(image, f"prompt {request.prompt_id} sample {request.sample_idx}")
+        atomic_write_bytes(folder.root / rel, data)
+        rows.append((request.prompt_id, request.sample_idx, rel, hashlib.sha256(data).hexdigest()))
+    folder.append(rows)  # only after the batch's files are complete on disk
+    bar.update(len(batch))
+
+
 def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, settings: GenerationSettings,
                    shard: Shard | None = None, progress: bool = True,
                    after_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -168,21 +180,27 @@ def run_generation(generator: Generator, prompts: PromptSet, out: str | Path, se
         todo = [r for r in mine if (r.prompt_id, r.sample_idx) not in done]
         bar = Progress(len(mine), f"generate ({generator.name}, rank {shard.rank})", "images",
                        enabled=progress, initial=len(mine) - len(todo))
-        for n, start in enumerate(range(0, len(todo), settings.batch_size)):
-            batch = todo[start:start + settings.batch_size]
-            images = generator.generate(batch)
-            if len(images) != len(batch):
-                raise CxrgenError(f"generator {generator.name} returned {len(images)} images for {len(batch)} requests")
-            rows = []
-            for request, image in zip(batch, images):
-                rel = f"{safe_stem(request.prompt_id)}_{request.sample_idx}.png"
-                data = encode_png(image, f"prompt {request.prompt_id} sample {request.sample_idx}")
-                atomic_write_bytes(root / rel, data)
-                rows.append((request.prompt_id, request.sample_idx, rel, hashlib.sha256(data).hexdigest()))
-            folder.append(rows)  # only after the batch's files are complete on disk
-            bar.update(len(batch))
-            if after_batch:
-                after_batch(n)
+        # PNG encoding, hashing and the fsynced journal line of batch n run in a writer thread while the
+        # generator makes batch n+1 (zlib, sha256 and file writes release the GIL): on a GPU the device
+        # never waits for them. At most one batch is in flight, so the journal keeps its order, a
+        # writer error stops the run at the next batch, and a kill loses at most two batches.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future | None = None
+            try:
+                for n, start in enumerate(range(0, len(todo), settings.batch_size)):
+                    batch = todo[start:start + settings.batch_size]
+                    images = generator.generate(batch)
+                    if len(images) != len(batch):
+                        raise CxrgenError(f"generator {generator.name} returned {len(images)} images "
+                                          f"for {len(batch)} requests")
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(_write_batch, folder, batch, images, bar)
+                    if after_batch:
+                        after_batch(n)
+            finally:
+                if pending is not None:
+                    pending.result()
         rate = bar.rate()
         bar.close()
     finally:
