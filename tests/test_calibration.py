@@ -160,3 +160,27 @@ def test_retrieval_and_alignment_known_answers(demo):
         assert diff.paired and diff.difference > 0 and diff.ci95[0] > 0 and diff.p_value < 0.05, (better, worse)
     selection = runs["phantom-faithful"]["i2i_precision[5]"]["details"]["selection"]
     assert selection["exclude_query_prompts"] and selection["candidates"] > 50 and selection["queries"] > 10
+
+
+def test_report_generation_known_answers(demo):
+    """The phantom-reader report generator reads every image; its impression is scored against the
+    prompt's. Faithful and the real phantoms beat ignores-prompt on every offline scorer (paired over
+    the same prompts); flipped sides cost the scorers that read side words (BLEU-4, ROUGE-L), not the
+    label F1, which has no sides."""
+    from cxrgen_bench.compare import compare_metric
+
+    runs = {name: demo[name]["metrics"] for name in ("phantom-faithful", "phantom-ignores-prompt",
+                                                     "phantom-flips-laterality", "phantom-real")}
+    for scorer in ("bleu4", "rouge_l", "bertscore", "f1_labeller"):
+        key = f"rrg[{scorer}]"
+        for better in ("phantom-faithful", "phantom-real"):
+            diff = compare_metric(key, runs["phantom-ignores-prompt"][key], runs[better][key])
+            assert diff.difference > 0 and diff.p_value < 0.05, (key, better, diff)
+    for scorer in ("bleu4", "rouge_l"):
+        key = f"rrg[{scorer}]"
+        diff = compare_metric(key, runs["phantom-flips-laterality"][key], runs["phantom-faithful"][key])
+        assert diff.paired and diff.difference > 0, (key, diff)
+    details = runs["phantom-faithful"]["rrg[bertscore]"]["details"]
+    assert details["model"] == "all-MiniLM-L6-v2" and details["num_layers"] == 6
+    worst = runs["phantom-ignores-prompt"]["rrg[f1_labeller]"]["details"]["worst"]
+    assert worst[0]["value"] == 0.0 and worst[0]["hypothesis"] and worst[0]["reference"]

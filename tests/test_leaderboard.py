@@ -101,7 +101,7 @@ def test_script_in_a_model_name_renders_inert(tmp_path):
 def test_cards_give_direction_for_every_rendered_metric():
     assert card_for("fid[xrv-densenet121]").direction == "lower"
     assert card_for("classifier_auroc").direction == "higher"
-    assert card_for("rrg_radgraph").direction == "higher" and card_for("chexpert_at_k[cls]").direction == "higher"
+    assert card_for("rrg[radgraph]").direction == "higher" and card_for("chexpert_at_k[cls]").direction == "higher"
     with pytest.raises(NoCardError, match="no metric card for .made_up_metric."):
         card_for("made_up_metric")
 

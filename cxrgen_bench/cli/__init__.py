@@ -14,12 +14,12 @@ from typing import Sequence
 from ..errors import CxrgenError
 
 # In the order `cxrgen-bench` lists them.
-COMMANDS = ("demo", "score", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "weights", "ls")
+COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "weights", "ls")
 DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
 
 
 def _module(name: str):
-    return importlib.import_module(f"{__name__}.{name}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                           "with --generator, where to generate them")
     subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
     subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns")
+    subject.add_argument("--report-generator", help="(with --images and --prompts, for rrg) a report generator that "
+                                                    "reads the images: a transformers image-to-text folder, or "
+                                                    "KIND:LOCATION (cxrgen-bench ls report_generators)")
+    subject.add_argument("--trust-remote-code", action="store_true",
+                         help="let a transformers report generator run code shipped in its folder (recorded)")
     subject.add_argument("--text-encoder", help="a text encoder: a diffusers pipeline folder (its text_encoder), a "
                                                 "transformers encoder folder, KIND:LOCATION (cxrgen-bench ls "
                                                 "text_encoders), bow, or a trainer's checkpoints/ folder (every "
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, model_name=args.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
         device=args.device, batch_size=args.batch_size, workers=args.workers, allow_pickle=args.allow_pickle,
         strict=args.strict, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
-        log=None if args.quiet else log)
+        log=None if args.quiet else log, report_generator=args.report_generator,
+        trust_remote_code=args.trust_remote_code)
     progress = not (args.quiet or args.json)
     if args.generator:
         if not args.prompts or not args.images:
@@ -90,6 +96,8 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
 
     if args.reference or args.images:
         raise InputError("--text-encoder with trainer checkpoints scores text only: drop --images/--reference")
+    if kwargs.pop("report_generator") or kwargs.pop("trust_remote_code"):
+        raise InputError("--report-generator reads images: it does not apply to text-encoder checkpoints")
     kwargs.pop("reference")
     results = score_checkpoints(args.text_encoder, args.reports, kwargs.pop("metrics"), out=kwargs.pop("out"),
                                 extraction=args.extraction, progress=progress, **kwargs)

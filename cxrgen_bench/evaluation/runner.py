@@ -147,8 +147,10 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
 def build_subject(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
                   prompts: str | Path | PromptSet | None = None, text_encoder: Any = None,
                   reports: str | Path | PromptSet | None = None, extraction: str | Sequence[str] | None = None,
-                  device: str = "cpu", allow_pickle: bool = False) -> Subject:
-    """The subject the arguments of `score` describe: an image set, or a text encoder with reports."""
+                  device: str = "cpu", allow_pickle: bool = False, report_generator: Any = None,
+                  profile: str | Profile = "roentgen2022", trust_remote_code: bool = False) -> Subject:
+    """The subject the arguments of `score` describe: an image set (read by a report generator for
+    rrg), or a text encoder with reports."""
     if images is not None and text_encoder is not None:
         raise InputError("score one subject at a time: --images (an image set) or --text-encoder (with --reports)")
     if text_encoder is not None:
@@ -172,7 +174,16 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
     image_set = images if isinstance(images, ImageSet) else ImageSet.from_folder(images)
     ref_set = reference if isinstance(reference, ImageSet) or reference is None else ImageSet.from_folder(reference)
     prompt_set = prompts if isinstance(prompts, PromptSet) or prompts is None else PromptSet.from_csv(prompts)
-    return ImageSetSubject(image_set, ref_set, prompt_set)
+    reader = None
+    if report_generator is not None:
+        from ..models.report import load_report_generator
+
+        settings = get_profile(profile).metrics.get("rrg", {}).get("report_generator", {})
+        reader = load_report_generator(report_generator, settings, device=device, allow_pickle=allow_pickle,
+                                       trust_remote_code=trust_remote_code)
+    elif trust_remote_code:
+        raise InputError("--trust-remote-code applies to --report-generator only")
+    return ImageSetSubject(image_set, ref_set, prompt_set, reader)
 
 
 def score(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
@@ -183,10 +194,13 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
           allow_pickle: bool = False, strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
           log: Callable[[str], None] | None = None, progress: bool = False, text_encoder: Any = None,
           reports: str | Path | PromptSet | None = None,
-          extraction: str | Sequence[str] | None = None) -> dict[str, Any]:
-    """Score an image set (``images``, with ``reference`` and ``prompts``) or a text encoder
-    (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows progress on stderr."""
-    subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle)
+          extraction: str | Sequence[str] | None = None, report_generator: Any = None,
+          trust_remote_code: bool = False) -> dict[str, Any]:
+    """Score an image set (``images``, with ``reference`` and ``prompts``; ``report_generator`` for rrg)
+    or a text encoder (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows
+    progress on stderr."""
+    subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle,
+                            report_generator, profile, trust_remote_code)
     return _score_subject(subject, metrics, profile=profile, weights=weights, out=out, model_name=model_name,
                           cache_dir=cache_dir, use_cache=use_cache, device=device, batch_size=batch_size,
                           workers=workers, allow_pickle=allow_pickle, strict=strict, bootstrap=bootstrap,
@@ -208,6 +222,17 @@ def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profil
                          bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None))
     return evaluate(subject, metrics, profile, out=out, model_name=model_name,
                     cache=Cache(cache_dir, enabled=use_cache), options=options)
+
+
+def score_reports(hypotheses: str | Path, references: str | Path, metrics: str | Sequence[str] = "rrg",
+                  **kwargs: Any) -> dict[str, Any]:
+    """Score generated reports against references (CSV files with an id and a text column), no images:
+    the rrg scorers for report-generation researchers. Keyword arguments as for `score`."""
+    from .subjects import ReportPairsSubject, ReportTable
+
+    subject = ReportPairsSubject(ReportTable.from_csv(hypotheses, "hypotheses"),
+                                 ReportTable.from_csv(references, "references"))
+    return _score_subject(subject, metrics, **kwargs)
 
 
 def generate_then_score(generator: str, model: str | None, prompts: str | Path, images: str | Path,

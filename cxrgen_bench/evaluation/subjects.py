@@ -69,10 +69,15 @@ class ImageSetSubject(Subject):
     images: ImageSet
     reference: ImageSet | None = None
     prompts: PromptSet | None = None
+    report_generator: Any = None  # a models.report.ReportGenerator that reads the images (rrg)
     kind: ClassVar[str] = "image-set"
 
     def provides(self) -> set[str]:
         out = {"images"}
+        if self.report_generator is not None:
+            out.add("report_generator")
+            if self.prompts is not None:
+                out.add("report_pairs")
         if self.reference is not None:
             out.add("reference")
         if self.prompts is not None or self.images.prompts:
@@ -100,6 +105,9 @@ class ImageSetSubject(Subject):
 
     def n_units(self) -> int:
         return len(self.images.prompt_ids)
+
+    def models(self) -> dict[str, Any]:
+        return {"report_generator": self.report_generator} if self.report_generator is not None else {}
 
     # --- helpers for image metrics -------------------------------------------------------------
     def prompt_text(self, prompt_id: str) -> str | None:
@@ -158,6 +166,89 @@ class TextEncoderSubject(Subject):
 
     def models(self) -> dict[str, Any]:
         return {"text_encoder": self.encoder}
+
+
+@dataclass
+class ReportPairsSubject(Subject):
+    """Generated reports scored against references, no images (`cxrgen-bench score-reports`): for
+    report-generation researchers, and to re-score stored reports with other scorers."""
+
+    hypotheses: "ReportTable"
+    references: "ReportTable"
+    kind: ClassVar[str] = "report-pairs"
+
+    def __post_init__(self) -> None:
+        hyp, ref = set(self.hypotheses.texts), set(self.references.texts)
+        if hyp != ref:
+            only_h, only_r = sorted(hyp - ref), sorted(ref - hyp)
+            raise InputError(f"{self.hypotheses.path} and {self.references.path} must hold the same ids: "
+                             + "; ".join(part for part in (
+                                 f"{len(only_h)} only in the hypotheses, e.g. {only_h[:3]}" if only_h else "",
+                                 f"{len(only_r)} only in the references, e.g. {only_r[:3]}" if only_r else "") if part))
+
+    def provides(self) -> set[str]:
+        return {"report_pairs"}
+
+    def summary(self) -> str:
+        return f"the reports {self.hypotheses.path} against {self.references.path}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "content_sha256": key_of(h=self.hypotheses.sha256, r=self.references.sha256),
+                "hypotheses": self.hypotheses.describe(), "references": self.references.describe()}
+
+    def default_name(self) -> str:
+        return Path(self.hypotheses.path).stem
+
+    def n_units(self) -> int:
+        return len(self.hypotheses.texts)
+
+    def pairs(self) -> tuple[list[str], list[str], list[str]]:
+        ids = sorted(self.hypotheses.texts)
+        return ids, [self.hypotheses.texts[i] for i in ids], [self.references.texts[i] for i in ids]
+
+
+@dataclass
+class ReportTable:
+    """A CSV of reports: an id column (prompt_id, or id) and a text column (text, or report). Empty
+    texts are kept (a report generator that wrote nothing scores 0) and counted."""
+
+    path: str
+    texts: dict[str, str]
+    sha256: str
+    empty: int
+
+    @classmethod
+    def from_csv(cls, path: str | Path, what: str = "reports") -> "ReportTable":
+        import csv
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: {what} file not found")
+        try:
+            raw = path.read_bytes()
+            rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from None
+        header = list(rows[0].keys()) if rows else []
+        id_col = next((c for c in ("prompt_id", "id", "study_id") if c in header), None)
+        text_col = next((c for c in ("text", "report", "impression") if c in header), None)
+        if id_col is None or text_col is None:
+            raise InputError(f"{path}: needs an id column (prompt_id or id) and a text column (text, report or "
+                             f"impression); found {', '.join(header) or 'none'}")
+        texts: dict[str, str] = {}
+        for n, row in enumerate(rows, start=2):
+            rid = (row[id_col] or "").strip()
+            if not rid:
+                raise InputError(f"{path} line {n}: empty {id_col}")
+            if rid in texts:
+                raise InputError(f"{path} line {n}: duplicate {id_col} {rid!r}")
+            texts[rid] = " ".join((row[text_col] or "").split())
+        if not texts:
+            raise InputError(f"{path}: no {what}")
+        return cls(str(path), texts, hashlib.sha256(raw).hexdigest(), sum(not t for t in texts.values()))
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "n": len(self.texts), "empty": self.empty}
 
 
 @dataclass

@@ -5,12 +5,14 @@ from .frechet import (FeatureStats, FrechetResult, frechet_distance, frechet_dis
                       frechet_distance_from_features, frechet_distance_from_stats)
 from .label_f1 import chexpert_f1
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
+from .report_entities import entity_f1, radgraph_reward
 from .retrieval import precision_at_k
+from .text_overlap import corpus_bleu4, rouge_l
 
 __all__ = [
     "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "chexpert_f1",
-    "classwise_auroc",
+    "classwise_auroc", "corpus_bleu4", "entity_f1",
     "filtered_average",
     "frechet_distance", "frechet_distance_detailed", "frechet_distance_from_features",
-    "frechet_distance_from_stats", "macro_average", "ms_ssim", "precision_at_k",
+    "frechet_distance_from_stats", "macro_average", "ms_ssim", "precision_at_k", "radgraph_reward", "rouge_l",
 ]

@@ -28,6 +28,8 @@ REQUIREMENTS: dict[str, str] = {
     "text_encoder": "a text encoder (--text-encoder)",
     "reports": "a report set (--reports: a CSV of reports with CheXpert labels)",
     "report_generator": "a report generator (--report-generator)",
+    "report_pairs": "generated reports with their references (--report-generator with --images and --prompts, "
+                    "or score-reports --hypotheses --references)",
     "training_budget": "a study that trains models (cxrgen-bench study ...)",
 }
 # Requirements a metric verifies itself while computing (they depend on the data or on weights), not

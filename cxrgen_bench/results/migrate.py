@@ -6,7 +6,8 @@ their copies of `direction` and `range` (the metric's card is the only source of
 version 1 knew only as typed-in paper numbers were stored in percent; version 2 stores every score as
 a fraction (the board shows percent where the card says so); CheXpert@10 is the chexpert_at_k
 metric (k = 10 under roentgen2022), and retrieval precision and the top-1 impression's scores are
-options of one metric each (i2i_precision@5 → i2i_precision[5], i2t_bertscore → i2t_factual[bertscore]).
+options of one metric each (i2i_precision@5 → i2i_precision[5], i2t_bertscore → i2t_factual[bertscore],
+rrg_bleu4 → rrg[bleu4]).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ V1_PERCENT = ("rrg_", "i2i_precision@", "i2t_", "chexpert@10")  # keys version 1
 V1_RENAMED = {"chexpert@10": "chexpert_at_k"}  # metric names
 # whole keys: retrieval precision and the top-1 impression's scores became options of one metric each
 V1_KEYS = {**{f"{d}_precision@{k}": f"{d}_precision[{k}]" for d in ("i2i", "i2t") for k in (5, 10, 50)},
-           **{f"i2t_{s}": f"i2t_factual[{s}]" for s in ("f1_chexbert", "bertscore", "factent", "radgraph")}}
+           **{f"i2t_{s}": f"i2t_factual[{s}]" for s in ("f1_chexbert", "bertscore", "factent", "radgraph")},
+           **{f"rrg_{s}": f"rrg[{s}]" for s in ("bleu4", "rouge_l", "f1_chexbert", "bertscore", "factent",
+                                                "factentnli", "radgraph")}}
 
 
 def _v1_key(key: str) -> str:
