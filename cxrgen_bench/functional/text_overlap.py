@@ -2,7 +2,8 @@
 Table 4 top, after ViLMedic's scorers).
 
 BLEU-4 follows pycocoevalcap's scorer, which ViLMedic wraps: tokens are the whitespace-separated
-words as given (no lower-casing, punctuation stays attached), n-gram counts are clipped by the
+words as given (`corpus_bleu4` does not lower-case or split punctuation; the rrg metric first applies
+`split_punctuation`, as report datasets are stored), n-gram counts are clipped by the
 reference, the brevity penalty uses the corpus sums of hypothesis and "closest" reference lengths,
 and the precisions carry pycocoevalcap's smoothing constants (1e-15 over 1e-9), so an n-gram order
 with no match gives ~0 rather than an error. Corpus BLEU is not a mean of per-report values: each
@@ -14,6 +15,7 @@ the mean over pairs of the longest-common-subsequence F-measure.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Sequence
 
@@ -24,6 +26,16 @@ from ..errors import InputError
 ORDER = 4
 TINY, SMALL = 1e-15, 1e-9  # pycocoevalcap's smoothing of the precisions and of the length ratio
 STATS = 2 + 2 * ORDER  # hypothesis length, reference length, guessed and correct n-grams per order
+
+
+_PUNCT = re.compile(r"([.,;:!?()\[\]/\"])")
+
+
+def split_punctuation(text: str) -> str:
+    """Lower-case with punctuation as separate tokens ("Small effusion." → "small effusion ."), the form
+    report-generation datasets are stored in (ViLMedic's preprocessing); `rrg[bleu4]` applies it to
+    both sides before BLEU, so "effusion." and "effusion" are the same word."""
+    return " ".join(_PUNCT.sub(r" \1 ", text.lower()).split())
 
 
 def _pairs(hypotheses: Sequence[str], references: Sequence[str]) -> None:

@@ -1,0 +1,170 @@
+"""The report scorers of RoentGen Table 4, shared by `rrg` (reports a generator writes for generated
+images) and `i2t_factual` (the impression a generated image retrieves first).
+
+Each scorer maps (hypotheses, references) to per-pair sufficient statistics and a function of their
+(weighted) sums, so one code path gives the corpus value, the per-sample values and every bootstrap
+replicate:
+- bleu4: the 10 BLEU statistics (`functional.text_overlap`), corpus BLEU-4 of their sums;
+- rouge_l, bertscore, factent, radgraph: (score, 1), the mean;
+- f1_chexbert, f1_labeller: (tp, fp, fn) over the profile's classes, micro-F1 (positive and uncertain
+  count as 1); the 14-class micro and macro F1 go into the details.
+A scorer whose model is absent raises a clear error (the metric records it per key).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from ..errors import CxrgenError, MetricError
+from ..functional.report_entities import entity_f1, radgraph_reward
+from ..functional.text_overlap import bleu_from_stats, bleu_stats, rouge_l_scores, split_punctuation
+from ..registry import LABELLERS
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+    from .base import Metric
+
+WORST = 5  # lowest-scoring pairs kept with their texts in the details
+F1_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
+Reduce = Callable[[np.ndarray], np.ndarray]
+Scored = tuple[np.ndarray, Reduce, dict[str, Any]]
+
+
+def mean_of(totals: np.ndarray) -> np.ndarray:
+    totals = np.asarray(totals, dtype=np.float64)
+    return np.divide(totals[..., 0], totals[..., 1], out=np.zeros_like(totals[..., 0]), where=totals[..., 1] > 0)
+
+
+def micro_f1(totals: np.ndarray) -> np.ndarray:
+    totals = np.asarray(totals, dtype=np.float64)
+    tp, fp, fn = totals[..., 0], totals[..., 1], totals[..., 2]
+    den = 2 * tp + fp + fn
+    return np.divide(2 * tp, den, out=np.zeros_like(den), where=den > 0)
+
+
+def _means(scores) -> tuple[np.ndarray, Reduce]:
+    return np.stack([np.asarray(scores, np.float64), np.ones(len(scores))], axis=1), mean_of
+
+
+def bleu4(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    if config.get("bleu_tokens", "split-punctuation") == "split-punctuation":
+        hyps, refs = [split_punctuation(h) for h in hyps], [split_punctuation(r) for r in refs]
+    return bleu_stats(hyps, refs), bleu_from_stats, {
+        "tokens": config.get("bleu_tokens", "split-punctuation"), "reference_length": "closest",
+        "definition": "pycocoevalcap corpus BLEU-4"}
+
+
+def rouge_l(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    return (*_means(rouge_l_scores(hyps, refs)), {"package": "rouge-score", "stemmer": True, "measure": "F"})
+
+
+def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    from ..models.report.bertscore import BERTScore
+
+    cfg = dict(config.get("bertscore") or {"model": "distilbert-base-uncased", "num_layers": 5,
+                                                "rescale_with_baseline": True})
+    model = ctx.use_model("bertscore", BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
+                                                 device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+    key = model.score_key()
+
+    def compute():
+        return {"prf": model.score(hyps, refs)}
+
+    prf = ctx.memo_arrays("bertscore", compute, model=key, hyps=hyps, refs=refs)["prf"]
+    return (*_means(prf[:, 2]), {**model.settings(), "mean_precision": float(prf[:, 0].mean()),
+                                 "mean_recall": float(prf[:, 1].mean())})
+
+
+def _labels_f1(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str],
+               labeller_name: str) -> Scored:
+    labeller = ctx.use_model(f"labeller:{labeller_name}", LABELLERS.get(labeller_name)(
+        ctx.options.weights.get(labeller_name), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+    classes = list(config.get("f1_classes", F1_CLASSES))
+    h = np.isin(ctx.labels(hyps, labeller), (1.0, -1.0)).astype(float)
+    r = np.isin(ctx.labels(refs, labeller), (1.0, -1.0)).astype(float)
+    counts = np.stack([h * r, h * (1 - r), (1 - h) * r], axis=-1)  # (n, 14, 3): tp, fp, fn per class
+    columns = [labeller.classes.index(c) for c in classes]
+    per_class_all = micro_f1(counts.sum(axis=0))
+    details = {"labeller": labeller.name, "classes": classes, "label_rule": "positive and uncertain count as 1",
+               "per_class": {c: float(per_class_all[labeller.classes.index(c)]) for c in classes},
+               "micro_f1_14": float(micro_f1(counts.sum(axis=(0, 1)))),
+               "macro_f1_14": float(per_class_all.mean())}
+    if getattr(labeller, "truncated", 0):
+        details["truncated_reports"] = int(labeller.truncated)
+    return counts[:, columns].sum(axis=1), micro_f1, details
+
+
+def f1_chexbert(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    return _labels_f1(ctx, config, hyps, refs, "chexbert")
+
+
+def f1_labeller(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    return _labels_f1(ctx, config, hyps, refs, config.get("labeller", "rule-based"))
+
+
+def factent(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    from ..models.report.entities import StanzaRadiologyNER
+
+    ner = ctx.use_model("ner", StanzaRadiologyNER(config.get("stanza_resources"), device=ctx.options.device))
+    hyp_e, ref_e = ner.entities(hyps), ner.entities(refs)
+    return (*_means([entity_f1(a, b) for a, b in zip(hyp_e, ref_e)]),
+            {"annotator": "stanza radiology NER", "entities": "single-token ANATOMY/OBSERVATION",
+             "recall": "ViLMedic (hypothesis-side match count)"})
+
+
+def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    raise MetricError("rrg[factentnli] is not implemented in this version: it needs the NLI model of ViLMedic's "
+                      "factENT scorer and its sentence pairing; factent, bertscore and the F1 scorers run")
+
+
+def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    from ..models.report.entities import RadGraphAnnotator
+
+    cfg = dict(config.get("radgraph") or {})
+    level = cfg.get("reward_level", "partial")
+    annotator = ctx.use_model("radgraph", RadGraphAnnotator(cfg.get("model_type", "radgraph"),
+                                                            cfg.get("lowercase", True), device=ctx.options.device))
+    hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)
+    return (*_means([radgraph_reward(a, b, level) for a, b in zip(hyp_a, ref_a)]),
+            {"model_type": annotator.model_type, "reward_level": level, "lowercase": annotator.lowercase})
+
+
+SCORERS: dict[str, Callable[..., Scored]] = {
+    "bleu4": bleu4, "rouge_l": rouge_l, "bertscore": bertscore, "f1_chexbert": f1_chexbert,
+    "f1_labeller": f1_labeller, "factent": factent, "factentnli": factentnli, "radgraph": radgraph}
+
+
+def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], ids: list[str], units: list[str],
+                  hyps: list[str], refs: list[str]) -> list[dict[str, Any]]:
+    """One results entry per scorer (`metric.name[scorer]`): the corpus value, per-sample values and the
+    worst pairs in the details, and a bootstrap over `units` (the pairs of a resampled unit move together).
+    A scorer that cannot run gives an entry with its reason."""
+    empty = sum(not h.strip() for h in hyps)
+    order = sorted(set(units))
+    index = {u: i for i, u in enumerate(order)}
+    column = np.array([index[u] for u in units])
+    entries = []
+    for scorer in scorers:
+        key = f"{metric.name}[{scorer}]"
+        try:
+            stats, reduce, details = SCORERS[scorer](ctx, metric.config, hyps, refs)
+        except (CxrgenError, ImportError) as exc:
+            entries.append(metric.value(key, None, len(ids), 0, error=str(exc)))
+            continue
+        per_sample = np.asarray(reduce(stats), dtype=np.float64)
+        worst = np.argsort(per_sample, kind="stable")[:WORST]
+        details.update(
+            per_sample=dict(zip(ids, np.round(per_sample, 4).tolist())),
+            worst=[{"id": ids[i], "value": round(float(per_sample[i]), 4), "hypothesis": hyps[i],
+                    "reference": refs[i]} for i in worst])
+        entry = metric.value(key, float(reduce(stats.sum(axis=0))), len(ids), len(ids), details)
+        if empty:
+            entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
+                                 "(0 on every scorer)"]
+
+        def replicates(weights: np.ndarray, stats=stats, reduce=reduce) -> np.ndarray:
+            return reduce(weights[:, column] @ stats)  # every pair weighted by its unit's multiplicity
+
+        entries.append(metric.attach_bootstrap(entry, ctx, order, replicates))
+    return entries
