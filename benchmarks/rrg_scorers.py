@@ -22,7 +22,7 @@ def openi_impressions(n: int) -> list[str]:
     from cxrgen_bench.data.datasets.openi import OpenI
 
     table = OpenI().prompts()
-    texts = [r.text for r in table.rows if r.text.strip()]
+    texts = [r["text"] for r in table.rows if r["text"].strip()]
     reps = -(-n // len(texts))
     return (texts * reps)[:n]
 
