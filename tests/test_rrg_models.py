@@ -155,13 +155,16 @@ def test_rrg_end_to_end_reports_are_cached_and_scores_kept_per_sample(phantoms, 
     kwargs = dict(images=out / "gen", prompts=prompts, metrics="rrg[bleu4+rouge_l+f1_labeller]",
                   profile="calibration-phantom", report_generator="phantom-reader", cache_dir=tmp_path / "c",
                   bootstrap=50)
-    first = cxrgen_bench.score(**kwargs, batch_size=5)
+    first = cxrgen_bench.score(**kwargs, batch_size=5, out=tmp_path / "rrg.json")
     second = cxrgen_bench.score(**kwargs, batch_size=2)  # served from the report cache: same numbers
     for key in ("rrg[bleu4]", "rrg[rouge_l]", "rrg[f1_labeller]"):
         a, b = first["metrics"][key], second["metrics"][key]
         assert a["value"] == b["value"] and a["ci95"] == b["ci95"] and 0 < a["value"] <= 1
         assert len(a["details"]["per_sample"]) == 24 and a["bootstrap"]["units_sha256"]
     assert first["weights"]["report_generator"]["name"] == "phantom-reader"
+    written = (tmp_path / "rrg.reports.csv").read_text().splitlines()  # the reports, beside the results
+    assert first["run"]["artifacts"]["reports.csv"] == str(tmp_path / "rrg.reports.csv")
+    assert len(written) == 25 and written[0].startswith("prompt_id,sample_idx,image_sha256,generated_report")
     assert first["subject"]["kind"] == "image-set" and first["status"] == "complete"
 
 
@@ -197,7 +200,44 @@ def test_unknown_scorer_and_missing_models_are_recorded_not_faked(tmp_path):
     result = score_reports(hyp, hyp, "rrg[bleu4+f1_chexbert+factentnli]", use_cache=False)
     assert result["status"] == "partial" and result["metrics"]["rrg[bleu4]"]["value"] == pytest.approx(1.0)
     assert "chexbert.pth" in result["metrics"]["rrg[f1_chexbert]"]["error"]
-    assert "not implemented" in result["metrics"]["rrg[factentnli]"]["error"]
+    assert "model_medrad_19k.gz" in result["metrics"]["rrg[factentnli]"]["error"]
     assert result["metrics"]["rrg[f1_chexbert]"]["value"] is None
     with pytest.raises(InputError, match="unknown scorer"):
         score_reports(hyp, hyp, "rrg[meteor]", use_cache=False, strict=True)
+
+
+def test_nli_model_loads_the_official_format_and_matches_transformers(tmp_path):
+    """model_medrad_19k.gz's layout with random weights: a gzipped torch.save of {"bert.*" (with pooler),
+    "linear.*"}; labels against BertModel + the head applied by hand on "[CLS] a [SEP] b [SEP]"."""
+    import gzip
+
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    from cxrgen_bench.generation.tiny import save_tiny_bert
+    from cxrgen_bench.models.report.entities import RadiologyNLI
+
+    folder = save_tiny_bert(tmp_path / "nli", hidden=64)
+    for f in folder.glob("*.safetensors"):
+        f.unlink()
+    torch.manual_seed(1)
+    vocab = len((folder / "vocab.txt").read_text().split())
+    bert = BertModel(BertConfig(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
+                                intermediate_size=96, max_position_embeddings=512)).eval()
+    state = {f"bert.{k}": v for k, v in bert.state_dict().items()}
+    state.update({"linear.weight": torch.randn(3, 64) * 3, "linear.bias": torch.randn(3)})
+    with gzip.open(folder / "model_medrad_19k.gz", "wb") as f:
+        torch.save(state, f)
+    nli = RadiologyNLI(str(folder))
+    first = ["small left pleural effusion .", "no pneumothorax .", "heart size is normal ."]
+    second = ["left pleural effusion .", "there is a right pneumothorax .", "cardiomegaly ."]
+    got = nli.predict(first, second)
+    tok = BertTokenizer(str(folder / "vocab.txt"))
+    for a, b, label in zip(first, second, got):
+        ids = tok.encode(a, b)
+        seg = [0] * (len(tok.tokenize(a)) + 2) + [1] * (len(tok.tokenize(b)) + 1)
+        with torch.no_grad():
+            pooled = bert(torch.tensor([ids]), token_type_ids=torch.tensor([seg])).pooler_output[0]
+        logits = state["linear.weight"] @ pooled + state["linear.bias"]
+        assert label == ("entailment", "neutral", "contradiction")[int(logits.argmax())]
+    with pytest.raises(WeightsError, match="model_medrad_19k.gz"):
+        RadiologyNLI(str(tmp_path))

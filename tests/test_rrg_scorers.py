@@ -200,3 +200,44 @@ def test_factent_and_radgraph_say_what_they_need():
 
         with pytest.raises(WeightsError, match="radiology NER models"):
             StanzaRadiologyNER("/nonexistent/stanza")
+
+
+def test_factentnli_follows_vilmedic():
+    from cxrgen_bench.functional.report_entities import entity_nli_f1
+
+    hyp = [["effusion", "pleural"], ["pneumothorax"]]
+    ref = [["effusion"], ["edema"]]
+    # hyp: sentence 1 entailed (2 matches), sentence 2 neutral and "pneumothorax" absent from ref → 2/3
+    # ref: sentence 1 neutral and "effusion" in hyp (1), sentence 2 contradicted (0) → 1/2
+    p, r = 2 / 3, 1 / 2
+    assert entity_nli_f1(hyp, ref, ["entailment", "neutral"], ["neutral", "contradiction"]) == pytest.approx(
+        2 * p * r / (p + r))
+    assert entity_nli_f1(hyp, ref, ["contradiction"] * 2, ["entailment"] * 2) == 0.0  # precision 0
+    assert entity_nli_f1([], ref, [], ["neutral"] * 2) is None  # left out of the mean, as ViLMedic skips it
+    assert entity_nli_f1(ref, ref, ["entailment"] * 2, ["entailment"] * 2) == 1.0
+
+
+def test_factentnli_pairs_each_sentence_with_its_best_partner():
+    """The orchestration with stand-in similarity (shared words) and NLI (contradiction when exactly one
+    side says "no", else entailment when the words are equal, else neutral): hand-checked labels."""
+    from cxrgen_bench.metrics.report_scorers import entity_nli_scores
+
+    def similarity(a, b):
+        return np.array([len(set(x.split()) & set(y.split())) for x, y in zip(a, b)], float)
+
+    calls = []
+
+    def nli(first, second):
+        calls.extend(zip(first, second))
+        return ["contradiction" if ("no" in a.split()) != ("no" in b.split()) else
+                "entailment" if a == b else "neutral" for a, b in zip(first, second)]
+
+    hyps = [[("small left effusion .", ["effusion"]), ("no pneumothorax .", ["pneumothorax"])], []]
+    refs = [[("left effusion .", ["effusion"]), ("right pneumothorax .", ["pneumothorax"])],
+            [("edema .", ["edema"])]]
+    scores = entity_nli_scores(hyps, refs, similarity, nli)
+    assert scores[1] is None  # no hypothesis sentence
+    # hyp 1 ↔ ref 1 neutral, "effusion" in ref: match; hyp 2 ↔ ref 2 contradiction: no match → P = 1/2
+    # ref 1 ↔ hyp 1 neutral: match; ref 2 ↔ hyp 2 contradiction → R = 1/2
+    assert scores[0] == pytest.approx(0.5)
+    assert ("no pneumothorax .", "right pneumothorax .") in calls and ("right pneumothorax .", "no pneumothorax .") in calls

@@ -77,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
                        reports=args.reports, extraction=args.extraction, progress=progress, **kwargs)
+    return show(args, result)
+
+
+def show(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """Print one results object (JSON with --json, else the summary); exit status 1 when partial."""
     if args.json:
         from ..results.store import dumps
 

@@ -3,10 +3,9 @@ for report-generation researchers (and for re-scoring stored reports with other 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .common import log, parse_weights
-from .score import format_summary
+from .score import show
 
 HELP = "score generated reports against reference reports (BLEU-4, ROUGE-L, BERTScore, F1-CheXbert, ...)"
 
@@ -41,12 +40,4 @@ def run(args: argparse.Namespace) -> int:
                            allow_pickle=args.allow_pickle, strict=args.strict, bootstrap=args.bootstrap,
                            bootstrap_seed=args.bootstrap_seed, log=None if args.quiet else log,
                            progress=not (args.quiet or args.json))
-    if args.json:
-        from ..results.store import dumps
-
-        sys.stdout.write(dumps(result))
-    else:
-        print(format_summary(result))
-        if args.out:
-            print(f"results written to {args.out}")
-    return 1 if result["status"] == "partial" else 0
+    return show(args, result)

@@ -53,6 +53,8 @@ class EvaluationContext:
         self.progress: ProgressFactory = factory(self.options.progress)
         self._backbones: dict[str, Any] = {}
         self._other_models: dict[str, Any] = dict(subject.models())  # text encoders, report generators, labellers
+        # files a metric leaves beside the results (name suffix → text), e.g. the generated reports as CSV
+        self.artifacts: dict[str, str] = {}
 
     # --- run options metrics read ---------------------------------------------------------------
     @property

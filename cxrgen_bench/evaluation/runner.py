@@ -21,6 +21,7 @@ from ..data.manifest import ImageSet, PromptSet
 from ..errors import CxrgenError, InputError
 from ..profiles import Profile, get_profile
 from ..registry import METRICS
+from ..files import atomic_write_text
 from ..results.store import SCHEMA_VERSION, to_json_safe, validate, write_result
 from .context import EvaluationContext, RunOptions
 from .subjects import ImageSetSubject, Subject, TextEncoderSubject
@@ -138,9 +139,13 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
                         "bootstrap_seed": options.bootstrap_seed}}
+    if out is not None and ctx.artifacts:
+        run["artifacts"] = {name: str(Path(out).with_suffix(f".{name}")) for name in sorted(ctx.artifacts)}
     result = new_result(subject, prof, values, ctx.models_used(), run, model_name, model)
     if out is not None:
         write_result(result, out)  # validates, then writes atomically: no half-written file
+        for name, text in ctx.artifacts.items():
+            atomic_write_text(Path(out).with_suffix(f".{name}"), text)
     return validate(to_json_safe(result))
 
 

@@ -14,6 +14,15 @@ factENT, as ViLMedic's scorer computes it (quirks kept, so that numbers compare 
   reference entities found in the hypothesis instead);
 - F1 = 2PR / (P + R), and 0 when either side has no entity.
 
+factENTNLI (ViLMedic's entity-NLI scorer), per pair, from per-sentence entity lists and NLI labels:
+each sentence of one report is paired with the sentence of the other report of highest BERTScore
+F1, and an NLI model labels the pair (this sentence as the first text, its partner second). Every
+entity of a sentence counts once in the denominator and matches when the label is entailment, or
+when it is neutral and the entity occurs anywhere in the other report; contradicted sentences'
+entities never match. Precision runs over the hypothesis sentences, recall over the reference
+sentences; F1 = 2PR / (P + R), 0 when P or R is 0. A pair in which either report has no sentence is
+left out of the mean (None), as ViLMedic skips it.
+
 RadGraph rewards (`radgraph` 0.1.18's definitions): an annotation is {"entities": {id: {"tokens",
 "label", "relations": [[relation, target id], ...]}}}; each side becomes a set of tuples and the
 reward is the F1 of the two sets:
@@ -42,6 +51,28 @@ def entity_f1(hypothesis: Sequence[str], reference: Sequence[str], symmetric: bo
     matched = sum(1 for e in hypothesis if e in ref_set)
     recalled = sum(1 for e in reference if e in hyp_set) if symmetric else matched
     return _f1(matched / len(hypothesis), recalled / len(reference))
+
+
+def _nli_side(sentences: Sequence[Sequence[str]], labels: Sequence[str], other: set[str]) -> float:
+    total = matched = 0
+    for entities, label in zip(sentences, labels):
+        for entity in entities:
+            total += 1
+            matched += label == "entailment" or (label == "neutral" and entity in other)
+    return matched / total if total else 0.0
+
+
+def entity_nli_f1(hypothesis: Sequence[Sequence[str]], reference: Sequence[Sequence[str]],
+                  hypothesis_labels: Sequence[str], reference_labels: Sequence[str]) -> float | None:
+    """factENTNLI of one pair: per-sentence entity lists of both reports and, per sentence, the NLI label
+    against its best-BERTScore partner in the other report (entailment, neutral, contradiction)."""
+    if not hypothesis or not reference:
+        return None
+    if len(hypothesis_labels) != len(hypothesis) or len(reference_labels) != len(reference):
+        raise ValueError("one NLI label per sentence is needed on each side")
+    precision = _nli_side(hypothesis, hypothesis_labels, {e for s in reference for e in s})
+    recall = _nli_side(reference, reference_labels, {e for s in hypothesis for e in s})
+    return _f1(precision, recall) if precision > 0 and recall > 0 else 0.0
 
 
 def _tuples(annotation: Mapping[str, Any], level: str) -> set[tuple]:

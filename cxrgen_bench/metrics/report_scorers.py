@@ -6,6 +6,7 @@ Each scorer maps (hypotheses, references) to per-pair sufficient statistics and 
 replicate:
 - bleu4: the 10 BLEU statistics (`functional.text_overlap`), corpus BLEU-4 of their sums;
 - rouge_l, bertscore, factent, radgraph: (score, 1), the mean;
+- factentnli: (score, 1), or (0, 0) for a pair without sentences on one side (left out, as ViLMedic does);
 - f1_chexbert, f1_labeller: (tp, fp, fn) over the profile's classes, micro-F1 (positive and uncertain
   count as 1); the 14-class micro and macro F1 go into the details.
 A scorer whose model is absent raises a clear error (the metric records it per key).
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..errors import CxrgenError, MetricError
-from ..functional.report_entities import entity_f1, radgraph_reward
+from ..errors import CxrgenError
+from ..functional.report_entities import entity_f1, entity_nli_f1, radgraph_reward
 from ..functional.text_overlap import bleu_from_stats, bleu_stats, rouge_l_scores, split_punctuation
 from ..registry import LABELLERS
 
@@ -113,9 +114,64 @@ def factent(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], ref
              "recall": "ViLMedic (hypothesis-side match count)"})
 
 
+def entity_nli_scores(hyps: list[list[tuple[str, list[str]]]], refs: list[list[tuple[str, list[str]]]],
+                      similarity: Callable[[list[str], list[str]], np.ndarray],
+                      nli: Callable[[list[str], list[str]], list[str]]) -> list[float | None]:
+    """factENTNLI per pair from Stanza sentences ((text, entities) per sentence): every sentence with
+    entities is paired with its best-`similarity` sentence of the other report and labelled by `nli`
+    (itself first); `functional.entity_nli_f1` scores the pair. All sentence pairs of all reports go to
+    `similarity` in one call and all labelled pairs to `nli` in one call."""
+    cands, others, spans = [], [], []
+    for h, r in zip(hyps, refs):
+        spans.append((len(cands), len(h), len(r)))
+        for hs, _ in h:
+            for rs, _ in r:
+                cands.append(hs)
+                others.append(rs)
+    f = np.asarray(similarity(cands, others), dtype=np.float64) if cands else np.zeros(0)
+    asks: list[tuple[str, str]] = []
+    plans = []
+    for (start, nh, nr), h, r in zip(spans, hyps, refs):
+        if not nh or not nr:
+            plans.append(None)
+            continue
+        grid = f[start:start + nh * nr].reshape(nh, nr)
+        h_idx = [(i, len(asks) + k) for k, i in enumerate(i for i in range(nh) if h[i][1])]
+        asks += [(h[i][0], r[int(grid[i].argmax())][0]) for i, _ in h_idx]
+        r_idx = [(j, len(asks) + k) for k, j in enumerate(j for j in range(nr) if r[j][1])]
+        asks += [(r[j][0], h[int(grid[:, j].argmax())][0]) for j, _ in r_idx]
+        plans.append((h_idx, r_idx))
+    labels = nli([a for a, _ in asks], [b for _, b in asks]) if asks else []
+    out: list[float | None] = []
+    for plan, h, r in zip(plans, hyps, refs):
+        if plan is None:
+            out.append(None)
+            continue
+        h_labels, r_labels = ["neutral"] * len(h), ["neutral"] * len(r)  # sentences without entities: unused
+        for i, at in plan[0]:
+            h_labels[i] = labels[at]
+        for j, at in plan[1]:
+            r_labels[j] = labels[at]
+        out.append(entity_nli_f1([e for _, e in h], [e for _, e in r], h_labels, r_labels))
+    return out
+
+
 def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    raise MetricError("rrg[factentnli] is not implemented in this version: it needs the NLI model of ViLMedic's "
-                      "factENT scorer and its sentence pairing; factent, bertscore and the F1 scorers run")
+    from ..models.report.bertscore import BERTScore
+    from ..models.report.entities import RadiologyNLI, StanzaRadiologyNER
+
+    nli = ctx.use_model("nli", RadiologyNLI(ctx.options.weights.get("factentnli") or config.get("nli_folder"),
+                                            device=ctx.options.device))
+    scorer = ctx.use_model("bertscore", BERTScore(dict(config.get("bertscore") or {}),
+                                                  weights=ctx.options.weights.get("bertscore"),
+                                                  device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+    ner = ctx.use_model("ner", StanzaRadiologyNER(config.get("stanza_resources"), device=ctx.options.device))
+    scores = entity_nli_scores(ner.sentences(hyps), ner.sentences(refs),
+                               lambda a, b: scorer.score(a, b)[:, 2], nli.predict)
+    stats = np.array([[0.0, 0.0] if v is None else [v, 1.0] for v in scores])
+    return stats, mean_of, {"annotator": "stanza radiology NER", "nli": "BERT NLI (model_medrad_19k)",
+                            "sentence_pairing": "best BERTScore F1", "pairs_without_sentences": int(
+                                sum(v is None for v in scores))}
 
 
 def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:

@@ -5,8 +5,7 @@ its prompt's impression. `score-reports` scores stored report pairs the same way
 The scorers (`report_scorers.py`) reduce to per-pair sufficient statistics, so one code path gives
 the corpus value, the per-sample values a reviewer sorts by, and the prompt-level bootstrap (all
 images of a resampled prompt move together). A scorer whose model is absent gives an entry with
-the reason (the run is then `partial`); the others still run. factENTNLI is not implemented in this
-version (it needs the NLI model of ViLMedic's factENT scorer); asking for it says so.
+the reason (the run is then `partial`); the others still run.
 """
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ class ReportGeneration(Metric):
                  "42.3/24.1/19.9/18.9 (BLEU-4, ROUGE-L, F1-CheXbert, BERTScore, factENT, factENTNLI, RadGraph)",
         limitations="Values depend on the report generator as much as on the images: compare rows scored with the "
                     "same model (its sha256 is in the results). F1-labeller uses the rule-based labeller, not "
-                    "CheXbert: never compare it with F1-CheXbert numbers. factENTNLI is not implemented yet.")
+                    "CheXbert: never compare it with F1-CheXbert numbers.")
 
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
         ids, units, hyps, refs = self._pairs(ctx)
@@ -60,4 +59,19 @@ class ReportGeneration(Metric):
         generator = ctx.use_model("report_generator", subject.report_generator)
         hyps = ctx.generated_reports(records, generator)
         ids = [f"{r.prompt_id}_{r.sample_idx}" for r in records]
-        return ids, [r.prompt_id for r in records], hyps, [prompts.prompts[r.prompt_id].text for r in records]
+        refs = [prompts.prompts[r.prompt_id].text for r in records]
+        ctx.artifacts["reports.csv"] = reports_csv(records, hyps, refs)
+        return ids, [r.prompt_id for r in records], hyps, refs
+
+
+def reports_csv(records: list, hyps: list[str], refs: list[str]) -> str:
+    """The generated reports beside the results (`<out>.reports.csv`), for reading the worst cases."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["prompt_id", "sample_idx", "image_sha256", "generated_report", "prompt_report"])
+    for r, h, ref in zip(records, hyps, refs):
+        writer.writerow([r.prompt_id, r.sample_idx, r.sha256, h, ref])
+    return buf.getvalue()
