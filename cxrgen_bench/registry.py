@@ -148,6 +148,13 @@ REGISTRIES: dict[str, Registry] = {r.kind: r for r in (
 def _register_builtins() -> None:
     # Strings, not imports: listing plug-ins must stay cheap (no torch import for `cxrgen-bench ls`).
     METRICS.register("fid", "cxrgen_bench.metrics.fid:FrechetDistance")
+    METRICS.register("kid", "cxrgen_bench.metrics.kid:KernelInceptionDistance")
+    METRICS.register("cmmd", "cxrgen_bench.metrics.cmmd:CMMD")
+    METRICS.register("fd_infinity", "cxrgen_bench.metrics.fd_infinity:FrechetInfinity")
+    METRICS.register("prdc_precision", "cxrgen_bench.metrics.prdc:PRDCPrecision")
+    METRICS.register("prdc_recall", "cxrgen_bench.metrics.prdc:PRDCRecall")
+    METRICS.register("prdc_density", "cxrgen_bench.metrics.prdc:PRDCDensity")
+    METRICS.register("prdc_coverage", "cxrgen_bench.metrics.prdc:PRDCCoverage")
     METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
     METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
     METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")

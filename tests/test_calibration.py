@@ -187,3 +187,27 @@ def test_report_generation_known_answers(demo):
     assert details["model"] == "all-MiniLM-L6-v2" and details["num_layers"] == 6
     worst = runs["phantom-ignores-prompt"]["rrg[f1_labeller]"]["details"]["worst"]
     assert worst[0]["value"] == 0.0 and worst[0]["hypothesis"] and worst[0]["reference"]
+
+
+def test_beyond_fid_known_answers(demo):
+    """On the phantom evaluator's features: FD∞ orders faithful < degraded < ignores-prompt like FID; KID
+    and CMMD put faithful lowest (paired CIs); degraded and ignores-prompt lose recall and coverage;
+    mode collapse is invisible to all of them (one image per prompt), as to FID."""
+    from cxrgen_bench.compare import compare_metric
+
+    m = {name: demo[f"phantom-{name}"]["metrics"] for name in
+         ("faithful", "degraded", "ignores-prompt", "mode-collapse", "flips-laterality")}
+    fd = {n: v["fd_infinity[phantom-evaluator]"]["value"] for n, v in m.items()}
+    assert fd["faithful"] < fd["degraded"] < fd["ignores-prompt"], fd
+    assert m["faithful"]["fd_infinity[phantom-evaluator]"]["details"]["r2"] > 0.8
+    for key in ("kid[phantom-evaluator]", "cmmd[phantom-evaluator]"):
+        for worse in ("degraded", "ignores-prompt"):
+            diff = compare_metric(key, m[worse][key], m["faithful"][key])
+            assert diff.paired and diff.difference < 0 and diff.p_value < 0.05, (key, worse, diff)
+    assert m["faithful"]["kid[phantom-evaluator]"]["details"]["subset_size"] == 48  # clipped to the set
+    assert any("clipped" in w for w in m["faithful"]["kid[phantom-evaluator]"]["warnings"])
+    for key in ("prdc_recall[phantom-evaluator]", "prdc_coverage[phantom-evaluator]"):
+        for worse in ("degraded", "ignores-prompt"):
+            assert m[worse][key]["value"] < m["faithful"][key]["value"] - 0.1, (key, worse)
+    for key in ("kid[phantom-evaluator]", "prdc_recall[phantom-evaluator]", "cmmd[phantom-evaluator]"):
+        assert m["mode-collapse"][key]["value"] == m["faithful"][key]["value"]

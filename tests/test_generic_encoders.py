@@ -249,3 +249,17 @@ def test_a_derived_profile_plugs_generic_encoders_into_retrieval(hub_folder, din
     assert {"rad-dino", "biomedclip", "text_tower"} <= set(result["weights"])
     assert result["weights"]["biomedclip"]["architecture"]["embed_dim"] == 16
     assert 0.0 <= result["metrics"]["i2i_precision[1]"]["value"] <= 1.0
+
+
+def test_distribution_metrics_run_on_rad_dino_through_weights(dinov2_folder, synthetic_sets, tmp_path):
+    """roentgen2022 names rad-dino (kind transformers): --weights rad-dino=FOLDER plugs a Dinov2 folder into
+    every per-backbone metric; without the folder the entry says what to pass."""
+    metrics = "fid[rad-dino],kid[rad-dino],cmmd[rad-dino],fd_infinity[rad-dino],prdc_coverage[rad-dino]"
+    result = cxrgen_bench.score(images=synthetic_sets["gen"], reference=synthetic_sets["ref"], metrics=metrics,
+                                weights={"rad-dino": str(dinov2_folder)}, cache_dir=tmp_path / "c")
+    assert result["status"] == "complete", {k: v.get("error") for k, v in result["metrics"].items()}
+    assert result["metrics"]["kid[rad-dino]"]["details"]["subset_size"] == 6  # clipped to the 6 prompts
+    assert result["metrics"]["fd_infinity[rad-dino]"]["details"]["sizes"] == [2, 3, 4, 5, 6]
+    missing = cxrgen_bench.score(images=synthetic_sets["gen"], reference=synthetic_sets["ref"], metrics="kid[rad-dino]",
+                                 cache_dir=tmp_path / "c")
+    assert "--weights rad-dino=FOLDER" in missing["metrics"]["kid[rad-dino]"]["error"]

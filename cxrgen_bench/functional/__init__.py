@@ -3,16 +3,18 @@ from .auroc import binary_auroc, classwise_auroc, filtered_average, macro_averag
 from .text_knowledge import chexpert_at_k
 from .frechet import (FeatureStats, FrechetResult, frechet_distance, frechet_distance_detailed,
                       frechet_distance_from_features, frechet_distance_from_stats)
+from .kernel_distances import cmmd, kid
 from .label_f1 import chexpert_f1
 from .msssim import MS_SSIM_WEIGHTS, ms_ssim
+from .prdc import prdc
 from .report_entities import entity_f1, radgraph_reward
 from .retrieval import precision_at_k
 from .text_overlap import corpus_bleu4, rouge_l
 
 __all__ = [
     "FeatureStats", "FrechetResult", "MS_SSIM_WEIGHTS", "binary_auroc", "chexpert_at_k", "chexpert_f1",
-    "classwise_auroc", "corpus_bleu4", "entity_f1",
+    "classwise_auroc", "cmmd", "corpus_bleu4", "entity_f1",
     "filtered_average",
     "frechet_distance", "frechet_distance_detailed", "frechet_distance_from_features",
-    "frechet_distance_from_stats", "macro_average", "ms_ssim", "precision_at_k", "radgraph_reward", "rouge_l",
+    "frechet_distance_from_stats", "kid", "macro_average", "ms_ssim", "prdc", "precision_at_k", "radgraph_reward", "rouge_l",
 ]

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CxrgenError, InputError
 from ..functional.frechet import FrechetResult, frechet_distance_from_stats, frechet_replicates
-from ..registry import BACKBONES
-from .base import Metric
 from .card import Card
+from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
-class FrechetDistance(Metric):
+class FrechetDistance(PerBackbone):
     card = Card(
         name="fid", version="1", direction="lower", value_range=(0.0, None), label="FID",
         summary="Fréchet distance between Gaussian fits of generated and reference features, per backbone.",
@@ -27,35 +25,7 @@ class FrechetDistance(Metric):
         reported="RoentGen (p19, 5,000 prompts): 3.6 XRV / 54.9 Inception / 2.6 CLIP; SD 1.4: 47.7 / 275.0 / 52.7",
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
 
-    def backbones(self, ctx: EvaluationContext) -> list[str]:
-        chosen = self.options or list(self.config["backbones"])
-        # a registered backbone, or one the profile configures under its own name (`kind: open-clip`)
-        unknown = [b for b in chosen if b not in BACKBONES and b not in ctx.profile.backbones]
-        if unknown:
-            raise InputError(f"fid: unknown backbone(s) {unknown}; registered: {BACKBONES.names()}; configured in "
-                             f"profile {ctx.profile.name}: {', '.join(ctx.profile.backbones)}")
-        return chosen
-
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
-        subject = ctx.image_subject
-        if subject.reference is None:
-            raise InputError("fid needs --reference (a folder of real images)")
-        images = subject.images
-        generated = images.first_samples() if self.config.get("samples", "first") == "first" else images.records
-        out = []
-        for name in self.backbones(ctx):
-            try:
-                out.append(self._one(ctx, name, generated))
-            except CxrgenError as exc:
-                # One backbone's missing weights must not discard the others' values.
-                if ctx.strict:
-                    raise
-                ctx.log(f"fid[{name}] failed: {exc}")
-                out.append(self.value(f"fid[{name}]", None, len(images.prompt_ids), 0, backbone=name,
-                                      error=str(exc)))
-        return out
-
-    def _one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         subject = ctx.image_subject
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]

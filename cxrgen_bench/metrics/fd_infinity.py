@@ -1,0 +1,38 @@
+"""FD∞ per backbone (`fd_infinity[inception-v3-fid]`; Chong & Forsyth 2020): the Fréchet distance
+at a sweep of generated sample sizes, fitted linearly in 1/N and extrapolated to N → ∞, so that sets
+of different sizes compare; the fit's slope, residual and R² are kept. Each size is one replicate of
+the bootstrap machinery of `fid` (the reference square root computed once)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..functional.frechet import frechet_infinity
+from .card import Card
+from .per_backbone import PerBackbone
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+
+
+class FrechetInfinity(PerBackbone):
+    card = Card(
+        name="fd_infinity", direction="lower", value_range=(None, None), label="FD∞",
+        summary="Fréchet distance extrapolated to infinitely many generated images (fit of FD_N against 1/N).",
+        requires=("images", "reference", "image_encoder"), scale="open", section="fidelity", order=11,
+        options=(("inception-v3-fid", "IncepV3"), ("rad-dino", "RAD-DINO"), ("xrv-densenet121", "XRV"),
+                 ("clip-vit-b-32", "CLIP"), ("phantom-evaluator", "phantom")),
+        limitations="An extrapolation: check the fit (details.r2, residual_rms); the reference side keeps its own "
+                    "finite-sample bias. No bootstrap CI (each replicate would be a sweep).")
+
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+        cfg = ctx.profile.backbone(name)
+        prep, layer = cfg["preprocessing"], cfg["layer"]
+        ref_stats, _ = ctx.image_stats(ctx.image_subject.reference.records, name, prep, layer, "reference")
+        gen = ctx.image_features(generated, name, prep, layer, "generated")
+        fit = frechet_infinity(gen, ref_stats, self.config.get("sizes"), int(self.config.get("points", 8)),
+                               int(self.config.get("seed", 0)))
+        details = {**fit, "preprocessing": prep, "layer": layer, "n_reference": ref_stats.n}
+        details.pop("value")
+        warnings = [f"the 1/N fit explains only {fit['r2']:.2f} of the variation over sizes"] if fit["r2"] < 0.8 else []
+        return self.value(f"fd_infinity[{name}]", fit["value"], len(ctx.image_subject.images.prompt_ids), len(gen),
+                          details, backbone=name, warnings=warnings)

@@ -1,0 +1,63 @@
+"""The shape every distribution metric on image features shares (fid, kid, cmmd, fd_infinity, the
+PRDC four): one results key per backbone (`kid[rad-dino]`), backbones from the options or the
+profile's list, the generated side one image per prompt (`samples: first`, as roentgen2022) or every
+image, the reference side every image, and one backbone's failure (missing weights) recorded in its
+own entry without costing the others."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import CxrgenError, InputError
+from ..registry import BACKBONES
+from .base import Metric
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+
+
+class PerBackbone(Metric):
+    default_backbones: tuple[str, ...] = ("inception-v3-fid",)
+
+    def backbones(self, ctx: EvaluationContext) -> list[str]:
+        chosen = self.options or list(self.config.get("backbones", self.default_backbones))
+        # a registered backbone, or one the profile configures under its own name (`kind: open-clip`)
+        unknown = [b for b in chosen if b not in BACKBONES and b not in ctx.profile.backbones]
+        if unknown:
+            raise InputError(f"{self.name}: unknown backbone(s) {unknown}; registered: {BACKBONES.names()}; "
+                             f"configured in profile {ctx.profile.name}: {', '.join(ctx.profile.backbones)}")
+        return chosen
+
+    def generated_records(self, ctx: EvaluationContext) -> list:
+        images = ctx.image_subject.images
+        return images.first_samples() if self.config.get("samples", "first") == "first" else images.records
+
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.image_subject
+        if subject.reference is None:
+            raise InputError(f"{self.name} needs --reference (a folder of real images)")
+        generated = self.generated_records(ctx)
+        out = []
+        for name in self.backbones(ctx):
+            try:
+                out.append(self.one(ctx, name, generated))
+            except CxrgenError as exc:
+                if ctx.strict:
+                    raise
+                ctx.log(f"{self.name}[{name}] failed: {exc}")
+                out.append(self.value(f"{self.name}[{name}]", None, len(subject.images.prompt_ids), 0,
+                                      backbone=name, error=str(exc)))
+        return out
+
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def features(self, ctx: EvaluationContext, name: str, generated: list) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(generated, reference) features of a backbone from the cache, and what produced them."""
+        cfg = ctx.profile.backbone(name)
+        prep, layer = cfg["preprocessing"], cfg["layer"]
+        gen = ctx.image_features(generated, name, prep, layer, "generated")
+        ref = ctx.image_features(ctx.image_subject.reference.records, name, prep, layer, "reference")
+        return gen, ref, {"preprocessing": prep, "layer": layer, "samples": self.config.get("samples", "first"),
+                          "n_reference": len(ref)}
