@@ -204,6 +204,7 @@ def _register_builtins() -> None:
     PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
     PROFILES.register("roentgen2022-quick", "cxrgen_bench.profiles:roentgen2022_quick")
     PROFILES.register("calibration-phantom", "cxrgen_bench.profiles:calibration_phantom")
+    PROFILES.register("chexgenbench2025", "cxrgen_bench.profiles:chexgenbench2025")
     TRAINERS.register("roentgen", "cxrgen_bench.generators.roentgen.methods:FineTune")
     TRAINERS.register("dreambooth", "cxrgen_bench.generators.roentgen.methods:DreamBooth")
     TRAINERS.register("lora", "cxrgen_bench.generators.roentgen.methods:LoRA")

@@ -21,7 +21,7 @@ class FrechetDistance(PerBackbone):
         summary="Fréchet distance between Gaussian fits of generated and reference features, per backbone.",
         requires=("images", "reference", "image_encoder"), scale="open", section="fidelity", order=10,
         options=(("xrv-densenet121", "XRV"), ("inception-v3-fid", "IncepV3"), ("clip-vit-b-32", "CLIP"),
-                 ("phantom-evaluator", "phantom")),
+                 ("rad-dino", "RAD-DINO"), ("dinov2-vit-l-14", "DINOv2"), ("phantom-evaluator", "phantom")),
         reported="RoentGen (p19, 5,000 prompts): 3.6 XRV / 54.9 Inception / 2.6 CLIP; SD 1.4: 47.7 / 275.0 / 52.7",
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
 

@@ -28,7 +28,8 @@ class KernelInceptionDistance(PerBackbone):
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         gen, ref, details = self.features(ctx, name, generated)
-        requested = int(self.config.get("subset_size", 1000))
+        setting = self.config.get("subset_size", 1000)
+        requested = min(len(gen), len(ref)) if setting == "all" else int(setting)  # "all": CheXGenBench's choice
         subsets, seed = int(self.config.get("subsets", 100)), int(self.config.get("seed", 0))
         values, size = kid_subsets(gen, ref, requested, subsets, seed)
         details.update(std=float(values.std()), subset_size=size, subsets=subsets, seed=seed, kernel="(x·y/d + 1)³")

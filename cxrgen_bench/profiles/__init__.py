@@ -80,6 +80,10 @@ def calibration_phantom() -> Profile:
     return Profile.from_yaml(_HERE / "calibration-phantom.yaml")
 
 
+def chexgenbench2025() -> Profile:
+    return Profile.from_yaml(_HERE / "chexgenbench2025.yaml")
+
+
 def get_profile(name_or_path: str | Path | Profile) -> Profile:
     if isinstance(name_or_path, Profile):
         return name_or_path
