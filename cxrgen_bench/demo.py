@@ -14,7 +14,9 @@
    alignment in its findings space), with the real phantoms as queries for the upper bound.
 4. Text-encoder knowledge: CheXpert@k of four text encoders of known quality on 400 phantom reports
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
-5. A leaderboard of all of them, built from the stored results (Markdown + HTML).
+5. The meta-evaluation (cxrgen_bench/meta.py): each metric's agreement with the known answers of
+   these runs, its response to graded corruptions and its small-sample bias, on the phantom evaluator.
+6. A leaderboard of all of them, built from the stored results (Markdown + HTML).
 
 Known answers: Fréchet distance and FD∞ faithful < degraded < ignores-prompt; KID and CMMD lowest for
 faithful; recall and coverage lower for degraded and ignores-prompt than for faithful; MS-SSIM highest for
@@ -145,6 +147,13 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     timings["text encoders"] = time.perf_counter() - t
     log(f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)")
     t = time.perf_counter()
+    # which metric to trust: the known answers of these runs, graded corruptions and sample size on the
+    # phantom evaluator (cxrgen-bench meta runs more encoders and writes docs/metric-validity.md)
+    from .meta import run as run_meta, verdicts
+
+    meta = run_meta(out / "meta", results={**results, REAL: real_rrg}, n=prompts, log=lambda m: None)
+    timings["meta-evaluation"] = time.perf_counter() - t
+    t = time.perf_counter()
     board = build(store.load(), out / "leaderboard")
     timings["leaderboard"] = time.perf_counter() - t
     log("")
@@ -158,10 +167,14 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("")
     log(summary_table(text_results, "text encoder"))
     log("")
+    log(f"which metric to trust (meta-evaluation, {out / 'meta' / 'meta.md'}):")
+    for line in verdicts(meta):
+        log(f"  - {line}")
+    log("")
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return {"results": results, "real_rrg": real_rrg, "retrieval": retrieval, "text_results": text_results, "timings": timings,
+    return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval, "text_results": text_results, "timings": timings,
             "board": board}
 
 

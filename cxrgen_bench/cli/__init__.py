@@ -14,7 +14,7 @@ from typing import Sequence
 from ..errors import CxrgenError
 
 # In the order `cxrgen-bench` lists them.
-COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "weights", "ls")
+COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "meta", "weights", "ls")
 DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
 
 

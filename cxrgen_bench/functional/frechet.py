@@ -178,19 +178,36 @@ def frechet_bootstrap_replicates(generated: Any, reference: FeatureStats, weight
     return frechet_replicates(generated, reference)(weights)
 
 
-def frechet_replicates(generated: Any, reference: FeatureStats, device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
-    """`frechet_bootstrap_replicates` with the reference square root computed once, for callers
-    that run the replicates in chunks (to show progress). All arithmetic is float64, also on a GPU
-    (`device="cuda"`: benchmarks/README.md, "GPU scoring")."""
+@dataclass(frozen=True)
+class ReferenceRoot:
+    """A reference's mean, covariance square root and trace: one eigendecomposition, reused for every
+    generated set scored against it."""
+
+    mean: Any
+    sqrt: Any
+    trace: float
+
+    @classmethod
+    def of(cls, reference: FeatureStats, device: str = "cpu") -> "ReferenceRoot":
+        import torch
+
+        cov = torch.from_numpy(reference.covariance()).to(device)
+        ev, vec = torch.linalg.eigh(cov)
+        return cls(torch.from_numpy(reference.mean()).to(device), (vec * ev.clamp(min=0).sqrt()) @ vec.T,
+                   float(torch.trace(cov)))
+
+
+def frechet_replicates(generated: Any, reference: FeatureStats | ReferenceRoot,
+                       device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
+    """`frechet_bootstrap_replicates` with the reference square root computed once (or given as a
+    `ReferenceRoot`), for callers that run the replicates in chunks (to show progress). All arithmetic
+    is float64, also on a GPU (`device="cuda"`: benchmarks/README.md, "GPU scoring")."""
     import torch
 
+    root = reference if isinstance(reference, ReferenceRoot) else ReferenceRoot.of(reference, device)
     x = torch.from_numpy(_as_float64(generated)).to(device)
-    mu_r = torch.from_numpy(reference.mean()).to(device)
-    cov_r = torch.from_numpy(reference.covariance()).to(device)
-    ev, vec = torch.linalg.eigh(cov_r)
-    sqrt_r = (vec * ev.clamp(min=0).sqrt()) @ vec.T
+    mu_r, sqrt_r, trace_r = root.mean.to(device), root.sqrt.to(device), root.trace
     y = x @ sqrt_r
-    trace_r = float(torch.trace(cov_r))
     rows, dim = x.shape
 
     def run(weights: np.ndarray) -> np.ndarray:
@@ -232,15 +249,22 @@ def frechet_infinity(generated: Any, reference: FeatureStats, sizes: Sequence[in
     if len(sizes) < 3 or sizes[0] < 2 or sizes[-1] > n:
         raise InputError(f"FD∞ needs at least 3 distinct sample sizes between 2 and {n} (the generated set); "
                          f"got {sizes}")
+    return infinity_fit(x, sizes, frechet_replicates(x, reference), seed)
+
+
+def infinity_fit(generated: np.ndarray, sizes: Sequence[int], replicates: Callable[[np.ndarray], np.ndarray],
+                 seed: int = 0) -> dict[str, Any]:
+    """The FD∞ sweep and fit with a given replicate function (its reference square root computed once)."""
+    n = len(generated)
     rng = np.random.default_rng(seed)
     weights = np.zeros((len(sizes), n))
     for row, size in enumerate(sizes):
         weights[row, rng.choice(n, size, replace=False)] = 1.0
-    fd = frechet_replicates(x, reference)(weights)
+    fd = replicates(weights)
     design = np.stack([np.ones(len(sizes)), 1.0 / np.array(sizes, dtype=np.float64)], axis=1)
     (intercept, slope), *_ = np.linalg.lstsq(design, fd, rcond=None)
     fitted = design @ np.array([intercept, slope])
     ss_res = float(((fd - fitted) ** 2).sum())
     ss_tot = float(((fd - fd.mean()) ** 2).sum())
-    return {"value": float(intercept), "slope": float(slope), "sizes": sizes, "fd": fd.tolist(),
+    return {"value": float(intercept), "slope": float(slope), "sizes": list(sizes), "fd": fd.tolist(),
             "residual_rms": float(np.sqrt(ss_res / len(sizes))), "r2": 1 - ss_res / ss_tot if ss_tot > 0 else 1.0}

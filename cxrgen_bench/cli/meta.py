@@ -1,0 +1,32 @@
+"""`cxrgen-bench meta`: the meta-evaluation (which fidelity/diversity metric to trust), measured on the
+calibration benchmark; `--docs` rewrites docs/metric-validity.md from the numbers."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "measure which metric to trust: known answers, graded corruptions, sample size (calibration benchmark)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="cxrgen-meta", help="folder for meta.json and meta.md")
+    p.add_argument("--results", help="a demo's results folder (cxrgen-demo/results): adds the known-answer view")
+    p.add_argument("--n", type=int, default=96, help="phantoms per half (reference, held out)")
+    p.add_argument("--backbones", default="phantom-evaluator",
+                   help="comma-separated backbones of the calibration profile (e.g. phantom-evaluator,inception-v3-fid)")
+    p.add_argument("--docs", help="also write this Markdown file (docs/metric-validity.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..meta import run as run_meta
+    from ..results.store import read_result
+
+    results = {p.stem: read_result(p) for p in sorted(Path(args.results).glob("*.json"))} if args.results else None
+    report = run_meta(args.out, results=results, n=args.n, backbones=[b for b in args.backbones.split(",") if b])
+    text = (Path(args.out) / "meta.md").read_text(encoding="utf-8")
+    if args.docs:
+        from ..files import atomic_write_text
+
+        atomic_write_text(Path(args.docs), text)
+    print(text if len(text) < 6000 else f"written: {Path(args.out) / 'meta.md'}")
+    return 0 if report else 1
