@@ -106,11 +106,16 @@ def known_answer_agreement(results: dict[str, dict[str, Any]], pairs: Sequence[t
 
         point = float(tau({n: np.float64(e["value"]) for n, e in entries.items()}))
         ci = None
-        reps = {n: (e.get("bootstrap") or {}).get("replicates") for n, e in entries.items()}
-        same_units = len({(e.get("bootstrap") or {}).get("units_sha256") for e in entries.values()}) == 1
-        if all(r is not None for r in reps.values()) and same_units:
-            taus = tau({n: np.asarray(r, dtype=np.float64) for n, r in reps.items()})
-            ci = [float(np.percentile(taus, 2.5)), float(np.percentile(taus, 97.5))]
+        boots = {n: e.get("bootstrap") or {} for n, e in entries.items()}
+        reps = {n: b.get("replicates") for n, b in boots.items()}
+        # paired only when every run resampled the same units with the same seed and count
+        paired = len({(b.get("units_sha256"), b.get("seed"), len(b.get("replicates") or ()))
+                      for b in boots.values()}) == 1
+        if all(r is not None for r in reps.values()) and paired:
+            taus = tau({n: np.asarray([np.nan if v is None else v for v in r], dtype=np.float64)
+                        for n, r in reps.items()})
+            taus = taus[np.isfinite(taus)]
+            ci = [float(np.percentile(taus, 2.5)), float(np.percentile(taus, 97.5))] if len(taus) else None
         rows.append({"key": key, "direction": card.direction, "tau": point, "ci95": ci,
                      "values": {n: entries[n]["value"] for n in sorted(names)}})
     return rows

@@ -128,3 +128,13 @@ def test_fd_infinity_fits_the_sweep_it_reports():
     assert out["value"] == pytest.approx(intercept, rel=1e-8) and out["slope"] == pytest.approx(slope, rel=1e-8)
     with pytest.raises(InputError, match="at least 3 distinct"):
         frechet_infinity(gen, stats, sizes=[100, 400])
+
+
+def test_prdc_bootstrap_weights_use_distinct_samples_for_the_generated_balls():
+    real, fake = feats(0, n=80), feats(3, n=60, shift=0.2)
+    assert prdc(real, fake, 5, fake_weights=np.ones(60)) == prdc(real, fake, 5)
+    w = np.zeros(60)
+    w[:30] = 2.0  # half the samples, each twice: the balls are those of the 30 distinct ones
+    weighted = prdc(real, fake, 5, fake_weights=w)
+    distinct = prdc(real, fake[:30], 5)
+    assert weighted == pytest.approx(distinct)  # equal multiplicities: the weighted means are the plain ones

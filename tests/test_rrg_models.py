@@ -28,8 +28,9 @@ def chexbert_folder(tmp_path_factory):
     folder = save_tiny_bert(tmp_path_factory.mktemp("chexbert"), hidden=64)
     vocab = len((folder / "vocab.txt").read_text().split())
     torch.manual_seed(0)
+    # with its pooler, as CheXbert's BertModel.from_pretrained encoder saves it (the heads read [CLS] only)
     bert = BertModel(BertConfig(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
-                                intermediate_size=96, max_position_embeddings=512), add_pooling_layer=False)
+                                intermediate_size=96, max_position_embeddings=512))
     state = {f"module.bert.{k}": v for k, v in bert.state_dict().items()}
     for i in range(HEADS):
         out = 2 if i == 13 else 4
@@ -241,3 +242,44 @@ def test_nli_model_loads_the_official_format_and_matches_transformers(tmp_path):
         assert label == ("entailment", "neutral", "contradiction")[int(logits.argmax())]
     with pytest.raises(WeightsError, match="model_medrad_19k.gz"):
         RadiologyNLI(str(tmp_path))
+
+
+def test_report_csv_keeps_multiline_reports_and_strict_stops_at_a_failing_scorer(tmp_path):
+    from cxrgen_bench.evaluation.runner import score_reports
+    from cxrgen_bench.evaluation.subjects import ReportTable
+
+    hyp = tmp_path / "h.csv"
+    hyp.write_text('id,text\na,"Small left pleural\neffusion."\nb,No pneumothorax.\n', encoding="utf-8")
+    assert ReportTable.from_csv(hyp).texts["a"] == "Small left pleural effusion."  # the line break is a space
+    with pytest.raises(WeightsError, match="chexbert"):
+        score_reports(hyp, hyp, "rrg[bleu4+f1_chexbert]", use_cache=False, strict=True)
+
+
+def test_pairs_a_scorer_leaves_out_have_no_value_and_do_not_count(monkeypatch):
+    """factENTNLI skips pairs without sentences on one side (statistics (0, 0)): no per-sample value, not in
+    n.effective, never among the worst cases."""
+    from cxrgen_bench.evaluation.runner import score_reports
+    from cxrgen_bench.metrics import report_scorers
+
+    def fake(ctx, config, hyps, refs):
+        stats = np.array([[0.0, 0.0] if not h else [0.5, 1.0] for h in hyps])
+        return stats, report_scorers.mean_of, {}
+
+    monkeypatch.setitem(report_scorers.SCORERS, "factentnli", fake)
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "h.csv").write_text("id,text\na,x y\nb,\nc,z\n", encoding="utf-8")
+    (folder / "r.csv").write_text("id,text\na,x y\nb,w\nc,z\n", encoding="utf-8")
+    entry = score_reports(folder / "h.csv", folder / "r.csv", "rrg[factentnli]", use_cache=False)["metrics"][
+        "rrg[factentnli]"]
+    assert entry["value"] == 0.5 and entry["n"] == {"requested": 3, "effective": 2}
+    assert entry["details"]["per_sample"]["b"] is None and all(w["id"] != "b" for w in entry["details"]["worst"])
+
+
+def test_radgraph_missing_model_names_its_folder(tmp_path):
+    pytest.importorskip("radgraph")
+    from cxrgen_bench.models.report.entities import RadGraphAnnotator
+
+    with pytest.raises(WeightsError, match="radgraph.*not in .*radgraph"):
+        RadGraphAnnotator("radgraph", cache_dir=str(tmp_path))

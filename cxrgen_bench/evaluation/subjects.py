@@ -220,13 +220,15 @@ class ReportTable:
     @classmethod
     def from_csv(cls, path: str | Path, what: str = "reports") -> "ReportTable":
         import csv
+        import io
 
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: {what} file not found")
         try:
             raw = path.read_bytes()
-            rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+            # newline="": quoted line breaks inside a report stay part of it (splitlines would cut them)
+            rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from None
         header = list(rows[0].keys()) if rows else []

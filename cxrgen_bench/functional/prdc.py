@@ -33,10 +33,21 @@ def kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict[str, float]:
-    """{"precision", "recall", "density", "coverage"} of `fake_feats` against `real_feats`."""
+def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5,
+         fake_weights: np.ndarray | None = None) -> dict[str, float]:
+    """{"precision", "recall", "density", "coverage"} of `fake_feats` against `real_feats`.
+
+    `fake_weights` (bootstrap multiplicities): a resampled generated set without copying rows; the
+    generated k-NN balls are those of its distinct samples (a duplicate at distance 0 would shrink
+    them), precision and density are weighted means over the generated samples."""
     real = np.asarray(real_feats, dtype=np.float64)
     fake = np.asarray(fake_feats, dtype=np.float64)
+    if fake_weights is not None:
+        w = np.asarray(fake_weights, dtype=np.float64)
+        present = w > 0
+        fake, w = fake[present], w[present]
+    else:
+        w = np.ones(len(fake))
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise InputError(f"PRDC: two (n, d) feature arrays of the same d are needed, got {real.shape} and {fake.shape}")
     if not (np.isfinite(real).all() and np.isfinite(fake).all()):
@@ -54,5 +65,5 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict[str
         in_real_balls += inside.sum(0)
         covered[s:s + BLOCK] = d.min(1) < real_r[s:s + BLOCK]
         recalled[s:s + BLOCK] = (d < fake_r[None, :]).any(1)
-    return {"precision": float((in_real_balls > 0).mean()), "recall": float(recalled.mean()),
-            "density": float(in_real_balls.mean() / k), "coverage": float(covered.mean())}
+    return {"precision": float(w @ (in_real_balls > 0) / w.sum()), "recall": float(recalled.mean()),
+            "density": float(w @ in_real_balls / w.sum() / k), "coverage": float(covered.mean())}

@@ -1,7 +1,7 @@
 """Precision, recall, density and coverage per backbone (Naeem et al. 2020; `functional.prdc`): four
 metrics with a card each (`prdc_precision[rad-dino]`, ...), computed together once per backbone and
-k (memoised), each with a prompt-level bootstrap CI (the generated side resampled, its k-NN radii
-recomputed on the resampled set's distinct samples)."""
+k (memoised), each with a prompt-level bootstrap CI (the generated side resampled: its k-NN radii from
+the resampled set's distinct samples, precision and density weighted by multiplicity)."""
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +43,7 @@ class _PRDC(PerBackbone):
                            len(gen), details, backbone=name)
         if ctx.bootstrap > 0:
             def all_four(weights: np.ndarray) -> dict[str, np.ndarray]:
-                runs = [prdc(ref, gen[np.repeat(np.arange(len(gen)), w.astype(int))], k) for w in weights]
+                runs = [prdc(ref, gen, k, fake_weights=w) for w in weights]
                 return {m: np.array([r[m] for r in runs]) for m in runs[0]}
 
             def replicates(weights: np.ndarray) -> np.ndarray:

@@ -60,13 +60,25 @@ def rouge_l(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], ref
     return (*_means(rouge_l_scores(hyps, refs)), {"package": "rouge-score", "stemmer": True, "measure": "F"})
 
 
-def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def bertscore_model(ctx: EvaluationContext, config: dict[str, Any]) -> Any:
+    """The profile's BERTScore model, loaded once per run (bertscore and factentnli share it)."""
     from ..models.report.bertscore import BERTScore
 
     cfg = dict(config.get("bertscore") or {"model": "distilbert-base-uncased", "num_layers": 5,
-                                                "rescale_with_baseline": True})
-    model = ctx.use_model("bertscore", BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
-                                                 device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+                                           "rescale_with_baseline": True})
+    shared = getattr(ctx, "_bertscore_models", None)
+    if shared is None:
+        shared = ctx._bertscore_models = {}  # type: ignore[attr-defined]
+    key = repr(sorted(cfg.items()))
+    if key not in shared:
+        shared[key] = ctx.use_model("bertscore", BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
+                                                           device=ctx.options.device,
+                                                           allow_pickle=ctx.options.allow_pickle))
+    return shared[key]
+
+
+def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    model = bertscore_model(ctx, config)
     key = model.score_key()
 
     def compute():
@@ -157,14 +169,11 @@ def entity_nli_scores(hyps: list[list[tuple[str, list[str]]]], refs: list[list[t
 
 
 def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    from ..models.report.bertscore import BERTScore
     from ..models.report.entities import RadiologyNLI, StanzaRadiologyNER
 
     nli = ctx.use_model("nli", RadiologyNLI(ctx.options.weights.get("factentnli") or config.get("nli_folder"),
                                             device=ctx.options.device))
-    scorer = ctx.use_model("bertscore", BERTScore(dict(config.get("bertscore") or {}),
-                                                  weights=ctx.options.weights.get("bertscore"),
-                                                  device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+    scorer = bertscore_model(ctx, config)
     ner = ctx.use_model("ner", StanzaRadiologyNER(config.get("stanza_resources"), device=ctx.options.device))
     scores = entity_nli_scores(ner.sentences(hyps), ner.sentences(refs),
                                lambda a, b: scorer.score(a, b)[:, 2], nli.predict)
@@ -180,8 +189,9 @@ def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], re
     cfg = dict(config.get("radgraph") or {})
     level = cfg.get("reward_level", "partial")
     annotator = ctx.use_model("radgraph", RadGraphAnnotator(cfg.get("model_type", "radgraph"),
-                                                            cfg.get("lowercase", True), device=ctx.options.device))
-    hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)
+                                                            cfg.get("lowercase", False), device=ctx.options.device,
+                                                            cache_dir=cfg.get("cache_dir")))
+    hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)  # empty reports: no entities, not annotated
     return (*_means([radgraph_reward(a, b, level) for a, b in zip(hyp_a, ref_a)]),
             {"model_type": annotator.model_type, "reward_level": level, "lowercase": annotator.lowercase})
 
@@ -195,7 +205,9 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
                   hyps: list[str], refs: list[str]) -> list[dict[str, Any]]:
     """One results entry per scorer (`metric.name[scorer]`): the corpus value, per-sample values and the
     worst pairs in the details, and a bootstrap over `units` (the pairs of a resampled unit move together).
-    A scorer that cannot run gives an entry with its reason."""
+    A scorer that cannot run gives an entry with its reason (with --strict, the error stops the run).
+    Pairs a scorer leaves out (factENTNLI: no sentence on one side; statistics (0, 0)) have no
+    per-sample value and do not count in n.effective."""
     empty = sum(not h.strip() for h in hyps)
     order = sorted(set(units))
     index = {u: i for i, u in enumerate(order)}
@@ -205,16 +217,26 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
         key = f"{metric.name}[{scorer}]"
         try:
             stats, reduce, details = SCORERS[scorer](ctx, metric.config, hyps, refs)
-        except (CxrgenError, ImportError) as exc:
-            entries.append(metric.value(key, None, len(ids), 0, error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 — one scorer's model (or plug-in) must not cost the others
+            if ctx.strict:
+                raise
+            message = str(exc) if isinstance(exc, (CxrgenError, ImportError)) else \
+                f"{type(exc).__name__} in scorer {scorer}: {exc}"
+            ctx.log(f"{key} failed: {message}")
+            entries.append(metric.value(key, None, len(ids), 0, error=message))
             continue
         per_sample = np.asarray(reduce(stats), dtype=np.float64)
-        worst = np.argsort(per_sample, kind="stable")[:WORST]
+        kept = ~((stats[:, 1] == 0) if reduce is mean_of else np.zeros(len(ids), dtype=bool))
+        worst = [i for i in np.argsort(per_sample, kind="stable") if kept[i]][:WORST]
         details.update(
-            per_sample=dict(zip(ids, np.round(per_sample, 4).tolist())),
+            per_sample={i: (round(float(v), 4) if k else None) for i, v, k in zip(ids, per_sample, kept)},
             worst=[{"id": ids[i], "value": round(float(per_sample[i]), 4), "hypothesis": hyps[i],
                     "reference": refs[i]} for i in worst])
-        entry = metric.value(key, float(reduce(stats.sum(axis=0))), len(ids), len(ids), details)
+        if not kept.any():
+            entries.append(metric.value(key, None, len(ids), 0, details,
+                                        error=f"{scorer}: no pair could be scored (see details)"))
+            continue
+        entry = metric.value(key, float(reduce(stats.sum(axis=0))), len(ids), int(kept.sum()), details)
         if empty:
             entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
                                  "(0 on every scorer)"]

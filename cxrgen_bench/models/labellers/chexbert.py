@@ -91,7 +91,9 @@ def build_model(state: dict[str, Any], where: str) -> Any:
     class CheXbertNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.bert = BertModel(config, add_pooling_layer=False)
+            # CheXbert's encoder came from BertModel.from_pretrained, pooler included (its file holds
+            # bert.pooler.*, unused by the heads); a file without one is read as well
+            self.bert = BertModel(config, add_pooling_layer="bert.pooler.dense.weight" in state)
             self.linear_heads = nn.ModuleList([nn.Linear(hidden, 4) for _ in range(13)] + [nn.Linear(hidden, 2)])
 
         def forward(self, ids, mask):

@@ -11,32 +11,18 @@
   lower-cased as "[CLS] first [SEP] second [SEP]" with segment ids, at most 384 tokens. The folder
   also holds bert-base-uncased's vocab.txt; `--weights factentnli=FOLDER`.
 - `RadGraphAnnotator`: the `radgraph` package's model (model_type pinned in the profile; "radgraph"
-  is the 2022 model the paper's scorer used, not the package's newer default); the package fetches
-  its weights from the Hugging Face hub, so here they must already be in its cache, and hub access
-  is switched off while it loads so that a missing file fails at once with a clear message.
+  is the 2022 model the paper's scorer used, not the package's newer default). The package downloads
+  it into its cache folder (appdirs' user cache "radgraph/<model_type>") when that is empty; here the
+  folder must already hold it, which is checked before the package is called, so a missing model is
+  a clear message rather than a download attempt.
 """
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ...errors import InputError, WeightsError
 from ..base import Model
-
-
-@contextmanager
-def hub_offline() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def factent_text(report: str) -> str:
@@ -173,33 +159,43 @@ class RadGraphAnnotator(Model):
     kind = "report-annotator"
     name = "radgraph"
 
-    def __init__(self, model_type: str = "radgraph", lowercase: bool = True, device: str = "cpu", **_: Any):
+    def __init__(self, model_type: str = "radgraph", lowercase: bool = False, device: str = "cpu",
+                 cache_dir: str | None = None, **_: Any):
         super().__init__(device=device)
         self.model_type, self.lowercase = model_type, lowercase
         try:
             import radgraph
+            from appdirs import user_cache_dir
         except ImportError:
             raise InputError("RadGraph F1 needs the radgraph package (pip install radgraph==0.1.18) and its model "
-                             f"{model_type!r} in the Hugging Face cache") from None
-        self.provenance = {"source": f"radgraph {getattr(radgraph, '__version__', '?')} model {model_type}",
-                           "sha256": f"radgraph-model:{model_type}"}
+                             f"{model_type!r}") from None
+        # radgraph downloads its model into this folder when it is empty: here it must already be there
+        self.cache_dir = cache_dir or user_cache_dir("radgraph")
+        model_dir = os.path.join(self.cache_dir, model_type)
+        if not os.path.isdir(model_dir) or not os.listdir(model_dir):
+            raise WeightsError(f"RadGraph model {model_type!r} is not in {model_dir}: on a machine with internet run "
+                               f"python -c \"import radgraph; radgraph.RadGraph(model_type='{model_type}')\" and copy "
+                               f"that folder (and the Hugging Face cache of its BERT tokenizer) here, or set "
+                               "metrics.rrg.radgraph.cache_dir in the profile")
+        self.provenance = {"path": model_dir, "source": f"radgraph {getattr(radgraph, '__version__', '?')} model "
+                                                        f"{model_type}", "sha256": _tree_sha256(model_dir)}
 
     def load(self) -> Any:
         import radgraph
 
-        try:
-            with hub_offline():
-                return radgraph.RadGraph(model_type=self.model_type, cuda=-1 if self.device == "cpu" else 0)
-        except Exception as exc:  # noqa: BLE001 — the package raises many kinds when its files are absent
-            raise WeightsError(f"RadGraph model {self.model_type!r} is not in the Hugging Face cache "
-                               f"({type(exc).__name__}: {exc}); on a machine with internet run "
-                               f"radgraph.RadGraph(model_type={self.model_type!r}) once and copy ~/.cache/huggingface"
-                               ) from None
+        return radgraph.RadGraph(model_type=self.model_type, model_cache_dir=self.cache_dir,
+                                 cuda=-1 if self.device == "cpu" else 0)
 
     def annotate(self, reports: list[str]) -> list[dict[str, Any]]:
+        """One annotation per report; an empty report has no entities and is not sent to the model
+        (radgraph 0.1.18's reward scores it 0 without annotating it)."""
         texts = [r.lower() if self.lowercase else r for r in reports]
-        out = self.model(texts)
-        return [out[str(i)] if str(i) in out else out.get(i, {"entities": {}}) for i in range(len(texts))]
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        out = self.model([texts[i] for i in todo]) if todo else {}
+        annotations = [{"entities": {}} for _ in texts]
+        for k, i in enumerate(todo):
+            annotations[i] = out.get(str(k)) or out.get(k) or {"entities": {}}
+        return annotations
 
 
 def _tree_sha256(folder: str) -> str:
