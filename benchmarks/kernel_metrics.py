@@ -7,16 +7,10 @@ KID (100 subsets of 1,000), the prdc package (k = 5), and CMMD by its definition
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+from timing import timed
 
 
 def main():
@@ -34,11 +28,11 @@ def main():
     from cxrgen_bench.functional import cmmd, kid, prdc
 
     rows = []
-    ours_s, ours = timed(lambda: kid(real, fake, subset_size=1000, subsets=100, seed=0))
+    ours_s, ours = timed(lambda: kid(real, fake, subset_size=min(1000, args.n), subsets=100, seed=0))
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     theirs_s, theirs = timed(lambda: kid_features_to_metric(torch.from_numpy(real), torch.from_numpy(fake),
-                                                            kid_subsets=100, kid_subset_size=1000, rng_seed=0,
+                                                            kid_subsets=100, kid_subset_size=min(1000, args.n), rng_seed=0,
                                                             verbose=False))
     rows.append(("KID (100 × 1,000)", ours_s, "torch-fidelity", theirs_s, f"{ours[0]:.8f} ± {ours[1]:.8f}",
                  f"{theirs['kernel_inception_distance_mean']:.8f} ± {theirs['kernel_inception_distance_std']:.8f}"))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import timed
 
 
 def openi_impressions(n: int) -> list[str]:
@@ -25,12 +25,6 @@ def openi_impressions(n: int) -> list[str]:
     texts = [r["text"] for r in table.rows if r["text"].strip()]
     reps = -(-n // len(texts))
     return (texts * reps)[:n]
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def main():
