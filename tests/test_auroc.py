@@ -60,3 +60,13 @@ def test_pinned_value():
 def test_bad_labels_are_rejected():
     with pytest.raises(ValueError, match="0, 1 or NaN"):
         binary_auroc([0.1, 0.2], [2, 0])
+
+
+def test_nan_or_infinite_scores_are_refused_not_ranked():
+    from cxrgen_bench.functional import binary_auroc
+
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        binary_auroc([0.1, float("nan"), 0.8, 0.3], [0, 1, 1, 0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        binary_auroc([0.1, float("inf"), 0.8], [0, 1, 1])
+    assert binary_auroc([0.1, float("nan"), 0.8, 0.3], [0, float("nan"), 1, 0]) == 1.0  # unlabelled row ignored

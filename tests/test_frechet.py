@@ -126,3 +126,13 @@ def test_too_few_samples_and_bad_values_are_errors():
         frechet_distance(mu, s * np.nan, mu, s)
     with pytest.raises(MetricError, match="shape"):
         frechet_distance_detailed(mu, s, np.zeros(4), np.eye(4))
+
+
+def test_rounding_level_negative_eigenvalues_are_not_counted_when_n_is_below_d():
+    from cxrgen_bench.functional import FeatureStats, frechet_distance_from_stats
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(20, 64)), rng.normal(size=(20, 64))  # n < d: rank-deficient covariances
+    result = frechet_distance_from_stats(FeatureStats.from_features(a), FeatureStats.from_features(b))
+    assert result.rank_deficient and result.clipped_eigenvalues == 0
+    assert result.most_negative_eigenvalue <= 0  # the most negative value is still reported

@@ -25,6 +25,11 @@ def binary_auroc(scores: Any, labels: Any) -> float | None:
         raise ValueError(f"scores {s.shape} and labels {y.shape} differ in length")
     keep = ~np.isnan(y)
     s, y = s[keep], y[keep]
+    if not np.isfinite(s).all():
+        # rankdata would rank NaN scores anywhere and return a plausible number (scikit-learn raises too)
+        bad = np.flatnonzero(~np.isfinite(s))
+        raise ValueError(f"{len(bad)} classifier score(s) are NaN or infinite (first at row {int(bad[0])} of the "
+                         "labelled rows): a diverged classifier or a broken image, not a score")
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError(f"labels must be 0, 1 or NaN; found {sorted(set(y.tolist()) - {0.0, 1.0})}")
     n_pos = int(y.sum())

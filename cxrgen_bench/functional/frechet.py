@@ -19,6 +19,9 @@ import numpy as np
 from ..errors import InputError, MetricError
 
 
+CLIP_TOLERANCE = 1e-10  # relative to the largest eigenvalue: below it, a negative eigenvalue is rounding
+
+
 def _as_float64(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch tensor, without importing torch here
         x = x.detach().cpu().double().numpy()
@@ -93,7 +96,7 @@ class FrechetResult:
     rank_deficient: bool = False  # n ≤ d on either side: the covariance is singular
     condition_number_1: float = 0.0
     condition_number_2: float = 0.0
-    clipped_eigenvalues: int = 0  # negative eigenvalues (rounding) set to zero
+    clipped_eigenvalues: int = 0  # negative eigenvalues beyond CLIP_TOLERANCE (relative) set to zero
     most_negative_eigenvalue: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -124,12 +127,17 @@ def frechet_distance_detailed(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any,
 
     ev1, vec1 = np.linalg.eigh(s1)
     ev2 = np.linalg.eigvalsh(s2)
-    clipped = int((ev1 < 0).sum())
+    # Negative eigenvalues at rounding level are expected whenever n ≤ d (singular covariances); only those
+    # beyond a relative tolerance of the largest eigenvalue are counted as a warning sign.
+    def beyond_rounding(ev: np.ndarray) -> int:
+        return int((ev < -CLIP_TOLERANCE * max(float(np.abs(ev).max()), 1e-300)).sum())
+
+    clipped = beyond_rounding(ev1)
     most_negative = float(min(ev1.min(), 0.0))
     sqrt_s1 = (vec1 * np.sqrt(np.clip(ev1, 0, None))) @ vec1.T
     middle = sqrt_s1 @ s2 @ sqrt_s1
     ev_mid = np.linalg.eigvalsh((middle + middle.T) / 2)
-    clipped += int((ev_mid < 0).sum())
+    clipped += beyond_rounding(ev_mid)
     most_negative = min(most_negative, float(ev_mid.min()))
     trace_sqrt = float(np.sqrt(np.clip(ev_mid, 0, None)).sum())
 
