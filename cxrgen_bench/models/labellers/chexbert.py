@@ -5,7 +5,7 @@ heads (blank, positive, negative, uncertain) and one two-way head for No Finding
 positive), in CheXbert's class order (`HEAD_ORDER`). The official checkpoint `chexbert.pth` is a
 pickled dict {"model_state_dict": {"module.bert.*", "module.linear_heads.N.*"}, ...}: it is read with
 PyTorch's weights-only unpickler, which builds tensors and plain containers and runs no code from
-the file (`cxrgen-bench weights convert` writes a safetensors copy). The BERT size is read from the
+the file (a `chexbert.safetensors` of the same tensors beside it is read first). The BERT size is read from the
 tensors' shapes (bert-base for the real file; tests save a small one in the same format).
 
 Where the files go: one folder holding `chexbert.pth` (or `chexbert.safetensors`) and the
