@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .functional import cmmd, kid, prdc
+from .functional.kernel_distances import unit_rows
 from .functional.frechet import FeatureStats, ReferenceRoot, frechet_replicates, infinity_fit
 
 KNOWN_PAIRS = (("phantom-faithful", "phantom-degraded"), ("phantom-faithful", "phantom-ignores-prompt"),
@@ -36,10 +37,6 @@ SEVERITIES = {  # severity 0 is always the uncorrupted image
     "flip": (0.0, 0.25, 0.5, 1.0),           # share of images flipped left–right (laterality)
     "findings": (0.0, 0.25, 0.5, 1.0),       # share of phantoms rendered without their findings
 }
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ def feature_metrics(k: int = 5) -> list[FeatureMetric]:
     return [FeatureMetric("fid", "lower", fd),
             FeatureMetric("fd_infinity", "lower", fd_inf),
             FeatureMetric("kid", "lower", lambda g, r: kid(g, r, subset_size=1000, subsets=20)[0]),
-            FeatureMetric("cmmd", "lower", lambda g, r: cmmd(_unit(g), _unit(r))),
+            FeatureMetric("cmmd", "lower", lambda g, r: cmmd(unit_rows(g), unit_rows(r))),
             FeatureMetric("prdc_precision", "higher", pr("precision")),
             FeatureMetric("prdc_recall", "higher", pr("recall")),
             FeatureMetric("prdc_density", "higher", pr("density")),

@@ -71,6 +71,12 @@ def kid(feats1: np.ndarray, feats2: np.ndarray, subset_size: int = 1000, subsets
     return float(values.mean()), float(values.std())
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (CMMD's CLIP embeddings are compared as unit vectors)."""
+    x = np.asarray(x)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def cmmd(x_emb: np.ndarray, y_emb: np.ndarray, sigma: float = 10.0) -> float:
     """CMMD: 1000 × MMD² (V-statistic) with a Gaussian RBF kernel of bandwidth `sigma`."""
     x, y = _check(x_emb, y_emb, "CMMD")

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel
+from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel, unit_rows
 from .card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class CMMD(PerBackbone):
@@ -31,7 +25,7 @@ class CMMD(PerBackbone):
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         gen, ref, details = self.features(ctx, name, generated)
-        gen, ref = unit(gen), unit(ref)
+        gen, ref = unit_rows(gen), unit_rows(ref)
         sigma = float(self.config.get("sigma", 10.0))
         details.update(sigma=sigma, scale=CMMD_SCALE, estimator="V-statistic", normalised=True)
         entry = self.value(f"cmmd[{name}]", cmmd(gen, ref, sigma), len(ctx.image_subject.images.prompt_ids),
