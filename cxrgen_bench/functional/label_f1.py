@@ -10,6 +10,12 @@ from typing import Any, Sequence
 import numpy as np
 
 
+def positive_or_uncertain(labels: Any) -> np.ndarray:
+    """F1-CheXbert's binarisation of labeller output (1 positive, 0 negative, −1 uncertain, NaN not
+    mentioned): positive and uncertain count as 1, the rest as 0."""
+    return np.isin(np.asarray(labels, dtype=np.float64), (1.0, -1.0)).astype(np.float64)
+
+
 def label_counts(hyp_labels: Any, ref_labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per report and class: true positives, false positives, false negatives (each (n, C) of 0/1)."""
     h = np.asarray(hyp_labels, dtype=np.float64)

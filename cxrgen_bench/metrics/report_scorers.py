@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import CxrgenError
+from ..functional.label_f1 import chexpert_f1, label_counts, positive_or_uncertain
 from ..functional.report_entities import entity_f1, entity_nli_f1, radgraph_reward
 from ..functional.text_overlap import bleu_from_stats, bleu_stats, rouge_l_scores, split_punctuation
 from ..registry import LABELLERS
@@ -38,6 +39,7 @@ def mean_of(totals: np.ndarray) -> np.ndarray:
 
 
 def micro_f1(totals: np.ndarray) -> np.ndarray:
+    """`functional.label_f1`'s micro-F1 over summed (tp, fp, fn), vectorised over bootstrap replicates."""
     totals = np.asarray(totals, dtype=np.float64)
     tp, fp, fn = totals[..., 0], totals[..., 1], totals[..., 2]
     den = 2 * tp + fp + fn
@@ -94,18 +96,18 @@ def _labels_f1(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], 
     labeller = ctx.use_model(f"labeller:{labeller_name}", LABELLERS.get(labeller_name)(
         ctx.options.weights.get(labeller_name), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
     classes = list(config.get("f1_classes", F1_CLASSES))
-    h = np.isin(ctx.labels(hyps, labeller), (1.0, -1.0)).astype(float)
-    r = np.isin(ctx.labels(refs, labeller), (1.0, -1.0)).astype(float)
-    counts = np.stack([h * r, h * (1 - r), (1 - h) * r], axis=-1)  # (n, 14, 3): tp, fp, fn per class
+    h = positive_or_uncertain(ctx.labels(hyps, labeller))
+    r = positive_or_uncertain(ctx.labels(refs, labeller))
+    tp, fp, fn = label_counts(h, r)  # (n, 14) each
     columns = [labeller.classes.index(c) for c in classes]
-    per_class_all = micro_f1(counts.sum(axis=0))
+    every = chexpert_f1(h, r, labeller.classes)  # per class (None where no report has it), micro, macro
     details = {"labeller": labeller.name, "classes": classes, "label_rule": "positive and uncertain count as 1",
-               "per_class": {c: float(per_class_all[labeller.classes.index(c)]) for c in classes},
-               "micro_f1_14": float(micro_f1(counts.sum(axis=(0, 1)))),
-               "macro_f1_14": float(per_class_all.mean())}
+               "per_class": {c: every["per_class"][c] for c in classes},
+               "micro_f1_14": every["micro_f1"], "macro_f1_14": every["macro_f1"]}
     if getattr(labeller, "truncated", 0):
         details["truncated_reports"] = int(labeller.truncated)
-    return counts[:, columns].sum(axis=1), micro_f1, details
+    stats = np.stack([tp[:, columns].sum(axis=1), fp[:, columns].sum(axis=1), fn[:, columns].sum(axis=1)], axis=1)
+    return stats, micro_f1, details
 
 
 def f1_chexbert(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:

@@ -150,8 +150,3 @@ class CheXbertLabeller(Labeller):
                 picked = logits.argmax(dim=1).cpu().numpy()
                 out[start:start + len(batch), col] = [CLASS_VALUES[p] for p in picked]
         return out
-
-
-def positive_or_uncertain(labels: np.ndarray) -> np.ndarray:
-    """F1-CheXbert's binarisation: positive and uncertain count as 1, negative and blank as 0."""
-    return np.isin(labels, (1.0, -1.0)).astype(float)
