@@ -53,6 +53,7 @@ class EvaluationContext:
         self.progress: ProgressFactory = factory(self.options.progress)
         self._backbones: dict[str, Any] = {}
         self._other_models: dict[str, Any] = dict(subject.models())  # text encoders, report generators, labellers
+        self._shared: dict[tuple[str, str], Any] = {}  # see shared_model
         # files a metric leaves beside the results (name suffix → text), e.g. the generated reports as CSV
         self.artifacts: dict[str, str] = {}
 
@@ -92,6 +93,14 @@ class EvaluationContext:
         """Record a non-image model (text encoder, report generator, labeller) for the results' provenance."""
         self._other_models[role] = model
         return model
+
+    def shared_model(self, role: str, build: Callable[[], Any], **settings: Any) -> Any:
+        """The model of `role` and `settings`, built on first use and reused by every metric of the run
+        (CheXbert, Stanza, BERTScore or a text tower serve several scorers), recorded like `use_model`."""
+        key = (role, key_of(**settings))
+        if key not in self._shared:
+            self._shared[key] = self.use_model(role, build())
+        return self._shared[key]
 
     def models_used(self) -> dict[str, Any]:
         used = {name: b.provenance for name, b in sorted(self._backbones.items())}

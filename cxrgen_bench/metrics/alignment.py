@@ -30,7 +30,7 @@ class ImageTextAlignment(Metric):
         subject = ctx.image_subject
         name = self.config["pair"]
         net = ctx.backbone(name)
-        tower = ctx.use_model("text_tower", net.text_tower())
+        tower = ctx.shared_model("text_tower", net.text_tower, backbone=name)
         preprocessing = self.config.get("preprocessing", ctx.profile.backbone(name)["preprocessing"])
         records = subject.images.first_samples()
         texts = [subject.prompt_text(r.prompt_id) for r in records]

@@ -63,20 +63,14 @@ def rouge_l(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], ref
 
 
 def bertscore_model(ctx: EvaluationContext, config: dict[str, Any]) -> Any:
-    """The profile's BERTScore model, loaded once per run (bertscore and factentnli share it)."""
+    """The profile's BERTScore model (bertscore and factentnli share it)."""
     from ..models.report.bertscore import BERTScore
 
     cfg = dict(config.get("bertscore") or {"model": "distilbert-base-uncased", "num_layers": 5,
                                            "rescale_with_baseline": True})
-    shared = getattr(ctx, "_bertscore_models", None)
-    if shared is None:
-        shared = ctx._bertscore_models = {}  # type: ignore[attr-defined]
-    key = repr(sorted(cfg.items()))
-    if key not in shared:
-        shared[key] = ctx.use_model("bertscore", BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
+    return ctx.shared_model("bertscore", lambda: BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
                                                            device=ctx.options.device,
-                                                           allow_pickle=ctx.options.allow_pickle))
-    return shared[key]
+                                                           allow_pickle=ctx.options.allow_pickle), **cfg)
 
 
 def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
@@ -93,7 +87,7 @@ def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], r
 
 def _labels_f1(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str],
                labeller_name: str) -> Scored:
-    labeller = ctx.use_model(f"labeller:{labeller_name}", LABELLERS.get(labeller_name)(
+    labeller = ctx.shared_model(f"labeller:{labeller_name}", lambda: LABELLERS.get(labeller_name)(
         ctx.options.weights.get(labeller_name), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
     classes = list(config.get("f1_classes", F1_CLASSES))
     h = positive_or_uncertain(ctx.labels(hyps, labeller))
@@ -118,10 +112,17 @@ def f1_labeller(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str],
     return _labels_f1(ctx, config, hyps, refs, config.get("labeller", "rule-based"))
 
 
-def factent(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def stanza_ner(ctx: EvaluationContext, config: dict[str, Any]) -> Any:
+    """Stanza's radiology NER (factent and factentnli share it)."""
     from ..models.report.entities import StanzaRadiologyNER
 
-    ner = ctx.use_model("ner", StanzaRadiologyNER(config.get("stanza_resources"), device=ctx.options.device))
+    resources = config.get("stanza_resources")
+    return ctx.shared_model("ner", lambda: StanzaRadiologyNER(resources, device=ctx.options.device),
+                            resources=resources)
+
+
+def factent(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    ner = stanza_ner(ctx, config)
     hyp_e, ref_e = ner.entities(hyps), ner.entities(refs)
     return (*_means([entity_f1(a, b) for a, b in zip(hyp_e, ref_e)]),
             {"annotator": "stanza radiology NER", "entities": "single-token ANATOMY/OBSERVATION",
@@ -171,12 +172,12 @@ def entity_nli_scores(hyps: list[list[tuple[str, list[str]]]], refs: list[list[t
 
 
 def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    from ..models.report.entities import RadiologyNLI, StanzaRadiologyNER
+    from ..models.report.entities import RadiologyNLI
 
-    nli = ctx.use_model("nli", RadiologyNLI(ctx.options.weights.get("factentnli") or config.get("nli_folder"),
-                                            device=ctx.options.device))
+    folder = ctx.options.weights.get("factentnli") or config.get("nli_folder")
+    nli = ctx.shared_model("nli", lambda: RadiologyNLI(folder, device=ctx.options.device), folder=folder)
     scorer = bertscore_model(ctx, config)
-    ner = ctx.use_model("ner", StanzaRadiologyNER(config.get("stanza_resources"), device=ctx.options.device))
+    ner = stanza_ner(ctx, config)
     scores = entity_nli_scores(ner.sentences(hyps), ner.sentences(refs),
                                lambda a, b: scorer.score(a, b)[:, 2], nli.predict)
     stats = np.array([[0.0, 0.0] if v is None else [v, 1.0] for v in scores])
@@ -190,9 +191,9 @@ def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], re
 
     cfg = dict(config.get("radgraph") or {})
     level = cfg.get("reward_level", "partial")
-    annotator = ctx.use_model("radgraph", RadGraphAnnotator(cfg.get("model_type", "radgraph"),
-                                                            cfg.get("lowercase", False), device=ctx.options.device,
-                                                            cache_dir=cfg.get("cache_dir")))
+    annotator = ctx.shared_model("radgraph", lambda: RadGraphAnnotator(
+        cfg.get("model_type", "radgraph"), cfg.get("lowercase", False), device=ctx.options.device,
+        cache_dir=cfg.get("cache_dir")), **cfg)
     hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)  # empty reports: no entities, not annotated
     return (*_means([radgraph_reward(a, b, level) for a, b in zip(hyp_a, ref_a)]),
             {"model_type": annotator.model_type, "reward_level": level, "lowercase": annotator.lowercase})

@@ -124,7 +124,7 @@ class RetrievalEmbeddings:
         if not self.to_text:
             return self.ctx.image_features(self.selection.candidate_records, name, preprocessing, layer,
                                            "candidates"), 0
-        tower = self.ctx.use_model("text_tower", self.ctx.backbone(name).text_tower())
+        tower = self.ctx.shared_model("text_tower", self.ctx.backbone(name).text_tower, backbone=name)
         return self.ctx.text_embeddings(self.candidate_texts(), tower, tower.default_extraction)
 
     def candidate_texts(self) -> list[str]:
