@@ -25,7 +25,7 @@ import numpy as np
 
 from .functional import cmmd, kid, prdc
 from .functional.kernel_distances import unit_rows
-from .functional.frechet import FeatureStats, ReferenceRoot, frechet_replicates, infinity_fit
+from .functional.frechet import FeatureStats, ReferenceRoot, frechet_infinity, frechet_replicates
 
 KNOWN_PAIRS = (("phantom-faithful", "phantom-degraded"), ("phantom-faithful", "phantom-ignores-prompt"),
                ("phantom-faithful", "phantom-flips-laterality"))
@@ -61,8 +61,7 @@ def feature_metrics(k: int = 5) -> list[FeatureMetric]:
         return float(frechet_replicates(g, reference_stats(r))(np.ones((1, len(g))))[0])
 
     def fd_inf(g, r):
-        sizes = sorted({int(s) for s in np.linspace(max(2, len(g) // 5), len(g), 5)})
-        return infinity_fit(g, sizes, frechet_replicates(g, reference_stats(r)))["value"]
+        return frechet_infinity(g, reference_stats(r), points=5)["value"]
 
     def pr(measure):
         return lambda g, r: prdc(r, g, k)[measure]

@@ -243,12 +243,13 @@ def frechet_replicates(generated: Any, reference: FeatureStats | ReferenceRoot,
     return run
 
 
-def frechet_infinity(generated: Any, reference: FeatureStats, sizes: Sequence[int] | None = None, points: int = 8,
-                     seed: int = 0) -> dict[str, Any]:
+def frechet_infinity(generated: Any, reference: FeatureStats | ReferenceRoot, sizes: Sequence[int] | None = None,
+                     points: int = 8, seed: int = 0) -> dict[str, Any]:
     """FD∞ (Chong & Forsyth 2020): the Fréchet distance of random generated subsets of several sizes N
     (the reference held fixed), fitted as FD_N = FD∞ + b / N by least squares and extrapolated to
     N → ∞, where the d/N bias of the estimate vanishes. Default sizes: `points` evenly spaced from a
-    fifth of the set to the whole set. Each size costs one replicate of `frechet_replicates`."""
+    fifth of the set to the whole set. Each size costs one replicate of `frechet_replicates` (with a
+    `ReferenceRoot`, no eigendecomposition of the reference at all)."""
     x = _as_float64(generated)
     n = len(x)
     if sizes is None:
@@ -257,18 +258,11 @@ def frechet_infinity(generated: Any, reference: FeatureStats, sizes: Sequence[in
     if len(sizes) < 3 or sizes[0] < 2 or sizes[-1] > n:
         raise InputError(f"FD∞ needs at least 3 distinct sample sizes between 2 and {n} (the generated set); "
                          f"got {sizes}")
-    return infinity_fit(x, sizes, frechet_replicates(x, reference), seed)
-
-
-def infinity_fit(generated: np.ndarray, sizes: Sequence[int], replicates: Callable[[np.ndarray], np.ndarray],
-                 seed: int = 0) -> dict[str, Any]:
-    """The FD∞ sweep and fit with a given replicate function (its reference square root computed once)."""
-    n = len(generated)
     rng = np.random.default_rng(seed)
     weights = np.zeros((len(sizes), n))
     for row, size in enumerate(sizes):
         weights[row, rng.choice(n, size, replace=False)] = 1.0
-    fd = replicates(weights)
+    fd = frechet_replicates(x, reference)(weights)
     design = np.stack([np.ones(len(sizes)), 1.0 / np.array(sizes, dtype=np.float64)], axis=1)
     (intercept, slope), *_ = np.linalg.lstsq(design, fd, rcond=None)
     fitted = design @ np.array([intercept, slope])
