@@ -10,8 +10,9 @@
    cached features), with prompt-level bootstrap CIs.
    Also factual correctness through report generation: the phantom-reader report generator writes
    an impression for every image and the offline scorers (BLEU-4, ROUGE-L, BERTScore on the real
-   MiniLM, F1 with the rule-based labeller) compare it with the prompt's; and retrieval (image→image on the phantom evaluator's features, image→text and image–text
-   alignment in its findings space), with the real phantoms as queries for the upper bound.
+   MiniLM, F1 with the rule-based labeller) compare it with the prompt's; and retrieval (image→image
+   on the phantom evaluator's features, image→text and image–text alignment in its findings space),
+   with the real phantoms as queries for the upper bound.
 4. Text-encoder knowledge: CheXpert@k of four text encoders of known quality on 400 phantom reports
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
 5. The meta-evaluation (cxrgen_bench/meta.py): each metric's agreement with the known answers of
@@ -174,8 +175,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval, "text_results": text_results, "timings": timings,
-            "board": board}
+    return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
+            "text_results": text_results, "timings": timings, "board": board}
 
 
 def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",

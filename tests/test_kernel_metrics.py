@@ -91,6 +91,10 @@ def test_cmmd_matches_its_definition():
     assert abs(cmmd(x, x)) < 1e-9
     assert cmmd(x, y) == pytest.approx(naive_cmmd(x, y, 10.0), rel=1e-9)
     assert cmmd(x, y, 0.5) == pytest.approx(naive_cmmd(x, y, 0.5), rel=1e-9)
+    assert cmmd(y, x) == pytest.approx(cmmd(x, y), rel=1e-12)  # symmetric
+    perm = np.random.default_rng(1).permutation(len(x))
+    assert cmmd(x[perm], y) == pytest.approx(cmmd(x, y), rel=1e-12)  # order-free
+    assert cmmd(x, y) == pytest.approx(0.9934884, rel=1e-6)
 
 
 def test_bad_feature_sets_are_refused():
@@ -126,6 +130,11 @@ def test_fd_infinity_fits_the_sweep_it_reports():
     np.testing.assert_allclose(out["fd"], direct, rtol=1e-8)
     slope, intercept = np.polyfit(1 / np.array(out["sizes"], float), direct, 1)
     assert out["value"] == pytest.approx(intercept, rel=1e-8) and out["slope"] == pytest.approx(slope, rel=1e-8)
+    # FD is translation invariant, and the subsets are chosen by index: moving both sets moves nothing
+    shift = np.arange(6) * 3.0
+    moved = frechet_infinity(gen + shift, FeatureStats.from_features(ref + shift), points=6, seed=1)
+    assert moved["value"] == pytest.approx(out["value"], abs=1e-8)
+    assert out["value"] == pytest.approx(0.2217390, abs=1e-6)
     with pytest.raises(InputError, match="at least 3 distinct"):
         frechet_infinity(gen, stats, sizes=[100, 400])
 

@@ -110,14 +110,20 @@ def test_chexpert_f1_parity_with_scikit_learn():
     assert chexpert_f1(np.eye(3), np.eye(3))["micro_f1"] == 1.0  # a report against itself
 
 
-def test_retrieval_metrics_end_to_end_and_bad_input(convirt_vilmedic_file, cxr_repair_file, synthetic_sets, tmp_path):
+def single_label_prompts(folder, order=range(6)):
+    """Six prompts, one finding each, as the retrieval protocol wants them (rows in `order`)."""
     rows = ["prompt_id,text,Cardiomegaly,Edema,Pleural Effusion"]
     findings = ["Cardiomegaly.", "Pulmonary edema.", "Left pleural effusion."]
-    for i in range(6):
+    for i in order:
         labels = [1 if j == i % 3 else 0 for j in range(3)]
         rows.append(f"p{i},{findings[i % 3]},{','.join(map(str, labels))}")
-    prompts = tmp_path / "prompts.csv"
+    prompts = folder / "prompts.csv"
     prompts.write_text("\n".join(rows) + "\n")
+    return prompts
+
+
+def test_retrieval_metrics_end_to_end_and_bad_input(convirt_vilmedic_file, cxr_repair_file, synthetic_sets, tmp_path):
+    prompts = single_label_prompts(tmp_path)
     profile = tmp_path / "p.yaml"
     selection = ("classes: [Cardiomegaly, Edema, Pleural Effusion], queries: 10, candidates: 10, "
                  "exclude_query_prompts: false, ks: [1, 3], seed: 0")
@@ -144,3 +150,36 @@ def test_retrieval_metrics_end_to_end_and_bad_input(convirt_vilmedic_file, cxr_r
             "left out)") in few["metrics"]["i2i_precision"]["error"]
     with pytest.raises(Exception, match="needs a reference image set"):
         cxrgen_bench.score(images=synthetic_sets["gen"], prompts=prompts, metrics="i2i_precision", weights=weights)
+
+
+def test_alignment_is_the_mean_cosine_of_each_image_with_its_own_prompt(cxr_repair_file, synthetic_sets, tmp_path):
+    """Parity with the definition (the image–text model's embeddings taken directly), invariance to the
+    prompts file's row order, a pinned value, and a clear refusal without prompts."""
+    from cxrgen_bench.data import ImageSet
+    from cxrgen_bench.data.images import read_image
+    from cxrgen_bench.models.image import build_backbone
+    from cxrgen_bench.profiles import get_profile
+
+    weights = {"cxr-repair": str(cxr_repair_file[0])}
+    runs = []
+    for order in (range(6), reversed(range(6))):
+        folder = tmp_path / f"order{len(runs)}"
+        folder.mkdir()
+        runs.append(cxrgen_bench.score(images=synthetic_sets["gen"], prompts=single_label_prompts(folder, order),
+                                       metrics="alignment", weights=weights, cache_dir=tmp_path / "c")
+                    ["metrics"]["alignment"])
+    assert runs[0]["value"] == runs[1]["value"]
+    cfg = get_profile("roentgen2022").backbone("cxr-repair")
+    net = build_backbone("cxr-repair", cfg, weights=weights["cxr-repair"])
+    records = ImageSet.from_folder(synthetic_sets["gen"]).first_samples()
+    images = net.features([net.preprocess(read_image(r.path).pixels, cfg["preprocessing"]) for r in records],
+                          net.shared_layer)
+    findings = {0: "Cardiomegaly.", 1: "Pulmonary edema.", 2: "Left pleural effusion."}
+    tower = net.text_tower()
+    texts, _ = tower.embed([findings[int(r.prompt_id[1:]) % 3] for r in records], tower.default_extraction)
+    images = images / np.linalg.norm(images, axis=1, keepdims=True)
+    texts = texts / np.linalg.norm(texts, axis=1, keepdims=True)
+    assert runs[0]["value"] == pytest.approx(float((images * texts).sum(axis=1).mean()), abs=1e-6)
+    assert runs[0]["value"] == pytest.approx(-0.0292431, abs=1e-6)  # random-weight model: a pin, not a quality
+    with pytest.raises(Exception, match="prompt"):
+        cxrgen_bench.score(images=synthetic_sets["gen"], metrics="alignment", weights=weights, strict=True)
