@@ -115,6 +115,7 @@ def test_bertscore_matches_its_definition_on_the_real_minilm(minilm):
         assert ours[i, 2] == pytest.approx(float(2 * p * rec / (p + rec)), abs=1e-5)
     _, _, f = bert_score(hyps[:-1], refs[:-1], model_type=minilm, num_layers=6)
     np.testing.assert_allclose(ours[:-1, 2], f.numpy(), atol=1e-6)
+    assert float(ours[:-1, 2].mean()) == pytest.approx(0.7527184, abs=1e-5)  # pinned on the committed pairs
 
 
 def test_bertscore_missing_model_names_what_to_do():
