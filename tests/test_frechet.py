@@ -4,6 +4,7 @@ import scipy.linalg
 import torch
 
 from cxrgen_bench.errors import MetricError
+from cxrgen_bench.functional.frechet import frechet_replicates
 from cxrgen_bench.functional import (FeatureStats, frechet_distance, frechet_distance_detailed,
                                      frechet_distance_from_features, frechet_distance_from_stats)
 
@@ -72,7 +73,7 @@ def test_batch_size_invariance(batch):
     for start in range(0, len(x), batch):
         stream.update(x[start:start + batch])
     assert stream.n == whole.n
-    np.testing.assert_allclose(stream.outer, whole.outer, rtol=1e-12)
+    np.testing.assert_allclose(stream.covariance(), whole.covariance(), rtol=1e-10, atol=1e-13)
     ref = FeatureStats.from_features(y)
     assert frechet_distance_from_stats(stream, ref).value == pytest.approx(
         frechet_distance_from_stats(whole, ref).value, rel=1e-9)
@@ -89,7 +90,31 @@ def test_shard_merge_equals_single_pass():
     np.testing.assert_allclose(merged.covariance(), whole.covariance(), rtol=1e-10, atol=1e-12)
     # round trip through the cache format
     back = FeatureStats.from_arrays(merged.to_arrays())
-    np.testing.assert_array_equal(back.outer, merged.outer)
+    np.testing.assert_array_equal(back.scatter, merged.scatter)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4, 1e6])
+def test_streamed_covariance_keeps_precision_under_a_large_mean(offset):
+    # Raw moments (XᵀX − nμμᵀ) lose (|μ|/σ)² of precision: 1e-8 relative at offset 1e4. The centred
+    # merge stays at rounding level whatever the offset, streamed in batches or merged from shards.
+    x = np.random.default_rng(3).normal(size=(500, 6)) + offset
+    two_pass = np.cov(x, rowvar=False)
+    stream = FeatureStats.empty(6)
+    for start in range(0, len(x), 37):
+        stream.update(x[start:start + 37])
+    error = np.abs(stream.covariance() - two_pass).max() / np.abs(two_pass).max()
+    assert error < 1e-12 * max(1.0, offset / 1e4)
+    raw = (x.T @ x - len(x) * np.outer(x.mean(0), x.mean(0))) / (len(x) - 1)  # what the old form computed
+    if offset >= 1e4:
+        assert np.abs(raw - two_pass).max() / np.abs(two_pass).max() > 1e3 * error
+
+
+def test_bootstrap_replicates_keep_precision_under_a_large_mean():
+    rng = np.random.default_rng(4)
+    gen, ref = rng.normal(size=(40, 5)) + 1e5, rng.normal(size=(60, 5)) + 1e5 + 0.3
+    ones = np.ones((1, 40), dtype=np.int64)
+    replicate = frechet_replicates(gen, FeatureStats.from_features(ref))(ones)[0]
+    assert replicate == pytest.approx(frechet_distance_from_features(gen, ref), rel=1e-8)
 
 
 def test_torch_and_numpy_inputs_agree():

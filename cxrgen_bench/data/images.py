@@ -4,7 +4,10 @@ The conversion, per source (the same for generated and reference images):
 - 8-bit L / P / 1:                 value / 255
 - 16-bit L (PNG "I;16", "I"):      value / 65535 (values above 65535 are an error)
 - float ("F"):                     must already lie in [0, 1] (else an error)
-- RGB / CMYK / palette colour:     ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B) in float, / 255
+- RGB / CMYK / palette colour:     ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B) in float, / 255;
+                                   the 8-bit channels are kept beside it (`colour`) for the
+                                   preprocessings that read colour, as the official RoentGen
+                                   evaluation did (PIL `convert("RGB")`, three channels to the network)
 - with alpha (LA, RGBA, PA):       composited onto black (the X-ray background) when any pixel is
                                    not opaque; recorded as a coercion
 - DICOM:                           modality LUT (rescale slope/intercept) → VOI LUT or the first
@@ -33,9 +36,24 @@ Image.MAX_IMAGE_PIXELS = 20000 * 20000
 
 @dataclass
 class LoadedImage:
-    pixels: np.ndarray  # float32 (H, W) in [0, 1]
+    pixels: np.ndarray  # float32 (H, W) in [0, 1]: the canonical grayscale image
     source_mode: str
     coercions: list[str] = field(default_factory=list)
+    colour: np.ndarray | None = None  # uint8 (H, W, 3) of a colour file (alpha composited), else None
+
+    def rgb(self) -> np.ndarray:
+        """float32 (H, W, 3) in [0, 1]: a colour file's channels, or the grayscale image on all three
+        (what PIL's `convert("RGB")` gives for 8-bit grayscale files)."""
+        if self.colour is not None:
+            return self.colour.astype(np.float32) / 255.0
+        return np.repeat(self.pixels[..., None], 3, axis=-1)
+
+    def pil_l(self) -> np.ndarray:
+        """float32 (H, W) in [0, 1]: PIL's `convert("L")` of a colour file (luma rounded to 8 bits, as
+        the official MS-SSIM script reads images); the canonical image for grayscale files."""
+        if self.colour is None:
+            return self.pixels
+        return np.asarray(Image.fromarray(self.colour).convert("L"), dtype=np.float32) / 255.0
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -119,11 +137,13 @@ def _to_gray01(img: Image.Image, path: Path) -> LoadedImage:
         arr = np.asarray(img, dtype=np.float64)
         alpha = arr[..., -1] / 255.0
         color = arr[..., :-1]
-        gray = color[..., 0] if color.shape[-1] == 1 else color @ np.array(LUMA_WEIGHTS)
         if (alpha < 1).any():
-            gray = gray * alpha
+            color = color * alpha[..., None]
             coercions.append("alpha composited on black")
-        return LoadedImage((gray / 255.0).astype(np.float32), mode, coercions)
+        if color.shape[-1] == 1:
+            return LoadedImage((color[..., 0] / 255.0).astype(np.float32), mode, coercions)
+        return LoadedImage((color @ np.array(LUMA_WEIGHTS) / 255.0).astype(np.float32), mode, coercions,
+                           colour=np.clip(np.rint(color), 0, 255).astype(np.uint8))
     if mode_now in ("1", "L"):
         return LoadedImage((np.asarray(img.convert("L"), dtype=np.float32) / 255.0), mode, coercions)
     if mode_now.startswith("I;16") or mode_now == "I":
@@ -137,8 +157,9 @@ def _to_gray01(img: Image.Image, path: Path) -> LoadedImage:
             raise InputError(f"{path}: float image must hold finite values in [0, 1]")
         return LoadedImage(arr, mode, coercions)
     if mode_now in ("RGB", "CMYK", "YCbCr", "LAB", "HSV"):
-        arr = np.asarray(img.convert("RGB"), dtype=np.float64)
-        return LoadedImage((arr @ np.array(LUMA_WEIGHTS) / 255.0).astype(np.float32), mode, coercions)
+        colour = np.asarray(img.convert("RGB"))
+        gray = colour.astype(np.float64) @ np.array(LUMA_WEIGHTS) / 255.0
+        return LoadedImage(gray.astype(np.float32), mode, coercions, colour=colour)
     raise InputError(f"{path}: unsupported image mode {mode!r}; convert it to 8/16-bit grayscale or RGB PNG")
 
 

@@ -122,7 +122,7 @@ class EvaluationContext:
         """Statistics of a set of images and their key, cached by the set's content (so reference
         statistics are computed once)."""
         net = self.backbone(backbone)
-        key = key_of(kind="stats", model=net.extractor_key(preprocessing, layer),
+        key = key_of(kind="stats", format="mean-scatter", model=net.extractor_key(preprocessing, layer),
                      inputs=sorted(r.sha256 for r in records))
         cached = self.cache.get_arrays("stats", key)
         if cached is not None:

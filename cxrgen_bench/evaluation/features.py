@@ -39,7 +39,8 @@ def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preproc
 def _run(records: Sequence[ImageRecord], rows: list, todo: list[int], backbone: Backbone, preprocessing: str,
          layer: str, cache: Cache, key: str, batch_size: int, workers: int | None, bar: Progress) -> None:
     def prepare(i: int) -> np.ndarray:
-        return backbone.preprocess(read_image(records[i].path).pixels, preprocessing)
+        image = backbone.input_image(read_image(records[i].path), preprocessing)
+        return backbone.preprocess(image, preprocessing)
 
     batches = [todo[s:s + batch_size] for s in range(0, len(todo), batch_size)]
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:

@@ -16,20 +16,19 @@ def clean_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 255.0)
 
 
-def longer_side_to(img: np.ndarray, target: int) -> np.ndarray:
-    """Resize (clean rule) so the longer side equals ``target``, keeping the aspect ratio."""
+def side_to(img: np.ndarray, target: int, side: str) -> np.ndarray:
+    """Resize (clean rule) so the ``side`` ("longer" or "shorter") equals ``target``, keeping the
+    aspect ratio."""
     h, w = img.shape
-    scale = target / max(h, w)
+    scale = target / (max(h, w) if side == "longer" else min(h, w))
     return clean_resize(img, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
-def center_crop_or_pad(img: np.ndarray, size: int, fill: float = 0.0) -> np.ndarray:
-    """Centre crop to size×size, padding with ``fill`` where a side is shorter (torchvision's CenterCrop rule)."""
-    h, w = img.shape
-    out = np.full((size, size), fill, dtype=img.dtype)
-    top, left = (h - size) // 2, (w - size) // 2  # negative: pad
-    src_t, src_l = max(top, 0), max(left, 0)
-    dst_t, dst_l = max(-top, 0), max(-left, 0)
-    hh, ww = min(h - src_t, size - dst_t), min(w - src_l, size - dst_l)
-    out[dst_t:dst_t + hh, dst_l:dst_l + ww] = img[src_t:src_t + hh, src_l:src_l + ww]
-    return out
+def center_crop_or_pad(img: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to size×size, padding with black where a side is shorter: torchvision's
+    `center_crop` itself, so its rules hold (the odd padding pixel goes right/bottom; the crop offset
+    is round((h − size) / 2) with Python's round-half-to-even)."""
+    import torch
+    from torchvision.transforms.functional import center_crop
+
+    return center_crop(torch.from_numpy(np.ascontiguousarray(img))[None], [size, size])[0].numpy()

@@ -34,12 +34,15 @@ class ClassifierAUROC(Metric):
         reported="RoentGen filtered average .81; SD 1.4 .50",
         limitations="Only as good as the classifier: classes it reads poorly on real images are filtered out.")
 
+    def preprocessing(self, ctx: EvaluationContext) -> str:
+        # the metric's own (roentgen2022 pins pad or crop: docs/roentgen2022.md), else the backbone's
+        return self.config.get("preprocessing") or ctx.profile.backbone(self.config["backbone"])["classifier_preprocessing"]
+
     def _per_class(self, ctx: EvaluationContext, records: list[ImageRecord], prompts: PromptSet,
                    policy: LabelPolicy, what: str) -> tuple[dict[str, float | None], dict[str, dict[str, int]], tuple]:
         name = self.config["backbone"]
         net = ctx.backbone(name)
-        prep = ctx.profile.backbone(name)["classifier_preprocessing"]
-        scores = ctx.image_features(records, name, prep, "classifier", what)
+        scores = ctx.image_features(records, name, self.preprocessing(ctx), "classifier", what)
         mapping: dict[str, str] = self.config["classes"]  # classifier output → CheXpert name
         outputs = list(net.class_names)
         usable = [(out, chex) for out, chex in mapping.items() if chex in prompts.label_names and out in outputs]
@@ -62,6 +65,7 @@ class ClassifierAUROC(Metric):
         prompts = subject.require_prompts(self.name, records, "generated")
         per_class, counts, (scores, labels, names) = self._per_class(ctx, records, prompts, policy, "generated")
         details: dict[str, Any] = {"per_class": per_class, "label_counts": counts, "label_policy": policy.as_dict(),
+                                   "preprocessing": self.preprocessing(ctx),
                                    "undefined_classes": sorted(c for c, v in per_class.items() if v is None)}
         warnings = [f"AUROC undefined for {c}: its labels take a single value in these prompts"
                     for c in details["undefined_classes"]]

@@ -27,11 +27,12 @@ class FrechetInfinity(PerBackbone):
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]
-        ref_stats, _ = ctx.image_stats(ctx.image_subject.reference.records, name, prep, layer, "reference")
+        ref_stats, _ = ctx.image_stats(self.reference_records(ctx), name, prep, layer, "reference")
         gen = ctx.image_features(generated, name, prep, layer, "generated")
         fit = frechet_infinity(gen, ref_stats, self.config.get("sizes"), int(self.config.get("points", 8)),
                                int(self.config.get("seed", 0)))
-        details = {**fit, "preprocessing": prep, "layer": layer, "n_reference": ref_stats.n}
+        details = {**fit, "preprocessing": prep, "layer": layer, "n_reference": ref_stats.n,
+                   "selection": self.selection(ctx, generated)}
         details.pop("value")
         warnings = [f"the 1/N fit explains only {fit['r2']:.2f} of the variation over sizes"] if fit["r2"] < 0.8 else []
         return self.value(f"fd_infinity[{name}]", fit["value"], len(ctx.image_subject.images.prompt_ids), len(gen),

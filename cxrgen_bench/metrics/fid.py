@@ -30,14 +30,14 @@ class FrechetDistance(PerBackbone):
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]
         gen_stats, gen_key = ctx.image_stats(generated, name, prep, layer, "generated")
-        ref_stats, ref_key = ctx.image_stats(subject.reference.records, name, prep, layer, "reference")
+        ref_stats, ref_key = ctx.image_stats(self.reference_records(ctx), name, prep, layer, "reference")
         # Two d×d eigendecompositions cost seconds at d = 2048: keep the result with the statistics.
         result = FrechetResult(**ctx.memo_json(
             "frechet", lambda: frechet_distance_from_stats(gen_stats, ref_stats).as_dict(),
             metric=self.card.name, version=self.card.version, generated=gen_key, reference=ref_key))
         details = result.as_dict()
         details.update(preprocessing=prep, layer=layer, samples=self.config.get("samples", "first"),
-                       n_reference=ref_stats.n)
+                       n_reference=ref_stats.n, selection=self.selection(ctx, generated))
         entry = self.value(f"fid[{name}]", result.value, len(subject.images.prompt_ids), gen_stats.n, details,
                            backbone=name, warnings=result.warnings)
         if ctx.bootstrap > 0:

@@ -1,7 +1,14 @@
 """Intra-prompt diversity: mean MS-SSIM over all pairs of samples of the same prompt (RoentGen
 Table 2 and Fig. 3). Value = mean over prompts of the per-prompt pair mean; `std` is the standard
-deviation over prompts (the paper's "±"); `by_token_length` is Fig. 3 (bins of CLIP token length,
-95% CIs). Images need at least 161 px per side (five scales of an 11-px window).
+deviation over prompts (the paper's "±", see `std_over`), `std_pairs` the one over every pair;
+`by_token_length` is Fig. 3 (bins of CLIP token length, 95% CIs). Images need at least 161 px per
+side (five scales of an 11-px window).
+
+Which images: with `samples_per_prompt: n` (roentgen2022) exactly samples 0..n−1 of every prompt, as
+the official script reads `{id}_0.jpg`…`{id}_3.jpg` (a prompt lacking one is an error, extra samples
+are left out and counted); with `prompts: N` the first N prompt ids in sorted order (the official
+script takes the first 2,000 files of an unordered glob). Without them, every prompt with at least
+`min_samples_per_prompt` samples, all its samples.
 """
 from __future__ import annotations
 
@@ -36,7 +43,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | Non
 
 class IntraPromptMSSSIM(Metric):
     card = Card(
-        name="ms_ssim", version="2", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
+        name="ms_ssim", version="3", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
         summary="Mean pairwise MS-SSIM between samples of the same prompt (lower = more diverse).",
         requires=("images", "samples>=2"), section="fidelity", order=20, plot="msssim_by_tokens",
         reported="RoentGen .32 ± .09; SD 1.4 .09 ± .05 (± = std over prompts)",
@@ -49,10 +56,19 @@ class IntraPromptMSSSIM(Metric):
                 "data_range": float(c.get("data_range", 1.0)), "k": tuple(float(x) for x in c.get("k", (0.01, 0.03))),
                 "precision": str(c.get("precision", "float64"))}
 
-    def prompt_value(self, group: list[ImageRecord], settings: dict[str, Any]) -> float:
+    def grayscale(self, path: Any) -> np.ndarray:
+        """The image MS-SSIM compares: PIL's "L" of a colour file (`grayscale: pil-L`, as the official
+        script reads files) or the canonical luma (`luma`, unrounded); the same on grayscale files."""
+        rule = self.config.get("grayscale", "luma")
+        if rule not in ("luma", "pil-L"):
+            raise MetricError(f"ms_ssim: grayscale must be luma or pil-L, not {rule!r}")
+        loaded = read_image(path)
+        return loaded.pil_l() if rule == "pil-L" else loaded.pixels
+
+    def pair_values(self, group: list[ImageRecord], settings: dict[str, Any]) -> np.ndarray:
         import torch
 
-        images = [read_image(r.path).pixels for r in group]
+        images = [self.grayscale(r.path) for r in group]
         shapes = {im.shape for im in images}
         if len(shapes) > 1:
             listing = ", ".join(f"{r.path.name} {im.shape[1]}×{im.shape[0]}" for r, im in zip(group, images))
@@ -65,35 +81,68 @@ class IntraPromptMSSSIM(Metric):
             values = ms_ssim(a, b, **settings)
         except MetricError as exc:
             raise MetricError(f"prompt {group[0].prompt_id} ({group[0].path}): {exc}") from None
-        return float(values.mean())
+        return values.numpy().astype(np.float64)
+
+    def select(self, groups: dict[str, list[ImageRecord]], root: Any) -> tuple[dict[str, list[ImageRecord]], dict, list[str]]:
+        """The prompts and samples compared, what was chosen, and warnings (see the module's docstring)."""
+        warnings: list[str] = []
+        exact = self.config.get("samples_per_prompt")
+        if exact is not None:
+            n = int(exact)
+            lacking = {pid: sorted(set(range(n)) - {r.sample_idx for r in g}) for pid, g in groups.items()}
+            lacking = {pid: missing for pid, missing in lacking.items() if missing}
+            if lacking:
+                listing = "; ".join(f"{pid} lacks sample(s) {m}" for pid, m in sorted(lacking.items())[:5])
+                raise MetricError(
+                    f"ms_ssim: this profile compares exactly samples 0..{n - 1} of every prompt ({{prompt_id}}_{{k}}.png "
+                    f"or a manifest's sample_idx), but {len(lacking)} prompt(s) in {root} lack some: {listing}"
+                    f"{' …' if len(lacking) > 5 else ''}. Generate them, or score with a profile that sets "
+                    "min_samples_per_prompt instead of samples_per_prompt.")
+            usable = {pid: [r for r in g if r.sample_idx < n] for pid, g in sorted(groups.items())}
+            extra = sum(len(g) for g in groups.values()) - sum(len(g) for g in usable.values())
+            if extra:
+                warnings.append(f"{extra} sample(s) with index ≥ {n} left out (the profile compares samples 0..{n - 1})")
+        else:
+            minimum = int(self.config.get("min_samples_per_prompt", 2))
+            usable = {pid: g for pid, g in sorted(groups.items()) if len(g) >= minimum}
+            if not usable:
+                raise MetricError(
+                    f"ms_ssim needs at least {minimum} samples per prompt; every prompt in {root} has "
+                    f"{max(len(g) for g in groups.values())}. Samples of a prompt are recognised by their names, "
+                    "{prompt_id}_{k}.png, or by a manifest.csv (prompt_id, sample_idx, path). Generate several "
+                    "samples per prompt (the paper uses 4).")
+            if len(usable) < len(groups):
+                warnings.append(f"{len(groups) - len(usable)} prompt(s) with fewer than {minimum} samples were skipped")
+        cap = self.config.get("prompts")
+        if cap is not None and len(usable) > int(cap):
+            usable = dict(list(usable.items())[:int(cap)])
+        selection = {"prompts_available": len(groups), "prompts_used": len(usable), "prompts_cap": cap,
+                     "order": "sorted prompt ids", "samples_per_prompt": exact,
+                     "grayscale": self.config.get("grayscale", "luma")}
+        return usable, selection, warnings
 
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
         subject = ctx.image_subject
         settings = self._settings()
         groups = subject.images.by_prompt()
-        minimum = int(self.config.get("min_samples_per_prompt", 2))
-        usable = {pid: g for pid, g in sorted(groups.items()) if len(g) >= minimum}
-        if not usable:
-            raise MetricError(f"ms_ssim needs at least {minimum} samples per prompt; every prompt in "
-                              f"{subject.images.root} has {max(len(g) for g in groups.values())}. Generate several "
-                              "samples per prompt (the paper uses 4).")
-        per_prompt = []
+        usable, selection, warnings = self.select(groups, subject.images.root)
+        per_prompt, every_pair = [], []
         pairs = sum(len(g) * (len(g) - 1) // 2 for g in usable.values())
         with ctx.progress(pairs, "ms_ssim pairs", "pairs") as bar:
             for group in usable.values():
                 cached = ctx.memo_arrays(
-                    "ms_ssim", lambda: {"value": np.array(self.prompt_value(group, settings))},
+                    "ms_ssim", lambda: {"pairs": self.pair_values(group, settings)},
                     metric=self.card.name, version=self.card.version, settings=settings,
-                    inputs=[r.sha256 for r in group])
-                per_prompt.append(float(cached["value"]))
+                    grayscale=selection["grayscale"], inputs=[r.sha256 for r in group])
+                per_prompt.append(float(cached["pairs"].mean()))
+                every_pair.extend(cached["pairs"].tolist())
                 bar.update(len(group) * (len(group) - 1) // 2)
         values = np.array(per_prompt)
-        warnings = []
-        if len(usable) < len(groups):
-            warnings.append(f"{len(groups) - len(usable)} prompt(s) with fewer than {minimum} samples were skipped")
         details: dict[str, Any] = {"std": float(values.std(ddof=1)) if values.size > 1 else None,
+                                   "std_pairs": float(np.std(every_pair, ddof=1)) if len(every_pair) > 1 else None,
+                                   "std_over": "prompts (each prompt's mean over its pairs); std_pairs: over every pair",
                                    "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-                                   "pairs": int(pairs)}
+                                   "selection": selection, "pairs": int(pairs)}
         texts = [subject.prompt_text(pid) for pid in usable]
         if all(texts):
             details["by_token_length"] = self.by_token_length(values, texts)  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 """The shape every distribution metric on image features shares (fid, kid, cmmd, fd_infinity, the
 PRDC four): one results key per backbone (`kid[rad-dino]`), backbones from the options or the
 profile's list, the generated side one image per prompt (`samples: first`, as roentgen2022) or every
-image, the reference side every image, and one backbone's failure (missing weights) recorded in its
-own entry without costing the others."""
+image, the reference side every image, each side capped at `max_images` in sorted-id order (the
+official RoentGen script takes the first 5,000 of each list), and one backbone's failure (missing
+weights) recorded in its own entry without costing the others."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,23 @@ class PerBackbone(Metric):
 
     def generated_records(self, ctx: EvaluationContext) -> list:
         images = ctx.image_subject.images
-        return images.first_samples() if self.config.get("samples", "first") == "first" else images.records
+        return self._capped(images.first_samples() if self.config.get("samples", "first") == "first" else images.records)
+
+    def reference_records(self, ctx: EvaluationContext) -> list:
+        return self._capped(ctx.image_subject.reference.records)
+
+    def _capped(self, records: list) -> list:
+        cap = self.config.get("max_images")
+        return records if cap is None else records[:int(cap)]  # records come sorted by (prompt id, sample)
+
+    def selection(self, ctx: EvaluationContext, generated: list) -> dict[str, Any]:
+        """Which images were used, for the results: the rule, the cap and the counts on each side."""
+        images, reference = ctx.image_subject.images, ctx.image_subject.reference
+        available = len(images.prompt_ids) if self.config.get("samples", "first") == "first" else len(images.records)
+        return {"samples": self.config.get("samples", "first"), "max_images": self.config.get("max_images"),
+                "order": "sorted by (prompt id, sample index)",
+                "generated": {"available": available, "used": len(generated)},
+                "reference": {"available": len(reference.records), "used": len(self.reference_records(ctx))}}
 
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
         subject = ctx.image_subject
@@ -58,6 +75,6 @@ class PerBackbone(Metric):
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]
         gen = ctx.image_features(generated, name, prep, layer, "generated")
-        ref = ctx.image_features(ctx.image_subject.reference.records, name, prep, layer, "reference")
+        ref = ctx.image_features(self.reference_records(ctx), name, prep, layer, "reference")
         return gen, ref, {"preprocessing": prep, "layer": layer, "samples": self.config.get("samples", "first"),
-                          "n_reference": len(ref)}
+                          "n_reference": len(ref), "selection": self.selection(ctx, generated)}

@@ -36,7 +36,7 @@ class _PRDC(PerBackbone):
         gen, ref, details = self.features(ctx, name, generated)
         k = int(self.config.get("k", 5))
         keys = dict(backbone=name, k=k, details=details, generated=[r.sha256 for r in generated],
-                    reference=sorted(r.sha256 for r in ctx.image_subject.reference.records))
+                    reference=sorted(r.sha256 for r in self.reference_records(ctx)))
         values = ctx.memo_json("prdc", lambda: prdc(ref, gen, k), **keys)
         details.update(k=k, **{f"all_{m}": v for m, v in values.items()})
         entry = self.value(f"{self.name}[{name}]", values[self.measure], len(ctx.image_subject.images.prompt_ids),

@@ -23,8 +23,10 @@ class Profile:
     backbones: dict[str, dict[str, Any]]
     metrics: dict[str, dict[str, Any]]
     calibration: bool
-    sha256: str
-    generation: dict[str, Any] = field(default_factory=dict)  # of the YAML text: any edit changes it, so results can prove which profile they used
+    sha256: str  # of the YAML text: any edit changes it, so results can prove which profile they used
+    generation: dict[str, Any] = field(default_factory=dict)
+    # what still differs from the evaluation the profile is named after (recorded in results)
+    differences: tuple[str, ...] = ()
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
@@ -38,14 +40,16 @@ class Profile:
             # A derived profile: the base's settings with these overrides; the hash covers both texts.
             base = get_profile(data.pop("extends"))
             data = _merge({"backbones": base.backbones, "metrics": base.metrics, "generation": base.generation,
-                           "calibration": base.calibration, "description": base.description}, data)
+                           "calibration": base.calibration, "description": base.description,
+                           "differences": list(base.differences)}, data)
             text = base.sha256 + text
         missing = [k for k in ("name", "version", "backbones", "metrics") if k not in (data or {})]
         if missing:
             raise InputError(f"{path}: profile lacks {', '.join(missing)}")
         return cls(name=data["name"], version=str(data["version"]), description=str(data.get("description", "")).strip(),
                    backbones=data["backbones"], metrics=data["metrics"], calibration=bool(data.get("calibration", False)),
-                   sha256=hashlib.sha256(text.encode()).hexdigest(), generation=dict(data.get("generation") or {}))
+                   sha256=hashlib.sha256(text.encode()).hexdigest(), generation=dict(data.get("generation") or {}),
+                   differences=tuple(str(d) for d in data.get("differences") or ()))
 
     def backbone(self, name: str) -> dict[str, Any]:
         if name not in self.backbones:
@@ -58,7 +62,8 @@ class Profile:
         return self.metrics[name]
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256, "calibration": self.calibration}
+        out = {"name": self.name, "version": self.version, "sha256": self.sha256, "calibration": self.calibration}
+        return {**out, "differences": list(self.differences)} if self.differences else out
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

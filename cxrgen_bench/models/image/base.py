@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
+from ...data.images import LoadedImage
 from ...errors import InputError, WeightsError
 from ..base import Model, tensor_digest
 from ..weights import ResolvedWeights, WeightsSpec, inspect_weights, load_state_dict, resolve_weights
@@ -42,6 +43,9 @@ class Backbone(Model, ABC):
     kind = "backbone"
     layers: ClassVar[dict[str, int]]  # layer name → feature dimension
     preprocessings: ClassVar[tuple[str, ...]]
+    # Preprocessings that read a colour file's three channels (the official RoentGen path); the
+    # others read the canonical grayscale image.
+    colour_preprocessings: ClassVar[frozenset[str]] = frozenset()
     # Convolutional nets run 1.5-1.6x faster in NHWC on CPU (oneDNN) and on tensor-core GPUs.
     channels_last: ClassVar[bool] = False
     # An image–text model (CLIP-style): the image layer that lives in the space its text tower embeds into.
@@ -81,7 +85,8 @@ class Backbone(Model, ABC):
 
     @abstractmethod
     def preprocess(self, image: np.ndarray, preprocessing: str) -> np.ndarray:
-        """Canonical image → one float32 (C, H, W) network input."""
+        """Canonical image ((H, W), or (H, W, 3) for a colour preprocessing; float32 in [0, 1]) → one
+        float32 (C, H, W) network input."""
 
     @abstractmethod
     def forward(self, batch: torch.Tensor, layer: str) -> torch.Tensor:
@@ -102,6 +107,10 @@ class Backbone(Model, ABC):
             raise InputError(f"backbone {self.name} has no preprocessing {preprocessing!r}; it has {self.preprocessings}")
         if layer not in self.layers:
             raise InputError(f"backbone {self.name} has no layer {layer!r}; it has {tuple(self.layers)}")
+
+    def input_image(self, loaded: LoadedImage, preprocessing: str) -> np.ndarray:
+        """The canonical image a preprocessing reads (see `colour_preprocessings`)."""
+        return loaded.rgb() if preprocessing in self.colour_preprocessings else loaded.pixels
 
     def extractor_key(self, preprocessing: str, layer: str) -> str:
         self.check(preprocessing, layer)

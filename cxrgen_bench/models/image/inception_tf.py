@@ -171,7 +171,10 @@ class InceptionV3FID(Backbone):
     name = "inception-v3-fid"
     layers = {"pool3": 2048}
     channels_last = True
-    preprocessings = ("clean-299",)
+    # clean-299: the grayscale image on three channels; clean-299-rgb: a colour file's own channels
+    # (the official RoentGen path, PIL convert("RGB")). Equal on grayscale files.
+    preprocessings = ("clean-299-rgb", "clean-299")
+    colour_preprocessings = frozenset({"clean-299-rgb"})
 
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         # fid-helper's export nests the network under "net."; NVIDIA's does not.
@@ -183,9 +186,10 @@ class InceptionV3FID(Backbone):
         return model
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "clean-299") -> np.ndarray:
-        x = clean_resize(image.astype(np.float32) * 255.0, (299, 299))
+        channels = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
+        x = np.stack([clean_resize(c.astype(np.float32) * 255.0, (299, 299)) for c in channels])
         x = (x - 128.0) / 128.0
-        return np.repeat(x[None], 3, axis=0)
+        return np.repeat(x, 3 // len(x), axis=0)
 
     def forward(self, batch: torch.Tensor, layer: str = "pool3") -> torch.Tensor:
         return self.model(batch)
