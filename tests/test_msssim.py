@@ -1,4 +1,5 @@
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 
@@ -73,3 +74,71 @@ def test_small_images_are_a_clear_error():
         ms_ssim(a, b)
     with pytest.raises(MetricError, match="same shape"):
         ms_ssim(a, b[..., :200])
+
+
+# --- which images the metric compares (roentgen2022 pins the official script's selection) ----------
+
+def sample_folder(root, samples: dict[str, int], size=176, seed=0, colour=False):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(60, 190, (size, size))
+    root.mkdir(parents=True, exist_ok=True)
+    for pid, n in samples.items():
+        for k in range(n):
+            img = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
+            if colour:  # an RGB file with a faint cast, as generated images often are
+                rgb = np.stack([img, img, img], -1).astype(np.int16) + np.array([4, 0, -4])
+                Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(root / f"{pid}_{k}.png")
+            else:
+                Image.fromarray(img).save(root / f"{pid}_{k}.png")
+    return root
+
+
+def profile_file(tmp_path, **ms_ssim):
+    import json
+
+    path = tmp_path / "profile.yaml"
+    path.write_text(json.dumps({"extends": "roentgen2022", "name": "t", "version": "1", "metrics": {"ms_ssim": ms_ssim}}))
+    return str(path)
+
+
+def test_roentgen2022_compares_samples_0_to_3_of_the_first_prompts_in_sorted_order(tmp_path):
+    import cxrgen_bench
+
+    folder = sample_folder(tmp_path / "gen", {"a": 4, "b": 4, "c": 5})
+    result = cxrgen_bench.score(images=folder, metrics="ms_ssim", profile=profile_file(tmp_path, prompts=2))
+    entry = result["metrics"]["ms_ssim"]
+    selection = entry["details"]["selection"]
+    assert selection["prompts_used"] == 2 and selection["prompts_available"] == 3 and selection["samples_per_prompt"] == 4
+    assert entry["details"]["pairs"] == 2 * 6  # prompts a and b (sorted first), six pairs each
+    alone = cxrgen_bench.score(images=sample_folder(tmp_path / "ab", {"a": 4, "b": 4}), metrics="ms_ssim")
+    assert entry["value"] == pytest.approx(alone["metrics"]["ms_ssim"]["value"], abs=1e-12)
+    both = cxrgen_bench.score(images=folder, metrics="ms_ssim")["metrics"]["ms_ssim"]
+    assert any("1 sample(s) with index ≥ 4 left out" in w for w in both["warnings"])  # c_4 is not compared
+    assert both["details"]["std_pairs"] > 0 and both["details"]["std"] > 0
+
+
+def test_a_prompt_lacking_a_sample_is_an_error_under_the_profile_and_skipped_without_it(tmp_path):
+    import cxrgen_bench
+
+    folder = sample_folder(tmp_path / "gen", {"a": 4, "b": 3})
+    strict = cxrgen_bench.score(images=folder, metrics="ms_ssim")["metrics"]["ms_ssim"]
+    assert strict["value"] is None and "b lacks sample(s) [3]" in strict["error"]
+    loose = cxrgen_bench.score(images=folder, metrics="ms_ssim",
+                               profile=profile_file(tmp_path, samples_per_prompt=None, min_samples_per_prompt=2))
+    entry = loose["metrics"]["ms_ssim"]
+    assert entry["details"]["pairs"] == 6 + 3 and entry["details"]["selection"]["samples_per_prompt"] is None
+
+
+def test_colour_files_are_compared_as_pil_l(tmp_path):
+    import cxrgen_bench
+
+    folder = sample_folder(tmp_path / "gen", {"a": 4}, colour=True)
+    pil_l = cxrgen_bench.score(images=folder, metrics="ms_ssim")["metrics"]["ms_ssim"]
+    luma = cxrgen_bench.score(images=folder, metrics="ms_ssim",
+                              profile=profile_file(tmp_path, grayscale="luma"))["metrics"]["ms_ssim"]
+    stack = torch.stack([torch.from_numpy(np.asarray(Image.open(folder / f"a_{k}.png").convert("L"),
+                                                     dtype=np.float64) / 255)[None] for k in range(4)])
+    i, j = zip(*[(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
+    expected = float(reference_msssim.ms_ssim(stack[list(i)], stack[list(j)]).mean())
+    assert pil_l["value"] == pytest.approx(expected, abs=1e-5)  # as the definition parity test above
+    assert pil_l["details"]["selection"]["grayscale"] == "pil-L" and luma["value"] != pil_l["value"]

@@ -162,3 +162,29 @@ def test_ms_ssim_reads_colour_files_as_pil_l(radiographs):
     expected = np.asarray(Image.open(radiographs[N_IMAGES]).convert("L"), dtype=np.float32) / 255
     np.testing.assert_array_equal(tinted.pil_l(), expected)
     assert np.abs(tinted.pil_l() - tinted.pixels).max() <= 0.5 / 255 + 1e-6  # luma, rounded to 8 bits
+
+
+def test_results_of_the_previous_profile_version_are_kept_apart():
+    from cxrgen_bench.gate import PASS, UNUSABLE, run_gate
+    from cxrgen_bench.leaderboard.render import tables_for
+
+    from .results_factory import measured
+
+    assert PROFILE.version == "2.0" and get_profile("roentgen2022-quick").version == "2.0"
+    old, new = measured(version="1.0"), measured(name="model-b", version="2.0")
+    report = run_gate(old, new, {"default": {"relative": 0.05}})
+    assert report.exit_code == UNUSABLE and "baseline roentgen2022 v1.0, candidate roentgen2022 v2.0" in report.problems[0]
+    assert run_gate(old, new, {"default": {"relative": 0.05}}, force=True).exit_code == PASS
+    for entry in (old, new):
+        entry["name"] = entry["model"]["name"]
+    assert {t.profile for t in tables_for([old, new])} == {"roentgen2022 v1.0", "roentgen2022 v2.0"}
+
+
+def test_profile_records_what_still_differs_from_the_official_run():
+    described = PROFILE.describe()
+    assert described["version"] == "2.0" and any("fp16" in d for d in described["differences"])
+    assert get_profile("roentgen2022-quick").differences == PROFILE.differences
+    for metric in ("fid", "kid", "fd_infinity", "cmmd", "prdc_recall"):
+        assert PROFILE.metric(metric)["max_images"] == 5000
+    assert {PROFILE.backbone(b)["preprocessing"] for b in ("inception-v3-fid", "xrv-densenet121", "clip-vit-b-32")} == {
+        "clean-299-rgb", "roentgen2022-xrv-rgb", "openai-clip-224-rgb"}

@@ -29,8 +29,8 @@ def perturbed_set(jpegs, root: Path, blur: float, noise: float, samples: int, se
 def sets(real_cxr_jpegs, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ref = perturbed_set(real_cxr_jpegs, root / "ref", 0.0, 0.0, 1, 0)
-    mild = perturbed_set(real_cxr_jpegs, root / "mild", 0.5, 3.0, 2, 1)
-    strong = perturbed_set(real_cxr_jpegs, root / "strong", 3.0, 25.0, 2, 2)
+    mild = perturbed_set(real_cxr_jpegs, root / "mild", 0.5, 3.0, 4, 1)  # roentgen2022: samples 0..3
+    strong = perturbed_set(real_cxr_jpegs, root / "strong", 3.0, 25.0, 4, 2)
     lines = ["prompt_id,text,Pneumonia,Pleural Effusion"]
     for i, src in enumerate(real_cxr_jpegs):
         sick = "bacteria" in src.name
@@ -62,13 +62,13 @@ def test_cli_writes_a_valid_complete_result(sets, inception_weights, xrv_random_
     assert fid["value"] > 0 and fid["n"] == {"requested": 16, "effective": 16}
     assert fid["details"]["rank_deficient"]  # 16 images, 2048 dims: flagged, not hidden
     ms = result["metrics"]["ms_ssim"]
-    assert 0 < ms["value"] < 1 and ms["details"]["pairs"] == 16
+    assert 0 < ms["value"] < 1 and ms["details"]["pairs"] == 16 * 6  # samples 0..3: six pairs per prompt
     assert ms["details"]["by_token_length"][0]["n"] == 16
     auroc = result["metrics"]["classifier_auroc"]
     assert set(auroc["details"]["per_class"]) == {"Pneumonia", "Pleural Effusion"}
     assert auroc["details"]["per_class"]["Pleural Effusion"] is None  # only negatives: undefined
     assert result["weights"]["inception-v3-fid"]["matches_published"] == "default_1.pt"
-    assert result["subject"]["kind"] == "image-set" and result["subject"]["n_images"] == 32
+    assert result["subject"]["kind"] == "image-set" and result["subject"]["n_images"] == 64
 
 
 def test_metrics_move_the_right_way(sets, inception_weights, xrv_random_weights):
@@ -161,7 +161,8 @@ def test_corrupt_image_is_named_and_nothing_is_written(sets, inception_weights, 
 def test_single_sample_prompts_cannot_give_ms_ssim(sets):
     result = cxrgen_bench.score(images=sets["ref"], metrics="ms_ssim")
     assert result["status"] == "partial"
-    assert "at least 2 samples per prompt" in result["metrics"]["ms_ssim"]["error"]
+    error = result["metrics"]["ms_ssim"]["error"]
+    assert "exactly samples 0..3" in error and "p00 lacks sample(s) [1, 2, 3]" in error and "{prompt_id}_{k}" in error
 
 
 def test_unknown_metric_and_bad_weights_flag(sets, capsys):
