@@ -30,15 +30,15 @@ class MetricComparison:
 NO_CARD = "no metric card for {key!r} (its plug-in is not installed): direction unknown"
 
 
-def _usable(entry: dict[str, Any] | None) -> bool:
+def usable(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry.get("value") is not None and not entry.get("error")
 
 
 def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> MetricComparison:
     card = find_card(key)
     direction = card.direction if card else "?"
-    if not _usable(ea) or not _usable(eb):
-        missing = "first" if not _usable(ea) else "second"
+    if not usable(ea) or not usable(eb):
+        missing = "first" if not usable(ea) else "second"
         return MetricComparison(key, direction, (ea or {}).get("value"), (eb or {}).get("value"), None, None, None,
                                 False, f"missing or failed in the {missing} file")
     a, b = float(ea["value"]), float(eb["value"])

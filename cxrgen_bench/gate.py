@@ -13,20 +13,23 @@ Rules (YAML)::
 A metric regresses when the candidate is worse than the baseline by more than the tolerance
 (the larger of `absolute` and `relative` × |baseline|; 0 when neither is given) and, if
 `significance` is set, the paired bootstrap says so at p < significance. A metric the rules ask
-for that is missing or failed in the candidate fails the gate.
+for that is missing or failed in either file fails the gate, naming the rule. To gate a run that
+computed only some metrics (e.g. `--metrics ms_ssim`), pass a rules file that lists only those, or
+mark the others `{ignore: true}`; `leaderboard/gates.yaml` demands the full roentgen2022 set.
 
 Exit codes: 0 pass; 1 regression (or a required metric missing); 2 unusable input (unreadable or
 invalid files, different profiles or prompt sets unless --force).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .compare import compare_metric
+from .compare import compare_metric, usable
 from .errors import InputError
 
 PASS, REGRESSION, UNUSABLE = 0, 1, 2
@@ -55,21 +58,45 @@ class GateReport:
         return {"exit_code": self.exit_code, "rows": [asdict(r) for r in self.rows], "problems": self.problems}
 
 
+TOLERANCES = ("absolute", "relative", "significance")
+
+
+def _check_rule(path: str | Path, name: str, rule: Any) -> None:
+    if not isinstance(rule, dict):
+        raise InputError(f"{path}: rule {name} is {rule!r}, not a mapping; write e.g. {{absolute: {rule!r}}} or "
+                         "{relative: 0.05} (fields: absolute, relative, significance, ignore)")
+    bad = set(rule) - {*TOLERANCES, "ignore"}
+    if bad:
+        raise InputError(f"{path}: rule {name} has unknown field(s) {sorted(bad)}")
+    for field_name in TOLERANCES:
+        v = rule.get(field_name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            raise InputError(f"{path}: rule {name}: {field_name} must be a number ≥ 0, not {v!r}")
+
+
 def load_rules(path: str | Path | None) -> dict[str, Any]:
     if path is None:
-        return {"default": {"relative": 0.0}, "metrics": {}}
+        return {"default": {"relative": 0.0}, "metrics": {}, "source": "the built-in rule (any worsening fails)"}
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a folder; give a gate rules file (YAML), e.g. leaderboard/gates.yaml")
     try:
         rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot read gate rules: {exc}") from exc
+    if not isinstance(rules, dict):
+        raise InputError(f"{path}: gate rules are a mapping with `default` and `metrics`, not {rules!r}")
     unknown = set(rules) - {"default", "metrics"}
     if unknown:
         raise InputError(f"{path}: unknown top-level key(s) {sorted(unknown)}; use default and metrics")
-    for key, rule in {**(rules.get("metrics") or {}), "default": rules.get("default") or {}}.items():
-        bad = set(rule or {}) - {"absolute", "relative", "significance", "ignore"}
-        if bad:
-            raise InputError(f"{path}: rule for {key!r} has unknown field(s) {sorted(bad)}")
-    return {"default": rules.get("default"), "metrics": rules.get("metrics") or {}}
+    metrics = rules.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path}: `metrics` maps metric keys to rules, e.g. ms_ssim: {{absolute: 0.02}}; "
+                         f"not {metrics!r}")
+    for key, rule in metrics.items():
+        _check_rule(path, repr(key), {} if rule is None else rule)
+    if rules.get("default") is not None:
+        _check_rule(path, "default", rules["default"])
+    return {"default": rules.get("default"), "metrics": metrics, "source": str(path)}
 
 
 def check_comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
@@ -105,14 +132,18 @@ def run_gate(baseline: dict[str, Any], candidate: dict[str, Any], rules: dict[st
         if rule.get("ignore"):
             rows.append(GateRow(key, "?", None, None, None, None, None, "ignored"))
             continue
-        comparison = compare_metric(key, baseline["metrics"].get(key), candidate["metrics"].get(key))
+        entries = {"baseline": baseline["metrics"].get(key), "candidate": candidate["metrics"].get(key)}
+        comparison = compare_metric(key, entries["baseline"], entries["candidate"])
         if comparison.direction not in ("lower", "higher"):
             # Which way is worse comes from the metric's card only; without it nothing can be judged.
             rows.append(GateRow(key, "?", comparison.a, comparison.b, None, None, None, "missing", comparison.note))
             continue
         if comparison.difference is None:
+            absent = " and ".join(side for side, entry in entries.items() if not usable(entry))
+            required_by = f"rule {key!r}" if key in explicit else "the default rule"
+            note = f"no value in the {absent}; required by {required_by} of {rules.get('source', 'the rules')}"
             rows.append(GateRow(key, comparison.direction, comparison.a, comparison.b, None, None, None, "missing",
-                                comparison.note))
+                                note))
             continue
         worse_by = comparison.difference if comparison.direction == "lower" else -comparison.difference
         tolerances = [v for v in (rule.get("absolute"), None if rule.get("relative") is None
@@ -148,6 +179,9 @@ def format_report(report: GateReport) -> str:
             d = {"lower": "↓", "higher": "↑"}.get(r.direction, "?")
             lines.append(f"{r.key:30s} {d:>5s} {f(r.baseline):>10s} {f(r.candidate):>10s} {f(r.worse_by):>10s} "
                          f"{f(r.allowed):>9s} {f(r.p_value):>7s}  {r.status.upper()}" + (f"  ({r.note})" if r.note else ""))
+    if any(r.status == "missing" for r in report.rows):
+        lines.append("missing: a metric the rules require has no value. To gate only the metrics a run computed, "
+                     "pass --rules with a file that lists just those (or marks the others `ignore: true`).")
     verdict = {PASS: "PASS", REGRESSION: "FAIL: regression", UNUSABLE: "UNUSABLE INPUT"}[report.exit_code]
     lines.append(f"gate: {verdict} (exit {report.exit_code})")
     return "\n".join(lines)

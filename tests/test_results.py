@@ -91,3 +91,43 @@ def test_read_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ResultsError, match="not valid JSON"):
         read_result(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("value", float("nan"), r"'fid\[x\]' has value nan, not a finite number"),
+    ("value", float("-inf"), "has value -inf"),
+    ("value", -1.0, r"value -1.0, outside the range \[0.0, inf\] of the fid metric's card"),
+    ("std", float("inf"), "has std inf"),
+    ("ci95", [0.0, float("nan")], r"ci95\[1\] nan"),
+])
+def test_numbers_must_be_finite_and_inside_the_cards_range(field, value, match, tmp_path):
+    r = minimal()
+    r["metrics"]["fid[x]"][field] = value
+    (tmp_path / "r.json").write_text(json.dumps(r))
+    with pytest.raises(ResultsError, match=match):
+        read_result(tmp_path / "r.json")
+
+
+def test_a_complete_result_holds_no_failed_metric():
+    r = minimal()
+    r["metrics"]["fid[x]"].update(value=None, error="weights missing")
+    with pytest.raises(ResultsError, match="status is 'complete' but metric 'fid\\[x\\]' failed \\(weights missing\\)"):
+        validate(r)
+    assert validate({**r, "status": "partial"})
+
+
+def test_a_failed_write_keeps_the_results_and_says_where(tmp_path, monkeypatch):
+    import errno
+
+    from cxrgen_bench.errors import ResultsNotWritten
+    from cxrgen_bench.results import store
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "atomic_write_text", full)
+    monkeypatch.setattr(store.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ResultsNotWritten, match="No space left on device.*saved to") as raised:
+        write_result(minimal(), tmp_path / "out" / "r.json")
+    assert raised.value.exit_code == 1 and raised.value.fallback.parent == tmp_path
+    assert read_result(raised.value.fallback) == minimal() and not (tmp_path / "out" / "r.json").exists()

@@ -1,8 +1,9 @@
 """The `cxrgen-bench` command. Thin: one module per command, each parsing flags into the arguments
 of the Python call it makes; `--json` prints exactly the object that call returns.
 
-Exit codes: 0 success; 1 a result was written but is partial (a metric failed, see its error), or a
-gate found a regression; 2 unusable input (nothing written).
+Exit codes: 0 success; 1 a result was written but is partial (a metric failed, see its error), or was
+written elsewhere than --out because writing there failed (the message says where), or a gate found a
+regression; 2 unusable input (nothing written).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from ..errors import CxrgenError
+from ..errors import CxrgenError, ResultsNotWritten
 
 # In the order `cxrgen-bench` lists them.
 COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "meta", "weights", "ls")
@@ -36,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_list() -> str:
     lines = [f"usage: cxrgen-bench COMMAND [options]   ({DESCRIPTION})", "", "commands:"]
+    width = max(map(len, COMMANDS))
     for name in COMMANDS:
-        lines.append(f"  {name:12s} {_module(name).HELP.replace('%%', '%')}")
+        lines.append(f"  {name:{width}s}  {_module(name).HELP.replace('%%', '%')}")
     lines += ["", "cxrgen-bench COMMAND --help shows a command's options."]
     return "\n".join(lines)
 
@@ -52,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except CxrgenError as exc:
+        print(f"cxrgen-bench: error: {exc}", file=sys.stderr)
+        if isinstance(exc, ResultsNotWritten) and exc.fallback is None:
+            sys.stdout.write(exc.text)  # the last place left for the computed results
+        return exc.exit_code
+    except OSError as exc:  # a folder or disk the checks could not foresee: named, not a traceback
         print(f"cxrgen-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

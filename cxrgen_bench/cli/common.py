@@ -1,8 +1,11 @@
-"""What several commands share: the progress/log line, flag parsers, the generation flags."""
+"""What several commands share: the progress/log line, flag parsers, the generation flags, and the
+checks that refuse a bad flag before any work (a typo must not cost an hour of computing first)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
@@ -25,6 +28,86 @@ def parse_weights(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _int_at_least(low: int, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be {low} or more, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for sizes and counts of work (batch size, steps): 0 would never finish or divide by 0."""
+    return _int_at_least(1, text)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for optional counts (bootstrap resamples: 0 means none)."""
+    return _int_at_least(0, text)
+
+
+def check_out(path: str | None, folder: bool = False) -> None:
+    """Refuse an --out that cannot be written now, not after the metrics were computed."""
+    if not path:
+        return
+    out = Path(path)
+    if out.exists() and out.is_dir() != folder:
+        raise InputError(f"--out {out} is a folder; name the results file, e.g. --out {out / 'results.json'}"
+                         if not folder else f"--out {out} is a file; name a folder")
+    existing = out if out.is_dir() else out.parent
+    while not existing.exists():  # missing folders are created when writing
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write in {existing} (read-only or no permission); choose another place")
+
+
+def check_device(device: str | None) -> None:
+    """A device torch cannot use is named now, not as a traceback from the first model."""
+    if device in (None, "cpu", "auto"):
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"--device {device!r} is not a torch device; use cpu, cuda, cuda:1, mps, ...") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise InputError(f"--device {device}: " + ("no CUDA GPU is visible to torch" if count == 0 else
+                                                      f"torch sees {count} CUDA device(s) (cuda:0..{count - 1})")
+                             + "; use --device cpu, or check CUDA_VISIBLE_DEVICES and the torch build")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"--device {device}: Apple's MPS is not available here; use --device cpu")
+
+
+def check_metric_options(metrics: str | None, profile: str) -> None:
+    """Refuse options a metric does not take (fid[typo], ms_ssim[foo]) before any work: the metric would
+    fail on them only when its turn came, or ignore them. Image-feature metrics take backbones; others
+    the options their card lists (a plug-in that takes options lists them there)."""
+    if not metrics:
+        return
+    from ..evaluation.runner import parse_metric_specs
+    from ..metrics.per_backbone import PerBackbone
+    from ..profiles import get_profile
+    from ..registry import BACKBONES, METRICS
+
+    for name, options in parse_metric_specs(metrics):
+        metric = METRICS.get(name)
+        if issubclass(metric, PerBackbone):  # a registered backbone, or one the profile configures by name
+            known = sorted({*BACKBONES.names(), *get_profile(profile).backbones})
+        else:
+            known = [option for option, _ in metric.card.options]
+        unknown = [o for o in options if o not in known]
+        if unknown:
+            raise InputError(f"--metrics {name}[{'+'.join(options)}]: unknown option(s) {', '.join(unknown)}; "
+                             + (f"{name} takes: {', '.join(known)}" if known else f"{name} takes no options"))
+
+
 def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:
     g = p.add_argument_group("generation (defaults from the profile's generation block)")
     g.add_argument("--generator", required=not for_score,
@@ -32,18 +115,18 @@ def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) ->
                    + ("; with score: generate into --images first, then score" if for_score else ""))
     g.add_argument("--model", help="pipeline folder (diffusers), image folder (folder), dataset root (real), "
                                    "module:function (callable)")
-    g.add_argument("--samples-per-prompt", type=int, help="images per prompt (roentgen2022: 4)")
-    g.add_argument("--steps", type=int, help="denoising steps (roentgen2022: 75)")
+    g.add_argument("--samples-per-prompt", type=positive_int, help="images per prompt (roentgen2022: 4)")
+    g.add_argument("--steps", type=positive_int, help="denoising steps (roentgen2022: 75)")
     g.add_argument("--guidance-scale", type=float, help="classifier-free guidance (roentgen2022: 4)")
-    g.add_argument("--resolution", type=int, help="image side in pixels (roentgen2022: 512)")
+    g.add_argument("--resolution", type=positive_int, help="image side in pixels (roentgen2022: 512)")
     g.add_argument("--seed", type=int, help="global seed; each image's seed derives from (seed, prompt id, sample)")
     g.add_argument("--scheduler", help="pndm (roentgen2022), ddim, dpm++2m, euler, euler-a, unipc, ddpm")
     g.add_argument("--precision", help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16, bf16")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the denoiser (GPU)")
-    g.add_argument("--vae-batch-size", type=int, help="decode latents in chunks of this size (memory)")
+    g.add_argument("--vae-batch-size", type=positive_int, help="decode latents in chunks of this size (memory)")
     if not for_score:
         g.add_argument("--device", help="auto (cuda:LOCAL_RANK if available), cpu, cuda, cuda:1, ...")
-        g.add_argument("--batch-size", type=int, help="images per generator call")
+        g.add_argument("--batch-size", type=positive_int, help="images per generator call")
         g.add_argument("--allow-pickle", action="store_true", default=None,
                        help="accept pickle (.bin/.ckpt) weights in the checkpoint folder")
 

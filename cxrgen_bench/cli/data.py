@@ -38,7 +38,8 @@ def _dataset_flags(p: argparse.ArgumentParser, out: bool) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the No Finding cap and --limit samples")
     p.add_argument("--no-image-check", action="store_true", help="do not check that image files exist")
     if out:
-        p.add_argument("--out", help="CSV to write; its description goes to OUT.json")
+        p.add_argument("--out", help="CSV to write; its description goes beside it to the same name + .json "
+                                      "(--out p19.csv: p19.csv.json)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--strict", dest="strict", action="store_true", help="stop at the first malformed row")
     group.add_argument("--lenient", dest="strict", action="store_false",

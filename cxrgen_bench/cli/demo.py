@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import argparse
 
+from .common import check_out, non_negative_int, positive_int
+
 HELP = "the calibration benchmark with known answers, offline (the README's main job)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")
-    p.add_argument("--prompts", type=int, default=64, help="phantom prompts (4 samples each per stand-in)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    p.add_argument("--prompts", type=positive_int, default=64, help="phantom prompts (4 samples each per stand-in)")
+    p.add_argument("--bootstrap", type=non_negative_int, default=200, help="bootstrap resamples for the CIs")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run as run_demo
 
+    check_out(args.out, folder=True)
     result = run_demo(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet)
     every = [*result["results"].values(), *result["retrieval"].values(), *result["text_results"].values()]
     return 0 if all(r["status"] == "complete" for r in every) else 1

@@ -11,9 +11,12 @@ HELP = "fail (exit 1) when a candidate regresses against a baseline"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--baseline", required=True)
-    p.add_argument("--candidate", required=True)
-    p.add_argument("--rules", help="YAML rules (see cxrgen_bench/gate.py); default: any worsening fails")
+    p.add_argument("--baseline", required=True, help="results file of the reference run (e.g. a leaderboard entry)")
+    p.add_argument("--candidate", required=True, help="results file of the run to judge")
+    p.add_argument("--rules", help="YAML rules (see cxrgen_bench/gate.py); default: any worsening fails. A metric a "
+                                   "rule names must be in both files: to gate a run that computed fewer metrics than "
+                                   "leaderboard/gates.yaml asks for, pass a file that lists only those (or marks the "
+                                   "others `ignore: true`)")
     p.add_argument("--force", action="store_true", help="compare even across profiles or prompt sets")
     p.add_argument("--json", action="store_true")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_generation_flags, generation_settings
+from .common import add_generation_flags, check_device, check_out, generation_settings
 
 HELP = "generate images for a prompt set (resumable; multi-GPU via torchrun/accelerate)"
 
@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..generation import generate
 
+    check_out(args.out, folder=True)
+    check_device(args.device)
     summary = generate(generator=args.generator, model=args.model, prompts=args.prompts, out=args.out,
                        profile=args.profile, progress=not args.quiet, **generation_settings(args))
     print(json.dumps(summary, indent=2, sort_keys=True) if args.json else

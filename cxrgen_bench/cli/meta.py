@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import positive_int
+
 HELP = "measure which metric to trust: known answers, graded corruptions, sample size (calibration benchmark)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="cxrgen-meta", help="folder for meta.json and meta.md")
     p.add_argument("--results", help="a demo's results folder (cxrgen-demo/results): adds the known-answer view")
-    p.add_argument("--n", type=int, default=96, help="phantoms per half (reference, held out)")
+    p.add_argument("--n", type=positive_int, default=96, help="phantoms per half (reference, held out)")
     p.add_argument("--backbones", default="phantom-evaluator",
                    help="comma-separated backbones of the calibration profile (e.g. phantom-evaluator,inception-v3-fid)")
     p.add_argument("--docs", help="also write this Markdown file (docs/metric-validity.md)")

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..metrics.card import find_card
-from .common import add_generation_flags, generation_settings, log, parse_weights
+from .common import (add_generation_flags, check_device, check_metric_options, check_out, generation_settings, log,
+                     non_negative_int, parse_weights, positive_int)
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -37,16 +38,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weights file for a backbone (repeatable); otherwise $CXRGEN_WEIGHTS and library caches")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow weights files that need unpickling/TorchScript even if their sha256 is not the published one")
-    p.add_argument("--out", help="write the results JSON here (atomically, after validation)")
+    p.add_argument("--out", help="write the results JSON to this file (atomically, after validation); rrg also writes "
+                                 "the generated reports beside it (--out rrg.json: rrg.reports.csv)")
     p.add_argument("--json", action="store_true", help="print the results object as JSON")
     p.add_argument("--name", help="model name for the results file (default: the image folder's name)")
     p.add_argument("--cache-dir", help="feature/statistics cache (default: $CXRGEN_CACHE or ~/.cache/cxrgen-bench)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--device", default="cpu", help="torch device for the models (cpu, cuda, cuda:1, ...)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
-    p.add_argument("--workers", type=int, default=None, help="threads decoding/resizing images")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="images per forward pass")
+    p.add_argument("--workers", type=positive_int, default=None, help="threads decoding/resizing images")
     p.add_argument("--strict", action="store_true", help="stop at the first failing metric (write nothing)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+    p.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="N",
                    help="prompt-level bootstrap resamples for 95%% CIs (e.g. 1000; 0: none)")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (same seed → paired comparisons)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
@@ -64,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         log=None if args.quiet else log, report_generator=args.report_generator,
         trust_remote_code=args.trust_remote_code)
     progress = not (args.quiet or args.json)
+    checkpoints = bool(args.text_encoder and checkpoint_folders(args.text_encoder))
+    check_out(args.out, folder=checkpoints)
+    check_device(args.device)
+    check_metric_options(args.metrics, args.profile)
     if args.generator:
         if not args.prompts or not args.images:
             raise InputError("score --generator needs --prompts and --images (where to generate)")
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                                      generation=generation_settings(args), progress=progress, **kwargs)
         if result is None:
             return 0  # not rank 0: rank 0 scores the merged set
-    elif args.text_encoder and checkpoint_folders(args.text_encoder):
+    elif checkpoints:
         return _run_checkpoints(args, kwargs, progress)
     else:
         result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
@@ -89,7 +95,8 @@ def show(args: argparse.Namespace, result: dict[str, Any]) -> int:
     else:
         print(format_summary(result))
         if args.out:
-            print(f"results written to {args.out}")
+            written = [args.out, *result["run"].get("artifacts", {}).values()]
+            print(f"results written to {', '.join(written)}")
     return 1 if result["status"] == "partial" else 0
 
 

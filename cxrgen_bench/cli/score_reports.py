@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import log, parse_weights
+from .common import check_device, check_metric_options, check_out, log, non_negative_int, parse_weights
 from .score import show
 
 HELP = "score generated reports against reference reports (BLEU-4, ROUGE-L, BERTScore, F1-CheXbert, ...)"
@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="cache of labels and scores (default: $CXRGEN_CACHE or ~/.cache/cxrgen-bench)")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="report-level bootstrap resamples for CIs")
+    p.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="N",
+                   help="report-level bootstrap resamples for CIs")
     p.add_argument("--bootstrap-seed", type=int, default=0)
     p.add_argument("--strict", action="store_true", help="stop at the first failing scorer (write nothing)")
     p.add_argument("--quiet", action="store_true")
@@ -34,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.runner import score_reports
 
+    check_out(args.out)
+    check_device(args.device)
+    check_metric_options(args.metrics, args.profile)
     result = score_reports(args.hypotheses, args.references, args.metrics, profile=args.profile,
                            weights=parse_weights(args.weights), out=args.out, model_name=args.name,
                            cache_dir=args.cache_dir, use_cache=not args.no_cache, device=args.device,

@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.context import RunOptions
     from ..results.store import dumps
     from ..studies import run_study
-    from .common import log
+    from .common import check_device, check_out, log
 
+    check_out(args.out, folder=True)
+    check_device(args.device)
     cls = args.study_class
     options = RunOptions(device=args.device, progress=not (args.quiet or args.json),
                          log=(lambda m: None) if args.quiet else log)

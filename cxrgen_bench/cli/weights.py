@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a = actions.add_parser("where", help="the files each backbone would load, or what is missing and where to put it")
     a.add_argument("backbone", nargs="?", help="one backbone (default: every backbone of the profile)")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--offline", action="store_true", help="only look, never download a missing file (also: "
+                                                          "HF_HUB_OFFLINE=1 or CXRGEN_OFFLINE=1)")
     a.set_defaults(func=run_where)
     a = actions.add_parser("convert", help="load an official file once (checked) and write safetensors")
     a.add_argument("backbone")
@@ -27,10 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_where(args: argparse.Namespace) -> int:
-    from ..models.weights import WeightsSpec, describe_spec, resolve_weights
+    from ..models.weights import WeightsSpec, describe_spec, is_offline, resolve_weights
     from ..profiles import get_profile
+    from .common import log
 
     profile = get_profile(args.profile)
+    offline = args.offline or is_offline()
+    log("offline: only looking, nothing is downloaded" if offline else
+        "online: a missing file with a published address is downloaded (--offline or HF_HUB_OFFLINE=1: only look)")
     status = 0
     for name in [args.backbone] if args.backbone else list(profile.backbones):
         cfg = profile.backbone(name)
@@ -39,7 +45,7 @@ def run_where(args: argparse.Namespace) -> int:
             continue
         spec = WeightsSpec.from_profile(name, cfg)
         try:
-            found = resolve_weights(spec, None)
+            found = resolve_weights(spec, None, offline=offline)
             print(f"{name}: {found.path} (sha256 {found.sha256}, from {found.source}"
                   f"{', matches ' + found.known.filename if found.known else ''})")
         except CxrgenError as exc:

@@ -180,7 +180,12 @@ def arrow(col: Column) -> str:
 # --- Markdown --------------------------------------------------------------------------------------
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;").replace(">", "&gt;")
+    """Text from results files as inert Markdown: one line (a newline would end the table row), no table
+    cells (|), no emphasis, and no link or raw HTML ([..](javascript:..), <..>) ever formed from it."""
+    text = " ".join(text.splitlines())
+    for char in "\\`*_[]|":
+        text = text.replace(char, "\\" + char)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
@@ -195,7 +200,7 @@ def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
         lines.append("| model | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in t.columns) + " |")
         lines.append("|---|" + "---|" * len(t.columns))
         for i, e in enumerate(t.rows):
-            cells = ranked_cells(t, i, e, _md_escape, "**{}**", "_{}_")
+            cells = ranked_cells(t, i, e, str, "**{}**", "_{}_")  # numbers formatted here: "[a, b]" is a CI
             lines.append(f"| {_md_escape(row_name(e))} | " + " | ".join(cells) + " |")
         lines.append("")
     for title, file in plot_files.items():
@@ -248,6 +253,24 @@ def html_page(tables: list[Table], plot_files: dict[str, str]) -> str:
 
 # --- CSV and LaTeX ---------------------------------------------------------------------------------
 
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs as a formula (OWASP CSV injection): text that
+    starts with = + - @ tab or CR gets a leading quote, unless it is a number (-0.5 stays numeric).
+    Line breaks become spaces: the writer leaves a lone CR unquoted, and readers would end the row there."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(("=", "+", "-", "@", "\t", "\r")) and not _is_number(value):
+        value = "'" + value
+    return " ".join(value.splitlines())
+
+
 def csv_text(tables: list[Table]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -259,9 +282,10 @@ def csv_text(tables: list[Table]) -> str:
                 v = c.value(e)
                 if v:
                     ci = v.get("ci95") if not c.per_class else None
-                    w.writerow([t.section.slug, t.profile, e["name"], e["model"]["name"], e["kind"], c.key, c.label,
-                                c.direction or "", repr(v["value"]), v.get("std") if not c.per_class else "",
-                                ci[0] if ci else "", ci[1] if ci else ""])
+                    w.writerow([_csv_cell(cell) for cell in (
+                        t.section.slug, t.profile, e["name"], e["model"]["name"], e["kind"], c.key, c.label,
+                        c.direction or "", repr(v["value"]), v.get("std") if not c.per_class else "",
+                        ci[0] if ci else "", ci[1] if ci else "")])
     return buf.getvalue()
 
 

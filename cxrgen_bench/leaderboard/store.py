@@ -10,12 +10,14 @@ from ..results.store import read_result, to_json_safe, upgrade, write_result
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "entry"
+    """Lower-case letters, digits and single hyphens, at most 80: safe as a file name in entries/
+    (no separators, no "..", no leading dot) and as an HTML id, whatever the results file says."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower())[:80].strip("-") or "entry"
 
 
 def entry_name(result: dict[str, Any]) -> str:
     if result.get("name"):
-        return result["name"]
+        return slug(result["name"])  # the name comes from a file anyone may have written
     prefix = "reported-" if result["kind"] == "reported" else ""
     return slug(f"{prefix}{result['profile']['name']}-{result['model']['name']}")
 

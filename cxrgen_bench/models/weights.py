@@ -104,9 +104,12 @@ def _download(url: str, dest: Path, sha256: str | None) -> Path:
     return dest
 
 
-def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> ResolvedWeights:
-    """Find the weights file for ``spec`` (see module docstring for the order)."""
+def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None,
+                    offline: bool | None = None) -> ResolvedWeights:
+    """Find the weights file for ``spec`` (see module docstring for the order); ``offline`` (default:
+    `is_offline()`) only looks, never downloads."""
     looked: list[str] = []
+    offline = is_offline() if offline is None else offline
 
     def found(path: Path, source: str) -> ResolvedWeights:
         digest = sha256_file(path)
@@ -147,7 +150,7 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> Re
 
     download_errors = []
     downloadable = [k for k in spec.known_files if k.url]
-    if downloadable and not is_offline():
+    if downloadable and not offline:
         target_dir = Path(env_dir) if env_dir else Path(spec.library_caches[0]).expanduser() if spec.library_caches else None
         for known in downloadable:
             if target_dir is None:
@@ -157,7 +160,7 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None) -> Re
                 return found(path, f"downloaded from {known.url}")
             except (OSError, WeightsError) as exc:
                 download_errors.append(f"{known.url}: {exc}")
-    looked.append("download: " + ("offline (CXRGEN_OFFLINE/HF_HUB_OFFLINE)" if is_offline() else
+    looked.append("download: " + ("offline (--offline, CXRGEN_OFFLINE or HF_HUB_OFFLINE)" if offline else
                                   "; ".join(download_errors) if download_errors else "no published address"))
 
     wanted = "\n".join(f"  - {k.filename}  sha256 {k.sha256 or 'not pinned'}  {k.note}"

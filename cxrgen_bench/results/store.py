@@ -1,16 +1,26 @@
 """Reading and writing results files: validated against the committed JSON schema both ways,
 written atomically, with stable formatting (sorted keys) so equal runs give equal bytes. Files of an
-older schema version are validated against their own schema and migrated on read (migrate.py)."""
+older schema version are validated against their own schema and migrated on read (migrate.py).
+
+Beyond the schema, every number must be sound: metric values, stds and CI ends finite (JSON readers
+accept NaN and Infinity), values inside their metric card's range, and a `complete` result holds no
+failed metric. A file that breaks one is refused by every reader (gate, compare, leaderboard)."""
 from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_text
-from ..errors import ResultsError
+from ..errors import ResultsError, ResultsNotWritten
+
+# Rounding can carry a value a hair past its range's end (float32 cosines of identical vectors sum to
+# 1 + 1e-7): that is still the end. Beyond this (relative to the end, at least 1) it is a wrong number.
+RANGE_SLACK = 1e-6
 
 SCHEMA_VERSION = "2"
 SCHEMA_PATH = Path(__file__).with_name(f"schema-v{SCHEMA_VERSION}.json")
@@ -46,6 +56,37 @@ def _check(result: dict[str, Any], version: str, where: str) -> None:
                            f"{first.message}" + (f" (+{len(errors) - 1} more problems)" if len(errors) > 1 else ""))
 
 
+def _outside(value: float, value_range: tuple[float | None, float | None]) -> bool:
+    lo, hi = value_range
+    return ((lo is not None and value < lo - RANGE_SLACK * max(1.0, abs(lo)))
+            or (hi is not None and value > hi + RANGE_SLACK * max(1.0, abs(hi))))
+
+
+def _check_numbers(result: dict[str, Any], where: str) -> None:
+    """What the JSON schema cannot say: numbers are finite and possible, and `complete` means complete."""
+    from ..metrics.card import base_of, find_card
+
+    for key, entry in result["metrics"].items():
+        if entry.get("error") and result["status"] == "complete":
+            raise ResultsError(f"{where}: status is 'complete' but metric {key!r} failed "
+                               f"({entry['error'].splitlines()[0]}); a result with a failed metric is 'partial'")
+        replicates = (entry.get("bootstrap") or {}).get("replicates") or []  # the gate's p-values come from them
+        numbers = {"value": entry.get("value"), "std": entry.get("std"),
+                   **{f"ci95[{i}]": v for i, v in enumerate(entry.get("ci95") or [])},
+                   **{f"bootstrap replicate {i}": v for i, v in enumerate(replicates)}}
+        for field, number in numbers.items():
+            if number is not None and not math.isfinite(number):
+                raise ResultsError(f"{where}: metric {key!r} has {field} {number!r}, not a finite number (an "
+                                   "undefined value is stored as null)")
+        card = find_card(entry.get("metric") or base_of(key))  # unknown metrics: the finite check only
+        value = entry.get("value")
+        if card is not None and value is not None and _outside(value, card.value_range):
+            lo, hi = card.value_range
+            lo, hi = "-inf" if lo is None else lo, "inf" if hi is None else hi
+            raise ResultsError(f"{where}: metric {key!r} has value {value!r}, outside the range [{lo}, {hi}] of "
+                               f"the {card.name} metric's card")
+
+
 def validate(result: dict[str, Any], where: str = "result") -> dict[str, Any]:
     """Validate a current-version result (what the suite writes)."""
     version = result.get("schema_version") if isinstance(result, dict) else None
@@ -53,6 +94,7 @@ def validate(result: dict[str, Any], where: str = "result") -> dict[str, Any]:
         raise ResultsError(f"{where}: schema_version {version!r} is not the current version {SCHEMA_VERSION}; "
                            "read older files with read_result/upgrade")
     _check(result, SCHEMA_VERSION, where)
+    _check_numbers(result, where)
     return result
 
 
@@ -76,20 +118,42 @@ def dumps(result: dict[str, Any]) -> str:
     return json.dumps(to_json_safe(result), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _save_elsewhere(path: Path, text: str) -> Path | None:
+    """A copy of results that could not be written to ``path``, in the temporary folder (often another
+    file system than a full or read-only destination); None when that fails too."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return Path(name)
+    except OSError:
+        return None
+
+
 def write_result(result: dict[str, Any], path: str | Path) -> Path:
+    """Validate and write atomically. If the write fails, the results are kept elsewhere and
+    `ResultsNotWritten` says where: the metrics behind them may have taken hours."""
     path = Path(path)
     result = to_json_safe(result)
     validate(result, str(path))
-    atomic_write_text(path, dumps(result))
+    text = dumps(result)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ResultsNotWritten(path, exc, _save_elsewhere(path, text), text) from exc
     return path
 
 
 def read_result(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ResultsError(f"{path}: is a folder; give a results file (.json) inside it")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: results file not found") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read the results file: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: not valid JSON: {exc}") from exc
     return upgrade(data, str(path))

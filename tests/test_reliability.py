@@ -1,0 +1,412 @@
+"""Hardening (issue 18): a corpus of bad inputs, each through the command line as a user would give it.
+
+Every case asserts the exit code (2 unusable input, nothing written; 1 results kept elsewhere or a
+gate failure), that no Python traceback is printed, that the message names the culprit (file, key,
+value or flag), and that no complete-looking results file was left behind. Cases that should stop
+before any work also assert that nothing was computed. docs/reliability.md lists the classes.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from cxrgen_bench.cli import main
+from cxrgen_bench.errors import ResultsError
+from cxrgen_bench.leaderboard.render import build, csv_text, tables_for
+from cxrgen_bench.leaderboard.store import Store
+from cxrgen_bench.results import read_result
+
+from .conftest import write_gray
+from .results_factory import measured
+
+REPO = Path(__file__).resolve().parents[1]
+TRACEBACK = "Traceback (most recent call last)"
+FID = "fid[xrv-densenet121]"
+BRIGHTNESS = {"cxrgen_bench.metrics": {"mean_brightness": "tests.plugins.brightness:MeanBrightness"}}
+
+
+# --- what the cases are built from ------------------------------------------------------------------
+
+def results_file(folder: Path, name: str = "cand.json", **change) -> Path:
+    """A results file (schema v1, as results_factory makes it) with metric fields changed:
+    change={"fid[xrv-densenet121]": {"value": nan}}; `status=` changes the top level."""
+    result = measured()
+    for key, fields in change.items():
+        if key == "status":
+            result["status"] = fields
+        else:
+            result["metrics"][key].update(fields)
+    path = folder / name
+    path.write_text(json.dumps(result))  # NaN and Infinity as JavaScript literals, which json.loads accepts
+    return path
+
+
+def image_folder(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        for k in range(2):
+            write_gray(folder / "gen" / f"p{i}_{k}.png", rng.normal(128, 30, (32, 32)))
+    return folder / "gen"
+
+
+def score(work: Path, *flags: str) -> list[str]:
+    return ["score", "--images", str(image_folder(work)), "--quiet", "--no-cache", *flags]
+
+
+@dataclass
+class Case:
+    """argv(work, monkeypatch) builds the inputs under `work` and returns the arguments; `names` are
+    formatted with {work} (and {tmp}, its parent) and must all appear in the output."""
+    id: str
+    argv: Callable[[Path, pytest.MonkeyPatch], list[str]]
+    code: int
+    names: tuple[str, ...]
+    computes: bool = False  # False: refused before any metric ran
+
+
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+def read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root writes through permission bits: let the folder look as it does to a user
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == folder and mode & os.W_OK
+                            else real(p, mode, **kw))
+    return folder
+
+
+def disk_full(target: Path, monkeypatch: pytest.MonkeyPatch, fallback_too: bool = False) -> None:
+    """Writing `target` fails with ENOSPC (after the metrics ran); the temporary folder works unless
+    `fallback_too`."""
+    from cxrgen_bench.results import store
+
+    real = store.atomic_write_text
+
+    def write(path, text):
+        if Path(path) == target:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, text)
+
+    monkeypatch.setattr(store, "atomic_write_text", write)
+    fallback = target.parent.parent / "fallback"
+    fallback.mkdir(exist_ok=True)
+    if fallback_too:
+        def no_temp(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(store.tempfile, "mkstemp", no_temp)
+    else:
+        monkeypatch.setattr(store.tempfile, "tempdir", str(fallback))
+
+
+def gate(work: Path, candidate: Path, rules: str | None = None, rules_file: Path | None = None) -> list[str]:
+    baseline = results_file(work, "base.json")
+    argv = ["gate", "--baseline", str(baseline), "--candidate", str(candidate)]
+    if rules is not None:
+        rules_file = work / "rules.yaml"
+        rules_file.write_text(rules)
+    return argv + (["--rules", str(rules_file)] if rules_file else [])
+
+
+def bad_entry_in_store(work: Path) -> list[str]:
+    (work / "lb" / "entries").mkdir(parents=True)
+    results_file(work / "lb" / "entries", "broken.json", **{FID: {"value": float("inf")}})
+    return ["leaderboard", "build", "--root", str(work / "lb")]
+
+
+NAN, INF = float("nan"), float("inf")
+CASES = [
+    # A. sound numbers, refused by every reader: gate, compare, leaderboard add and build
+    Case("gate-nan-value", lambda w, m: gate(w, results_file(w, **{FID: {"value": NAN}})), 2,
+         ("{work}/cand.json", FID, "nan")),
+    Case("gate-inf-value", lambda w, m: gate(w, results_file(w, **{FID: {"value": INF}})), 2,
+         ("{work}/cand.json", FID, "inf")),
+    Case("gate-minus-inf-value", lambda w, m: gate(w, results_file(w, **{"ms_ssim": {"value": -INF}})), 2,
+         ("{work}/cand.json", "ms_ssim", "-inf")),
+    Case("gate-msssim-above-range", lambda w, m: gate(w, results_file(w, ms_ssim={"value": 1.7})), 2,
+         ("{work}/cand.json", "ms_ssim", "1.7", "[0.0, 1.0]")),
+    Case("gate-auroc-below-range", lambda w, m: gate(w, results_file(w, classifier_auroc={"value": -0.2})), 2,
+         ("{work}/cand.json", "classifier_auroc", "-0.2")),
+    Case("gate-negative-fid", lambda w, m: gate(w, results_file(w, **{FID: {"value": -3.0}})), 2,
+         ("{work}/cand.json", FID, "-3.0")),
+    Case("gate-nan-std", lambda w, m: gate(w, results_file(w, ms_ssim={"std": NAN})), 2,
+         ("{work}/cand.json", "ms_ssim", "std nan")),
+    Case("gate-inf-ci", lambda w, m: gate(w, results_file(w, **{FID: {"ci95": [1.0, INF]}})), 2,
+         ("{work}/cand.json", FID, "ci95[1] inf")),
+    Case("gate-complete-with-error", lambda w, m: gate(w, results_file(w, ms_ssim={"error": "boom"})), 2,
+         ("{work}/cand.json", "ms_ssim", "complete", "boom")),
+    Case("compare-nan-value", lambda w, m: ["compare", str(results_file(w, "a.json")),
+                                            str(results_file(w, **{FID: {"value": NAN}}))], 2,
+         ("{work}/cand.json", FID, "nan")),
+    Case("compare-inf-replicate", lambda w, m: ["compare", str(results_file(w, "a.json")), str(results_file(
+        w, ms_ssim={"bootstrap": {**measured()["metrics"]["ms_ssim"]["bootstrap"], "replicates": [0.3, INF]}}))], 2,
+         ("{work}/cand.json", "ms_ssim", "replicate 1 inf")),
+    Case("compare-complete-with-error", lambda w, m: ["compare", str(results_file(w, "a.json")),
+                                                      str(results_file(w, classifier_auroc={"error": "no labels"}))],
+         2, ("{work}/cand.json", "classifier_auroc", "complete")),
+    Case("leaderboard-add-nan", lambda w, m: ["leaderboard", "add", "--root", str(w / "lb"),
+                                              str(results_file(w, **{FID: {"value": NAN}}))], 2,
+         ("{work}/cand.json", FID, "nan")),
+    Case("leaderboard-add-out-of-range", lambda w, m: ["leaderboard", "add", "--root", str(w / "lb"),
+                                                       str(results_file(w, classifier_auroc={"value": 1.5}))], 2,
+         ("{work}/cand.json", "classifier_auroc", "1.5")),
+    Case("leaderboard-build-inf-entry", lambda w, m: bad_entry_in_store(w), 2,
+         ("{work}/lb/entries/broken.json", FID, "inf")),
+    # A. gate rules and missing metrics
+    Case("gate-scalar-rule", lambda w, m: gate(w, results_file(w), f'metrics:\n  "{FID}": 5\n'), 2,
+         ("{work}/rules.yaml", f"rule '{FID}' is 5", "absolute")),
+    Case("gate-scalar-default", lambda w, m: gate(w, results_file(w), "default: 0.05\n"), 2,
+         ("{work}/rules.yaml", "default", "0.05")),
+    Case("gate-rules-list", lambda w, m: gate(w, results_file(w), "- ms_ssim\n"), 2, ("{work}/rules.yaml", "ms_ssim")),
+    Case("gate-metrics-list", lambda w, m: gate(w, results_file(w), "metrics: [ms_ssim]\n"), 2,
+         ("{work}/rules.yaml", "metrics", "ms_ssim")),
+    Case("gate-text-tolerance", lambda w, m: gate(w, results_file(w), "metrics: {ms_ssim: {absolute: big}}\n"), 2,
+         ("{work}/rules.yaml", "ms_ssim", "absolute", "big")),
+    Case("gate-negative-tolerance", lambda w, m: gate(w, results_file(w), "default: {relative: -0.1}\n"), 2,
+         ("{work}/rules.yaml", "default", "relative", "-0.1")),
+    Case("gate-missing-metrics-named", lambda w, m: gate(w, results_file(w), rules_file=REPO / "leaderboard" /
+                                                         "gates.yaml"), 1,
+         ("fid[clip-vit-b-32]", "rule 'fid[clip-vit-b-32]'", "gates.yaml", "baseline and candidate", "--rules")),
+    # B. a folder where a file belongs
+    Case("gate-candidate-folder", lambda w, m: gate(w, w), 2, ("{work}", "folder")),
+    Case("gate-rules-folder", lambda w, m: gate(w, results_file(w), rules_file=w), 2, ("{work}", "folder")),
+    Case("leaderboard-add-folder", lambda w, m: ["leaderboard", "add", "--root", str(w / "lb"), str(w)], 2,
+         ("{work}", "folder")),
+    Case("compare-folder", lambda w, m: ["compare", str(w), str(results_file(w))], 2, ("{work}", "folder")),
+    # B. flags refused before any work
+    Case("batch-size-zero", lambda w, m: score(w, "--batch-size", "0"), 2, ("--batch-size", "0")),
+    Case("batch-size-negative", lambda w, m: score(w, "--batch-size", "-4"), 2, ("--batch-size", "-4")),
+    Case("workers-zero", lambda w, m: score(w, "--workers", "0"), 2, ("--workers", "0")),
+    Case("bootstrap-negative", lambda w, m: score(w, "--bootstrap", "-5"), 2, ("--bootstrap", "-5")),
+    Case("bootstrap-not-a-number", lambda w, m: score(w, "--bootstrap", "many"), 2, ("--bootstrap", "many")),
+    Case("ms-ssim-unknown-option", lambda w, m: score(w, "--metrics", "ms_ssim[foo]"), 2,
+         ("ms_ssim[foo]", "no options")),
+    Case("fid-unknown-backbone", lambda w, m: score(w, "--metrics", "fid[typo]"), 2,
+         ("fid[typo]", "typo", "inception-v3-fid")),
+    Case("fid-one-of-two-unknown", lambda w, m: score(w, "--metrics", "fid[inception-v3-fid+xrv-densnet121]"), 2,
+         ("xrv-densnet121",)),
+    Case("rrg-unknown-scorer", lambda w, m: score(w, "--metrics", "rrg[bleu5]"), 2, ("rrg[bleu5]", "bleu4")),
+    Case("device-cuda-without-gpu", lambda w, m: (no_gpu(m), score(w, "--device", "cuda"))[1], 2,
+         ("--device cuda", "no CUDA GPU")),
+    Case("device-second-gpu-without-gpu", lambda w, m: (no_gpu(m), score(w, "--device", "cuda:1"))[1], 2,
+         ("--device cuda:1",)),
+    Case("device-not-a-device", lambda w, m: score(w, "--device", "gpu0"), 2, ("--device 'gpu0'",)),
+    Case("out-is-a-folder", lambda w, m: score(w, "--metrics", "ms_ssim", "--out", str(w)), 2,
+         ("--out {work}", "folder")),
+    Case("out-in-read-only-folder", lambda w, m: score(w, "--out", str(read_only(w / "ro", m) / "r.json")), 2,
+         ("{work}/ro", "read-only")),
+    Case("out-under-a-file", lambda w, m: score(w, "--out", str(results_file(w) / "r.json")), 2,
+         ("{work}/cand.json", "not a folder")),
+    Case("generate-batch-size-zero", lambda w, m: ["generate", "--generator", "folder", "--prompts", "p.csv",
+                                                   "--out", str(w / "g"), "--batch-size", "0"], 2, ("--batch-size",)),
+    Case("generate-steps-negative", lambda w, m: ["generate", "--generator", "folder", "--prompts", "p.csv",
+                                                  "--out", str(w / "g"), "--steps", "-1"], 2, ("--steps", "-1")),
+    Case("generate-device-cuda-without-gpu", lambda w, m: (no_gpu(m), [
+        "generate", "--generator", "folder", "--prompts", "p.csv", "--out", str(w / "g"), "--device", "cuda"])[1], 2,
+         ("--device cuda",)),
+    Case("score-reports-bootstrap-negative", lambda w, m: ["score-reports", "--hypotheses", "h.csv", "--references",
+                                                           "r.csv", "--bootstrap", "-1"], 2, ("--bootstrap", "-1")),
+    Case("score-reports-unknown-scorer", lambda w, m: ["score-reports", "--hypotheses", "h.csv", "--references",
+                                                       "r.csv", "--metrics", "rrg[bleu]"], 2, ("rrg[bleu]",)),
+    # B. the disk fills up after every metric was computed: the results are kept, and the message says where
+    Case("out-disk-full-after-compute", lambda w, m: (disk_full(w / "r.json", m), score(
+        w, "--metrics", "mean_brightness", "--out", str(w / "r.json")))[1], 1,
+         ("{work}/r.json", "No space left on device", "{tmp}/fallback/r-"), computes=True),
+    Case("out-disk-full-everywhere", lambda w, m: (disk_full(w / "r.json", m, fallback_too=True), score(
+        w, "--metrics", "mean_brightness", "--out", str(w / "r.json")))[1], 1,
+         ("{work}/r.json", "standard output", '"mean_brightness"'), computes=True),
+]
+
+
+def complete_results(folder: Path) -> set[Path]:
+    """The results files under `folder` a reader would take for a complete run."""
+    found = set()
+    for path in folder.rglob("*.json"):
+        try:
+            if read_result(path)["status"] == "complete":
+                found.add(path)
+        except ResultsError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input_is_refused_by_name(case, tmp_path, monkeypatch, plugins, capsys):
+    plugins(BRIGHTNESS)
+    from cxrgen_bench.evaluation import runner
+
+    computed = []
+    real_evaluate = runner.evaluate
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: (computed.append(1), real_evaluate(*a, **k))[1])
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = case.argv(work, monkeypatch)
+    before = complete_results(work)
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse refuses a flag's value itself
+        code = exit_.code
+    out, err = capsys.readouterr()
+    said = out + err
+    assert code == case.code, said
+    assert TRACEBACK not in said
+    for name in case.names:
+        name = name.format(work=work, tmp=tmp_path)
+        assert name in said, f"{name!r} not named in:\n{said}"
+    assert complete_results(work) == before, "a complete-looking results file was left behind"
+    if not case.computes:
+        assert not computed, "refused only after computing"
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+# --- results that stay sound ------------------------------------------------------------------------
+
+def test_rounding_at_a_range_end_and_unknown_metrics_are_accepted(tmp_path):
+    result = measured()
+    result["metrics"]["ms_ssim"]["value"] = 1.0 + 1e-9  # identical samples, float rounding
+    # no card installed: finite is all that can be checked
+    result["metrics"]["made_up[x]"] = {"metric": "made_up", "version": "1", "direction": "lower", "value": 1e9}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(result))
+    assert read_result(path)["metrics"]["made_up[x]"]["value"] == 1e9
+    result["metrics"]["made_up[x]"]["value"] = float("nan")
+    path.write_text(json.dumps(result))
+    with pytest.raises(ResultsError, match=r"made_up\[x\]"):
+        read_result(path)
+
+
+def test_gate_on_a_subset_with_a_rules_file(tmp_path, capsys):
+    run = measured()
+    del run["metrics"][FID], run["metrics"]["classifier_auroc"]
+    (tmp_path / "r.json").write_text(json.dumps(run))
+    (tmp_path / "subset.yaml").write_text("metrics:\n  ms_ssim: {absolute: 0.03}\n")
+    argv = ["gate", "--baseline", str(tmp_path / "r.json"), "--candidate", str(tmp_path / "r.json")]
+    assert main(argv + ["--rules", str(REPO / "leaderboard" / "gates.yaml")]) == 1
+    assert "required by rule 'classifier_auroc'" in capsys.readouterr().out
+    assert main(argv + ["--rules", str(tmp_path / "subset.yaml")]) == 0
+
+
+# --- hostile names: stored inside the store, rendered inert -----------------------------------------
+
+@pytest.mark.parametrize("name", ["../../../x", "/etc/passwd", "..", ".hidden", "a/../../b", "C:\\evil\\x", "",
+                                  "x" * 300, "имя модели"])
+def test_entry_file_names_are_slugs_inside_the_store(name, tmp_path):
+    result = measured()
+    result["name"] = name
+    store = Store(tmp_path / "lb")
+    path = store.add(result)
+    assert path.parent == store.entries_dir and path.resolve().parent == store.entries_dir.resolve()
+    assert not path.name.startswith(".") and len(path.stem) <= 80
+    assert all(c.isalnum() or c == "-" for c in path.stem) and path.stem.isascii()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [path]
+
+
+def hostile_entries(*names: str) -> list[dict]:
+    entries = []
+    for i, name in enumerate(names):
+        entry = measured(name, fid=10.0 + i)
+        entry["name"] = f"entry-{i}"
+        entries.append(entry)
+    return entries
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+HYPERLINK(\"http://x\")", "@SUM(1+1)*cmd|' /C calc'!A0", "-1+2",
+            "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_csv_never_starts_a_cell_with_a_formula(name):
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(csv_text(tables_for(hostile_entries(name))), newline="")))
+    assert rows and all(r["model"].startswith("'") and r["model"][1:].strip() == name.strip() for r in rows)
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")) and (not cell.startswith("-") or float(cell) < 0)
+
+
+def test_csv_keeps_negative_numbers_numeric():
+    import csv
+    import io
+
+    entries = hostile_entries("kid-model")
+    entries[0]["metrics"]["kid[inception-v3-fid]"] = {"metric": "kid", "version": "1", "value": -0.001}
+    rows = list(csv.DictReader(io.StringIO(csv_text(tables_for(entries)))))
+    assert next(r for r in rows if r["metric"] == "kid[inception-v3-fid]")["value"] == "-0.001"
+
+
+def test_markdown_and_html_boards_keep_names_inert(tmp_path):
+    names = ["a|b\nnew | row", "[click](javascript:alert(1))", "<javascript:alert(2)>", "`code`"]
+    files = build(hostile_entries(*names), tmp_path)
+    md, page = files["README.md"].read_text(), files["index.html"].read_text()
+    for table in re.findall(r"(?:^\|.*\n)+", md, flags=re.M):  # every row as many cells as its header
+        assert len({len(re.findall(r"(?<!\\)\|", line)) for line in table.splitlines()}) == 1, table
+    assert "new \\| row" in md and "\\[click\\](javascript" in md
+    assert not re.search(r"(?<!\\)\]\(javascript:", md) and "<javascript:" not in md
+    assert "href=" not in page and "<javascript:" not in page
+
+
+# --- a damaged cache is recomputed, with a warning --------------------------------------------------
+
+def test_damaged_cache_entries_are_recomputed_end_to_end(synthetic_sets, tmp_path, capsys, caplog):
+    """fid on the shipped phantom evaluator: features (one .npy per image) and statistics (.npz) cached,
+    then damaged; the second run recomputes them, warns naming the file, and gives the same number."""
+    args = ["score", "--images", str(synthetic_sets["gen"]), "--reference", str(synthetic_sets["ref"]),
+            "--metrics", "fid[phantom-evaluator]", "--profile", "calibration-phantom", "--quiet", "--json",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)["metrics"]["fid[phantom-evaluator]"]["value"]
+    row = next((tmp_path / "cache" / "features").rglob("*.npy"))
+    np.save(row, np.zeros((3, 3), np.float32))  # a well-formed file of the wrong shape
+    for stats in (tmp_path / "cache" / "stats").glob("*.npz"):  # generated and reference: the row is read again
+        stats.write_bytes(stats.read_bytes()[:50])  # truncated
+    caplog.clear()
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["metrics"]["fid[phantom-evaluator]"]["value"] == pytest.approx(first, rel=1e-6)
+    warned = caplog.text + err
+    assert TRACEBACK not in warned and str(row) in warned and str(stats) in warned and "recomputing" in warned
+
+
+# --- newcomer items ---------------------------------------------------------------------------------
+
+def test_weights_where_offline_never_downloads_and_says_so(monkeypatch, capsys):
+    from cxrgen_bench.models import weights
+
+    monkeypatch.delenv("CXRGEN_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(weights, "_download", lambda *a: pytest.fail("downloaded while offline"))
+    main(["weights", "where", "--offline"])
+    out, err = capsys.readouterr()
+    assert "offline: only looking" in err and "download: offline" in out and TRACEBACK not in out + err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    main(["weights", "where"])
+    assert "offline: only looking" in capsys.readouterr().err
+
+
+def test_readme_names_the_files_the_tools_write(tmp_path):
+    from cxrgen_bench.data.datasets.base import PromptTable
+
+    readme = (REPO / "README.md").read_text()
+    assert "`OUT.json`" not in readme and "p19_prompts.csv.json" in readme
+    PromptTable([], {"filters": {}}).write(tmp_path / "p19_prompts.csv")  # what `data prompts --out` calls
+    assert (tmp_path / "p19_prompts.csv.json").is_file()
