@@ -161,3 +161,27 @@ def test_rounding_level_negative_eigenvalues_are_not_counted_when_n_is_below_d()
     result = frechet_distance_from_stats(FeatureStats.from_features(a), FeatureStats.from_features(b))
     assert result.rank_deficient and result.clipped_eigenvalues == 0
     assert result.most_negative_eigenvalue <= 0  # the most negative value is still reported
+
+
+def test_a_cached_reference_root_gives_the_same_distance_and_diagnostics():
+    from cxrgen_bench.functional.frechet import ReferenceRoot, frechet_to_root
+
+    x, y = features(seed=17), features(seed=18, shift=0.3)
+    gen, ref = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    root = ReferenceRoot.from_arrays(ReferenceRoot.of(ref).to_arrays())  # through the cache format
+    cached = frechet_to_root(gen.mean(), gen.covariance(), root, gen.n)
+    assert cached.as_dict() == frechet_distance_from_stats(gen, ref).as_dict()
+    assert cached.value == pytest.approx(scipy_reference(x, y), rel=1e-8)
+    # both routes for the generated side: Cholesky (positive definite) and plain products (singular)
+    few = features(n=30, seed=19)
+    singular = frechet_to_root(few.mean(0), np.cov(few, rowvar=False), root, 30)
+    assert singular.condition_number_1 == float("inf") and singular.value == pytest.approx(scipy_reference(few, y), rel=1e-6)
+
+
+def test_condition_number_estimate_is_within_a_factor_d_of_the_eigenvalue_ratio():
+    x = features(seed=20) * np.linspace(0.05, 3, 64)  # a spread of scales: condition number in the thousands
+    sigma = np.cov(x, rowvar=False)
+    ev = np.linalg.eigvalsh(sigma)
+    exact = ev.max() / ev.min()
+    estimate = frechet_distance_detailed(x.mean(0), sigma, np.zeros(64), np.eye(64)).condition_number_1
+    assert exact / 64 <= estimate <= exact * 64 and exact > 1e3

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..functional.frechet import FrechetResult, frechet_distance_from_stats, frechet_replicates
+from ..functional.frechet import FrechetResult, ReferenceRoot, frechet_replicates, frechet_to_root
+from ..errors import MetricError
 from .card import Card
 from .per_backbone import PerBackbone
 
@@ -31,10 +32,17 @@ class FrechetDistance(PerBackbone):
         prep, layer = cfg["preprocessing"], cfg["layer"]
         gen_stats, gen_key = ctx.image_stats(generated, name, prep, layer, "generated")
         ref_stats, ref_key = ctx.image_stats(self.reference_records(ctx), name, prep, layer, "reference")
-        # Two d×d eigendecompositions cost seconds at d = 2048: keep the result with the statistics.
-        result = FrechetResult(**ctx.memo_json(
-            "frechet", lambda: frechet_distance_from_stats(gen_stats, ref_stats).as_dict(),
-            metric=self.card.name, version=self.card.version, generated=gen_key, reference=ref_key))
+        # The reference's square root (an eigendecomposition, a second at d = 2048) is kept with its
+        # statistics, so each new generated set costs only its own part; the result is kept too.
+        def distance() -> dict[str, Any]:
+            root = ReferenceRoot.from_arrays(ctx.memo_arrays(
+                "frechet-root", lambda: ReferenceRoot.of(ref_stats).to_arrays(), reference=ref_key))
+            if gen_stats.n < 2:
+                raise MetricError(f"the generated set has {gen_stats.n} image(s); FID needs at least 2")
+            return frechet_to_root(gen_stats.mean(), gen_stats.covariance(), root, gen_stats.n).as_dict()
+
+        result = FrechetResult(**ctx.memo_json("frechet", distance, metric=self.card.name, version=self.card.version,
+                                               generated=gen_key, reference=ref_key))
         details = result.as_dict()
         details.update(preprocessing=prep, layer=layer, samples=self.config.get("samples", "first"),
                        n_reference=ref_stats.n, selection=self.selection(ctx, generated))
