@@ -142,7 +142,7 @@ def synthetic_sets(tmp_path) -> dict[str, Path]:
     for i in range(6):
         base = 120 + 60 * np.sin(xx / (9 + i)) * np.cos(yy / 13)
         write_gray(ref / f"p{i}_0.png", base + rng.normal(0, 5, base.shape))
-        for k in range(3):
+        for k in range(4):  # roentgen2022 compares samples 0..3 of each prompt
             write_gray(gen / f"p{i}_{k}.png", base + rng.normal(0, 20, base.shape))
         rows.append(f"p{i},finding {i},{i % 2},{1 if i < 3 else 0}")
     prompts = tmp_path / "prompts.csv"

@@ -53,8 +53,8 @@ def test_third_party_metric_is_listed_scored_stored_ranked_and_gated(plugins, sy
         store.add(tmp_path / f"{name}.json")
     md = build(store.load(), tmp_path / "board")["README.md"].read_text()
     sections = [line for line in md.splitlines() if line.startswith("## ")]
-    assert sections[:2] == ["## Fidelity and diversity — profile roentgen2022 v1.0",
-                            "## Plug-in: image brightness — profile roentgen2022 v1.0"]  # its card's order: 15
+    assert sections[:2] == ["## Fidelity and diversity — profile roentgen2022 v2.0",
+                            "## Plug-in: image brightness — profile roentgen2022 v2.0"]  # its card's order: 15
     assert "| model | Brightness ↑ |" in md and "| bright | **" in md  # ranked by the card's direction
 
     rules = load_rules(None)
@@ -223,7 +223,7 @@ def test_an_unreadable_generation_record_costs_no_metric(tmp_path):
     prompts.write_text("prompt_id,text\np0,Left effusion.\np1,Normal.\n")
     out = tmp_path / "gen"
     cxrgen_bench.generate(generator="callable", model="tests.gen_helpers:noise_image", prompts=prompts, out=out,
-                          samples_per_prompt=2, resolution=200, progress=False)
+                          samples_per_prompt=4, resolution=200, progress=False)
     (out / "generation.json").write_text('{"prompts": {}}')  # no generator block
     result = cxrgen_bench.score(images=out, metrics="ms_ssim", cache_dir=tmp_path / "c")
     assert result["status"] == "complete" and result["metrics"]["ms_ssim"]["value"] is not None

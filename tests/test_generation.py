@@ -246,7 +246,7 @@ def test_third_party_generator_from_the_docs(monkeypatch, prompts, tmp_path):
 def test_generate_then_score_in_one_command(prompts, tmp_path, capsys):
     out = tmp_path / "r.json"
     rc = main(["score", "--generator", "callable", "--model", "tests.gen_helpers:noise_image", "--prompts",
-               str(prompts), "--images", str(tmp_path / "gen"), "--samples-per-prompt", "3", "--metrics", "ms_ssim",
+               str(prompts), "--images", str(tmp_path / "gen"), "--samples-per-prompt", "4", "--metrics", "ms_ssim",
                "--out", str(out), "--quiet"])
     assert rc == 0
     result = json.loads(out.read_text())
