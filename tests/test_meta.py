@@ -60,3 +60,29 @@ def test_meta_on_the_phantom_evaluator_sees_flips_and_removed_findings(tmp_path)
     assert (tmp_path / "meta.md").read_text().startswith("# Which metric to trust")
     fid = next(r for r in report["sample_size"]["phantom-evaluator"] if r["metric"] == "fid")
     assert fid["mean"][0] > fid["mean"][-1]  # FID's small-sample bias: upwards
+
+
+def test_the_views_run_on_a_folder_of_real_radiographs(real_cxr_jpegs, tmp_path):
+    import shutil
+
+    from cxrgen_bench.errors import InputError
+    from cxrgen_bench.meta import run
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for p in real_cxr_jpegs:
+        shutil.copy(p, folder / p.name)
+    report = run(tmp_path / "out", n=8, images=folder, profile="calibration-phantom", backbones=["phantom-evaluator"],
+                 log=lambda m: None)
+    assert report["images"] == "real radiographs" and report["n"] == 8 and len(report["files"]) == 16
+    rows = report["corruptions"]["phantom-evaluator"]
+    assert {r["corruption"] for r in rows} == {"blur", "noise", "jpeg", "contrast", "flip"}  # no "findings" on real images
+    fid_blur = next(r for r in rows if r["metric"] == "fid" and r["corruption"] == "blur")
+    assert fid_blur["rho"] > 0.5 and fid_blur["values"][-1] > fid_blur["values"][0]  # heavy blur is worse
+    assert report["sample_size"]["phantom-evaluator"][0]["sizes"] == [6, 8]
+    assert "measured on real radiographs" in (tmp_path / "out" / "meta.md").read_text()
+    few = tmp_path / "few"
+    few.mkdir()
+    shutil.copy(real_cxr_jpegs[0], few / "a.jpeg")
+    with pytest.raises(InputError, match="at least 8 radiographs"):
+        run(tmp_path / "out2", images=few, profile="calibration-phantom", log=lambda m: None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import positive_int
+from .common import parse_weights, positive_int
 
 HELP = "measure which metric to trust: known answers, graded corruptions, sample size (calibration benchmark)"
 
@@ -13,9 +13,14 @@ HELP = "measure which metric to trust: known answers, graded corruptions, sample
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="cxrgen-meta", help="folder for meta.json and meta.md")
     p.add_argument("--results", help="a demo's results folder (cxrgen-demo/results): adds the known-answer view")
-    p.add_argument("--n", type=positive_int, default=96, help="phantoms per half (reference, held out)")
-    p.add_argument("--backbones", default="phantom-evaluator",
-                   help="comma-separated backbones of the calibration profile (e.g. phantom-evaluator,inception-v3-fid)")
+    p.add_argument("--n", type=positive_int, default=96, help="images per half (reference, held out)")
+    p.add_argument("--images", help="a folder of real radiographs: the corruption and sample-size views on them "
+                                    "(sorted files alternate between the halves) instead of on phantoms")
+    p.add_argument("--profile", help="profile of the backbones (default: calibration-phantom; roentgen2022 with --images)")
+    p.add_argument("--backbones", help="comma-separated backbones of the profile (default: phantom-evaluator; "
+                                       "inception-v3-fid with --images)")
+    p.add_argument("--weights", action="append", default=[], metavar="BACKBONE=PATH",
+                   help="weights file for a backbone (repeatable); otherwise $CXRGEN_WEIGHTS and library caches")
     p.add_argument("--docs", help="also write this Markdown file (docs/metric-validity.md)")
 
 
@@ -24,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from ..results.store import read_result
 
     results = {p.stem: read_result(p) for p in sorted(Path(args.results).glob("*.json"))} if args.results else None
-    report = run_meta(args.out, results=results, n=args.n, backbones=[b for b in args.backbones.split(",") if b])
+    real = args.images is not None
+    backbones = args.backbones or ("inception-v3-fid" if real else "phantom-evaluator")
+    report = run_meta(args.out, results=results, n=args.n, backbones=[b for b in backbones.split(",") if b],
+                      images=args.images, profile=args.profile or ("roentgen2022" if real else "calibration-phantom"),
+                      weights=parse_weights(args.weights))
     text = (Path(args.out) / "meta.md").read_text(encoding="utf-8")
     if args.docs:
         from ..files import atomic_write_text
