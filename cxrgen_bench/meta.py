@@ -287,6 +287,24 @@ def run(out: str | Path, results: dict[str, dict[str, Any]] | None = None, n: in
     return report
 
 
+CORRUPTION_CELL = "Spearman ρ with severity / change at the top severity in spreads at severity 0"
+
+
+def corruption_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The corruption view as a table: a row per metric, a cell per corruption (see `CORRUPTION_CELL`);
+    the meta report and the leaderboard both print it."""
+    kinds = list(dict.fromkeys(r["corruption"] for r in rows))
+    body = []
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        cells = [metric]
+        for kind in kinds:
+            r = next(x for x in rows if x["metric"] == metric and x["corruption"] == kind)
+            sens = "—" if r["sensitivity"] is None else f"{r['sensitivity']:+.1f}"
+            cells.append(f"{r['rho']:+.2f} / {sens}")
+        body.append(cells)
+    return ["metric", *kinds], body
+
+
 def verdicts(report: dict[str, Any], rho: float = 0.9, spreads: float = 3.0) -> list[str]:
     """Sentences read off the measured numbers: which metric sees which corruption (ρ ≥ `rho` and a change
     of at least `spreads` spreads), which agree with every known answer, which are safe at small n."""
@@ -328,18 +346,10 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {r['key']} | {r['tau']:+.2f} | {ci} |")
         lines.append("")
     for name, rows in report.get("corruptions", {}).items():
-        kinds = list(dict.fromkeys(r["corruption"] for r in rows))
-        lines += [f"## Graded corruptions on {name}: Spearman ρ with severity / change at the top severity in "
-                  "spreads at severity 0", "", "| metric | " + " | ".join(kinds) + " |",
-                  "|---|" + "---|" * len(kinds)]
-        for metric in dict.fromkeys(r["metric"] for r in rows):
-            cells = []
-            for kind in kinds:
-                r = next(x for x in rows if x["metric"] == metric and x["corruption"] == kind)
-                sens = "—" if r["sensitivity"] is None else f"{r['sensitivity']:+.1f}"
-                cells.append(f"{r['rho']:+.2f} / {sens}")
-            lines.append(f"| {metric} | " + " | ".join(cells) + " |")
-        lines.append("")
+        header, body = corruption_table(rows)
+        lines += [f"## Graded corruptions on {name}: {CORRUPTION_CELL}", "", "| " + " | ".join(header) + " |",
+                  "|---|" + "---|" * (len(header) - 1)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body] + [""]
     for name, rows in report.get("sample_size", {}).items():
         sizes = rows[0]["sizes"]
         lines += [f"## Sample size on {name}: mean ± std over random subsets of n generated images", "",

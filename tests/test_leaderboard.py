@@ -2,6 +2,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cxrgen_bench.cli import main
@@ -135,3 +136,28 @@ def test_options_before_file_arguments(tmp_path, capsys):
     assert (tmp_path / "lb" / "entries" / "roentgen2022-order-model.json").is_file()
     with pytest.raises(SystemExit):
         main(["leaderboard", "build", "--root", str(tmp_path / "lb"), "--no-such-flag"])
+
+
+def test_stored_meta_evaluation_is_printed_beside_the_boards(tmp_path):
+    from cxrgen_bench.leaderboard.store import Store
+    from cxrgen_bench.meta import SEVERITIES, corruption_curves, feature_metrics
+
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 1, (32, 32)).astype(np.float32) for _ in range(24)]
+    rows = corruption_curves(lambda ims: np.stack([[im.mean(), im.std(), np.abs(np.diff(im)).mean()] for im in ims]),
+                             images[:12], images[12:], ["blur", "noise"], feature_metrics()[:2], resamples=5)
+    root = tmp_path / "board"
+    (root / "meta" / "toy").mkdir(parents=True)
+    (root / "meta" / "toy" / "meta.json").write_text(json.dumps(
+        {"n": 12, "images": "phantoms", "corruptions": {"toy-encoder": rows}}))
+    entry = measured("model-a")
+    entry["name"] = "model-a"
+    files = build([entry], root, meta=Store(root).load_meta())
+    md, page = files["README.md"].read_text(), files["index.html"].read_text()
+    assert "## Which metric to trust: graded corruptions of phantoms on toy-encoder (meta/toy, n = 12)" in md
+    blur_fid = next(r for r in rows if r["metric"] == "fid" and r["corruption"] == "blur")
+    assert f"| fid | {blur_fid['rho']:+.2f} / " in md and 'data-section="meta"' in page
+    assert len(SEVERITIES["blur"]) == len(blur_fid["values"])
+    (root / "meta" / "toy" / "meta.json").write_text("{broken")
+    with pytest.raises(ResultsError, match="meta.json: cannot read"):
+        Store(root).load_meta()

@@ -37,7 +37,7 @@ def run_build(args: argparse.Namespace) -> int:
     from ..leaderboard.store import Store
 
     store = Store(args.root)
-    for path in build(store.load(), args.out or store.root).values():
+    for path in build(store.load(), args.out or store.root, meta=store.load_meta()).values():
         print(f"wrote {path}")
     return 0
 

@@ -188,7 +188,38 @@ def _md_escape(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
+# --- the meta-evaluation beside the boards ----------------------------------------------------------
+
+def meta_views(reports: dict[str, dict[str, Any]]) -> list[tuple[str, list[str], list[str], list[list[str]]]]:
+    """Stored `cxrgen-bench meta` reports (the store's meta/NAME/meta.json) as (title, verdicts,
+    header, rows) per report and backbone: which metric to trust, read beside the numbers it qualifies."""
+    from ..meta import corruption_table, verdicts
+
+    out = []
+    for name, report in sorted(reports.items()):
+        for backbone, rows in report.get("corruptions", {}).items():
+            header, body = corruption_table(rows)
+            what = report.get("images", "phantoms")
+            title = f"Which metric to trust: graded corruptions of {what} on {backbone} (meta/{name}, n = {report.get('n')})"
+            out.append((title, [v for v in verdicts(report) if backbone in v or "known answers" in v],
+                        header, body))
+    return out
+
+
+def _meta_markdown(views: list[tuple[str, list[str], list[str], list[list[str]]]]) -> list[str]:
+    from ..meta import CORRUPTION_CELL
+
+    lines = []
+    for title, said, header, body in views:
+        lines += [f"## {_md_escape(title)}", "", f"Cells: {CORRUPTION_CELL} (cxrgen-bench meta).", ""]
+        lines += [f"- {_md_escape(v)}" for v in said] + [""]
+        lines += ["| " + " | ".join(_md_escape(h) for h in header) + " |", "|---|" + "---|" * (len(header) - 1)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in cells) + " |" for cells in body] + [""]
+    return lines
+
+
+def markdown(tables: list[Table], plot_files: dict[str, str],
+             views: list[tuple[str, list[str], list[str], list[list[str]]]] = ()) -> str:
     lines = ["# cxrgen-bench leaderboard", "",
              "Rebuilt from `leaderboard/entries/` by `cxrgen-bench leaderboard build`. "
              "**Bold**: best in column; _italic_: second best. ↓/↑: lower/higher is better. "
@@ -205,6 +236,7 @@ def markdown(tables: list[Table], plot_files: dict[str, str]) -> str:
         lines.append("")
     for title, file in plot_files.items():
         lines += [f"![{title}]({file})", ""]
+    lines += _meta_markdown(list(views))
     sources = sorted({e["source"]["citation"] for t in tables for e in t.rows if e["kind"] == "reported"})
     if sources:
         lines += ["## Sources of reported numbers", ""] + [f"- {_md_escape(s)}" for s in sources] + [""]
@@ -220,7 +252,8 @@ td.best{font-weight:bold}td.second{text-decoration:underline}.calibration{color:
 caption{caption-side:top;text-align:left;font-size:0.9em;color:#555;padding-bottom:4px}"""
 
 
-def html_page(tables: list[Table], plot_files: dict[str, str]) -> str:
+def html_page(tables: list[Table], plot_files: dict[str, str],
+              views: list[tuple[str, list[str], list[str], list[list[str]]]] = ()) -> str:
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>cxrgen-bench leaderboard</title>", f"<style>{STYLE}</style></head><body>",
@@ -247,6 +280,14 @@ def html_page(tables: list[Table], plot_files: dict[str, str]) -> str:
         out.append("</tbody></table>")
     for title, file in plot_files.items():
         out.append(f'<figure><img src="{esc(file)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>')
+    if views:
+        from ..meta import CORRUPTION_CELL
+    for n, (title, said, header, body) in enumerate(views):
+        out.append(f'<h2 id="meta-{n}">{esc(title)}</h2><ul>' + "".join(f"<li>{esc(v)}</li>" for v in said) + "</ul>")
+        out.append(f'<table data-section="meta"><caption>{esc(CORRUPTION_CELL)}</caption><thead><tr>'
+                   + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>"
+                   + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>" for cells in body)
+                   + "</tbody></table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -312,14 +353,17 @@ def latex(tables: list[Table]) -> str:
     return "\n".join(out)
 
 
-def build(entries: list[dict[str, Any]], out: str | Path) -> dict[str, Path]:
+def build(entries: list[dict[str, Any]], out: str | Path,
+          meta: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
+    """The boards from stored entries, and the stored meta-evaluation reports (`meta`: name → report)."""
     out = Path(out)
     entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
     tables = tables_for(entries)
     cards = sorted({c.card for t in tables for c in t.columns if c.card},
                    key=lambda c: (c.board_section.order, c.order, c.name))
     plot_files = plots.draw(entries, cards, out)
-    files = {"README.md": markdown(tables, plot_files), "index.html": html_page(tables, plot_files),
+    views = meta_views(meta or {})
+    files = {"README.md": markdown(tables, plot_files, views), "index.html": html_page(tables, plot_files, views),
              "leaderboard.csv": csv_text(tables), "leaderboard.tex": latex(tables)}
     written = {}
     for name, text in files.items():

@@ -40,6 +40,19 @@ class Store:
             entries.append({**result, "name": name})
         return sorted(entries, key=lambda e: e["name"])
 
+    def load_meta(self) -> dict[str, dict[str, Any]]:
+        """Stored meta-evaluation reports, meta/NAME/meta.json (`cxrgen-bench meta --out
+        leaderboard/meta/NAME`), by name: the board prints which metric to trust beside its numbers."""
+        import json
+
+        reports = {}
+        for path in sorted((self.root / "meta").glob("*/meta.json")):
+            try:
+                reports[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ResultsError(f"{path}: cannot read the meta-evaluation report: {exc}") from exc
+        return reports
+
     def add(self, result: dict[str, Any] | str | Path, name: str | None = None, replace: bool = False) -> Path:
         data = read_result(result) if not isinstance(result, dict) else upgrade(to_json_safe(result))
         data = {**data, "name": slug(name) if name else entry_name(data)}
