@@ -139,10 +139,11 @@ DATASETS: Registry = Registry("datasets")
 PROFILES: Registry[Callable[[], Any]] = Registry("profiles")
 TRAINERS: Registry = Registry("trainers")
 STUDIES: Registry = Registry("studies")
+AUTOENCODERS: Registry = Registry("autoencoders")  # image VAEs (encode → decode), e.g. a diffusers pipeline's
 
 REGISTRIES: dict[str, Registry] = {r.kind: r for r in (
     METRICS, BACKBONES, TEXT_ENCODERS, REPORT_GENERATORS, LABELLERS, GENERATORS, DATASETS, PROFILES, TRAINERS,
-    STUDIES)}
+    STUDIES, AUTOENCODERS)}
 
 
 def _register_builtins() -> None:

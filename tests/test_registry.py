@@ -12,7 +12,7 @@ def test_builtins_are_registered_for_every_kind():
     assert {"inception-v3-fid", "xrv-densenet121", "clip-vit-b-32"} <= set(reg.BACKBONES.names())
     assert "roentgen2022" in reg.PROFILES
     assert set(REGISTRIES) == {"metrics", "backbones", "text_encoders", "report_generators", "labellers", "generators",
-                               "datasets", "profiles", "trainers", "studies"}
+                               "datasets", "profiles", "trainers", "studies", "autoencoders"}
     assert {"transformers", "diffusers", "open-clip"} <= set(reg.TEXT_ENCODERS.names())
     assert "rule-based" in reg.LABELLERS and "callable" in reg.REPORT_GENERATORS
     assert {"roentgen", "dreambooth", "lora", "textual-inversion", "textual-projection"} == set(reg.TRAINERS.names())

@@ -65,6 +65,11 @@ SECTIONS: dict[str, Section] = {s.slug: s for s in (
     Section("augmentation", "Downstream utility: augmentation", "RoentGen Table 5", order=70),
     Section("text", "Text-encoder knowledge (CheXpert@k)", "RoentGen Table 6; seeds/001 Table 2",
             "Scores in percent; k = 10 in roentgen2022.", order=80),
+    Section("reconstruction", "VAE reconstruction", "seeds/001 Table 1",
+            "Real images encoded and decoded by a pipeline's VAE, compared with the originals.", order=90),
+    Section("memorisation", "Memorisation", "cxrgen-bench (CheXGenBench reports one)",
+            "Generated images closer to a training image than the threshold calibrated on real held-out images.",
+            order=100),
 )}
 UNCATALOGUED = Section("uncatalogued", "Metrics without a card", "results whose metric plug-in is not installed",
                        "No card is installed for these keys: direction unknown, so nothing is ranked.", order=10_000)
