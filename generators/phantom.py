@@ -8,6 +8,9 @@ radiographs:
 - phantom-flips-laterality  renders the prompt's findings on the other side
 - phantom-mode-collapse     one image per prompt: every sample identical
 - phantom-degraded          faithful content, blurred, noisy, with lost contrast
+- phantom-copies-training   a generator that memorised its training set: each sample is a training image
+                            (the folder given as the model), picked by the sample's seed, resized to the
+                            generation resolution, with faint noise (a near-copy, not a byte copy)
 """
 from __future__ import annotations
 
@@ -18,7 +21,11 @@ from PIL import Image, ImageFilter
 
 from cxrgen_bench.calibration.phantom import Findings, random_findings, render
 from cxrgen_bench.calibration.reports import findings_from_text
-from cxrgen_bench.generation.protocol import Generator, SampleRequest, sample_seed
+from cxrgen_bench.data.images import read_image
+from cxrgen_bench.data.manifest import ImageSet
+from cxrgen_bench.errors import InputError
+from cxrgen_bench.functional.resize import clean_resize
+from cxrgen_bench.generation.protocol import GenerationSettings, Generator, SampleRequest, sample_seed
 
 
 class PhantomGenerator(Generator):
@@ -66,3 +73,32 @@ class ModeCollapse(PhantomGenerator):
 class Degraded(PhantomGenerator):
     name = "phantom-degraded"
     mode = "degraded"
+
+
+class CopiesTraining(Generator):
+    """The memorisation study's positive control: ``model`` is the training image folder."""
+
+    name = "phantom-copies-training"
+    version = "1"
+    noise = 0.005  # below 8-bit quantisation's visible level, above zero: a near-copy, as a diffusion model makes
+
+    def __init__(self, model: str | None = None, settings: GenerationSettings | None = None, **options: Any):
+        super().__init__(model, settings, **options)
+        if not model:
+            raise InputError("phantom-copies-training copies a training set: pass its image folder as the model")
+        self.training = ImageSet.from_folder(model)
+
+    def weights_sha256(self) -> str:
+        return f"copies-of-{self.training.content_sha256}"  # what it copies is its "weights"
+
+    def one(self, request: SampleRequest) -> np.ndarray:
+        rng = np.random.default_rng(request.seed)
+        record = self.training.records[int(rng.integers(len(self.training.records)))]
+        image = read_image(record.path).pixels
+        size = self.settings.resolution
+        if image.shape != (size, size):
+            image = clean_resize(image * 255.0, (size, size)) / 255.0
+        return np.clip(image + rng.normal(0, self.noise, image.shape), 0, 1)
+
+    def generate(self, requests: Sequence[SampleRequest]) -> list[Any]:
+        return [self.one(r) for r in requests]

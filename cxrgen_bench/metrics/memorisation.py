@@ -1,0 +1,41 @@
+"""Cards of the memorisation study's metrics (computed by `cxrgen-bench study memorisation`, see
+`cxrgen_bench/studies/memorisation.py` and docs/memorisation.md). One key per space:
+``memorisation_share[pixel]``, ``memorisation_share[phantom-evaluator]``, ..."""
+from __future__ import annotations
+
+from ..studies.base import StudyMetric
+from .card import Card
+
+SPACE_LABELS = (("pixel", "pixels"), ("reid-siamese", "re-id"))
+LIMITS = ("A generated image is compared with the training set only: a generator can still reproduce a patient seen "
+          "elsewhere. The threshold is the q-quantile of real held-out images' nearest-training distances, so the "
+          "held-out images must come from the training distribution but not the training set itself.")
+
+
+class MemorisationShare(StudyMetric):
+    study = "memorisation"
+    card = Card(name="memorisation_share", direction="lower", value_range=(0.0, 1.0), label="Memorised",
+                summary="Share of generated images closer to their nearest training image than the threshold "
+                        "calibrated on real held-out images (a non-memorising generator's expected share is q).",
+                requires=("training_budget",), section="memorisation", scale="percent", order=10,
+                options=SPACE_LABELS, limitations=LIMITS)
+
+
+class MemorisationRatio(StudyMetric):
+    study = "memorisation"
+    card = Card(name="memorisation_ratio", direction="lower", value_range=(0.0, None), label="Memorised / q",
+                summary="memorisation_share divided by q, the share expected of a generator that does not copy its "
+                        "training images: about 1 for real held-out images, 1/q when every image is a copy.",
+                requires=("training_budget",), section="memorisation", scale="open", order=20,
+                options=SPACE_LABELS, limitations=LIMITS)
+
+
+class MemorisationDistance(StudyMetric):
+    study = "memorisation"
+    card = Card(name="memorisation_distance", direction="higher", value_range=(0.0, None), label="NN distance",
+                summary="Median distance of a generated image to its nearest training image (pixel RMSE in [0, 1], "
+                        "or the feature space's distance); real held-out images' median is in the details.",
+                requires=("training_budget",), section="memorisation", scale="open", order=30,
+                options=SPACE_LABELS,
+                limitations="Higher is further from the training set, which noise or a poor generator also achieves: "
+                            "read it beside fidelity, and beside the held-out median.")
