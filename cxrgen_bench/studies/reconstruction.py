@@ -316,8 +316,9 @@ class VAEReconstruction(Study):
         ]
         for name, result in sorted(outputs.get(FRECHET_UNIT, {}).items()):
             cfg = self.profile.backbone(name)
+            diagnostics = {k: v for k, v in result.items() if k not in ("value", "warnings")}
             entries.append(self.entry("recon_fd", f"recon_fd[{name}]", result["value"], n, n,
-                                      {**result, "preprocessing": cfg["preprocessing"], "layer": cfg["layer"],
+                                      {**diagnostics, "preprocessing": cfg["preprocessing"], "layer": cfg["layer"],
                                        "reference": "the originals at the autoencoder's resolution"},
                                       backbone=name, warnings=list(result.get("warnings", []))))
         if self.settings["classifier"]:
