@@ -2,11 +2,13 @@
 
 The query and reference sets are cut into blocks; each (query block × reference block) distance
 matrix is formed with one matrix product in float64 (||a||² − 2a·b + ||b||² cancels badly in float32
-when a ≈ b, precisely the near-copies memorisation looks for) and merged into the running k best per
-query. The distances returned are recomputed directly from the differences of the chosen pairs, so
-an exact copy is at distance 0, not at a rounding residue. Ties go to the lowest reference index.
+when a ≈ b, precisely the near-copies memorisation looks for) and merged into the running best
+candidates per query: k plus a few spare ones (`SLACK`). The candidates' distances are then
+recomputed directly from their differences and the k best kept, so an exact copy is at distance 0,
+not at a rounding residue, and exact ties (duplicate references, whose matrix-product distances can
+differ in the last bits) go to the lowest reference index whatever the block sizes.
 
-Peak extra memory: query_block × reference_block float64 (plus one float64 copy of each block),
+Peak extra memory: about three query_block × (reference_block + k + SLACK) float64 matrices,
 e.g. 256 × 8192 × 8 B = 16 MiB, independent of the number of reference vectors; the inputs may be
 memory-mapped arrays.
 """
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 METRICS = ("euclidean", "cosine")
+SLACK = 8  # spare candidates per query, re-ranked exactly
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, 
     if query_block < 1 or reference_block < 1:
         raise ValueError("block sizes must be positive")
     dev = torch.device(device)
+    keep = min(k + SLACK, n_r)
     out_d = np.empty((n_q, k), np.float64)
     out_i = np.empty((n_q, k), np.int64)
     for qs in range(0, n_q, query_block):
@@ -70,28 +74,30 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, 
             idx = torch.arange(rs, rs + len(r), device=dev).expand(len(q), -1)
             # earlier candidates come first and the sort is stable: ties keep the lowest index
             cand_d, cand_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)
-            order = torch.sort(cand_d, dim=1, stable=True).indices[:, :k]
+            order = torch.sort(cand_d, dim=1, stable=True).indices[:, :keep]
             best_d, best_i = cand_d.gather(1, order), cand_i.gather(1, order)
         chosen = best_i.cpu().numpy()
-        out_i[qs:qs + len(q)] = chosen
-        out_d[qs:qs + len(q)] = _exact(queries[qs:qs + len(q)], references, chosen, metric)
-    # the exact distances may reorder near-ties the block products could not tell apart
-    order = np.lexsort((out_i, out_d), axis=1) if k > 1 else np.zeros((n_q, 1), np.int64)
-    return Neighbours(np.take_along_axis(out_d, order, 1), np.take_along_axis(out_i, order, 1))
+        exact = _exact(queries[qs:qs + len(q)], references, chosen, metric)
+        # exact distance first, then the lower index
+        order = np.lexsort((chosen, exact), axis=1)[:, :k]
+        out_i[qs:qs + len(q)] = np.take_along_axis(chosen, order, 1)
+        out_d[qs:qs + len(q)] = np.take_along_axis(exact, order, 1)
+    return Neighbours(out_d, out_i)
 
 
 def _exact(queries: np.ndarray, references: np.ndarray, chosen: np.ndarray, metric: str) -> np.ndarray:
     """Distances of the chosen pairs from their differences, in float64."""
-    q = np.asarray(queries, np.float64)
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.linalg.norm(x, axis=1, keepdims=True) if metric == "cosine" else x
+
+    # 1 − cos(a, b) = ||â − b̂||² / 2: no cancellation for near-copies (a copy is at exactly 0)
+    q = unit(np.asarray(queries, np.float64))
     out = np.empty(chosen.shape, np.float64)
     for j in range(chosen.shape[1]):
-        r = np.asarray(references[chosen[:, j]], np.float64)
-        if metric == "cosine":
-            out[:, j] = 1.0 - np.einsum("ij,ij->i", q / np.linalg.norm(q, axis=1, keepdims=True),
-                                        r / np.linalg.norm(r, axis=1, keepdims=True))
-        else:
-            diff = q - r
-            out[:, j] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        r = unit(np.asarray(references[chosen[:, j]], np.float64))
+        diff = q - r
+        squared = np.einsum("ij,ij->i", diff, diff)
+        out[:, j] = squared / 2 if metric == "cosine" else np.sqrt(squared)
     return np.maximum(out, 0.0)
 
 
