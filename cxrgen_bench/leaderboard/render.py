@@ -118,9 +118,32 @@ def _rank(table: Table) -> None:
                     table.ranks[(i, j)] = position + 1
 
 
+def option_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with the options of `option_rows` cards split into rows of their own: a study's
+    ``augmentation_auroc[real-1100]`` becomes the row "NAME: 1.1k real" with a plain AUROC column, beside
+    the paper's rows of Table 5. Other metrics stay in the entry's own row."""
+    out = []
+    for e in entries:
+        kept, rows = {}, {}
+        for key, m in e.get("metrics", {}).items():
+            card, option = find_card(key), option_of(key)
+            if card is not None and card.option_rows and option is not None:
+                rows.setdefault(option, {})[card.name] = m
+            else:
+                kept[key] = m
+        if kept or not rows:
+            out.append({**e, "metrics": kept})
+        for option, metrics in sorted(rows.items()):
+            label = next((str(m["details"]["row_label"]) for m in metrics.values()
+                          if (m.get("details") or {}).get("row_label")), option)
+            out.append({**e, "name": f"{e['name']} [{option}]", "metrics": metrics,
+                        "model": {**e["model"], "name": f"{e['model']['name']}: {label}"}})
+    return out
+
+
 def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
     out = []
-    ordered = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))
+    ordered = sorted(option_rows(entries), key=lambda e: (e["kind"] != "measured", e["name"]))
     for section, section_columns in columns_for(ordered):
         by_profile: dict[str, list[dict[str, Any]]] = {}
         for e in ordered:

@@ -5,7 +5,7 @@ being evaluated, its display label and number format, the board section and colu
 belongs to, and its per-class breakdown. The leaderboard's sections and columns, the gate's and
 `compare`'s directions, the demo's tables and `cxrgen-bench ls` all read cards and nothing else;
 results files do not carry a copy. Metrics known only from numbers typed in from papers have cards
-of the same form (`metrics/reported.py`).
+of the same form (`reported_only=True` on a plug-in whose values come only from papers).
 
 This module is deliberately light (no numpy, no torch): listing cards and rendering boards must not
 load models.
@@ -93,6 +93,9 @@ class Card:
     # listed still gets a column, labelled by the option itself, after the listed ones.
     options: tuple[tuple[str, str], ...] = ()
     option_format: str = "{label} {option}"  # an option column's label ("FID XRV"; "P@5" with "{option}")
+    # Each option is a row of its own on the board (a study's training mixes, Table 5's rows), labelled
+    # by the entry's details["row_label"], instead of a column.
+    option_rows: bool = False
     per_class: tuple[str, ...] = ()  # ordered classes of a breakdown stored in details[per_class_field]
     per_class_field: str = "per_class"
     headline_label: str = ""  # label of the headline column beside a per-class breakdown

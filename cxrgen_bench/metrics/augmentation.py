@@ -1,0 +1,47 @@
+"""Downstream utility (RoentGen Table 5): a DenseNet-121 trained from scratch on real and/or
+synthetic images, scored on held-out real test images. Computed by `cxrgen-bench study augmentation`
+(cxrgen_bench/studies/augmentation.py); the same cards carry the numbers typed in from the paper.
+
+Keys have one option per training mix, e.g. ``augmentation_auroc[real-1100+synthetic-1100]``; each
+option is a row of its own on the board (the paper's rows), with the mean over seeds, its spread and a
+95% CI over seeds. `augmentation_auroc_gain` is the difference to the real-only baseline, paired by
+seed.
+"""
+from __future__ import annotations
+
+from ..studies.base import StudyMetric
+from .card import Card
+
+_TABLE5 = ("Table 5 (AUROC / accuracy): 1.1k real 0.73 / 0.71; 1.1k synthetic 0.69 / 0.66; "
+           "1.1k real + 1.1k synthetic 0.77 / 0.76; 30k real 0.82 / 0.75; 30k real + 30k synthetic 0.84 / 0.79 "
+           "on a 5k sample of MIMIC-CXR p19")
+
+
+class AugmentationAUROC(StudyMetric):
+    study = "augmentation"
+    card = Card(name="augmentation_auroc", direction="higher", value_range=(0.0, 1.0), label="AUROC",
+                summary="Mean test AUROC over the six findings of a DenseNet-121 trained on real and/or synthetic "
+                        "images (mean over seeds)",
+                version="1", requires=("training_budget",), section="augmentation", order=1, option_rows=True,
+                reported=_TABLE5,
+                limitations="One test set of real images; the CI is over training seeds (the spread of training), "
+                            "not over test images.")
+
+
+class AugmentationAccuracy(StudyMetric):
+    study = "augmentation"
+    card = Card(name="augmentation_accuracy", direction="higher", value_range=(0.0, 1.0), label="Accuracy",
+                summary="Mean per-class test accuracy at probability 0.5 of the same classifiers (mean over seeds)",
+                version="1", requires=("training_budget",), section="augmentation", order=2, option_rows=True,
+                reported=_TABLE5,
+                limitations="The paper does not define its multi-label accuracy; here: per-class accuracy at 0.5, "
+                            "averaged over classes.")
+
+
+class AugmentationGain(StudyMetric):
+    study = "augmentation"
+    card = Card(name="augmentation_auroc_gain", direction="higher", value_range=(-1.0, 1.0), label="ΔAUROC",
+                summary="Test AUROC minus the real-only baseline's, paired by seed (the paper's ↑/↓ column)",
+                version="1", requires=("training_budget",), section="augmentation", order=3, option_rows=True,
+                reported="Table 5: 1.1k synthetic −0.04, 1.1k real + 1.1k synthetic +0.04, 30k real + 30k synthetic "
+                         "+0.11 (vs 1.1k real)")
