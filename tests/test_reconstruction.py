@@ -232,6 +232,7 @@ def test_bad_input_names_the_file_and_writes_no_result(phantoms, tmp_path):
     # the default resize brings it to the resolution instead
     ok = run_study(study(phantoms, vae="codec-down2", images=str(mixed), labels=None, bootstrap=0), tmp_path / "out2")
     assert ok["metrics"]["recon_rmse"]["n"]["effective"] == 13 and "recon_accuracy" not in ok["metrics"]
+    assert ok["metrics"]["recon_rmse"]["details"]["resized_images"] == 1
     assert ok["metrics"]["recon_agreement"]["warnings"]
 
     no_columns = tmp_path / "labels.csv"
@@ -260,3 +261,16 @@ def test_the_cli_runs_the_study_and_score_refuses_its_metrics(phantoms, tmp_path
     assert "vae-reconstruction" in STUDIES.names()
     with pytest.raises(CxrgenError, match="cxrgen-bench study vae-reconstruction"):
         METRICS.get("recon_ssim")({}, []).compute(None)
+
+
+def test_settings_come_from_the_class_then_the_profile_block_then_the_caller(phantoms, tmp_path):
+    profile = tmp_path / "recon.yaml"
+    profile.write_text("extends: calibration-phantom\nname: recon-test\nversion: '1'\nmetrics:\n"
+                       "  vae_reconstruction:\n    resolution: 16\n    chunk: 3\n    backbones: []\n")
+    s = VAEReconstruction({"vae": "codec-down2", "images": str(phantoms / "images"), "resolution": 32}, str(profile))
+    assert s.settings["resolution"] == 32 and s.settings["chunk"] == 3 and s.settings["backbones"] == []
+    assert s.settings["threshold"] == 0.5 and s.settings["classifier"] == "phantom-evaluator"
+    assert [u.id for u in s.units()] == ["chunk-0000", "chunk-0001", "chunk-0002", "chunk-0003"]
+    default = VAEReconstruction({"vae": "codec-down2", "images": str(phantoms / "images")}, "calibration-phantom")
+    assert default.settings["resolution"] == 256  # the profile's generation resolution
+    assert default.settings["backbones"] == ["phantom-evaluator", "inception-v3-fid"]  # its fid backbones

@@ -208,12 +208,14 @@ class VAEReconstruction(Study):
         if unit.id == FRECHET_UNIT:
             return self._frechet(unit, folder)
         records = self.records[unit.settings["first"]: unit.settings["first"] + unit.settings["n"]]
-        originals = np.stack([self._original(r) for r in records])
+        loaded = [self._original(r) for r in records]
+        originals = np.stack([pixels for pixels, _ in loaded])
         recon = self._reconstruct(originals)
         errors = F.mse(originals, recon)
         out: dict[str, Any] = {"ids": [r.prompt_id for r in records], "sample_idx": [r.sample_idx for r in records],
                                "rmse": np.sqrt(errors).tolist(), "psnr": F.psnr_from_mse(errors).tolist(),
-                               "identical": int((errors == 0).sum()), "ssim": F.ssim(originals, recon).tolist()}
+                               "identical": int((errors == 0).sum()), "ssim": F.ssim(originals, recon).tolist(),
+                               "resized": sum(resized for _, resized in loaded)}
         s = self.settings
         if s["classifier"]:
             net = self.backbone(s["classifier"])
@@ -235,17 +237,18 @@ class VAEReconstruction(Study):
             _save_npz(folder / "features.npz", arrays)
         return out
 
-    def _original(self, record: ImageRecord) -> np.ndarray:
-        """The autoencoder's input as canonical grayscale in [0, 1], resolution² (see module docstring)."""
+    def _original(self, record: ImageRecord) -> tuple[np.ndarray, bool]:
+        """The autoencoder's input as canonical grayscale in [0, 1], resolution² (see module docstring),
+        and whether it had to be resized."""
         pixels = read_image(record.path).pixels
         r = self.settings["resolution"]
         if pixels.shape == (r, r):
-            return pixels
+            return pixels, False
         if self.settings["resize"] == "none":
             raise InputError(f"{record.path}: image is {pixels.shape[1]}×{pixels.shape[0]} px, not {r}×{r}; resize the "
                              f"images, pass --resolution, or use --resize clean")
         # clean_resize works on the [0, 255] scale (its clip range); the values stay float throughout
-        return center_crop_or_pad(side_to(pixels * 255.0, r, "shorter"), r) / 255.0
+        return center_crop_or_pad(side_to(pixels * 255.0, r, "shorter"), r) / 255.0, True
 
     def _reconstruct(self, originals: np.ndarray) -> np.ndarray:
         import torch
@@ -308,7 +311,9 @@ class VAEReconstruction(Study):
         psnr = gather("psnr")
         identical = sum(c["identical"] for c in chunks)
         entries = [
-            self._mean_entry("recon_rmse", gather("rmse")),
+            self._mean_entry("recon_rmse", gather("rmse"), {
+                "resolution": self.settings["resolution"], "resize": self.settings["resize"],
+                "resized_images": sum(c["resized"] for c in chunks)}),
             self._mean_entry("recon_psnr", psnr, {"cap_db": F.PSNR_CAP_DB, "identical_pairs": identical,
                                                   "capped_pairs": int((psnr >= F.PSNR_CAP_DB).sum())}),
             self._mean_entry("recon_ssim", gather("ssim"), {"window": F.SSIM_WIN, "sigma": F.SSIM_SIGMA,
