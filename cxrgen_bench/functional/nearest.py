@@ -8,9 +8,10 @@ recomputed directly from their differences and the k best kept, so an exact copy
 not at a rounding residue, and exact ties (duplicate references, whose matrix-product distances can
 differ in the last bits) go to the lowest reference index whatever the block sizes.
 
-Peak extra memory: about three query_block × (reference_block + k + SLACK) float64 matrices,
-e.g. 256 × 8192 × 8 B = 16 MiB, independent of the number of reference vectors; the inputs may be
-memory-mapped arrays.
+Peak extra memory: one float64 copy of a reference block (by default as many rows as fit in
+`BLOCK_BYTES`, 32 MiB), the same for a query block, and a few query_block × reference_block float64
+matrices (1024 × 1024 × 8 B = 8 MiB at d = 4096): independent of the number of reference vectors.
+The inputs may be memory-mapped arrays.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import torch
 
 METRICS = ("euclidean", "cosine")
 SLACK = 8  # spare candidates per query, re-ranked exactly
+BLOCK_BYTES = 32 * 2**20  # float64 reference block size when not given
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ def _block(x: np.ndarray, start: int, stop: int, metric: str, what: str, device:
 
 
 def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, metric: str = "euclidean",
-                       query_block: int = 256, reference_block: int = 8192, device: str = "cpu") -> Neighbours:
-    """The k nearest references of each query: Euclidean distance, or cosine distance 1 − cos."""
+                       query_block: int = 1024, reference_block: int | None = None,
+                       device: str = "cpu") -> Neighbours:
+    """The k nearest references of each query: Euclidean distance, or cosine distance 1 − cos.
+    ``reference_block`` None: as many rows as fit in `BLOCK_BYTES` as float64."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
     if queries.ndim != 2 or references.ndim != 2 or queries.shape[1] != references.shape[1]:
@@ -54,6 +58,8 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, 
         raise ValueError("the reference set is empty")
     if not 1 <= k <= n_r:
         raise ValueError(f"k = {k} must lie in 1..{n_r} (the number of references)")
+    if reference_block is None:
+        reference_block = max(1, BLOCK_BYTES // (8 * max(1, references.shape[1])))
     if query_block < 1 or reference_block < 1:
         raise ValueError("block sizes must be positive")
     dev = torch.device(device)
@@ -62,7 +68,7 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, 
     out_i = np.empty((n_q, k), np.int64)
     for qs in range(0, n_q, query_block):
         q = _block(queries, qs, min(qs + query_block, n_q), metric, "query", dev)
-        q_sq = (q * q).sum(1, keepdim=True)
+        q_sq = torch.linalg.vector_norm(q, dim=1, keepdim=True).square()
         best_d = torch.full((len(q), 0), float("inf"), dtype=torch.float64, device=dev)
         best_i = torch.zeros((len(q), 0), dtype=torch.int64, device=dev)
         for rs in range(0, n_r, reference_block):
@@ -70,7 +76,8 @@ def nearest_neighbours(queries: np.ndarray, references: np.ndarray, k: int = 1, 
             if metric == "cosine":
                 d = 1.0 - q @ r.T
             else:
-                d = (q_sq - 2.0 * (q @ r.T) + (r * r).sum(1)[None, :]).clamp_min_(0.0)
+                r_sq = torch.linalg.vector_norm(r, dim=1).square()  # no (rows × d) temporary
+                d = (q_sq - 2.0 * (q @ r.T) + r_sq[None, :]).clamp_min_(0.0)
             idx = torch.arange(rs, rs + len(r), device=dev).expand(len(q), -1)
             # earlier candidates come first and the sort is stable: ties keep the lowest index
             cand_d, cand_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)

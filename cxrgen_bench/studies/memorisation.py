@@ -48,8 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "top_pairs": 16,
     "min_held_out": 20,
-    "query_block": 256,
-    "reference_block": 8192,
+    "query_block": 1024,
+    "reference_block": None,  # None: as many rows as fit in 32 MiB of float64 (functional.nearest)
 }
 DISTANCE_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 PAIR_SCORE_THRESHOLD = 0.5  # a re-identification net's "same patient" decision
@@ -148,13 +148,15 @@ class MemorisationStudy(Study):
         return [Unit(space, int(self.settings["seed"]), {"space": space}) for space in self.settings["spaces"]]
 
     # --- one space --------------------------------------------------------------------------------
-    def vectors(self, space: str, role: str) -> np.ndarray:
-        records = self.image_set(role).records
-        if space == PIXEL:
-            return pixel_matrix(records, int(self.settings["pixel_size"]), self.cache, self.progress, role)[0]
+    def pixels(self, role: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        return pixel_matrix(self.image_set(role).records, int(self.settings["pixel_size"]), self.cache, self.progress,
+                            role)
+
+    def features(self, space: str, role: str) -> np.ndarray:
         net, preprocessing, layer = self.encoder(space)
-        return extract_features(records, net, preprocessing, layer, self.cache, self.options.batch_size,
-                                self.options.workers, progress=self.progress, desc=f"features {space} ({role})")
+        return extract_features(self.image_set(role).records, net, preprocessing, layer, self.cache,
+                                self.options.batch_size, self.options.workers, progress=self.progress,
+                                desc=f"features {space} ({role})")
 
     def encoder(self, name: str) -> tuple[Any, str, str]:
         if name not in self._backbones:
@@ -170,12 +172,20 @@ class MemorisationStudy(Study):
 
     def run_unit(self, unit: Unit, folder: Path) -> dict[str, Any]:
         space = unit.settings["space"]
+        out: dict[str, Any] = {"space": space}
+        if space == PIXEL:
+            loaded = {role: self.pixels(role) for role in ROLES}
+            train, held, gen = (loaded[role][0] for role in ROLES)
+            out["coercions"] = self.pixel_coercions({role: sizes for role, (_, sizes) in loaded.items()})
+        else:
+            train, held, gen = (self.features(space, role) for role in ROLES)
+            net, preprocessing, layer = self.encoder(space)
+            out["encoder"] = {"name": space, "preprocessing": preprocessing, "layer": layer, **net.provenance}
         metric = "euclidean" if space == PIXEL else self.settings["feature_distance"]
-        train, held, gen = (self.vectors(space, role) for role in ("train", "held_out", "images"))
         # RMSE: the Euclidean distance over the number of pixels, comparable across pixel sizes
         scale = 1 / math.sqrt(train.shape[1]) if space == PIXEL else 1.0
         search = dict(k=1, metric=metric, query_block=int(self.settings["query_block"]),
-                      reference_block=int(self.settings["reference_block"]), device=self.options.device)
+                      reference_block=self.settings["reference_block"], device=self.options.device)
         try:
             with self.progress(2, f"nearest training images ({space})", "sets") as bar:
                 nn_gen = nearest_neighbours(gen, train, **search)
@@ -185,21 +195,16 @@ class MemorisationStudy(Study):
         except ValueError as exc:  # a zero feature vector under the cosine distance
             raise InputError(f"memorisation, space {space}: {exc}") from None
         gen_d, held_d = nn_gen.distances[:, 0] * scale, nn_held.distances[:, 0] * scale
-        out: dict[str, Any] = {
-            "space": space, "distance": "rmse" if space == PIXEL else metric,
+        out.update({
+            "distance": "rmse" if space == PIXEL else metric, "n_train": len(train), "dim": int(train.shape[1]),
             "generated": {"ids": [[r.prompt_id, r.sample_idx] for r in self.image_set("images").records],
                           "distance": gen_d.tolist(), "nearest": nn_gen.indices[:, 0].tolist()},
-            "held_out": {"distance": held_d.tolist(), "nearest": nn_held.indices[:, 0].tolist()},
-            "n_train": len(train), "dim": int(train.shape[1])}
-        if space == PIXEL:
-            out["coercions"] = self.pixel_coercions()
-        else:
-            net = self.encoder(space)[0]
-            out["encoder"] = {"name": space, "preprocessing": self.encoder(space)[1], "layer": self.encoder(space)[2],
-                              **net.provenance}
-            if hasattr(net, "pair_score"):  # a re-identification net: its same-patient score of each pair
-                out["generated"]["pair_score"] = net.pair_score(gen, train[nn_gen.indices[:, 0]]).tolist()
-                out["held_out"]["pair_score"] = net.pair_score(held, train[nn_held.indices[:, 0]]).tolist()
+            "held_out": {"distance": held_d.tolist(), "nearest": nn_held.indices[:, 0].tolist()}})
+        net = self.encoder(space)[0] if space != PIXEL else None
+        if hasattr(net, "pair_score"):
+            # a re-identification net: its same-patient score of each image and its nearest training image
+            out["generated"]["pair_score"] = net.pair_score(gen, train[nn_gen.indices[:, 0]]).tolist()
+            out["held_out"]["pair_score"] = net.pair_score(held, train[nn_held.indices[:, 0]]).tolist()
         threshold = float(np.quantile(held_d, float(self.settings["quantile"])))
         out["top_pairs"] = self.top_pairs(out, threshold)
         # the study folder (run_study passes OUT/units/ID): where a person looks first
@@ -208,10 +213,8 @@ class MemorisationStudy(Study):
         out["grid"] = grid.name
         return out
 
-    def pixel_coercions(self) -> dict[str, Any]:
+    def pixel_coercions(self, sizes: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
         size = int(self.settings["pixel_size"])
-        sizes = {role: pixel_matrix(self.image_set(role).records, size, self.cache, self.progress, role)[1]
-                 for role in ROLES}
         out: dict[str, Any] = {"resized_to": [size, size], "method": "clean bicubic on float pixels",
                                "source_sizes": {role: {f"{w}x{h}": n for (h, w), n in Counter(s).most_common(5)}
                                                 for role, s in sizes.items()},
