@@ -431,10 +431,11 @@ def quick_known_answer(workdir: str | Path, progress: bool = False, spaces: tupl
     from .base import run_study
 
     workdir = Path(workdir)
-    PhantomDataset().write(workdir / "train", n=n_train, seed=11)
-    PhantomDataset().write(workdir / "held-out", n=n_held_out, seed=12)
+    size = 128  # the phantom evaluator's input size: larger phantoms only cost rendering time
+    for name, n, seed in (("train", n_train, 11), ("held-out", n_held_out, 12)):
+        PhantomDataset(workdir / name).prompts(limit=n, seed=seed, size=size).write(workdir / name / "prompts.csv")
     prompts = PromptSet.from_csv(PhantomDataset().prompts(limit=n_prompts, seed=13).write(workdir / "prompts.csv"))
-    settings = GenerationSettings(resolution=256, samples_per_prompt=samples, batch_size=16, seed=0)
+    settings = GenerationSettings(resolution=size, samples_per_prompt=samples, batch_size=16, seed=0)
     standins = {"phantom-faithful": PhantomGenerator(settings=settings),
                 "phantom-copies-training": CopiesTraining(str(workdir / "train" / "images"), settings)}
     results = {}
