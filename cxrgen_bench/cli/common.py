@@ -3,12 +3,14 @@ checks that refuse a bad flag before any work (a typo must not cost an hour of c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
+# The checks that refuse a bad flag before any work live with the runner, which the Python API shares;
+# the commands import them from here as before.
+from ..evaluation.checks import check_device, check_metric_options, check_out  # noqa: F401
 
 GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale", "resolution", "seed", "scheduler",
                     "precision", "device", "compile", "vae_batch_size", "allow_pickle")
@@ -46,66 +48,6 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """argparse type for optional counts (bootstrap resamples: 0 means none)."""
     return _int_at_least(0, text)
-
-
-def check_out(path: str | None, folder: bool = False) -> None:
-    """Refuse an --out that cannot be written now, not after the metrics were computed."""
-    if not path:
-        return
-    out = Path(path)
-    if out.exists() and out.is_dir() != folder:
-        raise InputError(f"--out {out} is a folder; name the results file, e.g. --out {out / 'results.json'}"
-                         if not folder else f"--out {out} is a file; name a folder")
-    existing = out if out.is_dir() else out.parent
-    while not existing.exists():  # missing folders are created when writing
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"--out {out}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: cannot write in {existing} (read-only or no permission); choose another place")
-
-
-def check_device(device: str | None) -> None:
-    """A device torch cannot use is named now, not as a traceback from the first model."""
-    if device in (None, "cpu", "auto"):
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InputError(f"--device {device!r} is not a torch device; use cpu, cuda, cuda:1, mps, ...") from None
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (dev.index or 0) >= count:
-            raise InputError(f"--device {device}: " + ("no CUDA GPU is visible to torch" if count == 0 else
-                                                      f"torch sees {count} CUDA device(s) (cuda:0..{count - 1})")
-                             + "; use --device cpu, or check CUDA_VISIBLE_DEVICES and the torch build")
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"--device {device}: Apple's MPS is not available here; use --device cpu")
-
-
-def check_metric_options(metrics: str | None, profile: str) -> None:
-    """Refuse options a metric does not take (fid[typo], ms_ssim[foo]) before any work: the metric would
-    fail on them only when its turn came, or ignore them. Image-feature metrics take backbones; others
-    the options their card lists (a plug-in that takes options lists them there)."""
-    if not metrics:
-        return
-    from ..evaluation.runner import parse_metric_specs
-    from ..metrics.per_backbone import PerBackbone
-    from ..profiles import get_profile
-    from ..registry import BACKBONES, METRICS
-
-    for name, options in parse_metric_specs(metrics):
-        metric = METRICS.get(name)
-        if issubclass(metric, PerBackbone):  # a registered backbone, or one the profile configures by name
-            known = sorted({*BACKBONES.names(), *get_profile(profile).backbones})
-        else:
-            known = [option for option, _ in metric.card.options]
-        unknown = [o for o in options if o not in known]
-        if unknown:
-            raise InputError(f"--metrics {name}[{'+'.join(options)}]: unknown option(s) {', '.join(unknown)}; "
-                             + (f"{name} takes: {', '.join(known)}" if known else f"{name} takes no options"))
 
 
 def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:

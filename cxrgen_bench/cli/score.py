@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..metrics.card import find_card
-from .common import (add_generation_flags, check_device, check_metric_options, check_out, generation_settings, log,
-                     non_negative_int, parse_weights, positive_int)
+from ..data.manifest import LAYOUTS
+from .common import add_generation_flags, generation_settings, log, non_negative_int, parse_weights, positive_int
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -19,7 +19,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     subject.add_argument("--images", help="folder of generated images (manifest.csv inside, or {id}_{k}.png names); "
                                           "with --generator, where to generate them")
     subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
-    subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns")
+    subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns; its prompt ids "
+                                           "and the images' must be the same (see --subset)")
+    subject.add_argument("--layout", choices=LAYOUTS, help="how --images is read: roentgen ({prompt_id}_{k} files), "
+                                                         "one-per-file (each file one prompt) or manifest "
+                                                         "(manifest.csv); default: manifest.csv if present, else "
+                                                         "roentgen when any file is named {prompt_id}_0")
+    subject.add_argument("--reference-layout", choices=LAYOUTS, help="the same for --reference")
+    subject.add_argument("--subset", action="store_true",
+                         help="score only the prompts both --images and --prompts hold (without it, an image "
+                              "whose prompt id is not in --prompts, or a prompt without images, is an error); "
+                              "the results record the counts and the ids left out")
+    subject.add_argument("--allow-outside-paths", action="store_true",
+                         help="accept manifest paths outside the image folder (absolute, or ../); recorded")
     subject.add_argument("--report-generator", help="(with --images and --prompts, for rrg) a report generator that "
                                                     "reads the images: a transformers image-to-text folder, or "
                                                     "KIND:LOCATION (cxrgen-bench ls report_generators)")
@@ -64,12 +76,11 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, batch_size=args.batch_size, workers=args.workers, allow_pickle=args.allow_pickle,
         strict=args.strict, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
         log=None if args.quiet else log, report_generator=args.report_generator,
-        trust_remote_code=args.trust_remote_code)
+        trust_remote_code=args.trust_remote_code, layout=args.layout, reference_layout=args.reference_layout,
+        subset=args.subset, allow_outside_paths=args.allow_outside_paths)
     progress = not (args.quiet or args.json)
     checkpoints = bool(args.text_encoder and checkpoint_folders(args.text_encoder))
-    check_out(args.out, folder=checkpoints)
-    check_device(args.device)
-    check_metric_options(args.metrics, args.profile)
+    # the flags are checked before any work by the Python call each branch makes (checks.check_run_arguments)
     if args.generator:
         if not args.prompts or not args.images:
             raise InputError("score --generator needs --prompts and --images (where to generate)")
@@ -111,6 +122,10 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     if kwargs.pop("report_generator") or kwargs.pop("trust_remote_code"):
         raise InputError("--report-generator reads images: it does not apply to text-encoder checkpoints")
     kwargs.pop("reference")
+    image_flags = [flag for flag in ("layout", "reference_layout", "subset", "allow_outside_paths") if kwargs.pop(flag)]
+    if image_flags:
+        raise InputError(f"--{image_flags[0].replace('_', '-')} reads image folders: it does not apply to "
+                         "text-encoder checkpoints")
     results = score_checkpoints(args.text_encoder, args.reports, kwargs.pop("metrics"), out=kwargs.pop("out"),
                                 extraction=args.extraction, progress=progress, **kwargs)
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_device, check_metric_options, check_out, log, non_negative_int, parse_weights
+from .common import log, non_negative_int, parse_weights
 from .score import show
 
 HELP = "score generated reports against reference reports (BLEU-4, ROUGE-L, BERTScore, F1-CheXbert, ...)"
@@ -35,9 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.runner import score_reports
 
-    check_out(args.out)
-    check_device(args.device)
-    check_metric_options(args.metrics, args.profile)
+    # score_reports checks the flags before any work (checks.check_run_arguments)
     result = score_reports(args.hypotheses, args.references, args.metrics, profile=args.profile,
                            weights=parse_weights(args.weights), out=args.out, model_name=args.name,
                            cache_dir=args.cache_dir, use_cache=not args.no_cache, device=args.device,

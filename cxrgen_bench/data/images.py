@@ -64,6 +64,12 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def file_matches_sha256(path: Path, expected: str, actual: str | None = None) -> bool:
+    """Whether a file still holds the bytes a record (a manifest's sha256 column, the generation journal)
+    says it holds; ``actual``: its sha256 when already computed. Hex digits in either case."""
+    return (actual or sha256_file(path)) == expected.strip().lower()
+
+
 def check_image_bytes(data: bytes, path: Path) -> str:
     """Cheap structural check of a file's bytes, done when an image set is loaded, so a broken
     sample is reported before any metric runs (not only when a metric happens to read it).

@@ -42,6 +42,8 @@ class RunOptions:
     bootstrap_seed: int = 0
     progress: bool = False
     log: Callable[[str], None] = lambda msg: None
+    # how the inputs were read (layout, subset, allow_outside_paths), recorded in run.settings
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 class EvaluationContext:

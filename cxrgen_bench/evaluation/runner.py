@@ -23,6 +23,7 @@ from ..profiles import Profile, get_profile
 from ..registry import METRICS
 from ..files import atomic_write_text
 from ..results.store import SCHEMA_VERSION, to_json_safe, validate, write_result
+from .checks import check_run_arguments
 from .context import EvaluationContext, RunOptions
 from .subjects import ImageSetSubject, Subject, TextEncoderSubject
 
@@ -138,7 +139,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
            "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
-                        "bootstrap_seed": options.bootstrap_seed}}
+                        "bootstrap_seed": options.bootstrap_seed, **options.settings}}
     if out is not None and ctx.artifacts:
         run["artifacts"] = {name: str(Path(out).with_suffix(f".{name}")) for name in sorted(ctx.artifacts)}
     result = new_result(subject, prof, values, ctx.models_used(), run, model_name, model)
@@ -153,9 +154,12 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
                   prompts: str | Path | PromptSet | None = None, text_encoder: Any = None,
                   reports: str | Path | PromptSet | None = None, extraction: str | Sequence[str] | None = None,
                   device: str = "cpu", allow_pickle: bool = False, report_generator: Any = None,
-                  profile: str | Profile = "roentgen2022", trust_remote_code: bool = False) -> Subject:
+                  profile: str | Profile = "roentgen2022", trust_remote_code: bool = False,
+                  layout: str | None = None, reference_layout: str | None = None, subset: bool = False,
+                  allow_outside_paths: bool = False) -> Subject:
     """The subject the arguments of `score` describe: an image set (read by a report generator for
-    rrg), or a text encoder with reports."""
+    rrg), or a text encoder with reports. ``layout``/``reference_layout``, ``subset`` and
+    ``allow_outside_paths``: see `score`."""
     if images is not None and text_encoder is not None:
         raise InputError("score one subject at a time: --images (an image set) or --text-encoder (with --reports)")
     if text_encoder is not None:
@@ -176,8 +180,12 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
         return TextEncoderSubject(encoder, report_set, tuple(methods))
     if images is None:
         raise InputError("score needs --images (a folder of generated images) or --text-encoder with --reports")
-    image_set = images if isinstance(images, ImageSet) else ImageSet.from_folder(images)
-    ref_set = reference if isinstance(reference, ImageSet) or reference is None else ImageSet.from_folder(reference)
+    if reference_layout is not None and reference is None:
+        raise InputError("--reference-layout (reference_layout=) applies to --reference, which is not given")
+    image_set = images if isinstance(images, ImageSet) else \
+        ImageSet.from_folder(images, layout=layout, allow_outside_paths=allow_outside_paths)
+    ref_set = reference if isinstance(reference, ImageSet) or reference is None else \
+        ImageSet.from_folder(reference, layout=reference_layout, allow_outside_paths=allow_outside_paths)
     prompt_set = prompts if isinstance(prompts, PromptSet) or prompts is None else PromptSet.from_csv(prompts)
     reader = None
     if report_generator is not None:
@@ -188,7 +196,7 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
                                        trust_remote_code=trust_remote_code)
     elif trust_remote_code:
         raise InputError("--trust-remote-code applies to --report-generator only")
-    return ImageSetSubject(image_set, ref_set, prompt_set, reader)
+    return ImageSetSubject(image_set, ref_set, prompt_set, reader, subset=subset)
 
 
 def score(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
@@ -200,16 +208,29 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
           log: Callable[[str], None] | None = None, progress: bool = False, text_encoder: Any = None,
           reports: str | Path | PromptSet | None = None,
           extraction: str | Sequence[str] | None = None, report_generator: Any = None,
-          trust_remote_code: bool = False) -> dict[str, Any]:
+          trust_remote_code: bool = False, layout: str | None = None, reference_layout: str | None = None,
+          subset: bool = False, allow_outside_paths: bool = False) -> dict[str, Any]:
     """Score an image set (``images``, with ``reference`` and ``prompts``; ``report_generator`` for rrg)
     or a text encoder (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows
-    progress on stderr."""
+    progress on stderr.
+
+    ``layout`` (and ``reference_layout``): "roentgen", "one-per-file" or "manifest" forces how a folder
+    is read; None applies the rule of `cxrgen_bench.data.manifest`. ``subset=True`` scores only the
+    prompts both the images and ``prompts`` hold (otherwise any difference is an error naming the ids)
+    and records what was left out; ``allow_outside_paths=True`` accepts manifest paths outside the
+    image folder (recorded). The arguments are checked before any image is read, as on the command
+    line (`checks.check_run_arguments`)."""
+    check_run_arguments(out=out, device=device, metrics=metrics, profile=profile, batch_size=batch_size,
+                        workers=workers, bootstrap=bootstrap)
     subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle,
-                            report_generator, profile, trust_remote_code)
+                            report_generator, profile, trust_remote_code, layout, reference_layout, subset,
+                            allow_outside_paths)
+    flags = {"layout": layout, "reference_layout": reference_layout, "subset": subset,
+             "allow_outside_paths": allow_outside_paths} if isinstance(subject, ImageSetSubject) else {}
     return _score_subject(subject, metrics, profile=profile, weights=weights, out=out, model_name=model_name,
                           cache_dir=cache_dir, use_cache=use_cache, device=device, batch_size=batch_size,
                           workers=workers, allow_pickle=allow_pickle, strict=strict, bootstrap=bootstrap,
-                          bootstrap_seed=bootstrap_seed, log=log, progress=progress)
+                          bootstrap_seed=bootstrap_seed, log=log, progress=progress, settings=flags)
 
 
 def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profile: str | Profile = "roentgen2022",
@@ -217,14 +238,16 @@ def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profil
                    model_name: str | None = None, cache_dir: str | Path | None = None, use_cache: bool = True,
                    device: str = "cpu", batch_size: int = 32, workers: int | None = None, allow_pickle: bool = False,
                    strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
-                   log: Callable[[str], None] | None = None, progress: bool = False) -> dict[str, Any]:
+                   log: Callable[[str], None] | None = None, progress: bool = False,
+                   settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if metrics is None:
         if not isinstance(subject, ImageSetSubject):
             raise InputError("name the metrics to compute for a text encoder (--metrics)")
         metrics = DEFAULT_METRICS
     options = RunOptions(weights=dict(weights or {}), allow_pickle=allow_pickle, device=device,
                          batch_size=batch_size, workers=workers, strict=strict, bootstrap=bootstrap,
-                         bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None))
+                         bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None),
+                         settings=dict(settings or {}))
     return evaluate(subject, metrics, profile, out=out, model_name=model_name,
                     cache=Cache(cache_dir, enabled=use_cache), options=options)
 
@@ -235,6 +258,8 @@ def score_reports(hypotheses: str | Path, references: str | Path, metrics: str |
     the rrg scorers for report-generation researchers. Keyword arguments as for `score`."""
     from .subjects import ReportPairsSubject, ReportTable
 
+    check_run_arguments(**{k: kwargs[k] for k in ("out", "device", "profile", "batch_size", "workers", "bootstrap")
+                           if k in kwargs}, metrics=metrics)
     subject = ReportPairsSubject(ReportTable.from_csv(hypotheses, "hypotheses"),
                                  ReportTable.from_csv(references, "references"))
     return _score_subject(subject, metrics, **kwargs)
@@ -248,6 +273,9 @@ def generate_then_score(generator: str, model: str | None, prompts: str | Path, 
     the generator from the folder's generation.json."""
     from ..generation import generate
 
+    # before generating: a bad flag must not cost the generation run first
+    check_run_arguments(**{k: score_kwargs[k] for k in ("out", "device", "metrics", "profile", "batch_size", "workers",
+                                                       "bootstrap") if k in score_kwargs})
     summary = generate(generator=generator, model=model, prompts=prompts, out=images,
                        profile=score_kwargs.get("profile", "roentgen2022"), progress=progress, **dict(generation or {}))
     if summary["rank"] != 0:
@@ -277,6 +305,9 @@ def score_checkpoints(text_encoder: str | Path, reports: str | Path | PromptSet,
     from ..models.text.hf import DiffusersTextEncoder
     from ..training import step_of
 
+    check_run_arguments(out=out, metrics=metrics, out_is_folder=True,
+                        **{k: score_kwargs[k] for k in ("device", "profile", "batch_size", "workers", "bootstrap")
+                           if k in score_kwargs})
     found = checkpoint_folders(text_encoder)
     if not found:
         raise InputError(f"{text_encoder}: no trainer checkpoints with a text encoder (checkpoint-N/text_encoder)")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..cache import key_of
-from ..data.manifest import ImageRecord, ImageSet, PromptSet
+from ..data.manifest import SHOWN, ImageRecord, ImageSet, PromptSet, listing
 from ..errors import InputError
 from ..metrics.card import CHECKED_BY_METRIC, REQUIREMENTS
 
@@ -66,11 +66,24 @@ class Subject:
 
 @dataclass
 class ImageSetSubject(Subject):
+    """Generated images with their prompts: both must hold the same prompt ids (an image without its
+    prompt, or a prompt without images, is an error naming them), unless ``subset`` asks to score only
+    the prompts both hold — then `subset_record` (in the results' subject) says what was dropped."""
+
     images: ImageSet
     reference: ImageSet | None = None
     prompts: PromptSet | None = None
     report_generator: Any = None  # a models.report.ReportGenerator that reads the images (rrg)
+    subset: bool = False
+    subset_record: dict[str, Any] | None = field(default=None, init=False)
     kind: ClassVar[str] = "image-set"
+
+    def __post_init__(self) -> None:
+        if self.prompts is not None:
+            self.images, self.prompts, self.subset_record = match_prompts(self.images, self.prompts, self.subset)
+        elif self.subset:
+            raise InputError("--subset (subset=True) scores the prompts that both the images and --prompts hold; "
+                             "give --prompts, or drop --subset")
 
     def provides(self) -> set[str]:
         out = {"images"}
@@ -91,7 +104,10 @@ class ImageSetSubject(Subject):
         return f"the image folder {self.images.root}" + (f" with {' and '.join(extras)}" if extras else "")
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.images.describe()}
+        out = {"kind": self.kind, **self.images.describe()}
+        if self.subset_record is not None:
+            out["subset"] = self.subset_record
+        return out
 
     def inputs(self) -> dict[str, Any]:
         return {"reference_set": self.reference.describe() if self.reference else None,
@@ -123,6 +139,40 @@ class ImageSetSubject(Subject):
             raise InputError(f"{metric}: {len(missing)} {what} image(s) have prompt ids not in {self.prompts.path}, "
                              f"e.g. {[r.prompt_id for r in missing[:3]]} (from {missing[0].path})")
         return self.prompts
+
+
+def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False
+                  ) -> tuple[ImageSet, PromptSet, dict[str, Any] | None]:
+    """The images and prompts to score, and the record of a subset (None when nothing was asked)."""
+    have, want = set(images.prompt_ids), set(prompts.prompts)
+    extra, lacking = sorted(have - want), sorted(want - have)
+    if (extra or lacking) and not subset:
+        parts = []
+        if extra:
+            parts.append(f"{len(extra)} prompt id(s) of images are not in the prompts CSV: {listing(extra)}")
+        if lacking:
+            parts.append(f"{len(lacking)} prompt(s) have no images: {listing(lacking)}")
+        stripped = {pid.strip(): pid for pid in want}
+        near = [f"{pid!r} is {stripped[pid.strip()]!r} with spaces" for pid in extra if pid.strip() in stripped]
+        raise InputError(f"{images.root} and {prompts.path} do not hold the same prompt ids: " + "; ".join(parts)
+                         + (f" ({'; '.join(near[:SHOWN])}: ids are matched exactly)" if near else "")
+                         + ". Fix the names or the CSV, or score only the prompts both hold with --subset "
+                           "(subset=True; the results record what was left out)")
+    if not subset:
+        return images, prompts, None
+    kept = have & want
+    if not kept:
+        raise InputError(f"--subset: no prompt id is both in {images.root} and in {prompts.path}; "
+                         f"images have e.g. {listing(extra, 3)}, the prompts e.g. {listing(lacking, 3)}")
+    record = {"requested": {"images": len(images.records), "image_prompt_ids": len(have), "prompts": len(want)},
+              "dropped": {"images_not_in_prompts": sum(r.prompt_id not in want for r in images.records),
+                          "image_prompt_ids_not_in_prompts": extra, "prompts_without_images": lacking}}
+    if extra:
+        images = images.restrict(kept)
+    if lacking:
+        prompts = prompts.restrict(kept)
+    record["effective"] = {"images": len(images.records), "prompts": len(kept)}
+    return images, prompts, record
 
 
 @dataclass
@@ -296,5 +346,7 @@ def generator_provenance(images: ImageSet) -> dict[str, Any]:
                      prompts_sha256=(data.get("prompts") or {}).get("sha256"),
                      # True: these are exactly the images the harness wrote; False: the folder changed since;
                      # None: a record from before the harness stored the images' hash.
-                     matches_images=None if recorded is None else recorded == images.content_sha256)
+                     # a subset (score --subset) is compared through the whole folder it was taken from
+                     matches_images=None if recorded is None else
+                     recorded == (images.full_content_sha256 or images.content_sha256))
     return generator

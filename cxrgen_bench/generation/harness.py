@@ -30,6 +30,7 @@ from PIL import Image
 from .. import workdir
 from ..files import atomic_write_bytes, atomic_write_text
 from ..progress import Progress
+from ..data.images import file_matches_sha256
 from ..data.manifest import PromptSet, content_sha256
 from ..errors import CxrgenError, InputError
 from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed, to_uint8
@@ -117,7 +118,7 @@ class OutputFolder:
                     if not file.is_file():
                         continue
                     if self._known.get(rel) != digest:
-                        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+                        if not file_matches_sha256(file, digest):
                             continue  # damaged, or a stale line of a regenerated image
                         self._known[rel] = digest
                     done[(pid, k)] = (rel, digest)
