@@ -15,6 +15,12 @@
    with the real phantoms as queries for the upper bound.
 4. Text-encoder knowledge: CheXpert@k of four text encoders of known quality on 400 phantom reports
    (calibration/text_encoders.py and the bag-of-words baseline), with bootstrap CIs.
+   Downstream utility (RoentGen Table 5, quick settings): small DenseNets trained on real phantoms or on
+   a stand-in's images, scored on new real phantoms (the augmentation study).
+   VAE reconstruction (seeds/001 Table 1): real phantoms through three codecs of known quality
+   (downsampling by 2 and by 8, and one that returns another phantom) in place of a VAE.
+   Memorisation: the nearest training phantom of every image of phantom-faithful and of a stand-in
+   that copies training images, in pixel space and on the phantom evaluator.
 5. The meta-evaluation (cxrgen_bench/meta.py): each metric's agreement with the known answers of
    these runs, its response to graded corruptions and its small-sample bias, on the phantom evaluator.
 6. A leaderboard of all of them, built from the stored results (Markdown + HTML).
@@ -27,7 +33,11 @@ and real phantoms far above ignores-prompt; report generation: faithful and real
 ignores-prompt on every scorer, flips-laterality below faithful on the scorers that read side words
 (BLEU-4, ROUGE-L); alignment real ≈ faithful > flips-laterality > ignores-prompt;
 CheXpert@k phantom-reader >
-bow > phantom-reader-shuffled > random-hash (near the classes' prevalence). This is not a CXR result.
+bow > phantom-reader-shuffled > random-hash (near the classes' prevalence); augmentation: a classifier
+trained on phantom-faithful's images scores close to one trained on real phantoms, one trained on
+phantom-ignores-prompt's near chance (AUROC 0.5); reconstruction: RMSE codec-down2 < codec-down8 <
+codec-shuffle, PSNR and SSIM the other way, classifier agreement down2 ≥ down8 > shuffle;
+memorisation: the copying stand-in's share near 1, phantom-faithful's near the calibrated q (0.05). This is not a CXR result.
 """
 from __future__ import annotations
 
@@ -38,7 +48,7 @@ from typing import Any, Callable
 from .calibration.dataset import PhantomDataset, write_reports
 from .data.datasets.base import PromptTable
 from .generation import generate
-from .leaderboard.render import Column, arrow, build, fmt, headline_columns
+from .leaderboard.render import Column, arrow, build, fmt, headline_columns, option_rows
 from .leaderboard.store import Store
 from .evaluation.runner import score
 from .models.weights import WeightsSpec, resolve_weights
@@ -54,6 +64,18 @@ POOL = 400  # real phantoms with reports: retrieval candidates
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
 READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
+# The augmentation study, quick: the real pool's phantoms vs each stand-in's 256 images (64 prompts × 4);
+# the full study (profile settings: more epochs, larger images, two seeds) is its own command.
+AUGMENTATION_TRAIN = 256  # images per mix, at most: 4 samples of each prompt when there are fewer prompts
+
+
+def augmentation_plans(prompts: int) -> dict[str, tuple[str, ...]]:
+    n = min(AUGMENTATION_TRAIN, 4 * prompts)
+    return {"phantom-faithful": (f"{n}:0", f"0:{n}"), "phantom-ignores-prompt": (f"0:{n}",)}
+
+
+AUGMENTATION_QUICK = {"max_epochs": 8, "resolution": 48}
+AUGMENTATION_TEST = 128
 # Text encoders of known CheXpert@k ordering (calibration/text_encoders.py): reader > bow > shuffled > random.
 TEXT_STAND_INS = ("phantom-reader", "bow", "phantom-reader-shuffled", "random-hash")
 
@@ -148,6 +170,31 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     timings["text encoders"] = time.perf_counter() - t
     log(f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)")
     t = time.perf_counter()
+    plans = augmentation_plans(prompts)
+    augmentation = augmentation_runs(out, pool_csv, prompts_csv, plans, progress)
+    for name, result in augmentation.items():
+        store.add(result, name=f"augmentation-{name}", replace=True)
+    timings["augmentation"] = time.perf_counter() - t
+    log(f"trained {sum(len(p) for p in plans.values())} classifiers on real and synthetic phantoms "
+        "(augmentation study, quick settings)")
+    t = time.perf_counter()
+    from .studies.reconstruction import quick_known_answer as reconstruction_runs
+
+    reconstruction = reconstruction_runs(out / "studies" / "reconstruction", n=prompts, bootstrap=bootstrap)
+    for name, result in reconstruction.items():
+        store.add(result, name=f"reconstruction-{name}", replace=True)
+    timings["reconstruction"] = time.perf_counter() - t
+    log(f"encoded and decoded {prompts} real phantoms with {len(reconstruction)} codecs of known quality "
+        "(VAE reconstruction study)")
+    t = time.perf_counter()
+    from .studies.memorisation import quick_known_answer as memorisation_runs
+
+    memorisation = memorisation_runs(out / "studies" / "memorisation", progress=progress)
+    for name, result in memorisation.items():
+        store.add(result, name=f"memorisation-{name}", replace=True)
+    timings["memorisation"] = time.perf_counter() - t
+    log(f"searched the nearest training phantom of every image of {len(memorisation)} stand-ins (memorisation study)")
+    t = time.perf_counter()
     # which metric to trust: the known answers of these runs, graded corruptions and sample size on the
     # phantom evaluator (cxrgen-bench meta runs more encoders and writes docs/metric-validity.md)
     from .meta import run as run_meta, verdicts
@@ -168,6 +215,12 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("")
     log(summary_table(text_results, "text encoder"))
     log("")
+    log(summary_table(augmentation, "training mix", sections=("augmentation",)))
+    log("")
+    log(summary_table(reconstruction, "autoencoder", sections=("reconstruction",)))
+    log("")
+    log(summary_table(memorisation, "stand-in", sections=("memorisation",)))
+    log("")
     log(f"which metric to trust (meta-evaluation, {out / 'meta' / 'meta.md'}):")
     for line in verdicts(meta):
         log(f"  - {line}")
@@ -176,7 +229,30 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
-            "text_results": text_results, "timings": timings, "board": board}
+            "text_results": text_results, "augmentation": augmentation,
+            "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board}
+
+
+def augmentation_runs(out: Path, pool_csv: Path, prompts_csv: Path, plans: dict[str, tuple[str, ...]],
+                      progress: bool) -> dict[str, dict[str, Any]]:
+    """RoentGen Table 5 on phantoms, quick: classifiers trained on the real pool's phantoms or on a stand-in's
+    images (labelled by their prompts), scored on 128 new real phantoms. The full-size study is
+    `cxrgen-bench study augmentation --profile calibration-phantom` (tests/test_augmentation.py asserts
+    its known answer)."""
+    from .evaluation.context import RunOptions
+    from .studies import run_study
+    from .studies.augmentation import AugmentationStudy
+
+    test_csv = PhantomDataset(out / "dataset").prompts(limit=AUGMENTATION_TEST, seed=3).write(
+        out / "dataset" / "augmentation_test.csv")
+    results = {}
+    for name, plan in plans.items():
+        study = AugmentationStudy({"real_train": str(pool_csv), "real_test": str(test_csv),
+                                   "images_root": str(out / "dataset"), "synthetic": str(out / "generated" / name),
+                                   "synthetic_prompts": str(prompts_csv), "plan": list(plan), "seeds": [0],
+                                   "overrides": dict(AUGMENTATION_QUICK)}, PROFILE, RunOptions(progress=progress))
+        results[name] = run_study(study, out / "studies" / "augmentation" / name, model_name=name)
+    return results
 
 
 def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
@@ -184,7 +260,7 @@ def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
                   without: tuple[str, ...] = ()) -> str:
     """One row per stand-in, one column per headline value (of the board ``sections``; of the cards
     ``metrics`` only, or all but ``without``), labels and arrows from the metric cards."""
-    entries = [{**r, "name": name} for name, r in results.items()]
+    entries = option_rows([{**r, "name": name} for name, r in results.items()])  # a study's mixes: a row each
     columns = [c for c in headline_columns(entries)
                if (sections is None or (c.card is not None and c.card.board_section.slug in sections))
                and (metrics is None or (c.card is not None and c.card.name in metrics))
@@ -197,7 +273,8 @@ def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
              "|---|" + "---|" * len(columns)]
     for entry in entries:
         cells = [fmt(v["value"], c) if (v := c.value(entry)) else "—" for c in columns]
-        lines.append(f"| {entry['name']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {entry['model']['name'] if entry.get('option_row') else entry['name']} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -133,6 +133,38 @@ def test_chexpert_at_k_orders_the_text_encoders(demo):
     assert checked >= 3
 
 
+def test_augmentation_known_answer(demo):
+    """RoentGen Table 5 on phantoms (quick settings): training on phantom-faithful's images comes close to
+    training on real phantoms; training on phantom-ignores-prompt's images is near chance."""
+    runs = {p.parent.name: read_result(p) for p in (demo["_out"] / "studies" / "augmentation").glob("*/results.json")}
+    faithful = {k.split("[")[1][:-1]: m["value"] for k, m in runs["phantom-faithful"]["metrics"].items()
+                if k.startswith("augmentation_auroc[")}
+    n = 4 * 48
+    real, synthetic = faithful[f"real-{n}"], faithful[f"synthetic-{n}"]
+    chance = runs["phantom-ignores-prompt"]["metrics"][f"augmentation_auroc[synthetic-{n}]"]["value"]
+    assert real > 0.7 and abs(real - synthetic) < 0.12 and chance < 0.65 and synthetic - chance > 0.12, \
+        (real, synthetic, chance)
+    board = (demo["_out"] / "leaderboard" / "README.md").read_text()
+    assert f"phantom-faithful: {n} synthetic (max epochs 8, resolution 48)" in board
+
+
+def test_reconstruction_and_memorisation_known_answers(demo):
+    """The codecs order as their information loss (seeds/001 Table 1's measures); the stand-in that copies
+    training images is flagged as memorising and phantom-faithful is not."""
+    out = demo["_out"] / "studies"
+    recon = {p.parent.name: read_result(p)["metrics"] for p in (out / "reconstruction").glob("*/results.json")}
+    rmse = [recon[c]["recon_rmse"]["value"] for c in ("codec-down2", "codec-down8", "codec-shuffle")]
+    ssim = [recon[c]["recon_ssim"]["value"] for c in ("codec-down2", "codec-down8", "codec-shuffle")]
+    assert rmse == sorted(rmse) and ssim == sorted(ssim, reverse=True), (rmse, ssim)
+    memo = {p.parent.name.removeprefix("memorisation-"): read_result(p)["metrics"]
+            for p in (out / "memorisation").glob("memorisation-*/results.json")}
+    for space in ("pixel", "phantom-evaluator"):
+        assert memo["phantom-copies-training"][f"memorisation_share[{space}]"]["value"] > 0.9
+        assert memo["phantom-faithful"][f"memorisation_share[{space}]"]["value"] < 0.2
+    board = (demo["_out"] / "leaderboard" / "README.md").read_text()
+    assert "## VAE reconstruction" in board and "## Memorisation" in board
+
+
 def read_csv_labels(path):
     import csv
 

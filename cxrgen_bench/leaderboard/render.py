@@ -136,7 +136,7 @@ def option_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for option, metrics in sorted(rows.items()):
             label = next((str(m["details"]["row_label"]) for m in metrics.values()
                           if (m.get("details") or {}).get("row_label")), option)
-            out.append({**e, "name": f"{e['name']} [{option}]", "metrics": metrics,
+            out.append({**e, "name": f"{e['name']} [{option}]", "metrics": metrics, "option_row": option,
                         "model": {**e["model"], "name": f"{e['model']['name']}: {label}"}})
     return out
 

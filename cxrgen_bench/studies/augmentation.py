@@ -318,6 +318,9 @@ class AugmentationStudy(Study):
         for real, synthetic in self.plan:
             runs = by_mix.get((real, synthetic), {})
             option, label = mix_key(real, synthetic), mix_label(real, synthetic)
+            overrides = self.settings.get("overrides") or {}
+            if overrides:  # a quick run says so wherever its rows are shown
+                label += " (" + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(overrides.items())) + ")"
             mix = {"real": real, "synthetic": synthetic}
             for metric, field, per_class in (("augmentation_auroc", "mean_auroc", "auroc"),
                                              ("augmentation_accuracy", "mean_accuracy", "accuracy")):
