@@ -41,6 +41,7 @@ memorisation: the copying stand-in's share near 1, phantom-faithful's near the c
 """
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -104,7 +105,7 @@ def text_scorers(profile, metric: str) -> str:
 
 
 def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200,
-        log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
+        log: Callable[[str], None] = print, progress: bool = True, keep_cache: bool = True) -> dict[str, Any]:
     from .profiles import get_profile
 
     out = Path(out)
@@ -227,6 +228,16 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("")
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
+    caches = [out / "cache", *sorted((out / "studies").glob("*/*/cache")), out / "studies" / "memorisation" / "cache"]
+    cache_bytes = sum(folder_bytes(c) for c in caches)
+    if keep_cache:
+        log(f"disk: {folder_bytes(out) / 1e6:.0f} MB in {out}, of which {cache_bytes / 1e6:.0f} MB caches "
+            f"({out / 'cache'} and the studies' cache folders: a re-run reuses them; --no-cache removes them)")
+    else:
+        for c in caches:
+            shutil.rmtree(c, ignore_errors=True)
+        log(f"disk: removed {cache_bytes / 1e6:.0f} MB of caches (--no-cache); {folder_bytes(out) / 1e6:.0f} MB "
+            f"left in {out} (images, results, boards)")
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
             "text_results": text_results, "augmentation": augmentation,
@@ -253,6 +264,10 @@ def augmentation_runs(out: Path, pool_csv: Path, prompts_csv: Path, plans: dict[
                                    "overrides": dict(AUGMENTATION_QUICK)}, PROFILE, RunOptions(progress=progress))
         results[name] = run_study(study, out / "studies" / "augmentation" / name, model_name=name)
     return results
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
 def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",

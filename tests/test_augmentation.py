@@ -79,6 +79,8 @@ def test_a_killed_study_resumes_to_the_numbers_of_an_uninterrupted_run(small, tm
         a = json.loads(u.read_text())["outputs"]
         b = json.loads((tmp_path / "resumed" / "units" / u.name).read_text())["outputs"]
         assert a["history"] == b["history"] and a["test"] == b["test"]
+    unit = tmp_path / "resumed" / "units" / "r0-s60-seed0"
+    assert (unit / "best.safetensors").is_file() and not list(unit.glob("checkpoint-*"))  # resume state removed
 
 
 # --- known answer ------------------------------------------------------------------------------------

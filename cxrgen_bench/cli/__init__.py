@@ -16,6 +16,8 @@ from ..errors import CxrgenError, ResultsNotWritten
 
 # In the order `cxrgen-bench` lists them.
 COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "meta", "weights", "ls")
+# Commands that compute: they choose their thread count first (cxrgen_bench/threads.py).
+COMPUTING = ("demo", "score", "score-reports", "generate", "train", "study", "meta")
 DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
 
 
@@ -24,12 +26,18 @@ def _module(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .common import positive_int
+
     parser = argparse.ArgumentParser(prog="cxrgen-bench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = _module(name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP.replace("%%", "%"))
         module.add_arguments(p)
+        if name in COMPUTING:
+            p.add_argument("--threads", type=positive_int, default=None,
+                           help="torch/BLAS threads (default: the cores not busy with other processes; "
+                                "env CXRGEN_THREADS)")
         if hasattr(module, "run"):  # commands with actions (data, leaderboard, weights) set func per action
             p.set_defaults(func=module.run)
     return parser
@@ -52,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Building the parser loads trainer and study plug-ins (their flags): a broken one is named, not a traceback.
         args = build_parser().parse_args(argv)
+        if args.command in COMPUTING:
+            from .. import threads
+
+            threads.choose(args.threads)
         return args.func(args)
     except CxrgenError as exc:
         print(f"cxrgen-bench: error: {exc}", file=sys.stderr)

@@ -13,12 +13,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompts", type=positive_int, default=64, help="phantom prompts (4 samples each per stand-in)")
     p.add_argument("--bootstrap", type=non_negative_int, default=200, help="bootstrap resamples for the CIs")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--keep-cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep the feature and image caches in OUT (a re-run reuses them; default) or remove them "
+                        "at the end (--no-keep-cache, also --no-cache)")
+    p.add_argument("--no-cache", dest="keep_cache", action="store_false", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run as run_demo
 
     check_out(args.out, folder=True)
-    result = run_demo(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet)
-    every = [*result["results"].values(), *result["retrieval"].values(), *result["text_results"].values()]
+    result = run_demo(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet,
+                      keep_cache=args.keep_cache)
+    every = [r for key in ("results", "retrieval", "text_results", "augmentation", "reconstruction", "memorisation")
+             for r in result[key].values()]
     return 0 if all(r["status"] == "complete" for r in every) else 1

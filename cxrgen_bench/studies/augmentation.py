@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +303,13 @@ class AugmentationStudy(Study):
         test_pixels, test_labels = sets["test"]
         test = scores(predict(model, test_pixels, settings, self.options.device), test_labels, self.classes,
                       settings.threshold)
+        # the selected model stays (safetensors); the per-epoch training state was only for resuming
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "best.safetensors"),
+                  metadata={"architecture": settings.architecture, "classes": ",".join(self.classes)})
+        for checkpoint in folder.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
         return {"real": real, "synthetic": synthetic, "seed": unit.seed, "test": test, "n_test": len(test_labels),
                 "best_epoch": record["best_epoch"], "epochs": record["epoch"] + 1, "stopped": record["stopped"],
                 "val_best_auroc": record["best_auroc"], "history": record["history"], **chosen}
