@@ -128,6 +128,48 @@ def bad_entry_in_store(work: Path) -> list[str]:
     return ["leaderboard", "build", "--root", str(work / "lb")]
 
 
+def prompts_csv(work: Path, *ids: str, bom: bool = False) -> Path:
+    path = work / "prompts.csv"
+    text = "prompt_id,text\n" + "".join(f"{pid},finding {i}\n" for i, pid in enumerate(ids))
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def gen_with(work: Path, change: Callable[[Path], object]) -> list[str]:
+    """`score` of the usual generated folder (p0..p2, samples 0 and 1) after `change(folder)`."""
+    folder = image_folder(work)
+    change(folder)
+    return ["score", "--images", str(folder), "--quiet", "--no-cache", "--metrics", "mean_brightness"]
+
+
+def manifest(folder: Path, *rows: str, header: str = "prompt_id,sample_idx,path") -> None:
+    (folder / "manifest.csv").write_text("\n".join([header, *rows]) + "\n")
+
+
+def link(path: Path, target: str) -> None:
+    path.symlink_to(target)
+
+
+def swapped(folder: Path) -> None:
+    """A manifest with the harness's sha256 column, then p0_0.png replaced by another image."""
+    from cxrgen_bench.data.images import sha256_file
+
+    manifest(folder, *(f"p{i},{k},p{i}_{k}.png,{sha256_file(folder / f'p{i}_{k}.png')}" for i in range(3)
+                       for k in range(2)), header="prompt_id,sample_idx,path,sha256")
+    (folder / "p0_0.png").write_bytes((folder / "p1_1.png").read_bytes())
+
+
+def ref_folder(work: Path, names: tuple[str, ...]) -> Path:
+    for name in names:
+        write_gray(work / "ref" / name, np.full((32, 32), 100.0))
+    return work / "ref"
+
+
+def random_weights(work: Path) -> list[str]:
+    (work / "xrv.bin").write_bytes(bytes(range(7, 250)) * 40)
+    return ["weights", "convert", "xrv-densenet121", str(work / "xrv.bin"), "--out", str(work / "x.safetensors")]
+
+
 NAN, INF = float("nan"), float("inf")
 CASES = [
     # A. sound numbers, refused by every reader: gate, compare, leaderboard add and build
@@ -222,6 +264,66 @@ CASES = [
                                                            "r.csv", "--bootstrap", "-1"], 2, ("--bootstrap", "-1")),
     Case("score-reports-unknown-scorer", lambda w, m: ["score-reports", "--hypotheses", "h.csv", "--references",
                                                        "r.csv", "--metrics", "rrg[bleu]"], 2, ("rrg[bleu]",)),
+    # C. no silent wrong number: images, layout, manifest and prompts must agree, or the run names the mismatch
+    Case("image-prompt-not-in-prompts", lambda w, m: score(w, "--metrics", "mean_brightness", "--prompts",
+                                                           str(prompts_csv(w, "p0", "p1"))), 2,
+         ("{work}/gen", "{work}/prompts.csv", "1 prompt id(s) of images are not in the prompts CSV: 'p2'", "--subset")),
+    Case("prompt-without-images", lambda w, m: score(w, "--metrics", "mean_brightness", "--prompts",
+                                                     str(prompts_csv(w, "p0", "p1", "p2", "p3"))), 2,
+         ("{work}/prompts.csv", "1 prompt(s) have no images: 'p3'", "--subset")),
+    Case("one-sample-deleted", lambda w, m: gen_with(w, lambda g: (g / "p0_0.png").unlink()), 2,
+         ("{work}/gen", "'p0' lacks [0]", "--layout one-per-file")),
+    Case("stray-file-among-samples", lambda w, m: gen_with(w, lambda g: write_gray(g / "notes.png", np.ones((32, 32)))),
+         2, ("{work}/gen", "'notes.png'", "not named so")),
+    Case("same-sample-twice", lambda w, m: gen_with(w, lambda g: write_gray(g / "sub" / "p1_1.png", np.ones((32, 32)))),
+         2, ("p1_1.png", "sub/p1_1.png", "prompt 'p1' sample 1")),
+    Case("dangling-symlink", lambda w, m: gen_with(w, lambda g: link(g / "p3_0.png", str(w / "gone.png"))), 2,
+         ("{work}/gen/p3_0.png", "leads nowhere", "{work}/gone.png")),
+    Case("looping-symlink", lambda w, m: gen_with(w, lambda g: link(g / "p3_0.png", "p3_0.png")), 2,
+         ("{work}/gen/p3_0.png", "loops")),
+    Case("manifest-path-outside-folder", lambda w, m: gen_with(w, lambda g: (
+        ref_folder(w, ("p0.png",)), manifest(g, "p0,0,p0_0.png", "p0,1,../ref/p0.png"))), 2,
+         ("{work}/gen/manifest.csv, row 3", "'../ref/p0.png'", "outside", "--allow-outside-paths")),
+    Case("manifest-absolute-path", lambda w, m: gen_with(w, lambda g: manifest(g, f"p0,0,{g / 'p0_0.png'}")), 2,
+         ("{work}/gen/manifest.csv, row 2", "{work}/gen/p0_0.png", "outside")),
+    Case("manifest-sha256-mismatch", lambda w, m: gen_with(w, swapped), 2,
+         ("{work}/gen/manifest.csv, row 2", "{work}/gen/p0_0.png", "the manifest says")),
+    Case("manifest-sha256-not-a-hash", lambda w, m: gen_with(w, lambda g: manifest(
+        g, "p0,0,p0_0.png,abc", header="prompt_id,sample_idx,path,sha256")), 2,
+         ("{work}/gen/manifest.csv, row 2", "'abc'", "64 hexadecimal")),
+    Case("layout-manifest-without-one", lambda w, m: score(w, "--metrics", "mean_brightness", "--layout", "manifest"),
+         2, ("{work}/gen/manifest.csv", "not found")),
+    Case("layout-roentgen-of-other-names", lambda w, m: ["score", "--images", str(ref_folder(w, ("a.png", "b_1.png"))),
+                                                         "--quiet", "--metrics", "mean_brightness", "--layout",
+                                                         "roentgen"], 2,
+         ("{work}/ref", "--layout roentgen", "'a.png'")),
+    Case("layout-unknown", lambda w, m: score(w, "--layout", "nested"), 2, ("--layout", "nested")),
+    Case("reference-with-a-gap", lambda w, m: score(w, "--metrics", "mean_brightness", "--reference",
+                                                    str(ref_folder(w, ("r0_0.png", "r1_0.png", "r1_2.png")))), 2,
+         ("{work}/ref", "'r1' lacks [1]", "--reference-layout")),
+    Case("subset-without-prompts", lambda w, m: score(w, "--metrics", "mean_brightness", "--subset"), 2,
+         ("--subset", "--prompts")),
+    Case("subset-with-nothing-in-common", lambda w, m: score(w, "--metrics", "mean_brightness", "--subset",
+                                                            "--prompts", str(prompts_csv(w, "q0", "q1"))), 2,
+         ("--subset", "{work}/gen", "{work}/prompts.csv", "'p0'", "'q0'")),
+    Case("reference-layout-without-reference", lambda w, m: score(w, "--reference-layout", "one-per-file"), 2,
+         ("--reference-layout",)),
+    # C. inputs people have: ids with stray spaces are named (a BOM is accepted: see below)
+    Case("prompt-id-with-spaces", lambda w, m: score(w, "--metrics", "mean_brightness", "--prompts",
+                                                     str(prompts_csv(w, "p0", " p1", "p2"))), 2,
+         ("{work}/prompts.csv, row 3", "prompt_id ' p1' has spaces around it")),
+    Case("manifest-id-with-spaces", lambda w, m: gen_with(w, lambda g: manifest(g, "p0,0,p0_0.png", "p1 ,0,p1_0.png")),
+         2, ("{work}/gen/manifest.csv, row 3", "'p1 '", "spaces")),
+    Case("file-name-with-spaces", lambda w, m: ["score", "--images", str(ref_folder(w, ("p0.png", " p1.png"))),
+                                                "--quiet", "--metrics", "mean_brightness", "--prompts",
+                                                str(prompts_csv(w, "p0", "p1"))], 2,
+         ("{work}/ref", "' p1' is 'p1' with spaces", "1 prompt(s) have no images: 'p1'")),
+    Case("image-id-differs-by-spaces", lambda w, m: gen_with(w, lambda g: [
+        (g / f"p2_{k}.png").rename(g / f"p2 _{k}.png") for k in range(2)]) + [
+        "--prompts", str(prompts_csv(w, "p0", "p1", "p2"))], 2,
+         ("'p2 ' is 'p2' with spaces", "ids are matched exactly")),
+    Case("weights-random-bytes", lambda w, m: random_weights(w), 2,
+         ("{work}/xrv.bin", "not a safetensors, pickle, zip or TorchScript file", "first bytes 07 08 09")),
     # B. the disk fills up after every metric was computed: the results are kept, and the message says where
     Case("out-disk-full-after-compute", lambda w, m: (disk_full(w / "r.json", m), score(
         w, "--metrics", "mean_brightness", "--out", str(w / "r.json")))[1], 1,
@@ -302,6 +404,101 @@ def test_gate_on_a_subset_with_a_rules_file(tmp_path, capsys):
     assert main(argv + ["--rules", str(REPO / "leaderboard" / "gates.yaml")]) == 1
     assert "required by rule 'classifier_auroc'" in capsys.readouterr().out
     assert main(argv + ["--rules", str(tmp_path / "subset.yaml")]) == 0
+
+
+# --- what the class-C flags let through, and what the results then record ---------------------------
+
+def run_json(argv: list[str], capsys) -> dict:
+    code = main(argv + ["--quiet", "--no-cache", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_subset_scores_the_common_prompts_and_records_what_was_left_out(tmp_path, plugins, capsys):
+    from cxrgen_bench.data import ImageSet
+    from cxrgen_bench.data.images import read_image
+
+    plugins(BRIGHTNESS)
+    folder = image_folder(tmp_path)  # prompts p0, p1, p2; samples 0 and 1
+    result = run_json(["score", "--images", str(folder), "--prompts", str(prompts_csv(tmp_path, "p1", "p2", "p3")),
+                       "--metrics", "mean_brightness", "--subset"], capsys)
+    subject = result["subject"]
+    assert subject["subset"] == {"requested": {"images": 6, "image_prompt_ids": 3, "prompts": 3},
+                                 "effective": {"images": 4, "prompts": 2},
+                                 "dropped": {"images_not_in_prompts": 2, "image_prompt_ids_not_in_prompts": ["p0"],
+                                             "prompts_without_images": ["p3"]}}
+    assert subject["n_images"] == 4 and subject["n_prompts"] == 2 and result["prompt_set"]["n_prompts"] == 2
+    assert result["run"]["settings"]["subset"] is True
+    whole = ImageSet.from_folder(folder)
+    assert subject["full_content_sha256"] == whole.content_sha256 != subject["content_sha256"]
+    expected = np.mean([read_image(folder / f"p{i}_0.png").pixels.mean() for i in (1, 2)])
+    assert result["metrics"]["mean_brightness"]["value"] == pytest.approx(expected, abs=1e-7)
+
+
+def test_forced_layout_and_outside_paths_are_recorded(tmp_path, plugins, capsys):
+    plugins(BRIGHTNESS)
+    folder = image_folder(tmp_path)
+    (folder / "p0_0.png").unlink()  # an error under the rule; read as one prompt per file when asked
+    forced = run_json(["score", "--images", str(folder), "--metrics", "mean_brightness", "--layout", "one-per-file"],
+                      capsys)
+    assert forced["subject"]["layout"] == "one-per-file" and forced["subject"]["layout_forced"] is True
+    assert forced["subject"]["n_prompts"] == 5 and forced["run"]["settings"]["layout"] == "one-per-file"
+    ref_folder(tmp_path, ("p0.png",))
+    manifest(folder, "p0,0,../ref/p0.png", "p0,1,p0_1.png", "p1,0,p1_0.png")
+    outside = run_json(["score", "--images", str(folder), "--metrics", "mean_brightness", "--allow-outside-paths"],
+                       capsys)
+    assert outside["subject"]["layout"] == "manifest" and outside["subject"]["outside_paths"] == 1
+    assert outside["run"]["settings"]["allow_outside_paths"] is True and "layout_forced" not in outside["subject"]
+    plain = run_json(["score", "--images", str(image_folder(tmp_path / "b")), "--metrics", "mean_brightness"], capsys)
+    assert "outside_paths" not in plain["subject"] and plain["subject"]["layout"] == "roentgen"
+
+
+def test_an_excel_csv_with_a_byte_order_mark_is_read(tmp_path, plugins, capsys):
+    plugins(BRIGHTNESS)
+    folder = image_folder(tmp_path)
+    (folder / "manifest.csv").write_bytes(b"\xef\xbb\xbfprompt_id, sample_idx, path\r\n" + b"".join(
+        f"p{i},{k},p{i}_{k}.png\r\n".encode() for i in range(3) for k in range(2)))
+    result = run_json(["score", "--images", str(folder), "--metrics", "mean_brightness", "--prompts",
+                       str(prompts_csv(tmp_path, "p0", "p1", "p2", bom=True))], capsys)
+    assert result["prompt_set"]["n_prompts"] == 3 and result["subject"]["n_images"] == 6
+
+
+# --- the Python API refuses what the command line refuses, before reading anything -----------------
+
+@pytest.mark.parametrize("kwargs,named", [
+    ({"batch_size": 0}, "--batch-size (batch_size=) must be 1 or more, not 0"),
+    ({"batch_size": "8"}, "--batch-size (batch_size=) '8': expected an integer"),
+    ({"workers": 0}, "--workers (workers=)"),
+    ({"bootstrap": -5}, "--bootstrap (bootstrap=) must be 0 or more, not -5"),
+    ({"device": "gpu0"}, "--device 'gpu0'"),
+    ({"metrics": "ms_ssim[foo]"}, "ms_ssim takes no options"),
+    ({"metrics": ["fid[typo]"]}, "fid[typo]"),
+    ({"out": "{work}"}, "is a folder"),
+])
+def test_score_from_python_runs_the_command_lines_checks(kwargs, named, tmp_path, monkeypatch):
+    import cxrgen_bench
+    from cxrgen_bench.data.manifest import ImageSet
+    from cxrgen_bench.errors import InputError
+
+    monkeypatch.setattr(ImageSet, "from_folder", classmethod(lambda *a, **k: pytest.fail("images read before the checks")))
+    kwargs = {k: v.format(work=tmp_path) if isinstance(v, str) and k == "out" else v for k, v in kwargs.items()}
+    with pytest.raises(InputError) as err:
+        cxrgen_bench.score(images=tmp_path, **kwargs)
+    assert named in str(err.value)
+
+
+def test_the_other_python_entry_points_check_first(tmp_path, monkeypatch):
+    from cxrgen_bench.errors import InputError
+    from cxrgen_bench.evaluation import runner
+
+    monkeypatch.setattr("cxrgen_bench.generation.generate", lambda *a, **k: pytest.fail("generated before the checks"))
+    with pytest.raises(InputError, match="--device 'gpu0'"):
+        runner.score_reports("h.csv", "r.csv", device="gpu0")
+    with pytest.raises(InputError, match="--batch-size"):
+        runner.generate_then_score("folder", None, "p.csv", tmp_path / "g", batch_size=0)
+    with pytest.raises(InputError, match="is a file; name a folder"):
+        runner.score_checkpoints(tmp_path, "r.csv", "chexpert_at_k", out=prompts_csv(tmp_path, "p0"))
 
 
 # --- hostile names: stored inside the store, rendered inert -----------------------------------------

@@ -294,7 +294,8 @@ def _scan_folder(root: Path, layout: str | None = None) -> tuple[list[tuple[str,
         if odd:
             raise InputError(f"{root}: read as {{prompt_id}}_{{k}} sample files {why}, but {len(odd)} file(s) are not "
                              f"named so: {listing(odd)}. Rename or remove them, write a manifest.csv, or pass "
-                             "--layout one-per-file (layout='one-per-file') if every file is one prompt")
+                             "--layout one-per-file (--reference-layout for --reference; layout= in Python) if "
+                             "every file is one prompt")
         groups: dict[str, dict[int, Path]] = defaultdict(dict)
         for p, m in parsed.items():
             pid, k = m["pid"], int(m["k"])
@@ -310,8 +311,8 @@ def _scan_folder(root: Path, layout: str | None = None) -> tuple[list[tuple[str,
                 f"{root}: read as {{prompt_id}}_{{k}} sample files {why}, where each prompt's samples are numbered "
                 f"0..n-1, but {len(gaps)} prompt(s) lack sample indices: {shown}"
                 f"{' …' if len(gaps) > SHOWN else ''}. Restore the missing files (re-running `generate` makes only "
-                "those), list the samples you have in a manifest.csv, or pass --layout one-per-file if the numbers "
-                "are part of the names")
+                "those), list the samples you have in a manifest.csv, or pass --layout one-per-file (--reference-layout "
+                "for --reference; layout= in Python) if the numbers are part of the names")
         return [(pid, k, p) for pid, ks in groups.items() for k, p in ks.items()], "roentgen"
     stems: dict[str, Path] = {}
     for p in files:

@@ -11,9 +11,16 @@ library computes it, and that implementation lives on in tests/reference_msssim.
 from-definition parity reference. torchmetrics' MS-SSIM is not used: its conventions differ (5.5e-4 on random
 images, up to 0.05 on real radiographs).
 
-Precision: float64 by default, because in float32 a pair's value depends on what else is in the
-batch (up to 4e-6: convolution kernels are chosen by batch size); float32 (the official run's) is a
-profile option.
+Precision: float64 by default, because in float32 a pair's value depends on the convolution's shape
+(up to 4e-6: kernels are chosen by input size); float32 (the official run's) is a profile option.
+
+Memory: pairs are computed one at a time, and each scale's SSIM and contrast maps are taken in
+bands of rows (`band_pixels` output pixels, 4 Mi by default: 32 MiB per float64 intermediate), whose
+means are combined weighted by their rows. The library computes the same per-pixel maps; only the
+final mean is summed in another order (≤ 1e-15 in float64). Images up to 2048 px per side fit in one
+band, so their values are the library's bit for bit. A pair then needs its two images at full size
+in the chosen precision plus the bands (about 1.8 GiB at 8000² in float64, where the library's
+batch took 11 GiB); measured in `benchmarks/msssim_memory.py`.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from ..errors import MetricError
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+BAND_PIXELS = 1 << 22  # output pixels per band: 32 MiB per float64 intermediate; 2048² images fit in one
 
 
 def min_side_for(win_size: int = 11, levels: int = len(MS_SSIM_WEIGHTS)) -> int:
@@ -32,9 +40,10 @@ def min_side_for(win_size: int = 11, levels: int = len(MS_SSIM_WEIGHTS)) -> int:
 
 def ms_ssim(img1: torch.Tensor, img2: torch.Tensor, data_range: float = 1.0, win_size: int = 11,
             sigma: float = 1.5, weights: tuple[float, ...] = MS_SSIM_WEIGHTS,
-            k: tuple[float, float] = (0.01, 0.03), precision: str = "float64") -> torch.Tensor:
-    """MS-SSIM of each pair in two batches shaped (N, C, H, W); returns N float64 values (channel mean)."""
-    import pytorch_msssim
+            k: tuple[float, float] = (0.01, 0.03), precision: str = "float64",
+            band_pixels: int = BAND_PIXELS) -> torch.Tensor:
+    """MS-SSIM of each pair in two batches shaped (N, C, H, W); returns N float64 values (channel mean).
+    Pairs are computed one by one, each scale in bands of about ``band_pixels`` output pixels (memory)."""
 
     if img1.shape != img2.shape:
         raise MetricError(f"MS-SSIM needs images of the same shape, got {tuple(img1.shape)} and {tuple(img2.shape)}")
@@ -49,6 +58,49 @@ def ms_ssim(img1: torch.Tensor, img2: torch.Tensor, data_range: float = 1.0, win
     if precision not in PRECISIONS:
         raise MetricError(f"MS-SSIM precision {precision!r} unknown; choose from {', '.join(PRECISIONS)}")
     dtype = PRECISIONS[precision]
-    values = pytorch_msssim.ms_ssim(img1.to(dtype), img2.to(dtype), data_range=data_range, size_average=False,
-                                    win_size=win_size, win_sigma=sigma, weights=list(weights), K=tuple(k))
-    return values.to(torch.float64)
+    values = [_ms_ssim_pair(img1[i:i + 1].to(dtype), img2[i:i + 1].to(dtype), data_range, win_size, sigma,
+                            weights, k, band_pixels) for i in range(img1.shape[0])]
+    return torch.cat(values).to(torch.float64) if values else torch.zeros(0, dtype=torch.float64)
+
+
+def _ms_ssim_pair(x: torch.Tensor, y: torch.Tensor, data_range: float, win_size: int, sigma: float,
+                  weights: tuple[float, ...], k: tuple[float, float], band_pixels: int) -> torch.Tensor:
+    """pytorch_msssim.ms_ssim for one pair (1, C, H, W), its SSIM maps taken in bands of rows."""
+    from pytorch_msssim.ssim import _fspecial_gauss_1d
+
+    win = _fspecial_gauss_1d(win_size, sigma).repeat([x.shape[1], 1, 1, 1])
+    weights_tensor = x.new_tensor(weights)
+    mcs = []
+    for level in range(len(weights)):
+        ssim_per_channel, cs = _banded_ssim(x, y, win, data_range, k, band_pixels)
+        if level < len(weights) - 1:
+            mcs.append(torch.relu(cs))
+            padding = [side % 2 for side in x.shape[2:]]
+            x = torch.nn.functional.avg_pool2d(x, kernel_size=2, padding=padding)
+            y = torch.nn.functional.avg_pool2d(y, kernel_size=2, padding=padding)
+    ssim_per_channel = torch.relu(ssim_per_channel)
+    stacked = torch.stack(mcs + [ssim_per_channel], dim=0)
+    return torch.prod(stacked ** weights_tensor.view(-1, 1, 1), dim=0).mean(1)
+
+
+def _banded_ssim(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, data_range: float, k: tuple[float, float],
+                 band_pixels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The library's per-channel SSIM and contrast means, from bands of output rows: a valid
+    convolution's output row r reads input rows r..r+win−1, so bands overlapping by win−1 input rows
+    give exactly the full maps' rows."""
+    from pytorch_msssim.ssim import _ssim
+
+    span = win.shape[-1] - 1
+    out_rows, out_cols = x.shape[-2] - span, max(x.shape[-1] - span, 1)
+    rows = max(1, band_pixels // out_cols)
+    if rows >= out_rows:  # one band: the library's own call
+        return _ssim(x, y, data_range=data_range, win=win, size_average=False, K=k)
+    ssim_sum = cs_sum = None
+    for top in range(0, out_rows, rows):
+        n = min(rows, out_rows - top)
+        s, c = _ssim(x[..., top:top + n + span, :], y[..., top:top + n + span, :], data_range=data_range, win=win,
+                     size_average=False, K=k)
+        s, c = s.to(torch.float64) * n, c.to(torch.float64) * n  # row-weighted: bands may differ in height
+        ssim_sum = s if ssim_sum is None else ssim_sum + s
+        cs_sum = c if cs_sum is None else cs_sum + c
+    return (ssim_sum / out_rows).to(x.dtype), (cs_sum / out_rows).to(x.dtype)

@@ -175,7 +175,7 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None,
 # --- reading files -------------------------------------------------------------------------------
 
 def sniff_format(path: Path) -> str:
-    """'safetensors', 'torchscript', 'torch-zip' or 'pickle', from the bytes (not the file name)."""
+    """'safetensors', 'torchscript', 'torch-zip', 'pickle' or 'unknown', from the bytes (not the file name)."""
     with open(path, "rb") as f:
         head = f.read(9)
     if len(head) == 9:
@@ -187,11 +187,33 @@ def sniff_format(path: Path) -> str:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
         except zipfile.BadZipFile:
-            return "pickle"
+            return "unknown"  # a damaged zip archive: nothing to unpickle
         if any("/code/" in n or n.endswith("constants.pkl") for n in names):
             return "torchscript"
         return "torch-zip"
-    return "pickle"
+    # Pickle protocols 2-5 (and torch.save's legacy format) begin with PROTO; older protocols with
+    # MARK, EMPTY_DICT or EMPTY_LIST. Anything else is not something torch can read.
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") or head[:1] in (b"(", b"}", b"]"):
+        return "pickle"
+    return "unknown"
+
+
+def describe_unknown(path: Path) -> str:
+    """What a file that is no weights format is, for the message that refuses it."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if size == 0:
+        return "an empty file (0 bytes)"
+    if head[:4] == b"PK\x03\x04":
+        return f"a damaged zip archive ({size} bytes; torch.save files are zip archives: re-download or re-save it)"
+    known = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"\x1f\x8b": "a gzip archive",
+             b"<!DO": "an HTML page (a failed download?)", b"<htm": "an HTML page (a failed download?)",
+             b"{": "JSON or other text", b"version https://git-lfs": "a Git LFS pointer, not the file itself"}
+    for magic, what in known.items():
+        if head.startswith(magic):
+            return f"{what} ({size} bytes), not a safetensors, pickle, zip or TorchScript file"
+    return (f"not a safetensors, pickle, zip or TorchScript file ({size} bytes; first bytes {head[:8].hex(' ')})")
 
 
 def _state_dict_of(obj: Any, path: Path) -> dict[str, Any]:
@@ -237,6 +259,10 @@ def load_state_dict(resolved: ResolvedWeights, allow_pickle: bool = False) -> tu
     provenance = inspect_weights(resolved)
     fmt = provenance["format"]
     trusted = resolved.known is not None
+    if fmt == "unknown":
+        raise WeightsError(f"{path} is {describe_unknown(path)}; weights for {resolved.backbone} are read from "
+                           "safetensors, torch.save (zip or pickle) or TorchScript files. Check the path given "
+                           "to --weights (or $CXRGEN_WEIGHTS)")
     if fmt == "safetensors":
         from safetensors.torch import load_file
 

@@ -37,8 +37,8 @@ def open_csv(root: Path, stem: str) -> tuple[Path, Iterator[dict[str, str]], lis
     for name in (f"{PREFIX}{stem}.csv", f"{PREFIX}{stem}.csv.gz"):
         path = root / name
         if path.is_file():
-            handle = gzip.open(path, "rt", encoding="utf-8", newline="") if name.endswith(".gz") else \
-                open(path, encoding="utf-8", newline="")
+            handle = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if name.endswith(".gz") else \
+                open(path, encoding="utf-8-sig", newline="")
             reader = csv.DictReader(handle)
             return path, reader, list(reader.fieldnames or [])
     raise InputError(f"{root}: {PREFIX}{stem}.csv(.gz) not found; --root must be the MIMIC-CXR-JPG folder "

@@ -73,7 +73,7 @@ class OpenI(Dataset):
         path = torchxrayvision_data() / "nlmcxr_dicom_metadata.csv.gz"
         if not path.is_file():
             return {}
-        with gzip.open(path, "rt", encoding="utf-8") as f:
+        with gzip.open(path, "rt", encoding="utf-8-sig") as f:
             return {row["imageid"]: row["View Position"].strip() for row in csv.DictReader(f)}
 
     def prompts(self, section: str = "impression", views: tuple[str, ...] | None = None, **_: Any) -> PromptTable:

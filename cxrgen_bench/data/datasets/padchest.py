@@ -98,7 +98,7 @@ class PadChest(Dataset):
         wanted = {v.upper() for v in views} if views else None
         rows = []
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8", newline="") as f:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:  # -sig: a CSV re-saved by Excel
             reader = csv.DictReader(f)
             missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
             if missing:
