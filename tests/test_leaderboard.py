@@ -161,3 +161,37 @@ def test_stored_meta_evaluation_is_printed_beside_the_boards(tmp_path):
     (root / "meta" / "toy" / "meta.json").write_text("{broken")
     with pytest.raises(ResultsError, match="meta.json: cannot read"):
         Store(root).load_meta()
+
+
+def _with(result: dict, name: str, calibration: bool = False) -> dict:
+    return {**result, "name": name, "profile": {**result["profile"], "calibration": calibration}}
+
+
+def test_ties_at_the_shown_precision_share_a_rank_and_rows_are_ranked(tmp_path):
+    a = measured("zeta", fid=10.04, auroc=0.8101)
+    b = measured("alpha", fid=10.01, auroc=0.8104)  # same FID and AUROC as zeta at the shown precision
+    c = measured("mid", fid=12.0, auroc=0.70)
+    tables = tables_for([_with(a, "zeta"), _with(b, "alpha"), _with(c, "mid")])
+    fidelity = next(t for t in tables if t.section.slug == "fidelity")
+    assert [e["name"] for e in fidelity.rows] == ["alpha", "zeta", "mid"]  # best first, ties by name
+    fid = next(j for j, col in enumerate(fidelity.columns) if col.key == "fid[xrv-densenet121]")
+    assert fidelity.ranks[(0, fid)] == fidelity.ranks[(1, fid)] == 1 and fidelity.ranks[(2, fid)] == 2
+
+
+def test_board_opens_with_a_summary_and_plots_use_display_names_and_warn(tmp_path):
+    a = measured("model-a")
+    a["model"]["name"] = "Model A (display)"
+    a["metrics"]["ms_ssim"]["details"]["by_token_length"][1]["ci95"] = [0.9, 1.07]  # re-centred above the range
+    b = measured("model-b", fid=12.0)
+    board = build([_with(a, "a", calibration=True), _with(b, "b", calibration=True)], tmp_path)
+    readme = board["README.md"].read_text()
+    assert readme.index("## Summary") < readme.index("## Fidelity and diversity")
+    summary = readme.split("## Summary")[1].split("\n## ")[0]
+    assert "| Model A (display) |" in summary and "FID XRV" in summary and "AUROC" in summary
+    svg = (tmp_path / "plots" / "ms_ssim_by_tokens.svg").read_text()
+    assert "Model A (display)" in svg and ">a<" not in svg and "n=20" in svg
+    assert "not a CXR result" in svg and "not a CXR result" in (tmp_path / "plots" / "classifier_auroc_heatmap.svg").read_text()
+    from cxrgen_bench.leaderboard.plots import band
+
+    lo, hi = band(a["metrics"]["ms_ssim"]["details"]["by_token_length"], card_for("ms_ssim").value_range)
+    assert hi.max() == 1.0 and lo.tolist() == [0.26, 0.9]

@@ -29,33 +29,55 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def display_name(entry: dict[str, Any]) -> str:
+    """The name boards print for an entry (the model's name; † for numbers typed in from a paper):
+    tables and plot legends say the same thing."""
+    return entry["model"]["name"] + (" †" if entry.get("kind") == "reported" else "")
+
+
+def _calibration_note(fig: Any, entries: list[dict[str, Any]]) -> None:
+    """A plot cut out of the page keeps the warning the tables carry."""
+    if any((e.get("profile") or {}).get("calibration") for e in entries):
+        fig.text(0.01, 0.995, "calibration profile: phantom radiographs, not a CXR result", color="#a33",
+                 fontsize=7, ha="left", va="top")
+
+
+def band(bins: list[dict[str, Any]], value_range: tuple[float | None, float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The CI band of each bin (its mean where it has none), clipped to the metric's range: a CI re-centred
+    on the bin's mean can leave it (an MS-SSIM band above 1)."""
+    lo = np.array([b["ci95"][0] if b.get("ci95") else b["mean"] for b in bins], dtype=float)
+    hi = np.array([b["ci95"][1] if b.get("ci95") else b["mean"] for b in bins], dtype=float)
+    return np.clip(lo, value_range[0], value_range[1]), np.clip(hi, value_range[0], value_range[1])
+
+
 def by_token_length(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
-    series = [(e["name"], e["metrics"][card.name]["details"]["by_token_length"]) for e in entries
-              if e.get("metrics", {}).get(card.name, {}).get("details", {}).get("by_token_length")]
-    if not series:
+    shown = [e for e in entries if e.get("metrics", {}).get(card.name, {}).get("details", {}).get("by_token_length")]
+    if not shown:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for name, bins in series:
+    for e in shown:
+        bins = e["metrics"][card.name]["details"]["by_token_length"]
         x = [(b["tokens"][0] + b["tokens"][1]) / 2 for b in bins]
-        ax.plot(x, [b["mean"] for b in bins], marker="o", label=name)
-        lo = [b["ci95"][0] if b["ci95"] else b["mean"] for b in bins]
-        hi = [b["ci95"][1] if b["ci95"] else b["mean"] for b in bins]
-        ax.fill_between(x, lo, hi, alpha=0.2)
-    ax.set_xlabel("CLIP token length of the prompt (bins of 10)")
+        line, = ax.plot(x, [b["mean"] for b in bins], marker="o", label=display_name(e))
+        ax.fill_between(x, *band(bins, card.value_range), alpha=0.2, color=line.get_color())
+        for xi, b in zip(x, bins):
+            if b.get("n") is not None:
+                ax.annotate(f"n={b['n']}", (xi, b["mean"]), textcoords="offset points", xytext=(0, 5), fontsize=5,
+                            ha="center", color=line.get_color())
+    ax.set_xlabel("CLIP token length of the prompt (bins of 10; n = prompts in the bin)")
     better = "lower" if card.direction == "lower" else "higher"
     ax.set_ylabel(f"mean {card.label} ({better} is better)")
     ax.legend(fontsize=7, loc="best")
+    _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)
     return path
 
 
 def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
-    rows = [(e["name"] + (" †" if e["kind"] == "reported" else ""),
-             e["metrics"][card.name]["details"].get(card.per_class_field, {}))
-            for e in entries
-            if e.get("metrics", {}).get(card.name, {}).get("details", {}).get(card.per_class_field)]
+    shown = [e for e in entries if e.get("metrics", {}).get(card.name, {}).get("details", {}).get(card.per_class_field)]
+    rows = [(display_name(e), e["metrics"][card.name]["details"][card.per_class_field]) for e in shown]
     if not rows:
         return None
     classes = sorted({c for _, per in rows for c in per})
@@ -74,6 +96,7 @@ def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> 
                 ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6,
                         color="white" if grid[i, j] < middle else "black")
     fig.colorbar(image, ax=ax, label=card.label)
+    _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)
     return path
@@ -83,10 +106,12 @@ def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path) -> P
     """A metric over the training steps of each run (entries whose subject is a trainer checkpoint):
     one panel per class of the card's breakdown that the entries have, and the headline value."""
     runs: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    shown = []
     for e in entries:
         subject, metric = e.get("subject") or {}, (e.get("metrics") or {}).get(card.name)
         if subject.get("step") is not None and metric and metric.get("value") is not None:
             runs.setdefault(str(subject.get("run")), []).append((int(subject["step"]), metric))
+            shown.append(e)
     if not runs:
         return None
     present = {c for points in runs.values() for _, m in points for c in (m.get("details") or {}).get(
@@ -110,6 +135,7 @@ def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path) -> P
     axes[0][0].set_ylabel(card.label + (" (%)" if factor == 100.0 else ""))
     axes[0][-1].legend(fontsize=6, loc="best")
     fig.tight_layout()
+    _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)
     return path

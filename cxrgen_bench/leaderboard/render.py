@@ -104,18 +104,38 @@ class Table:
     ranks: dict[tuple[int, int], int] = field(default_factory=dict)  # (row, col) → 1 best, 2 second
 
 
+def shown(value: float, column: Column) -> float:
+    """The value as the board prints it: ranks compare these, so two cells that read the same are tied."""
+    text = fmt(value, column)
+    return float(text) / (100.0 if column.card is not None and column.card.scale == "percent" else 1.0)
+
+
 def _rank(table: Table) -> None:
     for j, col in enumerate(table.columns):
         if col.direction is None:
             continue  # no card, no direction: nothing to rank
         sign = -1 if col.direction == "lower" else 1
-        values = sorted({round(v["value"], 12) for e in table.rows if (v := col.value(e))}, key=lambda x: -sign * x)
+        values = sorted({shown(v["value"], col) for e in table.rows if (v := col.value(e))}, key=lambda x: -sign * x)
         for i, e in enumerate(table.rows):
             v = col.value(e)
             if v and len(values) > 1:
-                position = values.index(round(v["value"], 12))
+                position = values.index(shown(v["value"], col))  # ties share a rank: both best, or both second
                 if position < 2:
                     table.ranks[(i, j)] = position + 1
+
+
+def _ranked(rows: list[dict[str, Any]], columns: list[Column]) -> list[dict[str, Any]]:
+    """Measured rows best first by the table's first ranked column (rows without it after, by name),
+    then the papers' rows the same way: a board reads top-down."""
+    key_col = next((c for c in columns if c.direction is not None and not c.per_class), None)
+
+    def key(e: dict[str, Any]) -> tuple:
+        v = key_col.value(e) if key_col else None
+        if v is None:
+            return (e["kind"] != "measured", 1, 0.0, e["name"])
+        return (e["kind"] != "measured", 0, shown(v["value"], key_col) * (1 if key_col.direction == "lower" else -1),
+                e["name"])
+    return sorted(rows, key=key)
 
 
 def option_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,7 +172,7 @@ def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
         for profile, rows in sorted(by_profile.items()):
             columns = [c for c in section_columns if any(c.value(e) for e in rows)]
             calibration = any(e["profile"].get("calibration") for e in rows)
-            table = Table(section, profile, calibration, columns, rows)
+            table = Table(section, profile, calibration, columns, _ranked(rows, columns))
             _rank(table)
             out.append(table)
     return out
@@ -182,7 +202,32 @@ def cell_text(entry: dict[str, Any], col: Column) -> str:
 
 
 def row_name(entry: dict[str, Any]) -> str:
-    return entry["model"]["name"] + (" †" if entry["kind"] == "reported" else "")
+    return plots.display_name(entry)
+
+
+SUMMARY = Section("summary", "Summary", "",
+                  "One headline value per section (each section's first ranked column), as the terminal prints it; "
+                  "the sections below hold the rest, with CIs.", order=0)
+
+
+def summary_tables(tables: list[Table]) -> list[Table]:
+    """Per profile, the measured entries with each section's headline column: the board's first table."""
+    out = []
+    for profile in sorted({t.profile for t in tables}):
+        chosen = [t for t in tables if t.profile == profile and t.section.slug != UNCATALOGUED.slug]
+        columns = [c for t in chosen for c in [next((c for c in t.columns if c.direction and not c.per_class), None)]
+                   if c is not None]
+        # one row per measured entry; a study's option rows (Table 5's mixes) stay in their own section
+        rows = {e["name"]: e for t in chosen for e in t.rows if e["kind"] == "measured" and not e.get("option_row")}
+        columns = [Column(c.key, c.card.label, c.card) if c.card and c.key == c.card.name else c  # "AUROC", not
+                   for c in columns if any(c.value(e) for e in rows.values())]                  # "Filtered avg"
+        if len(columns) < 2 or not rows:
+            continue
+        summary = Table(SUMMARY, profile, any(t.calibration for t in chosen), columns,
+                        _ranked(list(rows.values()), columns))
+        _rank(summary)
+        out.append(summary)
+    return out
 
 
 def ranked_cells(t: Table, i: int, entry: dict[str, Any], escape: Callable[[str], str],
@@ -250,7 +295,7 @@ def markdown(tables: list[Table], plot_files: dict[str, str],
     for t in tables:
         heading = f"## {t.section.title} — profile {t.profile}"
         lines += [heading + (" (calibration profile: not a CXR result)" if t.calibration else ""), "",
-                  f"Layout of {t.section.source}. {t.section.notes}".strip(), ""]
+                  (f"Layout of {t.section.source}. " if t.section.source else "") + t.section.notes, ""]
         lines.append("| model | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in t.columns) + " |")
         lines.append("|---|" + "---|" * len(t.columns))
         for i, e in enumerate(t.rows):
@@ -287,8 +332,8 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
     for n, t in enumerate(tables):
         calib = ' <span class="calibration">(calibration profile: not a CXR result)</span>' if t.calibration else ""
         out.append(f'<h2 id="{esc(t.section.slug)}-{n}">{esc(t.section.title)} — profile {esc(t.profile)}{calib}</h2>')
-        out.append(f'<table data-section="{esc(t.section.slug)}"><caption>Layout of {esc(t.section.source)}. '
-                   f"{esc(t.section.notes)}</caption>")
+        layout = f"Layout of {esc(t.section.source)}. " if t.section.source else ""
+        out.append(f'<table data-section="{esc(t.section.slug)}"><caption>{layout}{esc(t.section.notes)}</caption>')
         out.append("<thead><tr><th>model</th>" + "".join(f"<th>{esc(c.label)} {arrow(c)}</th>" for c in t.columns)
                    + "</tr></thead><tbody>")
         for i, e in enumerate(t.rows):
@@ -382,11 +427,12 @@ def build(entries: list[dict[str, Any]], out: str | Path,
     out = Path(out)
     entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
     tables = tables_for(entries)
+    boards = summary_tables(tables) + tables  # the summary is read, not exported twice (CSV, LaTeX)
     cards = sorted({c.card for t in tables for c in t.columns if c.card},
                    key=lambda c: (c.board_section.order, c.order, c.name))
     plot_files = plots.draw(entries, cards, out)
     views = meta_views(meta or {})
-    files = {"README.md": markdown(tables, plot_files, views), "index.html": html_page(tables, plot_files, views),
+    files = {"README.md": markdown(boards, plot_files, views), "index.html": html_page(boards, plot_files, views),
              "leaderboard.csv": csv_text(tables), "leaderboard.tex": latex(tables)}
     written = {}
     for name, text in files.items():
