@@ -67,6 +67,45 @@ def test_pinned_value():
     assert float(reference_msssim.ms_ssim(a, b)) == pytest.approx(0.782716900392145, abs=1e-9)
 
 
+@pytest.mark.parametrize("precision,tol", [("float64", 1e-13), ("float32", 2e-6)])
+@pytest.mark.parametrize("band_pixels", [1, 997, 20000])
+def test_bands_of_rows_give_the_librarys_value(precision, tol, band_pixels):
+    """Memory is bounded by taking each scale's maps in bands (one row per band at band_pixels=1);
+    the value is pytorch-msssim's on the whole image."""
+    import pytorch_msssim
+
+    a, b = pair(n=2, h=203, w=170, seed=3)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[precision]
+    library = pytorch_msssim.ms_ssim(a.to(dtype), b.to(dtype), data_range=1.0, size_average=False).double()
+    banded = ms_ssim(a, b, precision=precision, band_pixels=band_pixels)
+    assert (banded - library).abs().max() < tol
+
+
+def test_one_band_is_the_library_bit_for_bit():
+    import pytorch_msssim
+
+    a, b = pair(n=2, h=300, w=256, seed=4)
+    library = pytorch_msssim.ms_ssim(a.double(), b.double(), data_range=1.0, size_average=False)
+    assert torch.equal(ms_ssim(a, b), library)  # 2048² and smaller fit in the default band
+
+
+def test_the_metric_compares_views_one_pair_at_a_time(tmp_path, monkeypatch):
+    """No stacked copies: every call gets one pair, and the pair's images are the decoded arrays."""
+    from cxrgen_bench.data.manifest import ImageSet
+    from cxrgen_bench.functional import msssim
+    from cxrgen_bench.metrics import ms_ssim as metric_module
+
+    folder = sample_folder(tmp_path / "gen", {"a": 4})
+    calls = []
+    real = msssim.ms_ssim
+    monkeypatch.setattr(metric_module, "ms_ssim", lambda x, y, **kw: (calls.append((x, y)), real(x, y, **kw))[1])
+    metric = metric_module.IntraPromptMSSSIM({}, [])
+    values = metric.pair_values(ImageSet.from_folder(folder).records, metric._settings())
+    assert len(calls) == len(values) == 6 and all(x.shape[0] == y.shape[0] == 1 for x, y in calls)
+    bases = {x.untyped_storage().data_ptr() for pair_ in calls for x in pair_}
+    assert len(bases) == 4  # the four decoded images, shared by the six pairs
+
+
 def test_small_images_are_a_clear_error():
     assert min_side_for() == 161
     a, b = pair(h=160, w=300)

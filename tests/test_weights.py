@@ -106,3 +106,33 @@ def test_weights_where_lists_expected_files(capsys):
     out = capsys.readouterr().out
     assert "ViT-B-32.pt" in out
     assert json.loads(out[out.index("\n{") + 1:])["backbone"] == "clip-vit-b-32"
+
+
+@pytest.mark.parametrize("content,described", [
+    (bytes(range(3, 60)), "not a safetensors, pickle, zip or TorchScript file (57 bytes; first bytes 03 04 05 06"),
+    (b"", "an empty file (0 bytes)"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(40), "a PNG image (48 bytes), not a safetensors"),
+    (b"<!DOCTYPE html><html>Not found</html>", "an HTML page (a failed download?)"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n", "a Git LFS pointer"),
+    (b"PK\x03\x04" + bytes(60), "a damaged zip archive"),
+])
+def test_a_file_that_is_no_weights_format_is_described(tmp_path, content, described):
+    path = tmp_path / "weights.pt"
+    path.write_bytes(content)
+    assert sniff_format(path) == "unknown"
+    with pytest.raises(WeightsError) as err:
+        load_state_dict(resolve_weights(spec("xrv-densenet121"), path))
+    assert described in str(err.value) and str(path) in str(err.value) and "pickled" not in str(err.value)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickles_and_legacy_torch_files_are_still_pickles(tmp_path, protocol):
+    import pickle
+
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps({"a": 1}, protocol=protocol))
+    assert sniff_format(path) == "pickle"
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    assert sniff_format(legacy) == "pickle"
+    assert set(load_state_dict(resolve_weights(spec("xrv-densenet121"), legacy))[0]) == {"w"}

@@ -202,7 +202,7 @@ def describe_unknown(path: Path) -> str:
     """What a file that is no weights format is, for the message that refuses it."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(16)
+        head = f.read(32)
     if size == 0:
         return "an empty file (0 bytes)"
     if head[:4] == b"PK\x03\x04":
