@@ -251,3 +251,17 @@ def test_the_board_lays_study_rows_out_like_table_5_beside_the_paper(tmp_path):
     table = board.split("## Downstream utility: augmentation")[1].split("\n## ")[0]
     assert "| my-generator: 1.1k real + 1.1k synthetic | 0.750 ± 0.010 [0.730, 0.770] | 0.750" in table
     assert "| Augmentation: 1.1k real (baseline) † | 0.730 | 0.710 |" in table
+
+
+def test_units_shared_between_processes_give_the_numbers_of_one_process(small, tmp_path):
+    """torchrun / accelerate launch: rank r runs units r, r + world, ...; rank 0 writes the results."""
+    root, paths = small
+    settings = dict(max_epochs=2, resolution=24)
+    plan = ["40:0", "0:40", "40:40"]
+    one = run_study(study(paths, root, "phantom-faithful", plan, [0], **settings), tmp_path / "one")
+    shared = tmp_path / "shared"
+    assert run_study(study(paths, root, "phantom-faithful", plan, [0], **settings), shared, share=(1, 2)) is None
+    assert sorted(p.name for p in (shared / "units").glob("*.json")) == ["r0-s40-seed0.json"]
+    two = run_study(study(paths, root, "phantom-faithful", plan, [0], **settings), shared, share=(0, 2), wait_s=0.01)
+    assert {k: m["value"] for k, m in two["metrics"].items()} == {k: m["value"] for k, m in one["metrics"].items()}
+    assert two["run"]["settings"]["processes"] == 2

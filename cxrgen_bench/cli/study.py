@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..errors import RegistryError
 from ..registry import STUDIES
@@ -26,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         s.add_argument("--out", required=True, help="the study's folder (resumable: re-run the same command)")
         s.add_argument("--profile", default="roentgen2022", help="profile pinning the study's settings")
         s.add_argument("--name", help="model name for the results (default: the study's name)")
-        s.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+        s.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...; under torchrun / accelerate "
+                                                          "launch, cuda means cuda:LOCAL_RANK)")
         s.add_argument("--json", action="store_true", help="print the results object as JSON")
         s.add_argument("--quiet", action="store_true", help="no progress display")
         s.set_defaults(study_class=cls)
@@ -43,13 +45,21 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.context import RunOptions
     from ..results.store import dumps
     from ..studies import run_study
+    from ..studies.base import process_share
     from .common import check_device, check_out, log
 
     check_out(args.out, folder=True)
-    check_device(args.device)
+    rank, world = process_share()
+    device = args.device
+    if world > 1 and device == "cuda":  # torchrun / accelerate launch: one device per process
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    check_device(device)
     cls = args.study_class
-    options = RunOptions(device=args.device, progress=not (args.quiet or args.json),
+    options = RunOptions(device=device, progress=not (args.quiet or args.json),
                          log=(lambda m: None) if args.quiet else log)
     result = run_study(cls(cls.settings_from_args(args), args.profile, options), args.out, model_name=args.name)
+    if result is None:
+        print(f"rank {rank} of {world}: its units are done; rank 0 writes {args.out}/results.json")
+        return 0
     print(dumps(result) if args.json else json.dumps({k: v["value"] for k, v in result["metrics"].items()}, indent=2))
     return 1 if result["status"] == "partial" else 0

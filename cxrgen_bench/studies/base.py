@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -100,12 +101,30 @@ class StudyMetric(Metric):
         raise MetricError(f"{self.card.name} is computed by a study: cxrgen-bench study {self.study} ...")
 
 
+def process_share() -> tuple[int, int]:
+    """(rank, world size) of this process under torchrun / `accelerate launch` (RANK, WORLD_SIZE), else (0, 1)."""
+    try:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise InputError("RANK and WORLD_SIZE must be integers (set by torchrun / accelerate launch)") from None
+    if world < 1 or not 0 <= rank < world:
+        raise InputError(f"RANK={rank} is not in 0..WORLD_SIZE-1 (WORLD_SIZE={world})")
+    return rank, world
+
+
 def run_study(study: Study, out: str | Path, model_name: str | None = None,
-              after_unit: Callable[[Unit], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) every unit of ``study`` in ``out``; returns the validated results object."""
+              after_unit: Callable[[Unit], None] | None = None, share: tuple[int, int] | None = None,
+              wait_s: float = 5.0) -> dict[str, Any] | None:
+    """Run (or resume) every unit of ``study`` in ``out``; returns the validated results object.
+
+    Under torchrun / `accelerate launch` (or ``share`` = (rank, world size)) each process runs the units
+    i with i % world == rank, each on its own device; rank 0 then waits for the others' units and
+    writes the results (the other ranks return None). A unit is the same computation whichever process
+    runs it, so the numbers do not depend on the number of processes."""
     from ..evaluation.runner import new_result
 
     started = time.monotonic()
+    rank, world = share or process_share()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     units = study.units()
@@ -113,13 +132,16 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
     if len(set(ids)) != len(ids) or any(not i or "/" in i for i in ids):
         raise InputError(f"study {study.name}: unit ids must be unique, non-empty file names; got {ids}")
     subject = study.subject()
-    handle = workdir.lock(out / ".study.lock", out, f"run of study {study.name}")
+    lock_name = ".study.lock" if world == 1 else f".study.lock.rank{rank}"  # one writer per share of the units
+    handle = workdir.lock(out / lock_name, out, f"run of study {study.name}")
     try:
         workdir.check_identity(out / "study.json", {**subject.describe(), "profile": study.profile.describe()},
                                f"a run of study {study.name}")
         outputs: dict[str, dict[str, Any]] = {}
-        with study.progress(len(units), f"study {study.name}", "units") as bar:
-            for unit in units:
+        mine = [u for i, u in enumerate(units) if i % world == rank]
+        with study.progress(len(mine), f"study {study.name}" + (f" (rank {rank}/{world})" if world > 1 else ""),
+                            "units") as bar:
+            for unit in mine:
                 done = out / UNITS_DIR / f"{unit.id}.json"
                 if done.is_file():
                     outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
@@ -133,10 +155,29 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
                 bar.update(1)
                 if after_unit:
                     after_unit(unit)
+        if rank != 0:
+            return None
+        others = [u for u in units if u.id not in outputs]
+        last_said = time.monotonic()
+        while others:  # the other ranks' units: a rank that died leaves them to a re-run (which resumes)
+            others = [u for u in others if not (out / UNITS_DIR / f"{u.id}.json").is_file()]
+            if others and time.monotonic() - last_said > 60:
+                study.options.log(f"study {study.name}: waiting for {len(others)} unit(s) of other ranks")
+                last_said = time.monotonic()
+            if others:
+                time.sleep(wait_s)
+        for u in units:
+            if u.id not in outputs:
+                outputs[u.id] = json.loads((out / UNITS_DIR / f"{u.id}.json").read_text(encoding="utf-8"))["outputs"]
+        outputs = {u.id: outputs[u.id] for u in units}  # in the study's order, whoever ran them
         entries = study.summarise(outputs)
         run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "duration_s": round(time.monotonic() - started, 3), "device": study.options.device,
-               "settings": {"study": study.name, "units": ids}}
+               "settings": {"study": study.name, "units": ids, "processes": world}}
+        from ..threads import chosen
+
+        if chosen():
+            run["threads"] = chosen()
         result = new_result(subject, study.profile, {e["key"]: e for e in entries}, {}, run, model_name)
         write_result(result, out / "results.json")
         return validate(to_json_safe(result))
