@@ -228,7 +228,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
     log("")
     log("calibration profile: phantom radiographs with known answers, not a CXR result")
     log(f"leaderboard: {board['index.html']} (and {board['README.md']})")
-    caches = [out / "cache", *sorted((out / "studies").glob("*/*/cache")), out / "studies" / "memorisation" / "cache"]
+    caches = cache_folders(out)
     cache_bytes = sum(folder_bytes(c) for c in caches)
     if keep_cache:
         log(f"disk: {folder_bytes(out) / 1e6:.0f} MB in {out}, of which {cache_bytes / 1e6:.0f} MB caches "
@@ -264,6 +264,11 @@ def augmentation_runs(out: Path, pool_csv: Path, prompts_csv: Path, plans: dict[
                                    "overrides": dict(AUGMENTATION_QUICK)}, PROFILE, RunOptions(progress=progress))
         results[name] = run_study(study, out / "studies" / "augmentation" / name, model_name=name)
     return results
+
+
+def cache_folders(out: Path) -> list[Path]:
+    """What a re-run reuses and --no-cache removes: features, decoded images, study caches."""
+    return [c for c in (out / "cache", *sorted((out / "studies").glob("**/cache"))) if c.is_dir()]
 
 
 def folder_bytes(folder: Path) -> int:

@@ -117,6 +117,7 @@ def test_cache_decodes_once_and_holds_the_training_pixels(small, tmp_path, monke
     again = build_cache(tmp_path, "real", items, 24)
     np.testing.assert_array_equal(again.pixels, first.pixels)
     assert isinstance(again.pixels, np.memmap)
+    assert first.index["source_sizes"] == {"128x128": 5}  # every image resized by one rule; the sizes met recorded
 
 
 def test_rows_gather_from_several_memory_maps_like_a_concatenation():

@@ -52,8 +52,13 @@ def test_reports_round_trip_through_the_labeller():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--prompts", "48", "--bootstrap", "200"]) == 0
-    return {p.stem: read_result(p) for p in (out / "results").glob("*.json")} | {"_out": out}
+    import contextlib
+    import io
+
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        assert main(["demo", "--out", str(out), "--prompts", "48", "--bootstrap", "200"]) == 0
+    return {p.stem: read_result(p) for p in (out / "results").glob("*.json")} | {"_out": out, "_log": log.getvalue()}
 
 
 def value(result, key):
@@ -163,6 +168,17 @@ def test_reconstruction_and_memorisation_known_answers(demo):
         assert memo["phantom-faithful"][f"memorisation_share[{space}]"]["value"] < 0.2
     board = (demo["_out"] / "leaderboard" / "README.md").read_text()
     assert "## VAE reconstruction" in board and "## Memorisation" in board
+
+
+def test_demo_says_where_its_disk_goes(demo):
+    from cxrgen_bench.demo import cache_folders, folder_bytes
+
+    caches = cache_folders(demo["_out"])
+    assert demo["_out"] / "cache" in caches and any("studies" in str(c) for c in caches)
+    line = next(line for line in demo["_log"].splitlines() if line.startswith("disk: "))
+    total_mb = folder_bytes(demo["_out"]) / 1e6
+    assert f"{sum(folder_bytes(c) for c in caches) / 1e6:.0f} MB caches" in line and "--no-cache" in line
+    assert abs(float(line.split()[1]) - total_mb) <= 1 + 0.01 * total_mb
 
 
 def read_csv_labels(path):

@@ -258,6 +258,10 @@ class AugmentationStudy(Study):
             sets["val"] = (np.asarray(pool.pixels[val_idx]), pool_labels[val_idx])
         if self.settings.get("synthetic"):
             sets["synthetic"], sets["synthetic_labels"] = self._synthetic(cache)
+        # the sizes every set's images came in (all are resized to the training resolution by one rule)
+        sets["source_sizes"] = {name: c.index.get("source_sizes") for name, c in
+                                (("real-train", pool), ("real-test", test), ("synthetic", sets.get("synthetic")))
+                                if c is not None}
         for split in ("val", "test"):
             self._check_split(split, sets[split][1])
         self._cached_sets = sets
@@ -311,6 +315,7 @@ class AugmentationStudy(Study):
         for checkpoint in folder.glob("checkpoint-*"):
             shutil.rmtree(checkpoint, ignore_errors=True)
         return {"real": real, "synthetic": synthetic, "seed": unit.seed, "test": test, "n_test": len(test_labels),
+                "source_sizes": sets["source_sizes"],
                 "best_epoch": record["best_epoch"], "epochs": record["epoch"] + 1, "stopped": record["stopped"],
                 "val_best_auroc": record["best_auroc"], "history": record["history"], **chosen}
 
@@ -335,6 +340,7 @@ class AugmentationStudy(Study):
                 values = {s: runs[s]["test"][field] for s in seeds if s in runs and runs[s]["test"][field] is not None}
                 classes = {c: _mean([runs[s]["test"][per_class][c] for s in values]) for c in self.classes}
                 details = {**common, "row_label": label, "mix": mix, "per_seed": values, "per_class": classes,
+                           "source_sizes": next((r.get("source_sizes") for r in runs.values()), None),
                            "n_test": next((r["n_test"] for r in runs.values()), None),
                            "best_epochs": {s: runs[s]["best_epoch"] for s in values},
                            "stopped": {s: runs[s]["stopped"] for s in values}}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -41,12 +42,14 @@ class CachedSet:
         return len(self.ids)
 
 
-def to_training_pixels(path: Path, resolution: int) -> np.ndarray:
+def to_training_pixels(path: Path, resolution: int, with_size: bool = False):
+    """The uint8 R×R training image of a file (and its source (height, width) when asked)."""
     from ..functional.resize import center_crop_or_pad, side_to
 
     image = read_image(path).pixels * 255.0
     resized = center_crop_or_pad(side_to(image, resolution, "shorter"), resolution)
-    return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.rint(resized), 0, 255).astype(np.uint8)
+    return (pixels, image.shape) if with_size else pixels
 
 
 def build_cache(folder: Path, name: str, items: Sequence[tuple[str, Path]], resolution: int,
@@ -69,15 +72,19 @@ def build_cache(folder: Path, name: str, items: Sequence[tuple[str, Path]], reso
     if not (data.is_file() and meta.is_file()):
         tmp = data.with_name(data.name + f".partial-{os.getpid()}")
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(items), resolution, resolution))
+        sizes: Counter = Counter()
         with (progress or factory(False))(len(items), f"caching {name} at {resolution}²", "images") as bar:
             for n, (_, path) in enumerate(items):
-                out[n] = to_training_pixels(Path(path), resolution)
+                out[n], (h, w) = to_training_pixels(Path(path), resolution, with_size=True)
+                sizes[f"{w}x{h}"] += 1
                 bar.update(1)
         out.flush()
         del out
         os.replace(tmp, data)
+        # every image is resized by RULE whatever its size: the sizes met are recorded (a documented coercion)
         atomic_write_text(meta, json.dumps({"name": name, "resolution": resolution, "rule": RULE, "n": len(items),
-                                            "ids": ids, "sha256": digests}, indent=1))
+                                            "source_sizes": dict(sorted(sizes.items())), "ids": ids,
+                                            "sha256": digests}, indent=1))
     index = json.loads(meta.read_text(encoding="utf-8"))
     pixels = np.load(data, mmap_mode="r")
     if pixels.shape != (len(items), resolution, resolution) or index.get("ids") != ids:
