@@ -170,31 +170,29 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200
         store.add(text_results[name], replace=True)
     timings["text encoders"] = time.perf_counter() - t
     log(f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)")
-    t = time.perf_counter()
-    plans = augmentation_plans(prompts)
-    augmentation = augmentation_runs(out, pool_csv, prompts_csv, plans, progress)
-    for name, result in augmentation.items():
-        store.add(result, name=f"augmentation-{name}", replace=True)
-    timings["augmentation"] = time.perf_counter() - t
-    log(f"trained {sum(len(p) for p in plans.values())} classifiers on real and synthetic phantoms "
-        "(augmentation study, quick settings)")
-    t = time.perf_counter()
+    # the studies (more than one forward pass per image), each on phantoms with a known answer
+    from .studies.memorisation import quick_known_answer as memorisation_runs
     from .studies.reconstruction import quick_known_answer as reconstruction_runs
 
-    reconstruction = reconstruction_runs(out / "studies" / "reconstruction", n=prompts, bootstrap=bootstrap)
-    for name, result in reconstruction.items():
-        store.add(result, name=f"reconstruction-{name}", replace=True)
-    timings["reconstruction"] = time.perf_counter() - t
-    log(f"encoded and decoded {prompts} real phantoms with {len(reconstruction)} codecs of known quality "
-        "(VAE reconstruction study)")
-    t = time.perf_counter()
-    from .studies.memorisation import quick_known_answer as memorisation_runs
-
-    memorisation = memorisation_runs(out / "studies" / "memorisation", progress=progress)
-    for name, result in memorisation.items():
-        store.add(result, name=f"memorisation-{name}", replace=True)
-    timings["memorisation"] = time.perf_counter() - t
-    log(f"searched the nearest training phantom of every image of {len(memorisation)} stand-ins (memorisation study)")
+    plans = augmentation_plans(prompts)
+    studies: dict[str, dict[str, dict[str, Any]]] = {}
+    for study, run_it, said in (
+            ("augmentation", lambda: augmentation_runs(out, pool_csv, prompts_csv, plans, progress),
+             f"trained {sum(len(p) for p in plans.values())} classifiers on real and synthetic phantoms "
+             "(augmentation study, quick settings)"),
+            ("reconstruction", lambda: reconstruction_runs(out / "studies" / "reconstruction", n=prompts,
+                                                           bootstrap=bootstrap),
+             f"encoded and decoded {prompts} real phantoms with 3 codecs of known quality (VAE reconstruction study)"),
+            ("memorisation", lambda: memorisation_runs(out / "studies" / "memorisation", progress=progress),
+             "searched the nearest training phantom of every image of 2 stand-ins (memorisation study)")):
+        t = time.perf_counter()
+        studies[study] = run_it()
+        for name, result in studies[study].items():
+            store.add(result, name=f"{study}-{name}", replace=True)
+        timings[study] = time.perf_counter() - t
+        log(said)
+    augmentation, reconstruction, memorisation = (studies[k] for k in ("augmentation", "reconstruction",
+                                                                        "memorisation"))
     t = time.perf_counter()
     # which metric to trust: the known answers of these runs, graded corruptions and sample size on the
     # phantom evaluator (cxrgen-bench meta runs more encoders and writes docs/metric-validity.md)
