@@ -173,11 +173,19 @@ def test_unknown_metric_and_bad_weights_flag(sets, capsys):
 
 
 def test_prompt_ids_missing_from_prompts_file(sets, inception_weights, xrv_random_weights, tmp_path):
+    """Refused before any metric (issue 18: images whose prompt is unknown were scored); --subset scores
+    the one prompt both hold and records the 15 it left out."""
+    from cxrgen_bench.errors import InputError
+
     prompts = tmp_path / "few.csv"
     prompts.write_text("prompt_id,text,Pneumonia\np00,x,1\n")
-    result = cxrgen_bench.score(images=sets["mild"], prompts=prompts, metrics="classifier_auroc",
-                                weights={"xrv-densenet121": str(xrv_random_weights)}, allow_pickle=True)
-    assert "not in" in result["metrics"]["classifier_auroc"]["error"]
+    kwargs = dict(images=sets["mild"], prompts=prompts, metrics="classifier_auroc",
+                  weights={"xrv-densenet121": str(xrv_random_weights)}, allow_pickle=True)
+    with pytest.raises(InputError, match=r"15 prompt id\(s\) of images are not in the prompts CSV: 'p01'"):
+        cxrgen_bench.score(**kwargs)
+    result = cxrgen_bench.score(subset=True, **kwargs)
+    assert result["subject"]["subset"]["dropped"]["image_prompt_ids_not_in_prompts"][:2] == ["p01", "p02"]
+    assert result["subject"]["n_prompts"] == result["metrics"]["classifier_auroc"]["n"]["requested"] == 1
 
 
 def test_ls_lists_every_kind(capsys):
