@@ -42,6 +42,9 @@ class Unit:
     id: str  # stable and file-name safe, e.g. "real-1100-seed0"
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    # reads the other units' folders (e.g. a Fréchet distance over every chunk's features): runs after all
+    # of them, in the process that writes the results
+    final: bool = False
 
 
 class Study:
@@ -73,6 +76,12 @@ class Study:
 
     def units(self) -> list[Unit]:
         raise NotImplementedError
+
+    def check(self, out: Path) -> None:
+        """Refuse what would fail later, before the first unit trains (sizes larger than the data, ...)."""
+
+    def unit_done(self, unit: Unit, folder: Path) -> None:
+        """Called once the unit's outputs are on disk: drop what only a resume of it needed."""
 
     def run_unit(self, unit: Unit, folder: Path) -> dict[str, Any]:
         """Train and test one unit; JSON-able outputs. May checkpoint in ``folder`` and resume from it."""
@@ -137,27 +146,31 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
     try:
         workdir.check_identity(out / "study.json", {**subject.describe(), "profile": study.profile.describe()},
                                f"a run of study {study.name}")
+        study.check(out)
         outputs: dict[str, dict[str, Any]] = {}
-        mine = [u for i, u in enumerate(units) if i % world == rank]
-        with study.progress(len(mine), f"study {study.name}" + (f" (rank {rank}/{world})" if world > 1 else ""),
-                            "units") as bar:
-            for unit in mine:
-                done = out / UNITS_DIR / f"{unit.id}.json"
-                if done.is_file():
+
+        def run_units(todo: list[Unit], what: str) -> None:
+            with study.progress(len(todo), what, "units") as bar:
+                for unit in todo:
+                    done = out / UNITS_DIR / f"{unit.id}.json"
+                    if not done.is_file():
+                        study.options.log(f"study {study.name}: unit {unit.id}")
+                        result = study.run_unit(unit, out / UNITS_DIR / unit.id)
+                        atomic_write_text(done, json.dumps({"unit": unit.id, "seed": unit.seed,
+                                                            "settings": unit.settings, "outputs": to_json_safe(result)},
+                                                           indent=2, sort_keys=True))
+                        study.unit_done(unit, out / UNITS_DIR / unit.id)
+                        if after_unit:
+                            after_unit(unit)
                     outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
                     bar.update(1)
-                    continue
-                study.options.log(f"study {study.name}: unit {unit.id}")
-                result = study.run_unit(unit, out / UNITS_DIR / unit.id)
-                atomic_write_text(done, json.dumps({"unit": unit.id, "seed": unit.seed, "settings": unit.settings,
-                                                    "outputs": to_json_safe(result)}, indent=2, sort_keys=True))
-                outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
-                bar.update(1)
-                if after_unit:
-                    after_unit(unit)
+
+        shared = [u for u in units if not u.final]
+        run_units([u for i, u in enumerate(shared) if i % world == rank],
+                  f"study {study.name}" + (f" (rank {rank}/{world})" if world > 1 else ""))
         if rank != 0:
             return None
-        others = [u for u in units if u.id not in outputs]
+        others = [u for u in shared if u.id not in outputs]
         last_said = time.monotonic()
         while others:  # the other ranks' units: a rank that died leaves them to a re-run (which resumes)
             others = [u for u in others if not (out / UNITS_DIR / f"{u.id}.json").is_file()]
@@ -166,9 +179,8 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
                 last_said = time.monotonic()
             if others:
                 time.sleep(wait_s)
-        for u in units:
-            if u.id not in outputs:
-                outputs[u.id] = json.loads((out / UNITS_DIR / f"{u.id}.json").read_text(encoding="utf-8"))["outputs"]
+        run_units([u for u in shared if u.id not in outputs], f"study {study.name}: the other ranks' units")
+        run_units([u for u in units if u.final], f"study {study.name}: final units")
         outputs = {u.id: outputs[u.id] for u in units}  # in the study's order, whoever ran them
         entries = study.summarise(outputs)
         run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
