@@ -32,3 +32,11 @@ def center_crop_or_pad(img: np.ndarray, size: int) -> np.ndarray:
     from torchvision.transforms.functional import center_crop
 
     return center_crop(torch.from_numpy(np.ascontiguousarray(img))[None], [size, size])[0].numpy()
+
+
+def square(img: np.ndarray, size: int) -> np.ndarray:
+    """The project's one rule for bringing an image to size×size: shorter side to ``size`` (clean
+    bicubic, keeping the aspect ratio), then centre crop (`center_crop_or_pad`). Takes and returns a
+    float (H, W) image in [0, 255], as `clean_resize`. This is what training crops (a generator learns
+    the centre square, not a squeezed image) and what the studies compare against."""
+    return center_crop_or_pad(side_to(img, size, "shorter"), size)
