@@ -13,6 +13,7 @@ import pytest
 
 from cxrgen_bench.calibration.dataset import PhantomDataset
 from cxrgen_bench.data.datasets.base import PromptTable
+from cxrgen_bench.data.manifest import PromptSet
 from cxrgen_bench.errors import InputError
 from cxrgen_bench.evaluation.context import RunOptions
 from cxrgen_bench.generation import generate
@@ -87,7 +88,7 @@ def test_a_killed_study_resumes_to_the_numbers_of_an_uninterrupted_run(small, tm
 
 @pytest.mark.slow
 def test_known_answer_faithful_synthetic_trains_like_real_and_ignoring_the_prompt_is_near_chance(tmp_path):
-    paths = phantoms(tmp_path, n_train=300, n_test=160, n_prompts=60,
+    paths = phantoms(tmp_path, n_train=300, n_test=160, n_prompts=80,
                      generators=("phantom-faithful", "phantom-ignores-prompt"))
     settings = dict(max_epochs=12, resolution=48)
     faithful = run_study(study(paths, tmp_path, "phantom-faithful", ["240:0", "0:240"], [0], **settings),
@@ -200,10 +201,43 @@ def test_sizes_larger_than_the_data_are_refused_before_training(small, tmp_path)
     root, paths = small
     with pytest.raises(InputError, match=r"5000 real images asked for, the real training pool has 96"):
         run_study(study(paths, root, "phantom-faithful", ["5000:0"], [0]), tmp_path / "a")
-    with pytest.raises(InputError, match=r"500 synthetic images asked for, .* has 80"):
+    # 20 prompts × 4 samples, less those generated from the prompts the validation share holds
+    with pytest.raises(InputError, match=r"500 synthetic images asked for, .* has 64 usable \(16 generated from "
+                                         r"validation or test prompts are left out\)"):
         run_study(study(paths, root, "phantom-faithful", ["0:500"], [0]), tmp_path / "b")
+    # the whole plan is checked before the first unit trains, not when the failing mix is reached
+    with pytest.raises(InputError, match="5000 real images"):
+        run_study(study(paths, root, "phantom-faithful", ["20:0", "5000:0"], [0]), tmp_path / "d")
+    assert not list((tmp_path / "d" / "units").glob("*.json"))
     with pytest.raises(InputError, match="no --synthetic folder"):
         run_study(study(paths, root, None, ["0:10"], [0]), tmp_path / "c")
+
+
+def test_a_test_image_that_also_trains_is_refused(small, tmp_path):
+    root, paths = small
+    train = PhantomDataset(root / "data").prompts(limit=120, seed=11, size=128).rows
+    test = PhantomDataset(root / "data").prompts(limit=80, seed=12, size=128).rows
+    order = np.random.default_rng(0).permutation(120)  # the validation share: the first 20% (validation_seed 0)
+    trains, validates = int(order[50]), int(order[3])
+    for row, message in ((trains, r"of real-train are also in real-test \(identical files\), e\.g\. \[\('{}', "
+                                  r"'sneaky'\)\]"),
+                         (validates, r"are in both real-test and validation share of real-train \(identical files\), "
+                                     r"e\.g\. \[\('sneaky', '{}'\)\]")):
+        leaky = PromptTable(test[:-1] + [{**train[row], "prompt_id": "sneaky"}], {}).write(tmp_path / "test.csv")
+        s = study(paths, root, "phantom-faithful", ["60:0"], [0])
+        s.settings["real_test"] = str(leaky)
+        with pytest.raises(InputError, match=message.format(train[row]["prompt_id"])):
+            run_study(s, tmp_path / f"out{row}")
+
+
+def test_uncertain_labels_train_as_positive_and_are_left_out_of_scoring(small, tmp_path):
+    root, paths = small
+    s = study(paths, root, "phantom-faithful", ["60:0"], [0])
+    table = PromptSet.from_csv(paths["train"])
+    pid = next(p for p, row in table.prompts.items() if row.labels.get("Pleural Effusion") == -1.0)
+    j = s.classes.index("Pleural Effusion")
+    assert s._labels(table, [pid], "x", s.policy)[0, j] == 1.0
+    assert np.isnan(s._labels(table, [pid], "x", s.eval_policy)[0, j])
 
 
 def test_an_empty_class_in_the_test_split_is_named(small, tmp_path):
@@ -225,7 +259,8 @@ def test_cli_reports_bad_flags_without_a_traceback(small, tmp_path):
     for extra, message in ((["--plan", "10:0", "--regimes", "real"], "--plan and --regimes"),
                            (["--regimes", "real,fake", "--sizes", "10"], "unknown ['fake']"),
                            (["--plan", "10"], "not REAL:SYNTHETIC"),
-                           (["--max-epochs", "0"], "--max-epochs must be a positive integer")):
+                           (["--max-epochs", "0"], "--max-epochs must be a positive integer"),
+                           (["--plan", "10:0", "--resolution", "8"], "resolution 8 is too small for densenet-tiny")):
         run = subprocess.run(base + extra, capture_output=True, text=True)
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
 

@@ -23,7 +23,6 @@ Every image is decoded once into a memory-mapped uint8 cache at the training res
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,10 @@ def _ints(text: str, flag: str) -> list[int]:
 class AugmentationStudy(Study):
     name = "augmentation"
     version = "1"
-    after_epoch = None  # a hook called with each finished epoch (tests stop a run there, as a kill would)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.after_epoch = None  # called with each finished epoch (tests stop a run there, as a kill would)
     help = ("RoentGen Table 5: a DenseNet-121 trained from scratch on real, synthetic and real+synthetic images, "
             "scored on held-out real test images (resumable)")
 
@@ -167,8 +169,16 @@ class AugmentationStudy(Study):
 
     @property
     def policy(self) -> LabelPolicy:
+        """Training labels (U-Ones by default: an uncertain finding trains as present)."""
         cfg = self.config().get("labels")
         return LabelPolicy.from_config(cfg) if cfg else policy_for("augmentation")
+
+    @property
+    def eval_policy(self) -> LabelPolicy:
+        """Validation and test labels: an uncertain finding is left out of that class's AUROC and accuracy
+        by default (U-Ones is a way to train, not a ground truth to score against)."""
+        cfg = self.config().get("eval_labels")
+        return LabelPolicy.from_config(cfg) if cfg else LabelPolicy(uncertain=None, blank=0.0)
 
     def baseline(self) -> tuple[int, int] | None:
         """The mix gains are measured against: the profile's `baseline` when the plan has it (Table 5: 1.1k
@@ -196,19 +206,20 @@ class AugmentationStudy(Study):
         out["classifier"] = self.classifier.as_dict()
         out["classes"] = self.classes
         out["labels"] = self.policy.as_dict()
+        out["eval_labels"] = self.eval_policy.as_dict()
         out["validation"] = {k: self.config().get(k) for k in ("validation_fraction", "validation_seed")}
         return out
 
     # --- data ----------------------------------------------------------------------------------------
-    def _labels(self, prompts: PromptSet, pid: str, where: str) -> list[float]:
+    def _labels(self, prompts: PromptSet, pids: list[str], where: str, policy: LabelPolicy) -> np.ndarray:
         missing = [c for c in self.classes if c not in prompts.label_names]
         if missing:
             raise InputError(f"{prompts.path}: no label column(s) {missing} for the study's classes ({where}); "
                              f"found {list(prompts.label_names) or 'none'}")
-        labels = prompts.prompts[pid].labels
-        return [self.policy.apply(labels.get(c)) for c in self.classes]
+        return np.array([[policy.apply(prompts.prompts[pid].labels.get(c)) for c in self.classes] for pid in pids],
+                        dtype=np.float64).reshape(len(pids), len(self.classes))
 
-    def _real(self, csv: str, name: str, folder: Path) -> tuple[CachedSet, np.ndarray]:
+    def _real(self, csv: str, name: str, folder: Path) -> tuple[CachedSet, PromptSet]:
         prompts = PromptSet.from_csv(csv)
         root = Path(self.settings["images_root"])
         no_path = [pid for pid, p in prompts.prompts.items() if not p.image_path]
@@ -216,11 +227,9 @@ class AugmentationStudy(Study):
             raise InputError(f"{csv}: {len(no_path)} row(s) have no image_path, e.g. {no_path[:3]}; the study trains "
                              "and tests on images")
         items = [(pid, root / p.image_path) for pid, p in sorted(prompts.prompts.items())]
-        cache = build_cache(folder, name, items, self.classifier.resolution, self.progress)
-        labels = np.array([self._labels(prompts, pid, name) for pid in cache.ids], dtype=np.float64)
-        return cache, labels
+        return build_cache(folder, name, items, self.classifier.resolution, self.progress), prompts
 
-    def _synthetic(self, folder: Path) -> tuple[CachedSet, np.ndarray]:
+    def _synthetic(self, folder: Path) -> tuple[CachedSet, np.ndarray, list[str]]:
         images = ImageSet.from_folder(self.settings["synthetic"])
         prompts = PromptSet.from_csv(self.settings.get("synthetic_prompts") or self.settings["real_train"])
         unlabelled = sorted({r.prompt_id for r in images.records} - set(prompts.prompts))
@@ -230,21 +239,25 @@ class AugmentationStudy(Study):
                              "(--synthetic-prompts)")
         items = [(f"{r.prompt_id}_{r.sample_idx}", r.path) for r in images.records]
         cache = build_cache(folder, "synthetic", items, self.classifier.resolution, self.progress)
-        labels = np.array([self._labels(prompts, r.prompt_id, "synthetic") for r in images.records], dtype=np.float64)
-        return cache, labels
+        pids = [r.prompt_id for r in images.records]
+        return cache, self._labels(prompts, pids, "synthetic", self.policy), pids
 
     def _sets(self, out: Path) -> dict[str, Any]:
         """Pools to draw mixes from (memory maps, with label arrays) and the validation and test sets."""
         if getattr(self, "_cached_sets", None) is not None:
             return self._cached_sets
         cache = out / "cache"
-        pool, pool_labels = self._real(self.settings["real_train"], "real-train", cache)
-        test, test_labels = self._real(self.settings["real_test"], "real-test", cache)
-        sets: dict[str, Any] = {"pool": pool, "pool_labels": pool_labels, "pool_idx": np.arange(len(pool)),
-                                "test": (test.pixels, test_labels)}
+        pool, pool_prompts = self._real(self.settings["real_train"], "real-train", cache)
+        test, test_prompts = self._real(self.settings["real_test"], "real-test", cache)
+        sets: dict[str, Any] = {
+            "pool": pool, "pool_labels": self._labels(pool_prompts, list(pool.ids), "real-train", self.policy),
+            "pool_idx": np.arange(len(pool)),
+            "test": (test.pixels, self._labels(test_prompts, list(test.ids), "real-test", self.eval_policy))}
+        held = {"real-test": (list(test.ids), test.index["sha256"])}  # (ids, file hashes) nothing may train on
         if self.settings.get("real_val"):
-            val, val_labels = self._real(self.settings["real_val"], "real-val", cache)
-            sets["val"] = (val.pixels, val_labels)
+            val, val_prompts = self._real(self.settings["real_val"], "real-val", cache)
+            sets["val"] = (val.pixels, self._labels(val_prompts, list(val.ids), "real-val", self.eval_policy))
+            held["real-val"] = (list(val.ids), val.index["sha256"])
         else:
             fraction = float(self.config().get("validation_fraction", 0.1))
             n = len(pool)
@@ -255,9 +268,26 @@ class AugmentationStudy(Study):
             order = np.random.default_rng(int(self.config().get("validation_seed", 0))).permutation(n)
             val_idx = np.sort(order[:n_val])
             sets["pool_idx"] = np.sort(order[n_val:])
-            sets["val"] = (np.asarray(pool.pixels[val_idx]), pool_labels[val_idx])
+            val_ids = [pool.ids[i] for i in val_idx]
+            sets["val"] = (np.asarray(pool.pixels[val_idx]),
+                           self._labels(pool_prompts, val_ids, "real-train (validation share)", self.eval_policy))
+            held["validation share of real-train"] = (val_ids, [pool.index["sha256"][i] for i in val_idx])
+        training = {"real-train": ([pool.ids[i] for i in sets["pool_idx"]],
+                                   [pool.index["sha256"][i] for i in sets["pool_idx"]])}
         if self.settings.get("synthetic"):
-            sets["synthetic"], sets["synthetic_labels"] = self._synthetic(cache)
+            syn, syn_labels, syn_pids = self._synthetic(cache)
+            sets["synthetic"], sets["synthetic_labels"] = syn, syn_labels
+            # an image generated from a validation or test report carries that report's findings into
+            # training: left out (recorded), so a model is never selected or scored on its own prompt
+            held_ids = {i for ids, _ in held.values() for i in ids}
+            keep = np.array([p not in held_ids for p in syn_pids], dtype=bool)
+            sets["synthetic_idx"] = np.flatnonzero(keep)
+            sets["synthetic_excluded"] = {"count": int((~keep).sum()),
+                                          "examples": [syn.ids[i] for i in np.flatnonzero(~keep)[:5]],
+                                          "why": "generated from the prompt of a validation or test image"}
+            training["synthetic"] = ([syn.ids[i] for i in sets["synthetic_idx"]],
+                                     [syn.index["sha256"][i] for i in sets["synthetic_idx"]])
+        _refuse_overlaps(training, held)
         # the sizes every set's images came in (all are resized to the training resolution by one rule)
         sets["source_sizes"] = {name: c.index.get("source_sizes") for name, c in
                                 (("real-train", pool), ("real-test", test), ("synthetic", sets.get("synthetic")))
@@ -266,6 +296,24 @@ class AugmentationStudy(Study):
             self._check_split(split, sets[split][1])
         self._cached_sets = sets
         return sets
+
+    def check(self, out: Path) -> None:
+        """Every mix of the plan fits the data: checked before the first unit trains, not when it is reached."""
+        sets = self._sets(out)
+        for real, synthetic in self.plan:
+            self._check_sizes(sets, real, synthetic)
+
+    def _check_sizes(self, sets: dict[str, Any], real: int, synthetic: int) -> None:
+        if real > len(sets["pool_idx"]):
+            raise InputError(f"mix {mix_label(real, synthetic)}: {real} real images asked for, the real training pool "
+                             f"has {len(sets['pool_idx'])} (after setting validation images aside)")
+        n_syn = len(sets.get("synthetic_idx", ()))
+        if synthetic > n_syn:
+            excluded = sets.get("synthetic_excluded", {}).get("count", 0)
+            raise InputError(f"mix {mix_label(real, synthetic)}: {synthetic} synthetic images asked for, "
+                             f"{self.settings.get('synthetic')} has {n_syn}"
+                             + (f" usable ({excluded} generated from validation or test prompts are left out)"
+                                if excluded else ""))
 
     def _check_split(self, split: str, labels: np.ndarray) -> None:
         """Validation and test must let every class be scored: an AUROC needs both label values."""
@@ -278,17 +326,11 @@ class AugmentationStudy(Study):
                                  f"{METRIC}.classes")
 
     def _mix(self, sets: dict[str, Any], real: int, synthetic: int, seed: int) -> tuple[Rows, np.ndarray, dict]:
-        pool_idx = sets["pool_idx"]
-        if real > len(pool_idx):
-            raise InputError(f"mix {mix_label(real, synthetic)}: {real} real images asked for, the real training pool "
-                             f"has {len(pool_idx)} (after setting validation images aside)")
-        syn = sets.get("synthetic")
-        n_syn = len(syn) if syn is not None else 0
-        if synthetic > n_syn:
-            raise InputError(f"mix {mix_label(real, synthetic)}: {synthetic} synthetic images asked for, "
-                             f"{self.settings.get('synthetic')} has {n_syn}")
+        self._check_sizes(sets, real, synthetic)
+        pool_idx, syn = sets["pool_idx"], sets.get("synthetic")
         real_idx = np.sort(pool_idx[np.random.default_rng([seed, 1]).permutation(len(pool_idx))[:real]])
-        syn_idx = np.sort(np.random.default_rng([seed, 2]).permutation(n_syn)[:synthetic])
+        usable = sets.get("synthetic_idx", np.zeros(0, dtype=int))
+        syn_idx = np.sort(usable[np.random.default_rng([seed, 2]).permutation(len(usable))[:synthetic]])
         x = Rows([(sets["pool"].pixels, real_idx)] + ([(syn.pixels, syn_idx)] if synthetic else []))
         y = np.concatenate([sets["pool_labels"][real_idx]] + ([sets["synthetic_labels"][syn_idx]] if synthetic else []))
         chosen = {"real_ids_sha256": _ids_hash([sets["pool"].ids[i] for i in real_idx]),
@@ -307,17 +349,19 @@ class AugmentationStudy(Study):
         test_pixels, test_labels = sets["test"]
         test = scores(predict(model, test_pixels, settings, self.options.device), test_labels, self.classes,
                       settings.threshold)
-        # the selected model stays (safetensors); the per-epoch training state was only for resuming
-        from safetensors.torch import save_file
+        from safetensors.torch import save_file  # the selected model stays, in safetensors
 
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "best.safetensors"),
                   metadata={"architecture": settings.architecture, "classes": ",".join(self.classes)})
-        for checkpoint in folder.glob("checkpoint-*"):
-            shutil.rmtree(checkpoint, ignore_errors=True)
         return {"real": real, "synthetic": synthetic, "seed": unit.seed, "test": test, "n_test": len(test_labels),
-                "source_sizes": sets["source_sizes"],
+                "source_sizes": sets["source_sizes"], "synthetic_excluded": sets.get("synthetic_excluded"),
                 "best_epoch": record["best_epoch"], "epochs": record["epoch"] + 1, "stopped": record["stopped"],
                 "val_best_auroc": record["best_auroc"], "history": record["history"], **chosen}
+
+    def unit_done(self, unit: Unit, folder: Path) -> None:
+        # the per-epoch training state was only for resuming this unit, whose outputs are now on disk
+        for checkpoint in folder.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
 
     def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         seeds = list(self.config()["seeds"])
@@ -326,7 +370,7 @@ class AugmentationStudy(Study):
         for o in outputs.values():
             by_mix.setdefault((o["real"], o["synthetic"]), {})[o["seed"]] = o
         common = {"classes": self.classes, "classifier": self.classifier.as_dict(), "labels": self.policy.as_dict(),
-                  "cache_rule": RULE, "seeds": seeds}
+                  "eval_labels": self.eval_policy.as_dict(), "cache_rule": RULE, "seeds": seeds}
         entries = []
         for real, synthetic in self.plan:
             runs = by_mix.get((real, synthetic), {})
@@ -341,6 +385,7 @@ class AugmentationStudy(Study):
                 classes = {c: _mean([runs[s]["test"][per_class][c] for s in values]) for c in self.classes}
                 details = {**common, "row_label": label, "mix": mix, "per_seed": values, "per_class": classes,
                            "source_sizes": next((r.get("source_sizes") for r in runs.values()), None),
+                           "synthetic_excluded": next((r.get("synthetic_excluded") for r in runs.values()), None),
                            "n_test": next((r["n_test"] for r in runs.values()), None),
                            "best_epochs": {s: runs[s]["best_epoch"] for s in values},
                            "stopped": {s: runs[s]["stopped"] for s in values}}
@@ -357,6 +402,26 @@ class AugmentationStudy(Study):
         return entries
 
 
+def _refuse_overlaps(training: dict[str, tuple[list[str], list[str]]],
+                     held: dict[str, tuple[list[str], list[str]]]) -> None:
+    """No file that validates or tests may train (the same bytes under any name): named, not scored."""
+    for held_name, (held_ids, held_hashes) in held.items():
+        where = dict(zip(held_hashes, held_ids))
+        for train_name, (train_ids, train_hashes) in training.items():
+            shared = [(i, where[h]) for i, h in zip(train_ids, train_hashes) if h in where]
+            if shared:
+                raise InputError(f"{len(shared)} image(s) of {train_name} are also in {held_name} (identical files), "
+                                 f"e.g. {shared[:3]}: a model would be scored on images it trained on. Remove them "
+                                 "from one of the sets")
+    names = list(held)
+    for a, b in zip(names, names[1:]):
+        where = dict(zip(held[b][1], held[b][0]))
+        shared = [(i, where[h]) for i, h in zip(*held[a]) if h in where]
+        if shared:
+            raise InputError(f"{len(shared)} image(s) are in both {a} and {b} (identical files), e.g. {shared[:3]}: "
+                             "validation and test must be disjoint")
+
+
 def _ids_hash(ids: list[str]) -> str:
     import hashlib
     import json
@@ -371,11 +436,9 @@ def _mean(values: list[float | None]) -> float | None:
 
 def _spread(values: list[float], value_range: tuple[float, float]) -> dict[str, Any]:
     """std over seeds and a 95% t-interval of their mean (None with one seed: no spread to speak of)."""
+    from ..metrics.ms_ssim import mean_ci
+
     if len(values) < 2:
         return {"std": None, "ci95": None}
-    from scipy.stats import t
-
-    sd = float(np.std(values, ddof=1))
-    half = float(t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
-    mean = float(np.mean(values))
-    return {"std": sd, "ci95": [max(mean - half, value_range[0]), min(mean + half, value_range[1])]}
+    _, lo, hi = mean_ci(np.asarray(values, dtype=np.float64))
+    return {"std": float(np.std(values, ddof=1)), "ci95": [max(lo, value_range[0]), min(hi, value_range[1])]}

@@ -23,6 +23,9 @@ from ..progress import ProgressFactory, silent
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
 ARCHITECTURES = ("densenet121", "densenet-tiny")
+# The smallest input each network can take: DenseNet-121 halves its input five times (stem, pool, three
+# transitions), the tiny one four times, and a side below that fails deep inside the network.
+MIN_SIDE = {"densenet121": 32, "densenet-tiny": 16}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class ClassifierSettings:
         for name in ("resolution", "batch_size", "patience", "max_epochs", "eval_batch_size"):
             if int(getattr(settings, name)) < 1:
                 raise InputError(f"{where}: {name} must be a positive integer")
+        if settings.resolution < MIN_SIDE[settings.architecture]:
+            raise InputError(f"{where}: resolution {settings.resolution} is too small for {settings.architecture} "
+                             f"(at least {MIN_SIDE[settings.architecture]} px; --resolution)")
         if settings.batch_size < 2:
             raise InputError(f"{where}: batch_size must be at least 2 (batch normalisation)")
         return settings
@@ -127,6 +133,8 @@ def train_classifier(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     x, y = train
     if len(x) < 2:
         raise InputError(f"a training set of {len(x)} image(s) cannot train a classifier")
+    if torch.device(device).type == "cuda":  # bit-exact resume holds on CPU; on CUDA only with these set
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(seed)
     model = build_model(settings.architecture, len(classes)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -143,6 +151,7 @@ def train_classifier(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
         best = {k[5:]: v for k, v in saved["trainable"].items() if k.startswith("best.")}
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"]["torch"])  # nothing random runs after initialisation today; kept exact anyway
         state = saved["info"]
     y_train = torch.from_numpy(np.nan_to_num(y, nan=0.0)).float()
     mask = torch.from_numpy(~np.isnan(y)).float()  # an unknown label trains nothing for its class
