@@ -272,5 +272,152 @@ def test_settings_come_from_the_class_then_the_profile_block_then_the_caller(pha
     assert s.settings["threshold"] == 0.5 and s.settings["classifier"] == "phantom-evaluator"
     assert [u.id for u in s.units()] == ["chunk-0000", "chunk-0001", "chunk-0002", "chunk-0003"]
     default = VAEReconstruction({"vae": "codec-down2", "images": str(phantoms / "images")}, "calibration-phantom")
-    assert default.settings["resolution"] == 256  # the profile's generation resolution
-    assert default.settings["backbones"] == ["phantom-evaluator", "inception-v3-fid"]  # its fid backbones
+    # calibration-phantom's own metrics: vae_reconstruction: block (resolution 128, the phantom evaluator only)
+    assert default.settings["resolution"] == 128 and default.settings["backbones"] == ["phantom-evaluator"]
+    assert default.settings["bootstrap"] == 200 and default.settings["chunk"] == 64  # block, then the class
+
+
+# --- review fixes ---------------------------------------------------------------------------------------
+def test_chunks_shared_between_processes_give_the_numbers_of_one_process(phantoms, tmp_path):
+    """torchrun / accelerate launch: the frechet unit reads every chunk's features, so it runs last, on rank 0."""
+    one = run_study(study(phantoms, vae="codec-down2"), tmp_path / "one")
+    shared = tmp_path / "shared"
+    assert run_study(study(phantoms, vae="codec-down2"), shared, share=(1, 2)) is None
+    # rank 1 ran its share of the chunks (1 of 0, 1, 2) and not the Fréchet unit, which needs chunks 0 and 2
+    assert sorted(p.name for p in (shared / "units").glob("*.json")) == ["chunk-0001.json"]
+    two = run_study(study(phantoms, vae="codec-down2"), shared, share=(0, 2), wait_s=0.01)
+    assert {k: m["value"] for k, m in two["metrics"].items()} == {k: m["value"] for k, m in one["metrics"].items()}
+    assert {k: m.get("ci95") for k, m in two["metrics"].items()} == {k: m.get("ci95") for k, m in one["metrics"].items()}
+    assert two["run"]["settings"]["processes"] == 2 and "recon_fd[phantom-evaluator]" in two["metrics"]
+
+
+def test_the_frechet_unit_says_whether_a_chunk_never_finished_or_lost_its_features(phantoms, tmp_path):
+    from cxrgen_bench.studies.base import Unit
+
+    s = study(phantoms, vae="codec-down2")
+    frechet = next(u for u in s.units() if u.id == "frechet")
+    assert frechet.final and not any(u.final for u in s.units() if u.id != "frechet")
+    units = tmp_path / "fresh" / "units"
+    with pytest.raises(InputError, match=r"chunk-0000\.json: chunk chunk-0000 has not finished.*re-run the study"):
+        s.run_unit(frechet, units / "frechet")
+    run_study(s, tmp_path / "done")
+    (tmp_path / "done" / "units" / "chunk-0001" / "features.npz").unlink()
+    with pytest.raises(InputError, match=r"features of the finished chunk chunk-0001 are missing; delete .*chunk-0001"):
+        s.run_unit(Unit("frechet", 0, frechet.settings, final=True), tmp_path / "done" / "units" / "frechet")
+
+
+@pytest.mark.parametrize("flag,value", [("--max-images", "-12"), ("--max-images", "-3"), ("--max-images", "0"),
+                                        ("--bootstrap", "-5"), ("--chunk", "0"), ("--batch-size", "0")])
+def test_counts_below_their_minimum_are_refused_by_the_cli(phantoms, tmp_path, capsys, flag, value):
+    from cxrgen_bench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "vae-reconstruction", "--vae", "codec-down2", "--images", str(phantoms / "images"),
+              "--profile", "calibration-phantom", "--out", str(tmp_path / "cli"), "--quiet", flag, value])
+    assert exc.value.code == 2 and flag in capsys.readouterr().err
+    assert not (tmp_path / "cli" / "results.json").exists()
+
+
+@pytest.mark.parametrize("setting,value", [("max_images", -12), ("max_images", -3), ("max_images", 0),
+                                           ("max_images", True), ("bootstrap", -5), ("chunk", 0), ("batch_size", 0),
+                                           ("max_images", 2.5)])
+def test_counts_below_their_minimum_are_refused_by_the_python_api(phantoms, setting, value):
+    with pytest.raises(InputError, match=f"{setting} \\(--{setting.replace('_', '-')}\\) must be"):
+        study(phantoms, vae="codec-down2", **{setting: value})
+
+
+def test_max_images_records_what_was_asked_for_beside_what_was_used(phantoms, tmp_path):
+    capped = run_study(study(phantoms, vae="codec-down2", max_images=5, bootstrap=0), tmp_path / "five")
+    assert all(m["n"] == {"requested": 5, "effective": 5} for m in capped["metrics"].values())
+    assert not any(w for m in capped["metrics"].values() for w in m.get("warnings", []) if "max-images" in w)
+    more = run_study(study(phantoms, vae="codec-down2", max_images=100, bootstrap=0), tmp_path / "hundred")
+    for key, entry in more["metrics"].items():
+        assert entry["n"] == {"requested": 100, "effective": 12}, key
+        assert any("asked for more images" in w and "all 12 were used" in w for w in entry["warnings"]), key
+    assert more["metrics"]["recon_rmse"]["details"]["selection"] == {"max_images": 100, "available": 12, "used": 12,
+                                                                    "order": "sorted by (id, sample index)"}
+    assert more["subject"]["data"]["n_requested"] == 100 and more["subject"]["data"]["n_used"] == 12
+
+
+def test_the_change_of_accuracy_and_f1_has_a_paired_ci(phantoms, tmp_path):
+    from cxrgen_bench.functional.bootstrap import resample_weights
+
+    s = study(phantoms, vae="codec-down8", bootstrap=200)
+    result = run_study(s, tmp_path / "out")
+    units = [json.loads((tmp_path / "out" / "units" / f"chunk-000{i}.json").read_text())["outputs"] for i in range(3)]
+    pred_o = np.concatenate([np.asarray(u["probs_original"]) for u in units]) >= 0.5
+    pred_r = np.concatenate([np.asarray(u["probs_reconstruction"]) for u in units]) >= 0.5
+    classes = units[0]["classes"]
+    labels = {row["prompt_id"]: row for row in __import__("csv").DictReader(open(phantoms / "prompts.csv"))}
+    ids = [i for u in units for i in u["ids"]]
+    # uncertain (−1) counts as positive, blank as absent: the study's label policy
+    truth = np.array([[1.0 if labels[i][c] in ("1", "1.0", "-1", "-1.0") else 0.0 for c in classes] for i in ids])
+    weights = resample_weights(12, 200, 0)
+    for metric in ("recon_accuracy", "recon_f1"):
+        details = result["metrics"][metric]["details"]
+        macro = details["difference_macro"]
+        # independently: each replicate's images repeated by their multiplicity, scored by scikit-learn
+        from sklearn.metrics import accuracy_score, f1_score
+
+        score = accuracy_score if metric == "recon_accuracy" else lambda t, p: f1_score(t, p, zero_division=np.nan)
+
+        def macro_of(pred, idx):
+            return [score(truth[idx, j], pred[idx, j]) for j in range(len(classes))]
+
+        point = np.array(macro_of(pred_r, slice(None))) - np.array(macro_of(pred_o, slice(None)))
+        defined = np.isfinite(point)
+        assert macro["difference"] == pytest.approx(float(point[defined].mean()), abs=1e-12)
+        reps = []
+        for w in weights:
+            idx = np.repeat(np.arange(12), w)
+            d = np.array(macro_of(pred_r, idx))[defined] - np.array(macro_of(pred_o, idx))[defined]
+            reps.append(np.nanmean(d) if np.isfinite(d).any() else np.nan)
+        reps = np.asarray(reps)
+        reps = reps[np.isfinite(reps)]
+        reps = reps - reps.mean() + macro["difference"]
+        np.testing.assert_allclose(macro["ci95"], np.quantile(reps, [0.025, 0.975]), atol=1e-12)
+        assert macro["ci95"][0] <= macro["difference"] <= macro["ci95"][1]
+        for c, diff in details["difference_per_class"].items():
+            if diff is not None:
+                assert diff["difference"] == pytest.approx(details["per_class"][c] - details["original_per_class"][c])
+
+
+def test_summarise_follows_the_studys_unit_order_and_keeps_no_state(phantoms, tmp_path):
+    s = study(phantoms, vae="codec-down2", chunk=4)
+    result = run_study(s, tmp_path / "out")
+    outputs = {u.id: json.loads((tmp_path / "out" / "units" / f"{u.id}.json").read_text())["outputs"] for u in s.units()}
+    # chunks 9999, 10000, 10001 of a big run, in the study's order: sorting their ids would put 9999 last
+    renamed = dict(zip(["chunk-9999", "chunk-10000", "chunk-10001", "frechet"], outputs.values()))
+    before = set(vars(s))
+    entries = {e["key"]: e for e in s.summarise(renamed)}
+    assert set(vars(s)) == before  # the bootstrap weights are passed along, not kept on the study
+    for key, entry in result["metrics"].items():
+        assert entries[key]["value"] == entry["value"] and entries[key].get("ci95") == entry.get("ci95"), key
+        assert entries[key].get("bootstrap", {}).get("units_sha256") == entry.get("bootstrap", {}).get("units_sha256")
+
+
+def test_the_diffusers_folder_is_checked_once_and_its_own_errors_pass_through(tiny_vae, tmp_path, monkeypatch):
+    import cxrgen_bench.models.autoencoders as ae
+
+    calls = []
+    real = ae.check_model_folder
+    monkeypatch.setattr(ae, "check_model_folder", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    ae.DiffusersAutoencoder(str(tiny_vae[0]))
+    assert calls == [tiny_vae[0] / "vae"]
+    broken = tmp_path / "broken"
+    tiny_vae[1].save_pretrained(broken, safe_serialization=True)
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"config\.json: not valid JSON") as exc:
+        ae.DiffusersAutoencoder(str(broken))
+    assert "no *.safetensors" not in str(exc.value)
+
+
+def test_square_is_the_shorter_side_then_the_centre_crop():
+    from cxrgen_bench.functional.resize import clean_resize, square
+
+    rng = np.random.default_rng(0)
+    tall = (rng.random((40, 24)) * 255).astype(np.float32)
+    # shorter side already at the size: no resampling, only the centre rows (offset round(16 / 2) = 8)
+    np.testing.assert_array_equal(square(tall, 24), tall[8:32])
+    wide = (rng.random((32, 64)) * 255).astype(np.float32)
+    np.testing.assert_allclose(square(wide, 16), clean_resize(wide, (16, 32))[:, 8:24], rtol=0, atol=1e-4)

@@ -59,9 +59,10 @@ class Autoencoder(Model):
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def vae_folder(path: Path, allow_pickle: bool) -> Path:
-    """The autoencoder's own folder: ``path`` itself, or ``path/vae`` of a pipeline folder; checked for
-    unsafe files, with errors that name the folder and what to do."""
+def vae_folder(path: Path, allow_pickle: bool) -> tuple[Path, str]:
+    """The autoencoder's own folder (``path`` itself, or ``path/vae`` of a pipeline folder) and its weights'
+    format ("safetensors", or "pickle" when allowed); checked for unsafe files, with errors that name the
+    folder and what to do."""
     if not path.is_dir():
         raise InputError(f"{path}: VAE folder not found (give a diffusers pipeline folder, its vae/ folder, or a "
                          "registered autoencoder name: cxrgen-bench ls autoencoders)")
@@ -74,13 +75,14 @@ def vae_folder(path: Path, allow_pickle: bool) -> Path:
     if not config.is_file():
         raise InputError(f"{path}: no config.json; a diffusers autoencoder folder is written by "
                          "vae.save_pretrained(folder, safe_serialization=True)")
-    try:
-        check_model_folder(path, allow_pickle)
-    except InputError:
+    # the folder's own errors (a config that is not JSON, remote code, refused pickle) pass through as they
+    # are; only a folder without weights gets the VAE-specific advice
+    fmt = check_model_folder(path, allow_pickle, require_weights=False)
+    if fmt == "none":
         raise InputError(f"{path}: no *.safetensors weights in this VAE folder; save it with "
                          "vae.save_pretrained(folder, safe_serialization=True) (or convert its .bin with "
-                         "safetensors.torch.save_file)") from None
-    return path
+                         "safetensors.torch.save_file)")
+    return path, fmt
 
 
 class DiffusersAutoencoder(Autoencoder):
@@ -93,7 +95,7 @@ class DiffusersAutoencoder(Autoencoder):
             raise InputError("the diffusers autoencoder needs --vae FOLDER (a pipeline folder or its vae/ folder)")
         if precision not in DTYPES:
             raise InputError(f"precision {precision!r} unknown; choose from {', '.join(DTYPES)}")
-        self.folder = vae_folder(Path(source), allow_pickle)
+        self.folder, fmt = vae_folder(Path(source), allow_pickle)
         config = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
         self.class_name = str(config.get("_class_name", ""))
         if not self.class_name.startswith("Autoencoder"):
@@ -101,7 +103,6 @@ class DiffusersAutoencoder(Autoencoder):
                              "autoencoder (AutoencoderKL, ...)")
         self.channels = int(config.get("in_channels", 3))
         self.downsample = 2 ** max(0, len(config.get("down_block_types", ())) - 1)
-        fmt = check_model_folder(self.folder, allow_pickle)
         # the config changes outputs as much as the weights do: both are in the hash
         self.provenance = {"path": str(self.folder), "class": self.class_name, "format": fmt,
                            "sha256": folder_sha256(self.folder, WEIGHT_SUFFIXES + (".json",)),

@@ -17,14 +17,16 @@ resized original, so the study isolates the autoencoder from the resize.
 
 Units: chunks of `chunk` images in sorted (id, sample) order, each writing its per-image numbers
 (and the backbones' features of both sides to its folder, as .npz), then one `frechet` unit that
-reads those features; a killed run resumes at the first unfinished chunk.
+reads those features: a final unit, run after every chunk by the process that writes the results
+(under torchrun the chunks are shared between processes); a killed run resumes at the first
+unfinished chunk.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,8 +36,8 @@ from ..data.manifest import ImageRecord, ImageSet, PromptSet
 from ..errors import InputError
 from ..files import atomic_write_bytes
 from ..functional import reconstruction as F
-from ..functional.bootstrap import percentile_ci, resample_weights
-from ..functional.resize import center_crop_or_pad, side_to
+from ..functional.bootstrap import paired_difference, percentile_ci, resample_weights
+from ..functional.resize import square
 from .base import Study, Unit
 
 PROFILE_BLOCK = "vae_reconstruction"  # the profile's `metrics:` block holding this study's settings
@@ -59,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class Resamples(NamedTuple):
+    """The image-level bootstrap of one summary: every CI of the study is computed on these same weights."""
+    weights: np.ndarray  # (resamples, n images) multiplicities
+    seed: int
+    units_sha256: str  # of the images' ids, in the order of the weights' columns
+
+
 class VAEReconstruction(Study):
     name = "vae-reconstruction"
     version = "1"
@@ -68,7 +77,8 @@ class VAEReconstruction(Study):
         super().__init__(settings, profile, options)
         given = dict(settings)
         # batch size changes no number (each image is reconstructed on its own): a run option, not an identity
-        self.batch_size = int(given.pop("batch_size", None) or self.options.batch_size)
+        batch_size = given.pop("batch_size", None)
+        self.batch_size = _count(self.options.batch_size if batch_size is None else batch_size, "batch_size", 1)
         block = self.profile.metrics.get(PROFILE_BLOCK, {})
         merged = {**DEFAULTS, **block, **{k: v for k, v in given.items() if v is not None}}
         self.settings = json.loads(json.dumps(self._resolve(merged)))  # as study.json will read it back
@@ -94,8 +104,11 @@ class VAEReconstruction(Study):
             raise InputError(f"resolution {s['resolution']} is below the SSIM window ({F.SSIM_WIN} px)")
         if s["resize"] not in RESIZES:
             raise InputError(f"resize {s['resize']!r} unknown; choose from {', '.join(RESIZES)}")
-        if int(s["chunk"]) < 1:
-            raise InputError("chunk must be at least 1 image")
+        s["chunk"] = _count(s["chunk"], "chunk", 1)
+        # 0 or a negative N would slice the image list from the end (records[:-3] drops three images)
+        s["max_images"] = None if s["max_images"] is None else _count(s["max_images"], "max_images", 1)
+        s["bootstrap"] = _count(s["bootstrap"], "bootstrap", 0)
+        s["bootstrap_seed"] = _count(s["bootstrap_seed"], "bootstrap_seed", 0)
         if s["backbones"] is None:
             s["backbones"] = list(self.profile.metrics.get("fid", {}).get("backbones", []))
         classifier_cfg = self.profile.metrics.get("classifier_auroc", {})
@@ -120,19 +133,22 @@ class VAEReconstruction(Study):
         parser.add_argument("--images", required=True, help="folder of real images (the originals)")
         parser.add_argument("--labels", help="CSV with prompt_id, text and CheXpert label columns, ids = the image "
                             "ids (for accuracy and F1 per class; without it, agreement and cosine only)")
-        parser.add_argument("--resolution", type=int, help="the autoencoder's input side (default: the profile's "
-                            "generation resolution)")
+        from ..cli.common import non_negative_int, positive_int
+
+        parser.add_argument("--resolution", type=positive_int, help="the autoencoder's input side (default: the "
+                            "profile's generation resolution)")
         parser.add_argument("--resize", choices=RESIZES, help="clean: shorter side to the resolution, centre crop "
                             "(default); none: images must already be resolution²")
-        parser.add_argument("--chunk", type=int, help="images per resumable unit (default 64)")
-        parser.add_argument("--batch-size", type=int, help="images per autoencoder call (changes no number)")
-        parser.add_argument("--max-images", type=int, help="use the first N images in sorted id order")
+        parser.add_argument("--chunk", type=positive_int, help="images per resumable unit (default 64)")
+        parser.add_argument("--batch-size", type=positive_int, help="images per autoencoder call (changes no number)")
+        parser.add_argument("--max-images", type=positive_int, help="use the first N images in sorted id order (N is "
+                            "recorded as n.requested: fewer images in the folder show as n.effective < n.requested)")
         parser.add_argument("--backbones", help="comma-separated backbones for the Fréchet distance (default: the "
                             "profile's fid backbones; '' for none)")
         parser.add_argument("--classifier", help="backbone whose classifier reads both sides (default: the "
                             "profile's classifier_auroc backbone; '' for none)")
         parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="autoencoder precision")
-        parser.add_argument("--bootstrap", type=int, help="resamples for 95%% CIs (default 1000; 0: none)")
+        parser.add_argument("--bootstrap", type=non_negative_int, help="resamples for 95%% CIs (default 1000; 0: none)")
         parser.add_argument("--weights", action="append", default=[], metavar="BACKBONE=FILE",
                             help="weights file of a backbone (repeatable)")
         parser.add_argument("--allow-pickle", action="store_true", default=None,
@@ -158,7 +174,9 @@ class VAEReconstruction(Study):
         s = self.settings
         self.images = ImageSet.from_folder(s["images"])
         records = self.images.records
-        self.records: list[ImageRecord] = records[: int(s["max_images"])] if s["max_images"] else records
+        self.records: list[ImageRecord] = records if s["max_images"] is None else records[: s["max_images"]]
+        # what was asked for: a cap above the folder's size shows as n.effective < n.requested in every entry
+        self.n_requested = len(records) if s["max_images"] is None else s["max_images"]
         self.labels = PromptSet.from_csv(s["labels"]) if s["labels"] else None
         if self.labels is not None and s["classifier"]:
             wanted = sorted(set(s["classes"].values()))
@@ -190,7 +208,7 @@ class VAEReconstruction(Study):
 
     def data(self) -> dict[str, Any]:
         # Built here so that a missing weights file stops the study before any work, naming the file.
-        return {"images": self.images.describe(), "n_used": len(self.records),
+        return {"images": self.images.describe(), "n_used": len(self.records), "n_requested": self.n_requested,
                 "labels": self.labels.describe() if self.labels else None,
                 "autoencoder": {"name": self.autoencoder.name, **self.autoencoder.provenance},
                 "backbones": {b: self.backbone(b).provenance for b in self._feature_backbones()}}
@@ -201,7 +219,8 @@ class VAEReconstruction(Study):
         chunks = [Unit(f"chunk-{i // size:04d}", 0, {"first": i, "n": len(self.records[i:i + size])})
                   for i in range(0, len(self.records), size)]
         if self.settings["backbones"]:
-            chunks.append(Unit(FRECHET_UNIT, 0, {"chunks": [u.id for u in chunks]}))
+            # reads every chunk's features: after all of them, whichever process ran them (see run_study)
+            chunks.append(Unit(FRECHET_UNIT, 0, {"chunks": [u.id for u in chunks]}, final=True))
         return chunks
 
     def run_unit(self, unit: Unit, folder: Path) -> dict[str, Any]:
@@ -247,8 +266,8 @@ class VAEReconstruction(Study):
         if self.settings["resize"] == "none":
             raise InputError(f"{record.path}: image is {pixels.shape[1]}×{pixels.shape[0]} px, not {r}×{r}; resize the "
                              f"images, pass --resolution, or use --resize clean")
-        # clean_resize works on the [0, 255] scale (its clip range); the values stay float throughout
-        return center_crop_or_pad(side_to(pixels * 255.0, r, "shorter"), r) / 255.0, True
+        # the resize works on the [0, 255] scale (clean_resize's clip range); the values stay float throughout
+        return square(pixels * 255.0, r) / 255.0, True
 
     def _reconstruct(self, originals: np.ndarray) -> np.ndarray:
         import torch
@@ -284,9 +303,13 @@ class VAEReconstruction(Study):
         stats: dict[str, dict[str, FeatureStats]] = {}
         for chunk in unit.settings["chunks"]:
             path = folder.parent / chunk / "features.npz"
+            done = folder.parent / f"{chunk}.json"
+            if not done.is_file():
+                raise InputError(f"{done}: chunk {chunk} has not finished, so its features are not there yet; "
+                                 "re-run the study (it resumes) to compute it before the Fréchet distance")
             if not path.is_file():
-                raise InputError(f"{path}: the features of a finished chunk are missing; delete "
-                                 f"{folder.parent / (chunk + '.json')} to compute that chunk again")
+                raise InputError(f"{path}: the features of the finished chunk {chunk} are missing; delete "
+                                 f"{done} to compute that chunk again")
             with np.load(path) as arrays:
                 for name in self.settings["backbones"]:
                     sides = stats.setdefault(name, {})
@@ -298,59 +321,79 @@ class VAEReconstruction(Study):
 
     # --- summary ------------------------------------------------------------------------------------
     def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        chunks = [o for uid, o in sorted(outputs.items()) if uid != FRECHET_UNIT]
+        # run_study hands the outputs in the study's order (chunk order = sorted image order); sorting the
+        # unit ids instead would put chunk-10000 before chunk-9999 and pair images with other weights
+        chunks = [o for uid, o in outputs.items() if uid != FRECHET_UNIT]
 
         def gather(key: str) -> np.ndarray:
             return np.concatenate([np.asarray(c[key], np.float64) for c in chunks])
 
         n = sum(len(c["ids"]) for c in chunks)
         ids = [f"{i}#{k}" for c in chunks for i, k in zip(c["ids"], c["sample_idx"])]
-        self._weights = resample_weights(n, int(self.settings["bootstrap"]), int(self.settings["bootstrap_seed"])) \
-            if int(self.settings["bootstrap"]) > 0 else None
-        self._units_sha = ids
+        boot = self._resamples(ids)
         psnr = gather("psnr")
         identical = sum(c["identical"] for c in chunks)
+        selection = {"max_images": self.settings["max_images"], "available": len(self.images.records), "used": n,
+                     "order": "sorted by (id, sample index)"}
         entries = [
-            self._mean_entry("recon_rmse", gather("rmse"), {
+            self._mean_entry("recon_rmse", gather("rmse"), boot, {
                 "resolution": self.settings["resolution"], "resize": self.settings["resize"],
-                "resized_images": sum(c["resized"] for c in chunks)}),
-            self._mean_entry("recon_psnr", psnr, {"cap_db": F.PSNR_CAP_DB, "identical_pairs": identical,
-                                                  "capped_pairs": int((psnr >= F.PSNR_CAP_DB).sum())}),
-            self._mean_entry("recon_ssim", gather("ssim"), {"window": F.SSIM_WIN, "sigma": F.SSIM_SIGMA,
-                                                            "k": list(F.SSIM_K), "data_range": 1.0}),
+                "resized_images": sum(c["resized"] for c in chunks), "selection": selection}),
+            self._mean_entry("recon_psnr", psnr, boot, {"cap_db": F.PSNR_CAP_DB, "identical_pairs": identical,
+                                                        "capped_pairs": int((psnr >= F.PSNR_CAP_DB).sum())}),
+            self._mean_entry("recon_ssim", gather("ssim"), boot, {"window": F.SSIM_WIN, "sigma": F.SSIM_SIGMA,
+                                                                  "k": list(F.SSIM_K), "data_range": 1.0}),
         ]
         for name, result in sorted(outputs.get(FRECHET_UNIT, {}).items()):
             cfg = self.profile.backbone(name)
             diagnostics = {k: v for k, v in result.items() if k not in ("value", "warnings")}
-            entries.append(self.entry("recon_fd", f"recon_fd[{name}]", result["value"], n, n,
+            entries.append(self.entry("recon_fd", f"recon_fd[{name}]", result["value"], self.n_requested, n,
                                       {**diagnostics, "preprocessing": cfg["preprocessing"], "layer": cfg["layer"],
                                        "reference": "the originals at the autoencoder's resolution"},
                                       backbone=name, warnings=list(result.get("warnings", []))))
         if self.settings["classifier"]:
-            entries += self._classifier_entries(chunks, ids, n)
+            entries += self._classifier_entries(chunks, ids, n, boot)
+        if n < self.n_requested:
+            short = (f"max_images (--max-images) {self.n_requested} asked for more images than {self.images.root} "
+                     f"holds ({n}): all {n} were used")
+            for entry in entries:
+                entry["warnings"] = [*entry.get("warnings", []), short]
         return entries
 
-    def _with_ci(self, entry: dict[str, Any], replicates: np.ndarray) -> dict[str, Any]:
+    def _resamples(self, ids: list[str]) -> Resamples | None:
         from ..cache import key_of
+
+        resamples, seed = int(self.settings["bootstrap"]), int(self.settings["bootstrap_seed"])
+        if resamples == 0:
+            return None
+        return Resamples(resample_weights(len(ids), resamples, seed), seed, key_of(units=ids))
+
+    def _entry(self, metric: str, value: float | None, n: int, details: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return self.entry(metric, metric, value, self.n_requested, n, details, **extra)
+
+    @staticmethod
+    def _with_ci(entry: dict[str, Any], replicates: np.ndarray | None, boot: Resamples | None) -> dict[str, Any]:
         from ..functional.bootstrap import BootstrapResult
 
-        if self._weights is None or entry["value"] is None:
+        if boot is None or replicates is None or entry["value"] is None:
             return entry
         result = BootstrapResult(entry["value"], percentile_ci(replicates, estimate=entry["value"]), replicates,
-                                 len(self._weights), int(self.settings["bootstrap_seed"]))
+                                 len(boot.weights), boot.seed)
         entry["ci95"] = list(result.ci95) if result.ci95 else None
         entry["bootstrap"] = {**result.as_dict(), "method": result.as_dict()["method"].replace("prompt", "image"),
-                              "units_sha256": key_of(units=self._units_sha)}
+                              "units_sha256": boot.units_sha256}
         return entry
 
-    def _mean_entry(self, metric: str, values: np.ndarray, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _mean_entry(self, metric: str, values: np.ndarray, boot: Resamples | None,
+                    details: dict[str, Any] | None = None) -> dict[str, Any]:
         n = len(values)
         summary = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if n > 1 else None,
                    "median": float(np.median(values)), "min": float(values.min()), "max": float(values.max())}
-        entry = self.entry(metric, metric, summary["mean"], n, n, {**summary, **(details or {})}, std=summary["std"])
-        return self._with_ci(entry, None if self._weights is None else self._weights @ values / n)
+        entry = self._entry(metric, summary["mean"], n, {**summary, **(details or {})}, std=summary["std"])
+        return self._with_ci(entry, None if boot is None else boot.weights @ values / n, boot)
 
-    def _classifier_entries(self, chunks: list[dict[str, Any]], ids: list[str], n: int) -> list[dict[str, Any]]:
+    def _classifier_entries(self, chunks: list[dict[str, Any]], ids: list[str], n: int,
+                            boot: Resamples | None) -> list[dict[str, Any]]:
         s = self.settings
         classes = chunks[0]["classes"]
         threshold = float(s["threshold"])
@@ -363,7 +406,7 @@ class VAEReconstruction(Study):
         same = (pred_o == pred_r).astype(np.float64)
         agreement = ones @ same / n
         entries = [self._per_class_entry("recon_agreement", classes, agreement[0], n,
-                                         None if self._weights is None else self._weights @ same / n, policy)]
+                                         None if boot is None else boot.weights @ same / n, boot, policy)]
         if self.labels is None:
             entries[0]["warnings"] = ["no --labels: classifier accuracy and F1 against labels not computed"]
         else:
@@ -379,33 +422,86 @@ class VAEReconstruction(Study):
             for metric, fn in (("recon_accuracy", F.weighted_accuracy), ("recon_f1", F.weighted_f1)):
                 original, recon = fn(pred_o, truth, ones)[0], fn(pred_r, truth, ones)[0]
                 change = {c: F.percent_change(_finite(original[j]), _finite(recon[j])) for j, c in enumerate(classes)}
+                reps_o = None if boot is None else fn(pred_o, truth, boot.weights)
+                reps_r = None if boot is None else fn(pred_r, truth, boot.weights)
                 extra = {**policy, "original_per_class": {c: _finite(original[j]) for j, c in enumerate(classes)},
                          "original_macro": _nanmean(original), "change_percent_per_class": change,
-                         "change_percent_macro": F.percent_change(_nanmean(original), _nanmean(recon))}
-                reps = None if self._weights is None else fn(pred_r, truth, self._weights)
-                entries.append(self._per_class_entry(metric, classes, recon, n, reps, extra))
+                         "change_percent_macro": F.percent_change(_nanmean(original), _nanmean(recon)),
+                         **_paired_differences(classes, original, recon, reps_o, reps_r)}
+                entries.append(self._per_class_entry(metric, classes, recon, n, reps_r, boot, extra))
         summary = {"std": float(cosine.std(ddof=1)) if n > 1 else None, "median": float(np.median(cosine)),
                    "min": float(cosine.min()), "max": float(cosine.max()), "layer": s["embedding_layer"],
                    "classifier": s["classifier"]}
-        entry = self.entry("recon_cosine", "recon_cosine", float(cosine.mean()), n, n, summary, std=summary["std"])
-        entries.append(self._with_ci(entry, None if self._weights is None else self._weights @ cosine / n))
+        entry = self._entry("recon_cosine", float(cosine.mean()), n, summary, std=summary["std"])
+        entries.append(self._with_ci(entry, None if boot is None else boot.weights @ cosine / n, boot))
         return entries
 
     def _per_class_entry(self, metric: str, classes: list[str], values: np.ndarray, n: int,
-                         replicates: np.ndarray | None, details: dict[str, Any]) -> dict[str, Any]:
+                         replicates: np.ndarray | None, boot: Resamples | None,
+                         details: dict[str, Any]) -> dict[str, Any]:
         per_class = {c: _finite(values[j]) for j, c in enumerate(classes)}
         undefined = sorted(c for c, v in per_class.items() if v is None)
-        entry = self.entry(metric, metric, _nanmean(values), n, n,
-                           {"per_class": per_class, "average": "macro over classes where defined",
-                            "undefined_classes": undefined, **details},
-                           warnings=[f"{metric} undefined for {c}: no positive label or prediction" for c in undefined])
+        entry = self._entry(metric, _nanmean(values), n,
+                            {"per_class": per_class, "average": "macro over classes where defined",
+                             "undefined_classes": undefined, **details},
+                            warnings=[f"{metric} undefined for {c}: no positive label or prediction" for c in undefined])
         if replicates is None:
             return entry
-        with np.errstate(all="ignore"):
-            macro = np.where(np.isfinite(replicates).any(axis=1), np.nanmean(np.where(np.isfinite(replicates),
-                                                                                       replicates, np.nan), axis=1),
-                             np.nan)
-        return self._with_ci(entry, macro)
+        return self._with_ci(entry, _macro(replicates), boot)
+
+
+def _macro(values: np.ndarray) -> np.ndarray:
+    """(B, c) per-class values → (B,) mean over the classes defined in each row (NaN where none is)."""
+    finite = np.isfinite(values)
+    total = np.where(finite, values, 0.0).sum(axis=1)
+    count = finite.sum(axis=1)
+    return np.divide(total, count, out=np.full(len(values), np.nan), where=count > 0)
+
+
+def _paired_differences(classes: list[str], original: np.ndarray, recon: np.ndarray, reps_o: np.ndarray | None,
+                        reps_r: np.ndarray | None) -> dict[str, Any]:
+    """recon − original per class and macro, each with a paired CI: both sides are read on the same
+    resampled images, so the interval is of the difference itself (much narrower than the two CIs side
+    by side when the readings agree). The macro is over the classes defined on both sides."""
+    def one(a: float, b: float, ra: np.ndarray | None, rb: np.ndarray | None) -> dict[str, Any] | None:
+        if not (np.isfinite(a) and np.isfinite(b)):
+            return None
+        if ra is None or rb is None:
+            return {"difference": float(b - a), "ci95": None, "p_value": None}
+        paired = paired_difference(float(a), float(b), ra, rb)
+        return {"difference": paired.difference, "ci95": list(paired.ci95) if paired.ci95 else None,
+                "p_value": paired.p_value, "replicates": paired.replicates}
+
+    both = np.isfinite(original) & np.isfinite(recon)
+    per_class = {c: one(original[j], recon[j], None if reps_o is None else reps_o[:, j],
+                        None if reps_r is None else reps_r[:, j]) for j, c in enumerate(classes)}
+    macro = None
+    if both.any():
+        def common(reps: np.ndarray | None) -> np.ndarray | None:
+            if reps is None:
+                return None
+            # a replicate's macro over the classes defined on both sides in that replicate: a class that one
+            # resample leaves undefined on one side drops out of both
+            keep = np.isfinite(reps_o[:, both]) & np.isfinite(reps_r[:, both])
+            return _macro(np.where(keep, reps[:, both], np.nan))
+
+        macro = one(float(original[both].mean()), float(recon[both].mean()), common(reps_o), common(reps_r))
+    return {"difference_per_class": per_class, "difference_macro": macro,
+            "difference": "recon − original (fractions, not %); 95% CI from the paired image bootstrap"}
+
+
+def _count(value: Any, name: str, low: int) -> int:
+    """A whole-number setting of at least ``low``, from a flag, a profile block or the Python API."""
+    flag = f"--{name.replace('_', '-')}"
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
+            raise ValueError
+        number = int(value)
+    except ValueError:
+        raise InputError(f"vae-reconstruction: {name} ({flag}) must be a whole number, not {value!r}") from None
+    if number < low:
+        raise InputError(f"vae-reconstruction: {name} ({flag}) must be {low} or more, not {number}")
+    return number
 
 
 def _finite(v: float) -> float | None:
