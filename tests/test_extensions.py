@@ -181,6 +181,18 @@ def test_generation_record_is_the_results_provenance(tmp_path):
     assert generator["matches_images"] is True and generator["settings"]["samples_per_prompt"] == 2
     assert len(generator["record_sha256"]) == 64
     shutil.copy(out / "p0_0.png", out / "p0_1.png")  # the folder changed after generation
+    from cxrgen_bench.errors import InputError
+
+    with pytest.raises(InputError, match=r"manifest.csv, row 3: .*p0_1.png has sha256"):  # the manifest's hashes
+        cxrgen_bench.score(images=out, metrics="ms_ssim", cache_dir=tmp_path / "c")
+    import csv
+
+    with open(out / "manifest.csv", newline="") as f:  # without hashes to check, the record still tells
+        rows = [{k: v for k, v in r.items() if k != "sha256"} for r in csv.DictReader(f)]
+    with open(out / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     changed = cxrgen_bench.score(images=out, metrics="ms_ssim", cache_dir=tmp_path / "c")
     assert changed["model"]["generator"]["matches_images"] is False
     (out / "generation.json").unlink()

@@ -203,7 +203,7 @@ def test_unknown_scorer_and_missing_models_are_recorded_not_faked(tmp_path):
     assert "chexbert.pth" in result["metrics"]["rrg[f1_chexbert]"]["error"]
     assert "model_medrad_19k.gz" in result["metrics"]["rrg[factentnli]"]["error"]
     assert result["metrics"]["rrg[f1_chexbert]"]["value"] is None
-    with pytest.raises(InputError, match="unknown scorer"):
+    with pytest.raises(InputError, match=r"unknown option\(s\) meteor"):  # refused up front, before reading
         score_reports(hyp, hyp, "rrg[meteor]", use_cache=False, strict=True)
 
 

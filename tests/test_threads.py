@@ -53,3 +53,16 @@ def test_cli_refuses_zero_threads_without_a_traceback(tmp_path):
     run = subprocess.run([sys.executable, "-m", "cxrgen_bench", "demo", "--threads", "0", "--out", str(tmp_path)],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "--threads" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_results_record_the_thread_choice(tmp_path):
+    from tests.gen_helpers import noise_image  # noqa: F401  (the callable generator's module must import)
+    import cxrgen_bench
+
+    threads.choose(1)
+    prompts = tmp_path / "p.csv"
+    prompts.write_text("prompt_id,text\np0,Left effusion.\np1,Normal.\n")
+    cxrgen_bench.generate(generator="callable", model="tests.gen_helpers:noise_image", prompts=prompts,
+                          out=tmp_path / "gen", samples_per_prompt=2, resolution=64, progress=False)
+    result = cxrgen_bench.score(images=tmp_path / "gen", metrics="ms_ssim", cache_dir=tmp_path / "c")
+    assert result["run"]["threads"] == {"threads": 1, "reason": f"asked for (--threads or {threads.ENV})"}

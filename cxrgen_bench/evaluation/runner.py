@@ -140,6 +140,10 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
                         "bootstrap_seed": options.bootstrap_seed, **options.settings}}
+    from ..threads import chosen
+
+    if chosen():  # how many threads computed it, and why (a timing read beside it needs this)
+        run["threads"] = chosen()
     if out is not None and ctx.artifacts:
         run["artifacts"] = {name: str(Path(out).with_suffix(f".{name}")) for name in sorted(ctx.artifacts)}
     result = new_result(subject, prof, values, ctx.models_used(), run, model_name, model)
