@@ -88,6 +88,9 @@ def test_pickle_weights_and_checkpoint_code_are_refused(tiny_sd, prompts, tmp_pa
     with pytest.raises(WeightsError, match=r"\.bin: pickle weights.*--allow-pickle"):
         cxrgen_bench.generate(out=tmp_path / "o1", **kw)
     assert cxrgen_bench.generate(out=tmp_path / "o2", allow_pickle=True, **kw)["generated"] == 4
+    (unsafe / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"<!DOCTYPE html><html>rate limited</html>")
+    with pytest.raises(WeightsError, match=r"\.bin: an HTML page \(a failed download\?\)"):  # said, not "pickle"
+        cxrgen_bench.generate(out=tmp_path / "o4", allow_pickle=True, **kw)
     index = json.loads((tiny_sd / "model_index.json").read_text())
     index["unet"] = ["my_custom_module", "MyUNet"]
     custom = tmp_path / "custom"

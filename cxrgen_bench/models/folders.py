@@ -56,6 +56,10 @@ def check_model_folder(folder: Path, allow_pickle: bool, require_weights: bool =
         return "safetensors"
     pickles = [p for p in files if p.suffix in PICKLE_SUFFIXES]
     if pickles:
+        from .weights import describe_unknown, sniff_format
+
+        if sniff_format(pickles[0]) == "unknown":  # named like weights, but no format torch reads: say what it is
+            raise WeightsError(f"{pickles[0]}: {describe_unknown(pickles[0])}")
         if not allow_pickle:
             raise WeightsError(f"{pickles[0]}: pickle weights (loading them could execute code); convert the "
                                "model to safetensors (model.save_pretrained(folder, safe_serialization=True)) or "
