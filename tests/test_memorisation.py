@@ -303,3 +303,95 @@ def test_bad_input_names_the_folder(small, tmp_path):
         run(tmp_path, "o5", train=small["train"], held=small["held"], gen=small["gen"], quantile=1.5)
     assert main(["study", "memorisation", "--train", str(empty), "--held-out", str(small["held"]), "--images",
                  str(small["gen"]), "--out", str(tmp_path / "o6"), "--quiet"]) == 2
+
+
+# --- review fixes ---------------------------------------------------------------------------------
+
+def test_held_out_files_identical_to_training_files_are_refused_or_dropped_and_recorded(small, tmp_path):
+    import shutil
+
+    held = tmp_path / "held-overlap"
+    shutil.copytree(small["held"], held)
+    for name in ("t3", "t6"):  # two training files copied into the held-out folder under other names
+        shutil.copy(small["train"] / f"{name}.png", held / f"copy-of-{name}.png")
+    with pytest.raises(InputError, match=r"(?s)2 held-out image\(s\) are training images.*copy-of-t3\.png = "
+                                         r".*t3\.png.*--drop-held-out-overlap"):
+        run(tmp_path, "refused", train=small["train"], held=held, gen=small["gen"])
+    assert not (tmp_path / "refused" / "units").exists() and not (tmp_path / "refused" / "results.json").exists()
+    clean = run(tmp_path, "clean", train=small["train"], held=small["held"], gen=small["gen"])
+    dropped = run(tmp_path, "dropped", train=small["train"], held=held, gen=small["gen"], drop_held_out_overlap=True)
+    for key, entry in clean["metrics"].items():  # calibrated on exactly the clean held-out set
+        assert dropped["metrics"][key]["value"] == entry["value"] and dropped["metrics"][key]["ci95"] == entry["ci95"]
+    details = dropped["metrics"]["memorisation_share[pixel]"]["details"]
+    assert details["n"]["held_out"] == 20 and details["threshold"] > 0
+    assert [(Path(d["held_out"]).name, Path(d["training"]).name, d["reason"]) for d in details["held_out_dropped"]] == [
+        ("copy-of-t3.png", "t3.png", "identical file (sha256)"), ("copy-of-t6.png", "t6.png", "identical file (sha256)")]
+    warnings = dropped["metrics"]["memorisation_share[pixel]"]["warnings"]
+    assert any("dropped from the threshold's calibration" in w for w in warnings)
+    assert dropped["subject"]["settings"]["drop_held_out_overlap"] is True
+
+
+def test_held_out_images_at_distance_zero_are_refused_or_dropped(small, tmp_path):
+    import shutil
+
+    held = tmp_path / "held-reencoded"
+    shutil.copytree(small["held"], held)
+    # the same pixels in another file (no compression): not the same sha256, the same image
+    Image.fromarray(np.clip(np.rint(small["arrays"]["t5"] * 255), 0, 255).astype(np.uint8)).save(
+        held / "t5-again.png", compress_level=0)
+    assert (held / "t5-again.png").read_bytes() != (small["train"] / "t5.png").read_bytes()
+    with pytest.raises(InputError, match=r"(?s)1 held-out image\(s\) are at distance 0 from a training image in space "
+                                         r"pixel, e\.g\. .*t5-again\.png = .*t5\.png"):
+        run(tmp_path, "refused", train=small["train"], held=held, gen=small["gen"])
+    assert not (tmp_path / "refused" / "results.json").exists()
+    dropped = run(tmp_path, "dropped", train=small["train"], held=held, gen=small["gen"], drop_held_out_overlap=True)
+    clean = run(tmp_path, "clean", train=small["train"], held=small["held"], gen=small["gen"])
+    details = dropped["metrics"]["memorisation_share[pixel]"]["details"]
+    assert [(Path(d["held_out"]).name, d["reason"]) for d in details["held_out_dropped"]] == [
+        ("t5-again.png", "distance 0 in space pixel")]
+    assert details["threshold"] == clean["metrics"]["memorisation_share[pixel]"]["details"]["threshold"]
+    assert details["n"]["held_out"] == 20
+
+
+def test_dropping_overlap_still_needs_enough_held_out_images(small, tmp_path):
+    import shutil
+
+    held = tmp_path / "held-small"
+    held.mkdir()
+    for name in sorted(small["held"].glob("*.png"))[:3]:
+        shutil.copy(name, held / name.name)
+    shutil.copy(small["train"] / "t1.png", held / "copy.png")
+    with pytest.raises(InputError, match=r"3 image\(s\) left after dropping .*needs at least 4"):
+        run(tmp_path, "o", train=small["train"], held=held, gen=small["gen"], drop_held_out_overlap=True)
+
+
+def test_non_square_training_images_are_centre_cropped_as_in_training(tmp_path):
+    rng = np.random.default_rng(4)
+    wide = rng.random((16, 24))  # a landscape training image; its model was trained on the centre 16×16
+    train = folder(tmp_path / "train", {"wide": wide, **{f"t{i}": rng.random((16, 16)) for i in range(5)}})
+    held = folder(tmp_path / "held", {f"h{i}": rng.random((16, 16)) for i in range(4)})
+    gen = folder(tmp_path / "gen", {"p0_0": wide[:, 4:20], "p1_0": rng.random((16, 16))})
+    result = run(tmp_path, "out", train=train, held=held, gen=gen, top_pairs=1)
+    entry = result["metrics"]["memorisation_share[pixel]"]
+    # a copy of the crop is an exact copy (a stretched 24 → 16 wide image would be far from it)
+    assert entry["details"]["top_pairs"][0] == {**entry["details"]["top_pairs"][0], "generated": "p0/0",
+                                                "training": "wide.png", "distance": 0.0, "below_threshold": True}
+    coercions = entry["details"]["coercions"]
+    assert coercions["centre_cropped"]["train"] == 1 and "centre crop" in coercions["method"]
+
+
+def test_weights_flags_are_parsed_by_the_shared_parser_and_counts_are_checked(small, tmp_path, capsys):
+    import argparse
+
+    args = argparse.Namespace(train="t", held_out="h", images="g", spaces="pixel", quantile=None, pixel_size=None,
+                              bootstrap=None, top_pairs=None, drop_held_out_overlap=None,
+                              weights=[" reid-siamese = reid.safetensors "])
+    assert MemorisationStudy.settings_from_args(args)["weights"] == {"reid-siamese": "reid.safetensors"}
+    with pytest.raises(InputError, match="--weights 'reid-siamese'.*BACKBONE=PATH"):
+        MemorisationStudy.settings_from_args(argparse.Namespace(**{**vars(args), "weights": ["reid-siamese"]}))
+    with pytest.raises(InputError, match=r"bootstrap \(--bootstrap\) must be 0 or more, not -5"):
+        study(tmp_path, small["train"], small["held"], small["gen"], bootstrap=-5)
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "memorisation", "--train", str(small["train"]), "--held-out", str(small["held"]), "--images",
+              str(small["gen"]), "--bootstrap", "-5", "--out", str(tmp_path / "o"), "--quiet"])
+    assert exc.value.code == 2 and "--bootstrap" in capsys.readouterr().err

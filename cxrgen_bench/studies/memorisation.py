@@ -2,9 +2,10 @@
 
 For every generated image (every sample of every prompt, each matched by its own id), its nearest
 training image in each requested space:
-- ``pixel``: the canonical grayscale image (`data.images`) as floats in [0, 1], resized to
-  pixel_size² (clean bicubic, in float), distance = RMSE. Never a difference of uint8 arrays, which
-  wraps around (5 − 250 = 11 in uint8).
+- ``pixel``: the canonical grayscale image (`data.images`) as floats in [0, 1], brought to
+  pixel_size² by the rule training uses (`functional.resize.square`: shorter side by clean bicubic in
+  float, centre crop), distance = RMSE. Never a difference of uint8 arrays, which wraps around
+  (5 − 250 = 11 in uint8).
 - a registered image encoder (``phantom-evaluator``, ``reid-siamese``, ...): its features, through the
   suite's cached extraction; cosine distance by default.
 
@@ -14,6 +15,11 @@ share of q below τ; the share of generated images at or below τ is reported wi
 of the generated set and held-out images resampled together, so τ's own uncertainty is in it), as
 share / q, and with the distance distribution. The closest pairs are drawn side by side in
 OUT/top-pairs-SPACE.png for a person to look at. One unit per space: a killed run resumes.
+
+Held-out images that are training images (the same file, or at distance 0 in a space) would put τ at
+0 and every generator's share at 0, the best score on the board: the study refuses them, naming the
+files, unless `drop_held_out_overlap` (--drop-held-out-overlap) drops them from the calibration and
+records which.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from ..evaluation.features import default_workers, extract_features
 from ..files import atomic_write_bytes
 from ..functional.bootstrap import BootstrapResult, percentile_ci, resample_weights
 from ..functional.nearest import nearest_neighbours
-from ..functional.resize import clean_resize
+from ..functional.resize import square
 from ..registry import BACKBONES
 from .base import Study, Unit
 
@@ -50,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "min_held_out": 20,
     "query_block": 1024,
     "reference_block": None,  # None: as many rows as fit in 32 MiB of float64 (functional.nearest)
+    "drop_held_out_overlap": False,  # False: held-out images that are training images stop the run
 }
 DISTANCE_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 PAIR_SCORE_THRESHOLD = 0.5  # a re-identification net's "same patient" decision
@@ -60,7 +67,7 @@ ROLES = {"train": "training set (--train)", "held_out": "held-out real images (-
 
 class MemorisationStudy(Study):
     name = "memorisation"
-    version = "1"
+    version = "2"  # 2: pixels centre-cropped as in training (1 stretched); held-out overlap refused or dropped
     help = ("nearest training image of every generated image (pixels and feature spaces); share closer than a "
             "threshold calibrated on real held-out images")
 
@@ -88,20 +95,29 @@ class MemorisationStudy(Study):
                             "manifest.csv; every sample is compared")
         parser.add_argument("--spaces", default=PIXEL, help="comma-separated: 'pixel' and/or registered image "
                             "encoders (e.g. pixel,phantom-evaluator,reid-siamese)")
+        from ..cli.common import non_negative_int
+
         parser.add_argument("--quantile", type=float, help=f"q, the threshold's quantile of held-out distances "
                             f"(default {DEFAULTS['quantile']}, or the profile's metrics.{SETTINGS_BLOCK})")
         parser.add_argument("--pixel-size", type=int, help=f"side of the pixel space (default {DEFAULTS['pixel_size']})")
-        parser.add_argument("--bootstrap", type=int, help=f"bootstrap resamples for CIs (default {DEFAULTS['bootstrap']})")
-        parser.add_argument("--top-pairs", type=int, help=f"closest pairs drawn per space (default {DEFAULTS['top_pairs']})")
+        parser.add_argument("--bootstrap", type=non_negative_int,
+                            help=f"bootstrap resamples for CIs (default {DEFAULTS['bootstrap']}; 0: none)")
+        parser.add_argument("--top-pairs", type=non_negative_int,
+                            help=f"closest pairs drawn per space (default {DEFAULTS['top_pairs']})")
+        parser.add_argument("--drop-held-out-overlap", action="store_true", default=None,
+                            help="drop held-out images that are training images (the same file, or at distance 0) "
+                                 "from the threshold's calibration, and record them; without it they stop the run")
         parser.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
                             help="weights file of an encoder (e.g. reid-siamese=reid.safetensors)")
 
     @classmethod
     def settings_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        from ..cli.common import parse_weights
+
         return {"train": args.train, "held_out": args.held_out, "images": args.images,
                 "spaces": [s.strip() for s in args.spaces.split(",") if s.strip()], "quantile": args.quantile,
                 "pixel_size": args.pixel_size, "bootstrap": args.bootstrap, "top_pairs": args.top_pairs,
-                "weights": dict(_name_file(w) for w in args.weights)}
+                "drop_held_out_overlap": args.drop_held_out_overlap, "weights": parse_weights(args.weights)}
 
     def _check_settings(self) -> None:
         s = self.settings
@@ -112,6 +128,12 @@ class MemorisationStudy(Study):
             raise InputError(f"memorisation: quantile must lie in (0, 1), got {s['quantile']}")
         if int(s["pixel_size"]) < 4:
             raise InputError(f"memorisation: pixel_size must be at least 4, got {s['pixel_size']}")
+        for name in ("bootstrap", "top_pairs"):  # a negative count would silently mean none
+            if int(s[name]) < 0:
+                raise InputError(f"memorisation: {name} (--{name.replace('_', '-')}) must be 0 or more, not {s[name]}")
+        if not isinstance(s["drop_held_out_overlap"], bool):
+            raise InputError(f"memorisation: drop_held_out_overlap must be true or false, not "
+                             f"{s['drop_held_out_overlap']!r}")
         if s["feature_distance"] not in ("cosine", "euclidean"):
             raise InputError(f"memorisation: feature_distance must be cosine or euclidean, not {s['feature_distance']!r}")
         spaces = list(s.get("spaces") or [PIXEL])
@@ -140,21 +162,54 @@ class MemorisationStudy(Study):
             self._sets[role] = images
         return self._sets[role]
 
+    def overlap(self) -> list[tuple[ImageRecord, ImageRecord]]:
+        """(held-out, training) pairs of identical files (same sha256)."""
+        train = {}
+        for record in self.image_set("train").records:
+            train.setdefault(record.sha256, record)
+        return [(r, train[r.sha256]) for r in self.image_set("held_out").records if r.sha256 in train]
+
+    def records(self, role: str) -> list[ImageRecord]:
+        """The images of a role as compared: the held-out ones less those dropped as training files."""
+        records = self.image_set(role).records
+        if role != "held_out" or not self.settings["drop_held_out_overlap"]:
+            return records
+        dropped = {id(r) for r, _ in self.overlap()}
+        return [r for r in records if id(r) not in dropped]
+
+    def check(self, out: Path) -> None:
+        same = self.overlap()
+        if same and not self.settings["drop_held_out_overlap"]:
+            raise InputError(f"{ROLES['held_out']}: {len(same)} held-out image(s) are training images (identical "
+                             f"files), e.g. {_pairs_text(same)}; a threshold calibrated on them is 0 and every "
+                             "generator would score 0 (the best). Remove them from the held-out folder, or pass "
+                             "--drop-held-out-overlap to drop them from the calibration (recorded)")
+        self._check_calibration(len(self.records("held_out")), "after dropping the held-out images that are "
+                                                              "training files")
+
+    def _check_calibration(self, n: int, after: str) -> None:
+        needed = max(int(self.settings["min_held_out"]), math.ceil(1 / float(self.settings["quantile"])))
+        if n < needed:
+            raise InputError(f"{ROLES['held_out']}: {n} image(s) left {after}; calibrating the "
+                             f"{self.settings['quantile']}-quantile threshold needs at least {needed}")
+
     def data(self) -> dict[str, Any]:
-        return {role: {"content_sha256": self.image_set(role).content_sha256, "n": len(self.image_set(role).records)}
-                for role in ROLES}
+        out = {role: {"content_sha256": self.image_set(role).content_sha256, "n": len(self.image_set(role).records)}
+               for role in ROLES}
+        if self.settings["drop_held_out_overlap"]:
+            out["held_out"]["identical_to_training"] = len(self.overlap())
+        return out
 
     def units(self) -> list[Unit]:
         return [Unit(space, int(self.settings["seed"]), {"space": space}) for space in self.settings["spaces"]]
 
     # --- one space --------------------------------------------------------------------------------
     def pixels(self, role: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        return pixel_matrix(self.image_set(role).records, int(self.settings["pixel_size"]), self.cache, self.progress,
-                            role)
+        return pixel_matrix(self.records(role), int(self.settings["pixel_size"]), self.cache, self.progress, role)
 
     def features(self, space: str, role: str) -> np.ndarray:
         net, preprocessing, layer = self.encoder(space)
-        return extract_features(self.image_set(role).records, net, preprocessing, layer, self.cache,
+        return extract_features(self.records(role), net, preprocessing, layer, self.cache,
                                 self.options.batch_size, self.options.workers, progress=self.progress,
                                 desc=f"features {space} ({role})")
 
@@ -195,11 +250,31 @@ class MemorisationStudy(Study):
         except ValueError as exc:  # a zero feature vector under the cosine distance
             raise InputError(f"memorisation, space {space}: {exc}") from None
         gen_d, held_d = nn_gen.distances[:, 0] * scale, nn_held.distances[:, 0] * scale
+        held_records = self.records("held_out")
+        train_records = self.records("train")
+        # distance 0: the same image as a training one (re-encoded, renamed): it would put τ at 0 as well
+        copies = np.flatnonzero(held_d == 0)
+        dropped = [{"held_out": str(held_records[i].path), "training": str(train_records[nn_held.indices[i, 0]].path),
+                    "reason": f"distance 0 in space {space}"} for i in copies]
+        if dropped and not self.settings["drop_held_out_overlap"]:
+            raise InputError(f"{ROLES['held_out']}: {len(dropped)} held-out image(s) are at distance 0 from a training "
+                             f"image in space {space}, e.g. "
+                             + "; ".join(f"{d['held_out']} = {d['training']}" for d in dropped[:5])
+                             + ": the held-out set overlaps the training set, so the threshold would be 0 and every "
+                             "generator would score 0 (the best). Remove them, or pass --drop-held-out-overlap")
+        kept = np.flatnonzero(held_d > 0)
+        if dropped:
+            self._check_calibration(len(kept), f"after dropping those at distance 0 in space {space}")
+            held, held_d = held[kept], held_d[kept]
+            nn_held = type(nn_held)(nn_held.distances[kept], nn_held.indices[kept])
+        if self.settings["drop_held_out_overlap"]:  # those dropped before the search, as identical files
+            dropped = [{"held_out": str(r.path), "training": str(t.path), "reason": "identical file (sha256)"}
+                       for r, t in self.overlap()] + dropped
         out.update({
             "distance": "rmse" if space == PIXEL else metric, "n_train": len(train), "dim": int(train.shape[1]),
             "generated": {"ids": [[r.prompt_id, r.sample_idx] for r in self.image_set("images").records],
                           "distance": gen_d.tolist(), "nearest": nn_gen.indices[:, 0].tolist()},
-            "held_out": {"distance": held_d.tolist(), "nearest": nn_held.indices[:, 0].tolist()}})
+            "held_out": {"distance": held_d.tolist(), "nearest": nn_held.indices[:, 0].tolist(), "dropped": dropped}})
         net = self.encoder(space)[0] if space != PIXEL else None
         if hasattr(net, "pair_score"):
             # a re-identification net: its same-patient score of each image and its nearest training image
@@ -215,14 +290,15 @@ class MemorisationStudy(Study):
 
     def pixel_coercions(self, sizes: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
         size = int(self.settings["pixel_size"])
-        out: dict[str, Any] = {"resized_to": [size, size], "method": "clean bicubic on float pixels",
+        out: dict[str, Any] = {"resized_to": [size, size], "method": PIXEL_RULE,
                                "source_sizes": {role: {f"{w}x{h}": n for (h, w), n in Counter(s).most_common(5)}
                                                 for role, s in sizes.items()},
-                               "aspect_ratio_changed": {role: sum(h != w for h, w in s) for role, s in sizes.items()}}
+                               "centre_cropped": {role: sum(h != w for h, w in s) for role, s in sizes.items()}}
         train_sizes, gen_sizes = set(sizes["train"]), set(sizes["images"])
         if train_sizes != gen_sizes:
             out["note"] = (f"training and generated images differ in size ({len(train_sizes)} vs {len(gen_sizes)} "
-                           f"distinct sizes): every image was resized to {size}x{size} before comparison")
+                           f"distinct sizes): every image was brought to {size}x{size} (shorter side, centre crop) "
+                           "before comparison")
         return out
 
     def top_pairs(self, out: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
@@ -271,9 +347,11 @@ class MemorisationStudy(Study):
                 "generated_share_above": float(np.mean(np.asarray(o["generated"]["pair_score"]) > PAIR_SCORE_THRESHOLD)),
                 "held_out_share_above": float(np.mean(np.asarray(o["held_out"]["pair_score"]) > PAIR_SCORE_THRESHOLD))}
         warnings = []
-        if stats["held_out_exact"]:
-            warnings.append(f"{stats['held_out_exact']} held-out image(s) are at distance 0 from a training image: the "
-                            "held-out set overlaps the training set, so the threshold is too low to mean anything")
+        dropped = o["held_out"].get("dropped", [])
+        if dropped:  # only with drop_held_out_overlap: otherwise run_unit refused them
+            details["held_out_dropped"] = dropped
+            warnings.append(f"{len(dropped)} held-out image(s) are training images and were dropped from the "
+                            f"threshold's calibration (--drop-held-out-overlap; listed in details.held_out_dropped)")
         if "note" in o.get("coercions", {}):
             warnings.append(o["coercions"]["note"])
         extra = {"warnings": warnings} if warnings else {}
@@ -321,7 +399,7 @@ def share_statistics(gen_d: np.ndarray, held_d: np.ndarray, prompt_of: np.ndarra
     threshold = float(np.quantile(held_d, q))
     flagged = gen_d <= threshold
     return {"threshold": threshold, "flagged": int(flagged.sum()), "share": float(flagged.mean()),
-            "held_out_share": float(np.mean(held_d <= threshold)), "held_out_exact": int(np.sum(held_d == 0)),
+            "held_out_share": float(np.mean(held_d <= threshold)),
             "prompts_flagged": int(len(np.unique(prompt_of[flagged])))}
 
 
@@ -337,23 +415,24 @@ def _clamp(ci: tuple[float, float] | None, value_range: tuple[float | None, floa
     return [max(ci[0], lo) if lo is not None else ci[0], min(ci[1], hi) if hi is not None else ci[1]]
 
 
-def _name_file(spec: str) -> tuple[str, str]:
-    name, sep, path = spec.partition("=")
-    if not sep or not name or not path:
-        raise InputError(f"--weights {spec!r}: expected NAME=FILE, e.g. reid-siamese=reid.safetensors")
-    return name, path
+def _pairs_text(pairs: list[tuple[ImageRecord, ImageRecord]], shown: int = 5) -> str:
+    return "; ".join(f"{held.path} = {train.path}" for held, train in pairs[:shown]) + (
+        f" (and {len(pairs) - shown} more)" if len(pairs) > shown else "")
 
 
 # --- pixel space ----------------------------------------------------------------------------------
 
 PIXELS_NAMESPACE = "pixels"
+PIXEL_RULE = "shorter side to the size (clean bicubic on float pixels), centre crop"
 
 
 def pixel_vector(path: Path, size: int) -> np.ndarray:
-    """The canonical grayscale image as float32 in [0, 1], resized to size², flattened, followed by its
-    source height and width (so the cached row also records the coercion)."""
+    """The canonical grayscale image as float32 in [0, 1], brought to size² by the training rule (shorter
+    side, centre crop: a generator that copies reproduces the crop it was trained on, which stretching
+    would distort), flattened, followed by its source height and width (so the cached row also records
+    the coercion)."""
     pixels = read_image(path).pixels
-    small = clean_resize(pixels * 255.0, (size, size)) / 255.0 if pixels.shape != (size, size) else pixels
+    small = square(pixels * 255.0, size) / 255.0 if pixels.shape != (size, size) else pixels
     return np.concatenate([small.ravel(), np.array(pixels.shape, np.float32)]).astype(np.float32)
 
 
@@ -361,7 +440,7 @@ def pixel_matrix(records: list[ImageRecord], size: int, cache: Cache, progress: 
                  what: str = "") -> tuple[np.ndarray, list[tuple[int, int]]]:
     """(n, size²) float32 pixel vectors of ``records`` and each image's source (height, width); rows
     are cached by image content like features."""
-    key = key_of(kind="pixels", version=1, size=size, resize="clean-bicubic", source="canonical-grayscale")
+    key = key_of(kind="pixels", version=2, size=size, resize=PIXEL_RULE, source="canonical-grayscale")
     rows: list[np.ndarray | None] = [cache.get_row(PIXELS_NAMESPACE, key, r.sha256) for r in records]
     todo = [i for i, row in enumerate(rows) if row is None]
     with progress(len(records), f"pixels {size}x{size}" + (f" ({what})" if what else ""), "images",
@@ -381,7 +460,7 @@ def pixel_matrix(records: list[ImageRecord], size: int, cache: Cache, progress: 
 
 def _tile(path: str) -> np.ndarray:
     pixels = read_image(path).pixels
-    return clean_resize(pixels * 255.0, (TILE, TILE))
+    return square(pixels * 255.0, TILE)  # the crop that was compared, not a squeezed whole image
 
 
 def pair_grid(pairs: list[dict[str, Any]], threshold: float, per_row: int = 4) -> bytes:
