@@ -44,10 +44,10 @@ class CachedSet:
 
 def to_training_pixels(path: Path, resolution: int, with_size: bool = False):
     """The uint8 R×R training image of a file (and its source (height, width) when asked)."""
-    from ..functional.resize import center_crop_or_pad, side_to
+    from ..functional.resize import square
 
     image = read_image(path).pixels * 255.0
-    resized = center_crop_or_pad(side_to(image, resolution, "shorter"), resolution)
+    resized = square(image, resolution)
     pixels = np.clip(np.rint(resized), 0, 255).astype(np.uint8)
     return (pixels, image.shape) if with_size else pixels
 
