@@ -198,3 +198,25 @@ def test_ids_with_spaces_around_them_are_named(tmp_path, pid):
     (tmp_path / "set" / "manifest.csv").write_text(f'prompt_id,sample_idx,path\n"{pid}",0,x_0.png\n')
     with pytest.raises(InputError, match=rf"manifest.csv, row 2: prompt_id {re.escape(repr(pid))} has spaces"):
         ImageSet.from_folder(tmp_path / "set")
+
+
+def test_prompts_of_the_reference_need_no_generated_image(tmp_path):
+    """Retrieval's prompts CSV labels the candidates (the reference) too: their ids are not missing images."""
+    import numpy as np
+    from PIL import Image
+
+    from cxrgen_bench.errors import InputError
+    from cxrgen_bench.evaluation.subjects import ImageSetSubject
+
+    for folder, ids in (("gen", ["q0_0", "q1_0"]), ("ref", ["c0", "c1", "c2"])):
+        (tmp_path / folder).mkdir()
+        for i in ids:
+            Image.fromarray(np.full((8, 8), 100, np.uint8)).save(tmp_path / folder / f"{i}.png")
+    rows = "".join(f"{p},Finding {p}.\n" for p in ("q0", "q1", "c0", "c1", "c2"))
+    (tmp_path / "p.csv").write_text("prompt_id,text\n" + rows)
+    images, reference = ImageSet.from_folder(tmp_path / "gen"), ImageSet.from_folder(tmp_path / "ref")
+    prompts = PromptSet.from_csv(tmp_path / "p.csv")
+    subject = ImageSetSubject(images, reference=reference, prompts=prompts)
+    assert set(subject.prompts.prompts) == {"q0", "q1", "c0", "c1", "c2"} and subject.subset_record is None
+    with pytest.raises(InputError, match=r"3 prompt\(s\) have no images: 'c0', 'c1', 'c2'"):
+        ImageSetSubject(images, prompts=prompts)  # without the reference they are prompts without images

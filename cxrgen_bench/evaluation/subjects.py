@@ -80,7 +80,8 @@ class ImageSetSubject(Subject):
 
     def __post_init__(self) -> None:
         if self.prompts is not None:
-            self.images, self.prompts, self.subset_record = match_prompts(self.images, self.prompts, self.subset)
+            self.images, self.prompts, self.subset_record = match_prompts(self.images, self.prompts, self.subset,
+                                                                          self.reference)
         elif self.subset:
             raise InputError("--subset (subset=True) scores the prompts that both the images and --prompts hold; "
                              "give --prompts, or drop --subset")
@@ -141,11 +142,14 @@ class ImageSetSubject(Subject):
         return self.prompts
 
 
-def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False
-                  ) -> tuple[ImageSet, PromptSet, dict[str, Any] | None]:
-    """The images and prompts to score, and the record of a subset (None when nothing was asked)."""
+def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False,
+                  reference: ImageSet | None = None) -> tuple[ImageSet, PromptSet, dict[str, Any] | None]:
+    """The images and prompts to score, and the record of a subset (None when nothing was asked).
+    Prompts of the reference set's ids need no generated image: the CSV labels the reference too (the
+    candidates of retrieval)."""
     have, want = set(images.prompt_ids), set(prompts.prompts)
-    extra, lacking = sorted(have - want), sorted(want - have)
+    of_reference = want & set(reference.prompt_ids) if reference is not None else set()
+    extra, lacking = sorted(have - want), sorted(want - have - of_reference)
     if (extra or lacking) and not subset:
         parts = []
         if extra:
@@ -170,7 +174,7 @@ def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False
     if extra:
         images = images.restrict(kept)
     if lacking:
-        prompts = prompts.restrict(kept)
+        prompts = prompts.restrict(kept | of_reference)
     record["effective"] = {"images": len(images.records), "prompts": len(kept)}
     return images, prompts, record
 
