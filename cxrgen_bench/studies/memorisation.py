@@ -506,7 +506,7 @@ def quick_known_answer(workdir: str | Path, progress: bool = False, spaces: tupl
     from ..evaluation.context import RunOptions
     from ..generation.harness import run_generation
     from ..generation.protocol import GenerationSettings
-    from ..generators.phantom import CopiesTraining, PhantomGenerator
+    from ..registry import GENERATORS  # the stand-ins are plug-ins: reached through the registry
     from .base import run_study
 
     workdir = Path(workdir)
@@ -515,8 +515,9 @@ def quick_known_answer(workdir: str | Path, progress: bool = False, spaces: tupl
         PhantomDataset(workdir / name).prompts(limit=n, seed=seed, size=size).write(workdir / name / "prompts.csv")
     prompts = PromptSet.from_csv(PhantomDataset().prompts(limit=n_prompts, seed=13).write(workdir / "prompts.csv"))
     settings = GenerationSettings(resolution=size, samples_per_prompt=samples, batch_size=16, seed=0)
-    standins = {"phantom-faithful": PhantomGenerator(settings=settings),
-                "phantom-copies-training": CopiesTraining(str(workdir / "train" / "images"), settings)}
+    standins = {"phantom-faithful": GENERATORS.get("phantom-faithful")(settings=settings),
+                "phantom-copies-training": GENERATORS.get("phantom-copies-training")(str(workdir / "train" / "images"),
+                                                                                     settings)}
     results = {}
     for name, generator in standins.items():
         run_generation(generator, prompts, workdir / name, settings, progress=progress)
