@@ -204,3 +204,16 @@ def test_label_command_prints_all_14(capsys):
     assert main(["data", "label", "Small left pleural effusion. No pneumothorax.", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 14 and out["Pleural Effusion"] == 1 and out["Pneumothorax"] == 0 and out["Edema"] is None
+
+
+def test_clip_token_counts_are_open_clips_tokenizer():
+    """The tokenizer module is loaded on its own (no `import open_clip`): the counts are the package's."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from cxrgen_bench.data.tokens import clip_token_count, fits_clip_context
+
+    reference = SimpleTokenizer()
+    for text in ("Small left pleural effusion. No pneumothorax.", "Normal chest radiograph.",
+                 "Interval increase in bilateral perihilar opacities, consistent with pulmonary edema. " * 4):
+        assert clip_token_count(text) == len(reference.encode(text))
+    assert fits_clip_context("Normal.") and not fits_clip_context("word " * 80)

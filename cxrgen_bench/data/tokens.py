@@ -9,9 +9,24 @@ CLIP_CONTEXT = 77  # includes the start and end tokens
 
 @lru_cache(maxsize=1)
 def _tokenizer():
-    from open_clip.tokenizer import SimpleTokenizer  # CLIP's BPE; the vocabulary ships with open_clip
+    """CLIP's BPE tokenizer; its code and vocabulary ship with open_clip. The module is loaded on its own:
+    `import open_clip` builds every model module (and transformers), 7 s on 2 cores, for a tokenizer."""
+    import importlib.util
+    import sys
 
-    return SimpleTokenizer()
+    name = "open_clip.tokenizer"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.find_spec("open_clip")
+        if spec is None or not spec.submodule_search_locations:
+            from ..errors import InputError
+
+            raise InputError("CLIP token lengths need open_clip_torch (pip install open_clip_torch)")
+        path = f"{list(spec.submodule_search_locations)[0]}/tokenizer.py"
+        loader_spec = importlib.util.spec_from_file_location("cxrgen_bench._clip_tokenizer", path)
+        module = importlib.util.module_from_spec(loader_spec)
+        loader_spec.loader.exec_module(module)  # imports ftfy, regex, numpy, torch only
+    return module.SimpleTokenizer()
 
 
 @lru_cache(maxsize=200_000)
