@@ -65,7 +65,7 @@ POOL = 400  # real phantoms with reports: retrieval candidates
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
 READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
-# The augmentation study, quick: the real pool's phantoms vs each stand-in's 256 images (64 prompts × 4);
+# The augmentation study, quick: the real pool's phantoms vs each stand-in's images (4 per prompt, at most 256);
 # the full study (profile settings: more epochs, larger images, two seeds) is its own command.
 AUGMENTATION_TRAIN = 256  # images per mix, at most: 4 samples of each prompt when there are fewer prompts
 
@@ -104,7 +104,7 @@ def text_scorers(profile, metric: str) -> str:
     return f"{metric}[{'+'.join(scorers)}]"
 
 
-def run(out: str | Path = "cxrgen-demo", prompts: int = 64, bootstrap: int = 200,
+def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200,
         log: Callable[[str], None] = print, progress: bool = True, keep_cache: bool = True) -> dict[str, Any]:
     from .profiles import get_profile
 

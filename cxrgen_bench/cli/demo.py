@@ -10,7 +10,7 @@ HELP = "the calibration benchmark with known answers, offline (the README's main
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="cxrgen-demo", help="folder for images, results and the leaderboard")
-    p.add_argument("--prompts", type=positive_int, default=64, help="phantom prompts (4 samples each per stand-in)")
+    p.add_argument("--prompts", type=positive_int, default=48, help="phantom prompts (4 samples each per stand-in)")
     p.add_argument("--bootstrap", type=non_negative_int, default=200, help="bootstrap resamples for the CIs")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--keep-cache", action=argparse.BooleanOptionalAction, default=True,
