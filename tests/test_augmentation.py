@@ -301,3 +301,24 @@ def test_units_shared_between_processes_give_the_numbers_of_one_process(small, t
     two = run_study(study(paths, root, "phantom-faithful", plan, [0], **settings), shared, share=(0, 2), wait_s=0.01)
     assert {k: m["value"] for k, m in two["metrics"].items()} == {k: m["value"] for k, m in one["metrics"].items()}
     assert two["run"]["settings"]["processes"] == 2
+
+
+def test_study_results_are_gated_stored_and_compared_like_any_results(small, tmp_path):
+    import copy
+
+    from cxrgen_bench.gate import PASS, REGRESSION, load_rules, run_gate
+    from cxrgen_bench.leaderboard.store import Store
+
+    root, paths = small
+    base = run_study(study(paths, root, "phantom-faithful", ["40:0", "0:40"], [0], max_epochs=2, resolution=24),
+                     tmp_path / "base")
+    worse = copy.deepcopy(base)
+    key = "augmentation_auroc[synthetic-40]"
+    worse["metrics"][key]["value"] -= 0.05
+    rules = load_rules(None)
+    assert run_gate(base, base, rules).exit_code == PASS
+    report = run_gate(base, worse, rules)
+    assert report.exit_code == REGRESSION and [r.key for r in report.rows if r.status == "regression"] == [key]
+    store = Store(tmp_path / "board")
+    store.add(tmp_path / "base" / "results.json")
+    assert store.load()[0]["metrics"][key]["value"] == base["metrics"][key]["value"]
