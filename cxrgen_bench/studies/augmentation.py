@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,11 @@ class AugmentationStudy(Study):
         return [Unit(f"r{r}-s{s}-seed{seed}", seed, {"real": r, "synthetic": s})
                 for r, s in self.plan for seed in self.config()["seeds"]]
 
+    @cached_property
+    def synthetic_images(self) -> ImageSet:
+        """The synthetic folder, read (and every file hashed) once: its identity, labels and cache share it."""
+        return ImageSet.from_folder(self.settings["synthetic"])
+
     def data(self) -> dict[str, Any]:
         """Identity of the inputs (re-running with other data in the same folder is refused)."""
         out: dict[str, Any] = {}
@@ -202,7 +208,7 @@ class AugmentationStudy(Study):
             if self.settings.get(key):
                 out[key] = PromptSet.from_csv(self.settings[key]).sha256
         if self.settings.get("synthetic"):
-            out["synthetic"] = ImageSet.from_folder(self.settings["synthetic"]).content_sha256
+            out["synthetic"] = self.synthetic_images.content_sha256
         out["classifier"] = self.classifier.as_dict()
         out["classes"] = self.classes
         out["labels"] = self.policy.as_dict()
@@ -230,7 +236,7 @@ class AugmentationStudy(Study):
         return build_cache(folder, name, items, self.classifier.resolution, self.progress), prompts
 
     def _synthetic(self, folder: Path) -> tuple[CachedSet, np.ndarray, list[str]]:
-        images = ImageSet.from_folder(self.settings["synthetic"])
+        images = self.synthetic_images
         prompts = PromptSet.from_csv(self.settings.get("synthetic_prompts") or self.settings["real_train"])
         unlabelled = sorted({r.prompt_id for r in images.records} - set(prompts.prompts))
         if unlabelled:
@@ -238,7 +244,8 @@ class AugmentationStudy(Study):
                              f"{prompts.path}, e.g. {unlabelled[:5]}; pass the prompts CSV they were generated from "
                              "(--synthetic-prompts)")
         items = [(f"{r.prompt_id}_{r.sample_idx}", r.path) for r in images.records]
-        cache = build_cache(folder, "synthetic", items, self.classifier.resolution, self.progress)
+        cache = build_cache(folder, "synthetic", items, self.classifier.resolution, self.progress,
+                            digests=[r.sha256 for r in images.records])
         pids = [r.prompt_id for r in images.records]
         return cache, self._labels(prompts, pids, "synthetic", self.policy), pids
 

@@ -53,9 +53,10 @@ def to_training_pixels(path: Path, resolution: int, with_size: bool = False):
 
 
 def build_cache(folder: Path, name: str, items: Sequence[tuple[str, Path]], resolution: int,
-                progress: ProgressFactory | None = None) -> CachedSet:
+                progress: ProgressFactory | None = None, digests: Sequence[str] | None = None) -> CachedSet:
     """The cache of ``items`` (id, file) at ``resolution`` in ``folder``: reused when one with the same
-    content exists, built otherwise."""
+    content exists, built otherwise. ``digests``: the files' sha256 when the caller has them already (an
+    `ImageSet` hashed every file when it was read), so no file is read again to name the cache."""
     if not items:
         raise InputError(f"{name}: no images to cache")
     ids = [i for i, _ in items]
@@ -65,7 +66,7 @@ def build_cache(folder: Path, name: str, items: Sequence[tuple[str, Path]], reso
     missing = [str(p) for _, p in items if not Path(p).is_file()]
     if missing:
         raise InputError(f"{name}: {len(missing)} image file(s) not found, e.g. {missing[:3]}")
-    digests = [sha256_file(Path(p)) for _, p in items]
+    digests = list(digests) if digests is not None else [sha256_file(Path(p)) for _, p in items]
     key = hashlib.sha256(json.dumps([resolution, RULE, list(zip(ids, digests))]).encode()).hexdigest()[:20]
     folder.mkdir(parents=True, exist_ok=True)
     data, meta = folder / f"{name}-{key}.npy", folder / f"{name}-{key}.json"
