@@ -13,6 +13,8 @@ import os
 import time
 from typing import Any
 
+from .errors import InputError
+
 ENV = "CXRGEN_THREADS"
 _chosen: dict[str, Any] = {}
 
@@ -46,13 +48,9 @@ def choose(requested: int | None = None) -> dict[str, Any]:
         try:
             requested = int(env)
         except ValueError:
-            from .errors import InputError
-
             raise InputError(f"{ENV}={env!r} is not a number of threads") from None
     if requested is not None:
         if requested < 1:
-            from .errors import InputError
-
             raise InputError(f"threads must be at least 1, not {requested}")
         threads, reason = requested, f"asked for (--threads or {ENV})"
     else:

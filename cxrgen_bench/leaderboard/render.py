@@ -71,13 +71,14 @@ def columns_for(entries: list[dict[str, Any]]) -> list[tuple[Section, list[Colum
 def headline_columns(entries: list[dict[str, Any]]) -> list[Column]:
     """Board columns without per-class breakdowns, in board order, each labelled on its own (the demo's
     summary table: "AUROC", not the board's "Filtered avg" beside its per-class columns)."""
-    out = []
-    for _, columns in columns_for(entries):
-        for c in columns:
-            if not c.per_class:
-                plain = c.card is not None and c.key == c.card.name
-                out.append(Column(c.key, c.card.label, c.card) if plain else c)
-    return out
+    return [_on_its_own(c) for _, columns in columns_for(entries) for c in columns if not c.per_class]
+
+
+def _on_its_own(column: Column) -> Column:
+    """A column as read away from its section: a plain key takes its card's label ("AUROC", not the
+    board's "Filtered avg" beside the per-class columns)."""
+    plain = column.card is not None and column.key == column.card.name
+    return Column(column.key, column.card.label, column.card) if plain else column
 
 
 def _card_columns(card: Card, keys: list[str], entries: list[dict[str, Any]]) -> list[Column]:
@@ -219,8 +220,7 @@ def summary_tables(tables: list[Table]) -> list[Table]:
                    if c is not None]
         # one row per measured entry; a study's option rows (Table 5's mixes) stay in their own section
         rows = {e["name"]: e for t in chosen for e in t.rows if e["kind"] == "measured" and not e.get("option_row")}
-        columns = [Column(c.key, c.card.label, c.card) if c.card and c.key == c.card.name else c  # "AUROC", not
-                   for c in columns if any(c.value(e) for e in rows.values())]                  # "Filtered avg"
+        columns = [_on_its_own(c) for c in columns if any(c.value(e) for e in rows.values())]
         if len(columns) < 2 or not rows:
             continue
         summary = Table(SUMMARY, profile, any(t.calibration for t in chosen), columns,
