@@ -3,20 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def score(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Score an image set (see `cxrgen_bench.evaluation.runner.score`); imported lazily to keep `import` light."""
-    from .evaluation.runner import score as _score
+    """Score an image set (see `cxrgen_bench.scoring.runner.score`); imported lazily to keep `import` light."""
+    from .scoring.runner import score as _score
 
     return _score(*args, **kwargs)
 
 
 def score_checkpoints(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
     """Score the text encoder of every checkpoint of a training run (see
-    `cxrgen_bench.evaluation.runner.score_checkpoints`): CheXpert@k over training steps."""
-    from .evaluation.runner import score_checkpoints as _score_checkpoints
+    `cxrgen_bench.scoring.runner.score_checkpoints`): CheXpert@k over training steps."""
+    from .scoring.runner import score_checkpoints as _score_checkpoints
 
     return _score_checkpoints(*args, **kwargs)
 

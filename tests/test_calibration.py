@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cxrgen_bench.calibration.phantom import Findings, random_findings, render
-from cxrgen_bench.calibration.reports import findings_from_text, stated_sides, write_report
+from cxrgen_bench.calibration.reports import findings_from_text, write_report
 from cxrgen_bench.cli import main
+from cxrgen_bench.data.laterality import stated_sides
 from cxrgen_bench.results import read_result
 
 

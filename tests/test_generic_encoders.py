@@ -81,7 +81,7 @@ def test_open_clip_reads_a_dataparallel_state_dict_weights_only(hub_folder, tmp_
     assert prefixed.provenance["format"] == "torch-zip"  # read weights-only: no code from the file runs
     # `weights convert` writes the safetensors file a hub folder is read from first; `weights where` names folders
     from cxrgen_bench.cli import main
-    from cxrgen_bench.models.weights import convert
+    from cxrgen_bench.models.conversion import convert
     from cxrgen_bench.profiles import get_profile
 
     profile = tmp_path / "p.yaml"
@@ -204,7 +204,7 @@ def hf_clip_folder(tmp_path_factory):
 def test_transformers_image_text_folder_shares_one_space(hf_clip_folder):
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
-    from cxrgen_bench.models.text.hf import features_of
+    from cxrgen_bench.models.transformers_folders import features_of
 
     net = build_backbone("my-clip", {"kind": "transformers", "folder": str(hf_clip_folder)})
     assert net.layers == {"image_embeds": 16} and net.shared_layer == "image_embeds"

@@ -7,7 +7,7 @@ import pytest
 
 from cxrgen_bench.cli import main
 from cxrgen_bench.errors import ResultsError
-from cxrgen_bench.metrics.card import NoCardError, card_for
+from cxrgen_bench.registry import NoCardError, card_for
 from cxrgen_bench.leaderboard.render import build, tables_for
 from cxrgen_bench.leaderboard.reported import load_reported
 from cxrgen_bench.leaderboard.store import Store

@@ -349,7 +349,7 @@ def complete_results(folder: Path) -> set[Path]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_is_refused_by_name(case, tmp_path, monkeypatch, plugins, capsys):
     plugins(BRIGHTNESS)
-    from cxrgen_bench.evaluation import runner
+    from cxrgen_bench.scoring import runner
 
     computed = []
     real_evaluate = runner.evaluate
@@ -490,7 +490,7 @@ def test_score_from_python_runs_the_command_lines_checks(kwargs, named, tmp_path
 
 def test_the_other_python_entry_points_check_first(tmp_path, monkeypatch):
     from cxrgen_bench.errors import InputError
-    from cxrgen_bench.evaluation import runner
+    from cxrgen_bench.scoring import runner
 
     monkeypatch.setattr("cxrgen_bench.generation.generate", lambda *a, **k: pytest.fail("generated before the checks"))
     with pytest.raises(InputError, match="--device 'gpu0'"):

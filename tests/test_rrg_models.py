@@ -196,7 +196,7 @@ def test_score_reports_cli_and_its_bad_input(tmp_path):
 def test_unknown_scorer_and_missing_models_are_recorded_not_faked(tmp_path):
     hyp = tmp_path / "h.csv"
     hyp.write_text("id,text\na,Small left pleural effusion.\n", encoding="utf-8")
-    from cxrgen_bench.evaluation.runner import score_reports
+    from cxrgen_bench.scoring.runner import score_reports
 
     result = score_reports(hyp, hyp, "rrg[bleu4+f1_chexbert+factentnli]", use_cache=False)
     assert result["status"] == "partial" and result["metrics"]["rrg[bleu4]"]["value"] == pytest.approx(1.0)
@@ -245,7 +245,7 @@ def test_nli_model_loads_the_official_format_and_matches_transformers(tmp_path):
 
 
 def test_report_csv_keeps_multiline_reports_and_strict_stops_at_a_failing_scorer(tmp_path):
-    from cxrgen_bench.evaluation.runner import score_reports
+    from cxrgen_bench.scoring.runner import score_reports
     from cxrgen_bench.evaluation.subjects import ReportTable
 
     hyp = tmp_path / "h.csv"
@@ -258,7 +258,7 @@ def test_report_csv_keeps_multiline_reports_and_strict_stops_at_a_failing_scorer
 def test_pairs_a_scorer_leaves_out_have_no_value_and_do_not_count(monkeypatch):
     """factENTNLI skips pairs without sentences on one side (statistics (0, 0)): no per-sample value, not in
     n.effective, never among the worst cases."""
-    from cxrgen_bench.evaluation.runner import score_reports
+    from cxrgen_bench.scoring.runner import score_reports
     from cxrgen_bench.metrics import report_scorers
 
     def fake(ctx, config, hyps, refs):

@@ -192,7 +192,7 @@ def test_roberta_style_position_offsets_do_not_crash_long_reports(tmp_path):
 
 
 def test_extraction_lists_may_have_spaces(minilm, tmp_path):
-    from cxrgen_bench.evaluation.runner import build_subject
+    from cxrgen_bench.scoring.runner import build_subject
 
     reports = tmp_path / "r.csv"
     reports.write_text("prompt_id,text\na,Small effusion.\nb,Normal.\n")

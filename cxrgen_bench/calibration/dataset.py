@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..files import atomic_write_bytes
 from ..data.datasets.base import Dataset, PromptTable
+from ..files import atomic_write_bytes
 from .phantom import random_findings, render
 from .reports import write_report
 

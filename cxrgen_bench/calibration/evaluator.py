@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..models.image.base import Backbone, load_strict
+from ..models.image.base import Backbone
+from ..models.weights import load_strict
+from .phantom import CLASS_NAMES, OTHER_OUTPUTS, SIDE_OUTPUTS
+from .text_encoders import PhantomFindingsText
 
 INPUT = 128
-SIDE_OUTPUTS = ("Pleural Effusion", "Pneumothorax", "Consolidation")  # each (left, right)
-OTHER_OUTPUTS = ("Cardiomegaly", "Edema", "Support Devices")
-CLASS_NAMES = SIDE_OUTPUTS + OTHER_OUTPUTS
 
 
 class PhantomNet(nn.Module):
@@ -37,15 +37,6 @@ class PhantomNet(nn.Module):
         return self.head(self.features(x))  # logits: [eff L, eff R, ptx L, ptx R, cons L, cons R, cm, edema, dev]
 
 
-def targets(findings) -> np.ndarray:
-    t = np.zeros(9, np.float32)
-    for i, values in enumerate((findings.effusion, findings.pneumothorax, [s for s, _ in findings.consolidation])):
-        t[2 * i] = "left" in values
-        t[2 * i + 1] = "right" in values
-    t[6], t[7], t[8] = findings.cardiomegaly, findings.edema, bool(findings.devices)
-    return t
-
-
 def preprocess(image: np.ndarray) -> np.ndarray:
     small = Image.fromarray(image.astype(np.float32)).resize((INPUT, INPUT), Image.Resampling.BILINEAR)
     return ((np.asarray(small, np.float32) - 0.5) / 0.25)[None]
@@ -64,8 +55,6 @@ class PhantomEvaluator(Backbone):
     shared_layer = "findings"
 
     def text_tower(self):
-        from .text_encoders import PhantomFindingsText
-
         return PhantomFindingsText()
 
     def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:

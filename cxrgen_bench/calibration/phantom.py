@@ -28,6 +28,10 @@ LOBES = ("upper", "middle", "lower")
 SIZES = ("small", "moderate", "large")
 DEVICES = ("endotracheal tube", "central line", "pacemaker", "nasogastric tube")
 VIEWS = ("PA", "AP", "LATERAL")
+# What the phantom evaluator reads (calibration/evaluator.py), in the order of its outputs
+SIDE_OUTPUTS = ("Pleural Effusion", "Pneumothorax", "Consolidation")  # each (left, right)
+OTHER_OUTPUTS = ("Cardiomegaly", "Edema", "Support Devices")
+CLASS_NAMES = SIDE_OUTPUTS + OTHER_OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,16 @@ class Findings:
         return Findings(tuple(other[s] for s in self.effusion), self.effusion_size, self.cardiomegaly,
                         tuple(other[s] for s in self.pneumothorax),
                         tuple((other[s], lobe) for s, lobe in self.consolidation), self.edema, self.devices, self.view)
+
+
+def targets(findings: "Findings") -> np.ndarray:
+    """The findings as the evaluator's nine outputs: (left, right) per lateralised finding, then the others."""
+    t = np.zeros(len(SIDE_OUTPUTS) * 2 + len(OTHER_OUTPUTS), np.float32)
+    for i, values in enumerate((findings.effusion, findings.pneumothorax, [s for s, _ in findings.consolidation])):
+        t[2 * i] = "left" in values
+        t[2 * i + 1] = "right" in values
+    t[6], t[7], t[8] = findings.cardiomegaly, findings.edema, bool(findings.devices)
+    return t
 
 
 def random_findings(rng: np.random.Generator, view: str | None = None) -> Findings:

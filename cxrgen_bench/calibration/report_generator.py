@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..models.report.base import ReportGenerator
-from .evaluator import SIDE_OUTPUTS
-from .phantom import Findings
+from .phantom import SIDE_OUTPUTS, Findings
 from .reports import write_report
 
 THRESHOLD = 0.5

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data.labeller import label_report, sentences
 from ..data.labels import CHEXPERT_14
+from ..data.laterality import MENTION, SIDE_WORDS
 from .phantom import DEVICES, Findings
 
 DEVICE_TEXT = {"endotracheal tube": ("Endotracheal tube in standard position.", "ET tube terminates above the carina."),
@@ -68,17 +69,14 @@ def write_report(f: Findings, rng: np.random.Generator) -> tuple[str, dict[str, 
     return " ".join(parts), labels
 
 
-_SIDE = re.compile(r"\b(left|right|bilateral|both)\b")
 _LOBE = re.compile(r"\b(upper|middle|lower)\b")
 _SIZE = re.compile(r"\b(small|moderate|large|trace|tiny)\b")
-MENTION = {"effusion": re.compile(r"effusion|costophrenic"), "pneumothorax": re.compile(r"pneumothora"),
-           "consolidation": re.compile(r"consolidat|opacit|pneumonia")}
 DEVICE_WORDS = {"endotracheal tube": r"endotracheal|\bet tube", "central line": r"central (?:line|venous)|picc|catheter",
                 "pacemaker": r"pacemaker|pacer", "nasogastric tube": r"nasogastric|enteric tube|\bng tube"}
 
 
 def _sides(sentence: str, fallback: str) -> tuple[str, ...]:
-    words = set(_SIDE.findall(sentence))
+    words = set(SIDE_WORDS.findall(sentence))
     if words & {"bilateral", "both"} or {"left", "right"} <= words:
         return ("left", "right")
     if words:
@@ -114,18 +112,4 @@ def findings_from_text(text: str, rng: np.random.Generator) -> Findings:
                     devices=devices if labels.get("Support Devices") != 0.0 else ())
 
 
-def stated_sides(text: str) -> dict[str, str]:
-    """Lateralised findings the prompt places on exactly one side: CheXpert name → "left"/"right"."""
-    labels = label_report(text)
-    out = {}
-    for name, kind in (("Pleural Effusion", "effusion"), ("Pneumothorax", "pneumothorax"), ("Consolidation", "consolidation")):
-        if labels.get(name) not in (1.0, -1.0):
-            continue
-        mentions = [s for s in sentences(text) if MENTION[kind].search(s) and not re.search(r"\bno\b", s)]
-        words = set(_SIDE.findall(mentions[0])) if mentions else set()
-        if len(words) == 1 and words <= {"left", "right"}:
-            out[name] = words.pop()
-    return out
-
-
-__all__ = ["DEVICES", "findings_from_text", "stated_sides", "write_report"]
+__all__ = ["DEVICES", "findings_from_text", "write_report"]

@@ -26,6 +26,8 @@ import numpy as np
 from ..data.labeller import label_report
 from ..data.labels import CHEXPERT_14
 from ..models.text.base import TextEncoder
+from .phantom import targets
+from .reports import findings_from_text
 
 
 class PhantomReader(TextEncoder):
@@ -78,9 +80,6 @@ class PhantomFindingsText(PhantomReader):
     name = "phantom-findings"
 
     def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
-        from .evaluator import targets
-        from .reports import findings_from_text
-
         rows = []
         for text in texts:  # a side the text leaves open is drawn from the text's own hash, as generators do
             stated = targets(findings_from_text(text, np.random.default_rng(_seed(text))))

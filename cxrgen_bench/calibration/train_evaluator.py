@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from .evaluator import PhantomNet, preprocess, targets
-from .phantom import render, random_findings
+from .evaluator import PhantomNet, preprocess
+from .phantom import random_findings, render, targets
 
 HERE = Path(__file__).parent
 

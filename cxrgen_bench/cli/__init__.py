@@ -26,7 +26,7 @@ def _module(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .common import positive_int
+    from ..flags import positive_int
 
     parser = argparse.ArgumentParser(prog="cxrgen-bench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

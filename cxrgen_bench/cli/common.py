@@ -1,16 +1,17 @@
-"""What several commands share: the progress/log line, flag parsers, the generation flags, and the
-checks that refuse a bad flag before any work (a typo must not cost an hour of computing first)."""
+"""What several commands share: the progress/log line, the generation flags, and the checks that refuse a
+bad flag before any work (a typo must not cost an hour of computing first). The flag parsers that
+studies need too are in `cxrgen_bench.flags`, below both."""
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from ..errors import InputError
+from ..flags import positive_int
+
 # The checks that refuse a bad flag before any work live with the runner, which the Python API shares;
 # the commands import them from here as before.
-from ..evaluation.checks import check_device, check_metric_options, check_out  # noqa: F401
+from ..scoring.checks import check_device, check_metric_options, check_out  # noqa: F401
 
 GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale", "resolution", "seed", "scheduler",
                     "precision", "device", "compile", "vae_batch_size", "allow_pickle")
@@ -18,36 +19,6 @@ GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale
 
 def log(msg: str) -> None:
     print(f"[cxrgen-bench] {msg}", file=sys.stderr, flush=True)
-
-
-def parse_weights(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items or ():
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"--weights {item!r}: expected BACKBONE=PATH, e.g. xrv-densenet121=/weights/xrv.safetensors")
-        out[name.strip()] = path.strip()
-    return out
-
-
-def _int_at_least(low: int, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"must be {low} or more, not {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type for sizes and counts of work (batch size, steps): 0 would never finish or divide by 0."""
-    return _int_at_least(1, text)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type for optional counts (bootstrap resamples: 0 means none)."""
-    return _int_at_least(0, text)
 
 
 def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:

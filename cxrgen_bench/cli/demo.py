@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_out, non_negative_int, positive_int
+from ..flags import non_negative_int, positive_int
+from .common import check_out
 
 HELP = "the calibration benchmark with known answers, offline (the README's main job)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import parse_weights, positive_int
+from ..flags import parse_weights, positive_int
 
 HELP = "measure which metric to trust: known answers, graded corruptions, sample size (calibration benchmark)"
 

@@ -6,10 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import InputError
-from ..metrics.card import find_card
 from ..data.manifest import LAYOUTS
-from .common import add_generation_flags, generation_settings, log, non_negative_int, parse_weights, positive_int
+from ..errors import InputError
+from ..flags import non_negative_int, parse_weights, positive_int
+from ..registry import find_card
+from .common import add_generation_flags, generation_settings, log
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -68,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.runner import checkpoint_folders, generate_then_score, score
+    from ..scoring.runner import checkpoint_folders, generate_then_score, score
 
     kwargs: dict[str, Any] = dict(
         reference=args.reference, metrics=args.metrics, profile=args.profile, weights=parse_weights(args.weights),
@@ -115,7 +116,7 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     """Every checkpoint of a run: one results file each in --out (a folder), a table of the curve."""
     import json
 
-    from ..evaluation.runner import score_checkpoints
+    from ..scoring.runner import score_checkpoints
 
     if args.reference or args.images:
         raise InputError("--text-encoder with trainer checkpoints scores text only: drop --images/--reference")

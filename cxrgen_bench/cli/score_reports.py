@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import log, non_negative_int, parse_weights
+from ..flags import non_negative_int, parse_weights
+from .common import log
 from .score import show
 
 HELP = "score generated reports against reference reports (BLEU-4, ROUGE-L, BERTScore, F1-CheXbert, ...)"
@@ -33,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.runner import score_reports
+    from ..scoring.runner import score_reports
 
     # score_reports checks the flags before any work (checks.check_run_arguments)
     result = score_reports(args.hypotheses, args.references, args.metrics, profile=args.profile,

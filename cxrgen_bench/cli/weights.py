@@ -59,7 +59,8 @@ def run_where(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     import os
 
-    from ..models.weights import ENV_DIR, convert
+    from ..models.conversion import convert
+    from ..models.weights import ENV_DIR
     from ..profiles import get_profile
 
     dest = convert(args.backbone, args.source, get_profile(args.profile), args.out, args.allow_pickle)

@@ -1,8 +1,8 @@
-"""The evaluation core: subjects (what is evaluated), the context of cached providers metrics draw
-from, and the runner that turns a subject, a profile and metrics into one validated results object.
+"""The evaluation context: subjects (what is evaluated), the features of an image set, and the context
+of cached providers that metrics draw from. It sits below the metrics; the runner that turns a subject,
+a profile and metrics into one results object is `cxrgen_bench.scoring`.
 
-Names are imported on first use (PEP 562), so light modules of this package (`checks`, which every
-command's flag checks import) do not pull in torch and the metrics."""
+Names are imported on first use (PEP 562), so importing the package does not pull in torch."""
 from importlib import import_module
 from typing import Any
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from ..cache import key_of
 from ..data.manifest import SHOWN, ImageRecord, ImageSet, PromptSet, listing
 from ..errors import InputError
-from ..metrics.card import CHECKED_BY_METRIC, REQUIREMENTS
+from ..card import CHECKED_BY_METRIC, REQUIREMENTS
 
 
 class Subject:

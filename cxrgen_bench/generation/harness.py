@@ -32,7 +32,7 @@ from ..files import atomic_write_bytes, atomic_write_text
 from ..progress import Progress
 from ..data.images import file_matches_sha256
 from ..data.manifest import PromptSet, content_sha256
-from ..errors import CxrgenError, InputError
+from ..errors import CxrgenError
 from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed, to_uint8
 
 JOURNAL_DIR = ".journal"

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import RegistryError
 from ..files import atomic_path
-from ..metrics.card import Card
+from ..card import Card
 
 
 def _pyplot():

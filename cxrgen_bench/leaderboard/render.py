@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..files import atomic_write_text
-from ..metrics.card import UNCATALOGUED, Card, Section, base_of, find_card, option_of
+from ..card import UNCATALOGUED, Card, Section, base_of, option_of
+from ..registry import find_card
 from . import plots
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import yaml
 
-from .. import __version__
+from ..version import __version__
 from ..errors import InputError
 from ..results.store import SCHEMA_VERSION
-from ..metrics.card import NoCardError, card_for
+from ..registry import NoCardError, card_for
 
 UNITS = {"fraction": 1.0, "percent": 100.0}  # a table's `units`: how the paper printed its numbers (divisor)
 

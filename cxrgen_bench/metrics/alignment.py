@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import MetricError
 from ..functional.topk import prepare, top_k
 from .base import Metric
-from .card import Card
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext

@@ -9,8 +9,8 @@ seed.
 """
 from __future__ import annotations
 
-from ..studies.base import StudyMetric
-from .card import Card
+from ..card import Card
+from .base import StudyMetric
 
 _TABLE5 = ("Table 5 (AUROC / accuracy, one run each, on a 5k sample of MIMIC-CXR p19): 1.1k real 0.73 / 0.71; "
            "1.1k synthetic 0.69 / 0.66; 1.1k real + 1.1k synthetic 0.77 / 0.76; 5.5k synthetic 0.75 / 0.78; "

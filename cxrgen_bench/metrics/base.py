@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import numpy as np
 
 from ..cache import key_of
-from .card import Card
+from ..errors import MetricError
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
@@ -65,3 +66,13 @@ class Metric:
         """One entry of the results file's `metrics` mapping (its metadata stays on the card)."""
         return {"key": key, "metric": self.card.name, "version": self.card.version, "value": value,
                 "n": {"requested": n_requested, "effective": n_effective}, **extra, "details": details or {}}
+
+
+class StudyMetric(Metric):
+    """A metric whose values only a study computes (its card requires "training_budget"); the study that
+    computes it lives above the metrics (`cxrgen_bench.studies`) and is named here only by its command."""
+
+    study: ClassVar[str]
+
+    def compute(self, ctx: Any) -> list[dict[str, Any]]:
+        raise MetricError(f"{self.card.name} is computed by a study: cxrgen-bench study {self.study} ...")

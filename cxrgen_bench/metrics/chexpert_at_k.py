@@ -30,7 +30,7 @@ from ..errors import InputError, MetricError
 from ..functional.text_knowledge import pool_bootstrap, scores_from_neighbours, summarise
 from ..functional.topk import nearest_neighbours
 from .base import Metric
-from .card import Card
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext

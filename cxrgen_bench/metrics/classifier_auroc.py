@@ -16,7 +16,7 @@ from ..data.manifest import ImageRecord, PromptSet
 from ..errors import InputError
 from ..functional.auroc import classwise_auroc, filtered_average, macro_average
 from .base import Metric
-from .card import Card
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel, unit_rows
-from .card import Card
+from ..card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:

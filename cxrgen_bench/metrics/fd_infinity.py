@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..functional.frechet import frechet_infinity
-from .card import Card
+from ..card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:

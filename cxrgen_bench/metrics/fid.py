@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..functional.frechet import FrechetResult, ReferenceRoot, frechet_replicates, frechet_to_root
 from ..errors import MetricError
-from .card import Card
+from ..card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MetricError
 from .base import Metric
-from .card import Card
+from ..card import Card
 from .report_scorers import score_entries
 from .retrieval_protocol import RetrievalEmbeddings, select
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..functional.kernel_distances import kid_subsets, mmd2_replicates, polynomial_kernel
-from .card import Card
+from ..card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..calibration.reports import stated_sides
+from ..data.laterality import stated_sides
 from ..errors import InputError, MetricError
 from .base import Metric
-from .card import Card
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext

@@ -3,8 +3,8 @@
 ``memorisation_share[pixel]``, ``memorisation_share[phantom-evaluator]``, ..."""
 from __future__ import annotations
 
-from ..studies.base import StudyMetric
-from .card import Card
+from ..card import Card
+from .base import StudyMetric
 
 SPACE_LABELS = (("pixel", "pixels"), ("reid-siamese", "re-id"))
 LIMITS = ("A generated image is compared with the training set only: a generator can still reproduce a patient seen "

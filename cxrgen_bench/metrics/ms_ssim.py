@@ -24,7 +24,7 @@ from ..data.manifest import ImageRecord
 from ..errors import MetricError
 from ..functional.msssim import ms_ssim
 from .base import Metric
-from .card import Card
+from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext

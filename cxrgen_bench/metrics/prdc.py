@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..functional.prdc import prdc
-from .card import Card
+from ..card import Card
 from .per_backbone import PerBackbone
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ PSNR and SSIM compare directly.
 """
 from __future__ import annotations
 
-from ..studies.base import StudyMetric
-from .card import Card
+from ..card import Card
+from .base import StudyMetric
 
 STUDY = "vae-reconstruction"
 REQUIRES = ("training_budget",)  # "a study": score refuses these with the study command

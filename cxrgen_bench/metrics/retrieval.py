@@ -7,7 +7,7 @@ One key per k (`i2i_precision[5]`, ...), per-label precision in details, the que
 from __future__ import annotations
 
 from .base import Metric
-from .card import Card
+from ..card import Card
 from .retrieval_protocol import RetrievalPrecision
 
 _KS = (("1", "P@1"), ("5", "P@5"), ("10", "P@10"), ("50", "P@50"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .base import Metric
-from .card import Card
+from ..card import Card
 from .report_scorers import score_entries
 
 if TYPE_CHECKING:

@@ -20,6 +20,10 @@ WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
 # Files besides the weights that change a text model's outputs: configs and tokenizer vocabularies.
 CONFIG_SUFFIXES = (".json", ".txt", ".model")
 SAFE_LIBRARIES = (None, "diffusers", "transformers")
+# What an open_clip hub-format folder holds (BiomedCLIP's and the like), weights best first (open_clip's
+# own search order): the image–text models read it, and `weights convert` writes the first name.
+HUB_CONFIG = "open_clip_config.json"
+HUB_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_model.bin")
 
 
 def check_pipeline_folder(folder: Path, allow_pickle: bool) -> None:

@@ -9,8 +9,8 @@ Loading never executes code from a file unless the user says so. safetensors fil
 ``torch.save`` state dicts (read with ``weights_only=True``) are always accepted. Files that need
 unpickling or are TorchScript archives (torchxrayvision's whole pickled modules, OpenAI's CLIP JIT
 archive) are loaded only when their sha256 equals the published file's hash pinned in the profile,
-or when the user passes ``allow_pickle``; `convert` turns them into safetensors once, so later runs
-never unpickle.
+or when the user passes ``allow_pickle``; `conversion.convert` turns them into safetensors once, so later
+runs never unpickle. This module knows files, not architectures: the model families build on it.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from ..data.images import sha256_file
 from ..files import atomic_path
-from ..errors import InputError, WeightsError
+from ..errors import WeightsError
 
 ENV_DIR = "CXRGEN_WEIGHTS"
 
@@ -79,7 +79,7 @@ def _candidate_names(spec: WeightsSpec) -> list[str]:
     return [spec.filename] + [k.filename for k in spec.known_files]
 
 
-def _package_file(package: str, filename: str) -> Path | None:
+def package_file(package: str, filename: str) -> Path | None:
     # find_spec on a top-level package locates it without running its __init__ (which may import heavy things)
     try:
         found = importlib.util.find_spec(package)
@@ -143,7 +143,7 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None,
 
     for known in spec.known_files:
         if known.python_package:
-            path = _package_file(known.python_package, known.filename)
+            path = package_file(known.python_package, known.filename)
             if path:
                 return found(path, f"python package {known.python_package}")
             looked.append(f"python package {known.python_package} (not installed)")
@@ -310,6 +310,25 @@ def _first_line_with(text: str, needle: str) -> str:
     return lines[0].split(" Please use")[0] if lines else ""
 
 
+def load_strict(model: Any, state_dict: Mapping[str, Any], where: str) -> None:
+    """torch's load_state_dict(strict) on ``model`` (a torch module), with an error that names the file and the
+    offending keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [f"{k} {tuple(state_dict[k].shape)}≠{tuple(v.shape)}" for k, v in own.items()
+             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong:
+        def few(items: list[str]) -> str:
+            return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+        parts = [f"missing {len(missing)} key(s): {few(missing)}" if missing else "",
+                 f"unexpected {len(unexpected)} key(s): {few(unexpected)}" if unexpected else "",
+                 f"wrong shapes: {few(wrong)}" if wrong else ""]
+        raise WeightsError(f"{where}: weights do not fit this architecture; " + "; ".join(p for p in parts if p)
+                           + ". Is this the right file for this backbone?")
+    model.load_state_dict(state_dict, strict=True)
+
+
 def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mapping[str, str]) -> Path:
     from safetensors.torch import save_file
 
@@ -322,28 +341,3 @@ def save_safetensors(state_dict: Mapping[str, Any], dest: Path, metadata: Mappin
 def describe_spec(spec: WeightsSpec) -> dict[str, Any]:
     return {"backbone": spec.backbone, "preferred": spec.filename,
             "known_files": [asdict(k) for k in spec.known_files], "library_caches": list(spec.library_caches)}
-
-
-def convert(backbone: str, source: str | Path, profile: Any, out: str | Path | None = None,
-            allow_pickle: bool = False) -> Path:
-    """Load an official weights file once through the backbone's real, checked loading path and write
-    safetensors that never need unpickling. Destination: ``out``, else $CXRGEN_WEIGHTS, else beside
-    the source, under the profile's preferred file name (so resolution finds it)."""
-    from .image import build_backbone
-
-    cfg = profile.backbone(backbone)
-    if cfg.get("kind") == "transformers":
-        raise InputError(f"backbone {backbone} is a transformers folder: convert it with transformers itself, "
-                         "model.save_pretrained(folder, safe_serialization=True)")
-    net = build_backbone(backbone, cfg, weights=str(source), allow_pickle=allow_pickle)
-    spec = WeightsSpec.from_profile(backbone, cfg)
-    env_dir = os.environ.get(ENV_DIR)
-    if Path(source).is_dir():  # an open_clip hub-format folder: the safetensors file it reads first
-        from .image.open_clip_image import HUB_WEIGHTS
-
-        dest = Path(out) if out else Path(source) / HUB_WEIGHTS[0]
-    else:
-        dest = Path(out) if out else (Path(env_dir) if env_dir else Path(source).parent) / spec.filename
-    return save_safetensors(net.model.state_dict(), dest, {"backbone": backbone,
-                                                           "converted_from_sha256": net.weights_sha256,
-                                                           "converted_from": Path(source).name})

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_text
+from ..card import base_of
 from ..errors import ResultsError, ResultsNotWritten
+from ..registry import find_card
 
 # Rounding can carry a value a hair past its range's end (float32 cosines of identical vectors sum to
 # 1 + 1e-7): that is still the end. Beyond this (relative to the end, at least 1) it is a wrong number.
@@ -64,8 +66,6 @@ def _outside(value: float, value_range: tuple[float | None, float | None]) -> bo
 
 def _check_numbers(result: dict[str, Any], where: str) -> None:
     """What the JSON schema cannot say: numbers are finite and possible, and `complete` means complete."""
-    from ..metrics.card import base_of, find_card
-
     for key, entry in result["metrics"].items():
         if entry.get("error") and result["status"] == "complete":
             raise ResultsError(f"{where}: status is 'complete' but metric {key!r} failed "

@@ -356,7 +356,9 @@ class AugmentationStudy(Study):
         test_pixels, test_labels = sets["test"]
         test = scores(predict(model, test_pixels, settings, self.options.device), test_labels, self.classes,
                       settings.threshold)
-        from safetensors.torch import save_file  # the selected model stays, in safetensors
+        from safetensors.torch import (
+            save_file,  # the selected model stays, in safetensors
+        )
 
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "best.safetensors"),
                   metadata={"architecture": settings.architecture, "classes": ",".join(self.classes)})

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from .. import workdir
-from ..errors import InputError, MetricError
+from ..errors import InputError
 from ..evaluation.context import RunOptions
 from ..evaluation.subjects import StudySubject
 from ..files import atomic_write_text
-from ..metrics.base import Metric
 from ..profiles import Profile, get_profile
 from ..progress import ProgressFactory, factory
 from ..registry import METRICS
@@ -101,15 +100,6 @@ class Study:
         return METRICS.get(metric)({}, []).value(key, value, n_requested, n_effective, details, **extra)
 
 
-class StudyMetric(Metric):
-    """A metric whose values only a study computes (its card requires "training_budget")."""
-
-    study: ClassVar[str]
-
-    def compute(self, ctx: Any) -> list[dict[str, Any]]:
-        raise MetricError(f"{self.card.name} is computed by a study: cxrgen-bench study {self.study} ...")
-
-
 def process_share() -> tuple[int, int]:
     """(rank, world size) of this process under torchrun / `accelerate launch` (RANK, WORLD_SIZE), else (0, 1)."""
     try:
@@ -130,7 +120,7 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
     i with i % world == rank, each on its own device; rank 0 then waits for the others' units and
     writes the results (the other ranks return None). A unit is the same computation whichever process
     runs it, so the numbers do not depend on the number of processes."""
-    from ..evaluation.runner import new_result
+    from ..scoring.runner import new_result
 
     started = time.monotonic()
     rank, world = share or process_share()

@@ -95,7 +95,7 @@ class MemorisationStudy(Study):
                             "manifest.csv; every sample is compared")
         parser.add_argument("--spaces", default=PIXEL, help="comma-separated: 'pixel' and/or registered image "
                             "encoders (e.g. pixel,phantom-evaluator,reid-siamese)")
-        from ..cli.common import non_negative_int
+        from ..flags import non_negative_int
 
         parser.add_argument("--quantile", type=float, help=f"q, the threshold's quantile of held-out distances "
                             f"(default {DEFAULTS['quantile']}, or the profile's metrics.{SETTINGS_BLOCK})")
@@ -112,7 +112,7 @@ class MemorisationStudy(Study):
 
     @classmethod
     def settings_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-        from ..cli.common import parse_weights
+        from ..flags import parse_weights
 
         return {"train": args.train, "held_out": args.held_out, "images": args.images,
                 "spaces": [s.strip() for s in args.spaces.split(",") if s.strip()], "quantile": args.quantile,
@@ -506,7 +506,9 @@ def quick_known_answer(workdir: str | Path, progress: bool = False, spaces: tupl
     from ..evaluation.context import RunOptions
     from ..generation.harness import run_generation
     from ..generation.protocol import GenerationSettings
-    from ..registry import GENERATORS  # the stand-ins are plug-ins: reached through the registry
+    from ..registry import (
+        GENERATORS,  # the stand-ins are plug-ins: reached through the registry
+    )
     from .base import run_study
 
     workdir = Path(workdir)

@@ -133,7 +133,7 @@ class VAEReconstruction(Study):
         parser.add_argument("--images", required=True, help="folder of real images (the originals)")
         parser.add_argument("--labels", help="CSV with prompt_id, text and CheXpert label columns, ids = the image "
                             "ids (for accuracy and F1 per class; without it, agreement and cosine only)")
-        from ..cli.common import non_negative_int, positive_int
+        from ..flags import non_negative_int, positive_int
 
         parser.add_argument("--resolution", type=positive_int, help="the autoencoder's input side (default: the "
                             "profile's generation resolution)")
@@ -156,7 +156,7 @@ class VAEReconstruction(Study):
 
     @classmethod
     def settings_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-        from ..cli.common import parse_weights
+        from ..flags import parse_weights
 
         out = {k: getattr(args, k) for k in ("vae", "autoencoder", "images", "labels", "resolution", "resize", "chunk",
                                             "batch_size", "max_images", "classifier", "precision", "bootstrap",

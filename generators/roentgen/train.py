@@ -359,7 +359,7 @@ def validate(cfg: TrainConfig, c: Components, unet, text_encoder, step: int, log
     unet.train(was_training)
     metrics: dict[str, Any] = {}
     if cfg.validation_metrics and cfg.validation_reference:
-        from cxrgen_bench.evaluation.runner import score
+        from cxrgen_bench.scoring.runner import score
 
         result = score(images=folder, reference=cfg.validation_reference, prompts=cfg.validation_prompts,
                        metrics=cfg.validation_metrics, out=folder / "results.json")

@@ -14,27 +14,9 @@ import numpy as np
 import torch
 
 from ...data.images import LoadedImage
-from ...errors import InputError, WeightsError
+from ...errors import InputError
 from ..base import Model, tensor_digest
 from ..weights import ResolvedWeights, WeightsSpec, inspect_weights, load_state_dict, resolve_weights
-
-
-def load_strict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
-    """load_state_dict(strict) with an error that names the file and the offending keys."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [f"{k} {tuple(state_dict[k].shape)}≠{tuple(v.shape)}" for k, v in own.items()
-             if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
-    if missing or unexpected or wrong:
-        def few(items: list[str]) -> str:
-            return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
-        parts = [f"missing {len(missing)} key(s): {few(missing)}" if missing else "",
-                 f"unexpected {len(unexpected)} key(s): {few(unexpected)}" if unexpected else "",
-                 f"wrong shapes: {few(wrong)}" if wrong else ""]
-        raise WeightsError(f"{where}: weights do not fit this architecture; " + "; ".join(p for p in parts if p)
-                           + ". Is this the right file for this backbone?")
-    model.load_state_dict(state_dict, strict=True)
 
 
 class Backbone(Model, ABC):

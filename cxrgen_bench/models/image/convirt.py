@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .base import Backbone, load_strict
+from ..weights import load_strict
+from .base import Backbone
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]

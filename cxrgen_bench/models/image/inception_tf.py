@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...functional.resize import clean_resize
-from .base import Backbone, load_strict
+from ..weights import load_strict
+from .base import Backbone
 
 
 class ConvBN(nn.Module):

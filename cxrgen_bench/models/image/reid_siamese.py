@@ -25,7 +25,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .base import Backbone, load_strict
+from ..weights import load_strict
+from .base import Backbone
 from .convirt import IMAGENET_MEAN, IMAGENET_STD
 
 INPUT = 256

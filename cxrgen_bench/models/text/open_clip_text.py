@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError
-from ..weights import WeightsSpec, inspect_weights, load_state_dict, resolve_weights
+from ..weights import WeightsSpec, inspect_weights, load_state_dict, load_strict, resolve_weights
 from .base import TextEncoder
 
 class OpenCLIPText(TextEncoder):
@@ -50,8 +50,6 @@ class OpenCLIPText(TextEncoder):
 
         import open_clip
 
-        from ..image.base import load_strict
-
         state_dict, _ = load_state_dict(self.resolved, self.allow_pickle)
         logging.disable(logging.WARNING)  # "no pretrained weights loaded": they are loaded just below
         try:
@@ -60,37 +58,6 @@ class OpenCLIPText(TextEncoder):
             logging.disable(logging.NOTSET)
         load_strict(model, {k: v.float() for k, v in state_dict.items()}, str(self.resolved.path))
         return open_clip.get_tokenizer(self.arch), model.eval().to(self.device)
-
-    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
-        tokenizer, model = self.model
-        return encode_with(tokenizer, model, texts, extraction, self.max_length, self.device)
-
-
-class PairedCLIPText(TextEncoder):
-    """The text tower of an open_clip image–text backbone (CLIP, CXR-RePaiR): the backbone's own loaded
-    network and weights (same provenance), so image and text embeddings share one space."""
-
-    name = "paired-clip"
-    extractions = ("model-specific",)
-    default_extraction = "model-specific"
-
-    def __init__(self, backbone: Any, arch: str, context_length: int):
-        super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
-        self.backbone, self.arch, self.max_length = backbone, arch, context_length
-        self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
-
-    def key(self, **settings: Any) -> str:
-        return super().key(backbone=self.backbone.name, architecture=self.backbone.model_cfg, **settings)
-
-    def load(self) -> Any:
-        import open_clip
-
-        try:
-            tokenizer = open_clip.get_tokenizer(self.arch)
-        except OSError as exc:  # a Hugging Face tokenizer that is not in the local cache
-            raise InputError(f"text tower of {self.backbone.name}: open_clip could not load the tokenizer of "
-                             f"{self.arch!r} offline ({exc}); put it in the local Hugging Face cache") from exc
-        return tokenizer, self.backbone.model
 
     def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
         tokenizer, model = self.model

@@ -7,7 +7,6 @@ write the same results through `new_result`.
 from __future__ import annotations
 
 import platform
-import re
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -15,40 +14,21 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import __version__
 from ..cache import Cache
 from ..data.manifest import ImageSet, PromptSet
 from ..errors import CxrgenError, InputError
 from ..profiles import Profile, get_profile
 from ..registry import METRICS
 from ..files import atomic_write_text
+from ..version import __version__
 from ..results.store import SCHEMA_VERSION, to_json_safe, validate, write_result
-from .checks import check_run_arguments
-from .context import EvaluationContext, RunOptions
-from .subjects import ImageSetSubject, Subject, TextEncoderSubject
+from ..evaluation.context import EvaluationContext, RunOptions
+from ..evaluation.subjects import ImageSetSubject, Subject, TextEncoderSubject
+from .checks import check_run_arguments, parse_metric_specs
 
 DEFAULT_METRICS = ("fid", "ms_ssim", "classifier_auroc")
-_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.@-]+)(\[(?P<opts>[^\]]*)\])?$")
 RECORDED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pillow", "torchxrayvision", "open_clip_torch",
                      "scikit-image", "safetensors", "transformers")
-
-
-def parse_metric_specs(metrics: str | Sequence[str]) -> list[tuple[str, list[str]]]:
-    """"fid[inception-v3-fid+clip-vit-b-32],ms_ssim" → [("fid", [...]), ("ms_ssim", [])]."""
-    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
-    specs = []
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        m = _SPEC.match(item)
-        if not m:
-            raise InputError(f"metric {item!r} is not of the form NAME or NAME[OPTION+OPTION]")
-        if m["name"] not in METRICS:
-            raise InputError(f"unknown metric {m['name']!r}; registered: {', '.join(METRICS.names())}")
-        specs.append((m["name"], [o for o in (m["opts"] or "").split("+") if o]))
-    if not specs:
-        raise InputError("no metrics requested")
-    return specs
 
 
 def environment() -> dict[str, Any]:
@@ -260,7 +240,7 @@ def score_reports(hypotheses: str | Path, references: str | Path, metrics: str |
                   **kwargs: Any) -> dict[str, Any]:
     """Score generated reports against references (CSV files with an id and a text column), no images:
     the rrg scorers for report-generation researchers. Keyword arguments as for `score`."""
-    from .subjects import ReportPairsSubject, ReportTable
+    from ..evaluation.subjects import ReportPairsSubject, ReportTable
 
     check_run_arguments(**{k: kwargs[k] for k in ("out", "device", "profile", "batch_size", "workers", "bootstrap")
                            if k in kwargs}, metrics=metrics)

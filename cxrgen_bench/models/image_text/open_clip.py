@@ -34,13 +34,14 @@ import torch
 from PIL import Image
 
 from ...errors import InputError
-from .base import Backbone, load_strict
+from ..folders import HUB_CONFIG, HUB_WEIGHTS
+from ..image.base import Backbone
+from ..text.base import TextEncoder
+from ..text.open_clip_text import encode_with
+from ..weights import load_strict
 
 # Entries of OpenAI's JIT state dict that are hyper-parameters, not tensors of the model.
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
-# What a hub-format folder holds, best first (open_clip's own search order).
-HUB_CONFIG = "open_clip_config.json"
-HUB_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_model.bin")
 
 
 class OpenCLIPImage(Backbone):
@@ -118,9 +119,38 @@ class OpenCLIPImage(Backbone):
         return self.model.encode_image(batch)
 
     def text_tower(self) -> Any:
-        from ..text.open_clip_text import PairedCLIPText
-
         return PairedCLIPText(self, self.arch, int(self.model_cfg.get("text_cfg", {}).get("context_length", 77)))
+
+
+class PairedCLIPText(TextEncoder):
+    """The text tower of an open_clip image–text backbone (CLIP, CXR-RePaiR): the backbone's own loaded
+    network and weights (same provenance), so image and text embeddings share one space."""
+
+    name = "paired-clip"
+    extractions = ("model-specific",)
+    default_extraction = "model-specific"
+
+    def __init__(self, backbone: Any, arch: str, context_length: int):
+        super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
+        self.backbone, self.arch, self.max_length = backbone, arch, context_length
+        self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
+
+    def key(self, **settings: Any) -> str:
+        return super().key(backbone=self.backbone.name, architecture=self.backbone.model_cfg, **settings)
+
+    def load(self) -> Any:
+        import open_clip
+
+        try:
+            tokenizer = open_clip.get_tokenizer(self.arch)
+        except OSError as exc:  # a Hugging Face tokenizer that is not in the local cache
+            raise InputError(f"text tower of {self.backbone.name}: open_clip could not load the tokenizer of "
+                             f"{self.arch!r} offline ({exc}); put it in the local Hugging Face cache") from exc
+        return tokenizer, self.backbone.model
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        tokenizer, model = self.model
+        return encode_with(tokenizer, model, texts, extraction, self.max_length, self.device)
 
 
 def _folder(cfg: Mapping[str, Any], weights: str | None) -> Path | None:

@@ -8,14 +8,15 @@ results files do not carry a copy. Metrics known only from numbers typed in from
 of the same form (`reported_only=True` on a plug-in whose values come only from papers).
 
 This module is deliberately light (no numpy, no torch): listing cards and rendering boards must not
-load models.
+load models. It sits below the registry and the results store, which both read cards; finding the
+card of a results key among the registered metrics is the registry's `card_for`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import RegistryError
+from .errors import RegistryError
 
 # What a metric can require of an evaluation, each with what provides it (for error messages).
 REQUIREMENTS: dict[str, str] = {
@@ -169,31 +170,3 @@ def option_of(key: str) -> str | None:
     """"xrv-densenet121" for "fid[xrv-densenet121]"; None for a plain key."""
     _, sep, rest = key.partition("[")
     return rest[:-1] if sep and rest.endswith("]") else None
-
-
-class NoCardError(KeyError):
-    """A results key whose metric has no card (an uninstalled plug-in, or a typo)."""
-
-    def __str__(self) -> str:
-        return self.args[0] if self.args else "no metric card"
-
-
-def card_for(key: str) -> Card:
-    """The card of a results key such as "fid[xrv-densenet121]", "ms_ssim" or "chexpert_at_k[cls]"."""
-    from ..registry import METRICS
-
-    base = base_of(key)
-    if base not in METRICS:
-        raise NoCardError(f"no metric card for {key!r}: its metric is not registered (install the plug-in that "
-                          f"defines {base!r})")
-    try:
-        return METRICS.get(base).card
-    except RegistryError as exc:
-        raise NoCardError(f"no metric card for {key!r}: {exc}") from None
-
-
-def find_card(key: str) -> Card | None:
-    try:
-        return card_for(key)
-    except NoCardError:
-        return None

@@ -31,9 +31,13 @@ from PIL import Image
 from ...errors import InputError, WeightsError
 from ..base import Model, folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
-from .base import Backbone
+from ..image.base import Backbone
+from ..text.base import TextEncoder
+from ..transformers_folders import (features_of, import_transformers, load_checked, load_tokenizer, quiet_transformers,
+                                   read_config, require_tokenizer, token_lengths, token_limit)
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
+TEXT_BATCH = 64
 
 
 class TransformersVision(Backbone):
@@ -65,9 +69,7 @@ class TransformersVision(Backbone):
         self.pooler_missing = False
 
     def load(self) -> torch.nn.Module:
-        from ..text.hf import _transformers, load_checked
-
-        model, self.pooler_missing = load_checked(_transformers().AutoModel, self.folder, self.allow_pickle,
+        model, self.pooler_missing = load_checked(import_transformers().AutoModel, self.folder, self.allow_pickle,
                                                   self.device)
         return model
 
@@ -76,10 +78,8 @@ class TransformersVision(Backbone):
 
     @cached_property
     def _processor(self) -> Any:
-        from ..text.hf import _transformers, quiet_transformers
-
         with quiet_transformers():
-            return _transformers().AutoImageProcessor.from_pretrained(str(self.folder), local_files_only=True,
+            return import_transformers().AutoImageProcessor.from_pretrained(str(self.folder), local_files_only=True,
                                                                       trust_remote_code=False)
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "processor") -> np.ndarray:
@@ -88,8 +88,6 @@ class TransformersVision(Backbone):
         return np.asarray(pixels[0], dtype=np.float32)
 
     def forward(self, batch: torch.Tensor, layer: str = "pooled") -> torch.Tensor:
-        from ..text.hf import features_of
-
         model = self.model
         if layer == "image_embeds":
             return features_of(model.get_image_features(pixel_values=batch))
@@ -104,9 +102,47 @@ class TransformersVision(Backbone):
     def text_tower(self) -> Any:
         if not self.paired:
             return super().text_tower()
-        from ..text.hf import PairedHFText
-
         return PairedHFText(self)
+
+
+class PairedHFText(TextEncoder):
+    """The text tower of a transformers image–text model folder (CLIP, SigLIP, ...: `get_text_features`):
+    the image backbone's own loaded network and the tokenizer saved in its folder, so image and text
+    embeddings share one space (see `TransformersVision` above)."""
+
+    name = "paired-transformers"
+    extractions = ("model-specific",)
+    default_extraction = "model-specific"
+
+    def __init__(self, backbone: Any):
+        super().__init__(device=str(backbone.device), allow_pickle=backbone.allow_pickle)
+        self.backbone = backbone
+        require_tokenizer(backbone.folder)
+        self.provenance = {**backbone.provenance, "tower": "text", "image_backbone": backbone.name}
+        config = read_config(backbone.folder)
+        self.max_length = token_limit(config.get("text_config") or {}, backbone.folder)
+        # SigLIP's towers were trained on texts padded to the full length (and take no attention mask)
+        self.padding = "max_length" if str(config.get("model_type", "")).startswith("siglip") else True
+
+    def key(self, **settings: Any) -> str:
+        return super().key(backbone=self.backbone.name, **settings)
+
+    def load(self) -> Any:
+        return load_tokenizer(self.backbone.folder), self.backbone.model
+
+    def encode(self, texts: list[str], extraction: str) -> tuple[np.ndarray, list[bool]]:
+        import torch
+
+        tokenizer, model = self.model
+        truncated = [n > self.max_length for n in token_lengths(tokenizer, texts)]
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), TEXT_BATCH):
+                batch = tokenizer(texts[start:start + TEXT_BATCH], padding=self.padding, truncation=True,
+                                  max_length=self.max_length, return_tensors="pt").to(self.device)
+                inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+                out.append(features_of(model.get_text_features(**inputs)).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32), truncated
 
 
 def _json(path: Path, what: str = "model config") -> dict[str, Any]:

@@ -4,11 +4,11 @@ Preprocessing: open_clip's OpenAI transform (bicubic resize of the shorter side 
 224, CLIP mean/std) applied to an 8-bit RGB rendering of the canonical image (``openai-clip-224``) or
 of the file's own colour channels (``openai-clip-224-rgb``, as the official RoentGen evaluation fed
 PIL `convert("RGB")` images to CLIP). 16-bit sources are therefore quantised to 8 bits here.
-The generic open_clip backbone (open_clip_image.py) with this architecture fixed.
+The generic open_clip backbone (open_clip.py) with this architecture fixed.
 """
 from __future__ import annotations
 
-from .open_clip_image import OpenCLIPImage
+from .open_clip import OpenCLIPImage
 
 
 class CLIPViTB32(OpenCLIPImage):

@@ -7,10 +7,14 @@ same messages (flags are named as on the command line, with the Python argument 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError
+from ..registry import METRICS
+
+_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.@-]+)(\[(?P<opts>[^\]]*)\])?$")
 
 
 def check_run_arguments(out: str | Path | None = None, device: str | None = "cpu",
@@ -79,10 +83,9 @@ def check_metric_options(metrics: str | Sequence[str] | None, profile: object) -
     the options their card lists (a plug-in that takes options lists them there)."""
     if not metrics:
         return
-    from .runner import parse_metric_specs
     from ..metrics.per_backbone import PerBackbone
     from ..profiles import get_profile
-    from ..registry import BACKBONES, METRICS
+    from ..registry import BACKBONES
 
     for name, options in parse_metric_specs(metrics):
         metric = METRICS.get(name)
@@ -94,3 +97,21 @@ def check_metric_options(metrics: str | Sequence[str] | None, profile: object) -
         if unknown:
             raise InputError(f"--metrics {name}[{'+'.join(options)}]: unknown option(s) {', '.join(unknown)}; "
                              + (f"{name} takes: {', '.join(known)}" if known else f"{name} takes no options"))
+
+
+def parse_metric_specs(metrics: str | Sequence[str]) -> list[tuple[str, list[str]]]:
+    """"fid[inception-v3-fid+clip-vit-b-32],ms_ssim" → [("fid", [...]), ("ms_ssim", [])]."""
+    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    specs = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        m = _SPEC.match(item)
+        if not m:
+            raise InputError(f"metric {item!r} is not of the form NAME or NAME[OPTION+OPTION]")
+        if m["name"] not in METRICS:
+            raise InputError(f"unknown metric {m['name']!r}; registered: {', '.join(METRICS.names())}")
+        specs.append((m["name"], [o for o in (m["opts"] or "").split("+") if o]))
+    if not specs:
+        raise InputError("no metrics requested")
+    return specs
