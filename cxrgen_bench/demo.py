@@ -115,7 +115,6 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     # the first `prompts` phantoms are the benchmark's prompts and reference; the next POOL, real phantoms
     # with reports, are the candidates of retrieval (as the test split's images are for RoentGen Table 4)
     table = PhantomDataset(out / "dataset").prompts(limit=prompts + POOL, seed=0)
-    every_csv = table.write(out / "dataset" / "all_prompts.csv")
     prompts_csv = PromptTable(table.rows[:prompts], table.description).write(out / "dataset" / "prompts.csv")
     pool_csv = PromptTable(table.rows[prompts:], table.description).write(out / "dataset" / "pool.csv")
     for csv_file, folder in ((prompts_csv, "reference"), (pool_csv, "pool")):
@@ -153,7 +152,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     # retrieval runs: the generated images query the pool of real phantoms; the reference phantoms of the
     # same prompts as queries give the upper bound
     for name, images in [*((n, out / "generated" / n) for n in STAND_INS), (REAL, out / "reference")]:
-        retrieval[name] = score(images=images, reference=out / "pool", prompts=every_csv,
+        retrieval[name] = score(images=images, reference=out / "pool", prompts=prompts_csv, reference_prompts=pool_csv,
                                 metrics=[text_scorers(profile, m) if m == "i2t_factual" else m for m in RETRIEVAL],
                                 profile=PROFILE, model_name=name, cache_dir=out / "cache", bootstrap=bootstrap,
                                 out=out / "results" / "retrieval" / f"{name}.json", progress=progress)

@@ -20,6 +20,28 @@ class WeightsError(CxrgenError):
     """A weights file is missing, has the wrong sha256 or keys, or would need unpickling."""
 
 
+class WeightsNotFound(WeightsError):
+    """No file for a model was found where a run looks (`models.weights.resolve_weights`): ``accepted``
+    names the files that would do, for summaries that list each missing model once."""
+
+    def __init__(self, message: str, model: str = "", accepted: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.model, self.accepted = model, tuple(accepted)
+
+
+class ModelUnavailable(CxrgenError):
+    """A model that failed to load earlier in the same run: named again without loading it again, and
+    without repeating the whole message (`full`, said once in the log and kept in the results)."""
+
+    def __init__(self, model: str, cause: CxrgenError):
+        self.model, self.cause = model, cause
+        self.full = str(cause)
+        first = self.full.splitlines()[0] if self.full else type(cause).__name__
+        super().__init__(f"{first} (the results' run.unavailable_models[{model!r}] says where to put it, as does "
+                         "`cxrgen-bench weights status`)")
+        self.brief = f"not computed: {model} is unavailable (said above)"
+
+
 class MetricError(CxrgenError):
     """A metric cannot be computed on the given data (too few samples, images too small...)."""
 

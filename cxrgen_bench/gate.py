@@ -31,6 +31,7 @@ import yaml
 
 from .compare import compare_metric, usable
 from .errors import InputError
+from .results.store import profile_label
 
 PASS, REGRESSION, UNUSABLE = 0, 1, 2
 
@@ -102,8 +103,8 @@ def load_rules(path: str | Path | None) -> dict[str, Any]:
 def check_comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
     problems = []
     pa, pb = baseline["profile"], candidate["profile"]
-    if (pa["name"], pa["version"]) != (pb["name"], pb["version"]):
-        problems.append(f"profiles differ: baseline {pa['name']} v{pa['version']}, candidate {pb['name']} v{pb['version']}")
+    if (pa["name"], pa["version"], pa.get("overrides") or []) != (pb["name"], pb["version"], pb.get("overrides") or []):
+        problems.append(f"profiles differ: baseline {profile_label(pa)}, candidate {profile_label(pb)}")
     sa, sb = (baseline.get("prompt_set") or {}).get("sha256"), (candidate.get("prompt_set") or {}).get("sha256")
     if sa and sb and sa != sb:
         problems.append(f"prompt sets differ (sha256 {sa[:12]}… vs {sb[:12]}…)")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from ..errors import CxrgenError, ResultsNotWritten
 
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--threads", type=positive_int, default=None,
                            help="torch/BLAS threads (default: the cores not busy with other processes; "
                                 "env CXRGEN_THREADS)")
+            p.add_argument("--offline", action="store_true",
+                           help="never use the network: weights are only looked for, never downloaded (the same as "
+                                "CXRGEN_OFFLINE=1, HF_HUB_OFFLINE=1 or TRANSFORMERS_OFFLINE=1; recorded in results)")
         if hasattr(module, "run"):  # commands with actions (data, leaderboard, weights) set func per action
             p.set_defaults(func=module.run)
     return parser
@@ -52,6 +57,25 @@ def command_list() -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def offline(asked: bool) -> Iterator[None]:
+    """--offline: the variables every library we load reads (ours, huggingface_hub, transformers), set
+    for the command and restored after it (main() also runs inside tests and notebooks)."""
+    from ..models.weights import OFFLINE_VARIABLES
+
+    saved = {v: os.environ.get(v) for v in OFFLINE_VARIABLES}
+    if asked:
+        os.environ.update({v: "1" for v in OFFLINE_VARIABLES})
+    try:
+        yield
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -64,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .. import threads
 
             threads.choose(args.threads)
-        return args.func(args)
+        with offline(getattr(args, "offline", False)):
+            return args.func(args)
     except CxrgenError as exc:
         print(f"cxrgen-bench: error: {exc}", file=sys.stderr)
         if isinstance(exc, ResultsNotWritten) and exc.fallback is None:

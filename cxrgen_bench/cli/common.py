@@ -46,3 +46,17 @@ def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) ->
 
 def generation_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k, None) is not None}
+
+
+def add_set_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="change one setting of the profile for this run, e.g. ms_ssim.resize=512 or ms_ssim.samples_per_prompt=null (repeatable; recorded in the results, whose profile then differs from the unchanged one; `cxrgen-bench ls profiles NAME` lists the settings)")
+
+
+def profile_of(args: argparse.Namespace) -> Any:
+    """--profile with the --set overrides applied (the profile's name when there are none)."""
+    if not getattr(args, "overrides", None):
+        return args.profile
+    from ..profiles import get_profile
+
+    return get_profile(args.profile).with_overrides(args.overrides)

@@ -8,9 +8,9 @@ HELP = "paired differences of two results with 95%% CIs and p-values"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a")
-    p.add_argument("b")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("a", help="results file of the first run (the baseline: differences are b − a)")
+    p.add_argument("b", help="results file of the second run, scored on the same prompts (paired by prompt)")
+    p.add_argument("--json", action="store_true", help="print the comparison rows as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         a.set_defaults(func=run_prompts if name == "prompts" else run_stats)
     a = actions.add_parser("label", help="CheXpert-14 labels of free text (the rule-based labeller)")
     a.add_argument("text", nargs="+", help="the free text to label")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true", help="print the labels as JSON")
     a.set_defaults(func=run_label)
 
 
@@ -45,7 +45,7 @@ def _dataset_flags(p: argparse.ArgumentParser, out: bool) -> None:
     group.add_argument("--lenient", dest="strict", action="store_false",
                        help="skip malformed rows and count them in the description (default)")
     p.set_defaults(strict=False)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the prompts' description (or the table) as JSON")
 
 
 def _dataset(args: argparse.Namespace) -> Any:

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-cache", action=argparse.BooleanOptionalAction, default=True,
                    help="keep the feature and image caches in OUT (a re-run reuses them; default) or remove them "
                         "at the end (--no-keep-cache, also --no-cache)")
-    p.add_argument("--no-cache", dest="keep_cache", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--no-cache", dest="keep_cache", action="store_false",
+                   help="the same as --no-keep-cache (the name score takes)")
 
 
 def run(args: argparse.Namespace) -> int:

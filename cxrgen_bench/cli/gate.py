@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "leaderboard/gates.yaml asks for, pass a file that lists only those (or marks the "
                                    "others `ignore: true`)")
     p.add_argument("--force", action="store_true", help="compare even across profiles or prompt sets")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the gate's report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,9 @@ from typing import Any
 from ..data.manifest import LAYOUTS
 from ..errors import InputError
 from ..flags import non_negative_int, parse_weights, positive_int
+from ..results.store import profile_label
 from ..registry import find_card
-from .common import add_generation_flags, generation_settings, log
+from .common import add_generation_flags, add_set_flag, generation_settings, log, profile_of
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -22,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
     subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns; its prompt ids "
                                            "and the images' must be the same (see --subset)")
+    subject.add_argument("--reference-prompts", help="CSV of the reference images' own prompts (prompt_id, text, "
+                                                     "labels), for reference images without a generated counterpart: "
+                                                     "retrieval's candidates")
     subject.add_argument("--layout", choices=LAYOUTS, help="how --images is read: roentgen ({prompt_id}_{k} files), "
                                                          "one-per-file (each file one prompt) or manifest "
                                                          "(manifest.csv); default: manifest.csv if present, else "
@@ -47,6 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", help="comma-separated metrics (default for images: fid,ms_ssim,classifier_auroc); "
                                      "restrict FID backbones with fid[inception-v3-fid+xrv-densenet121]")
     p.add_argument("--profile", default="roentgen2022", help="profile name or YAML file (default: roentgen2022)")
+    add_set_flag(p)
     p.add_argument("--weights", action="append", default=[], metavar="BACKBONE=PATH",
                    help="weights file for a backbone (repeatable); otherwise $CXRGEN_WEIGHTS and library caches")
     p.add_argument("--allow-pickle", action="store_true",
@@ -72,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
     from ..scoring.runner import checkpoint_folders, generate_then_score, score
 
     kwargs: dict[str, Any] = dict(
-        reference=args.reference, metrics=args.metrics, profile=args.profile, weights=parse_weights(args.weights),
+        reference=args.reference, metrics=args.metrics, profile=profile_of(args), weights=parse_weights(args.weights),
         out=args.out, model_name=args.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
         device=args.device, batch_size=args.batch_size, workers=args.workers, allow_pickle=args.allow_pickle,
         strict=args.strict, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
         log=None if args.quiet else log, report_generator=args.report_generator,
         trust_remote_code=args.trust_remote_code, layout=args.layout, reference_layout=args.reference_layout,
-        subset=args.subset, allow_outside_paths=args.allow_outside_paths)
+        subset=args.subset, allow_outside_paths=args.allow_outside_paths, reference_prompts=args.reference_prompts)
     progress = not (args.quiet or args.json)
     checkpoints = bool(args.text_encoder and checkpoint_folders(args.text_encoder))
     # the flags are checked before any work by the Python call each branch makes (checks.check_run_arguments)
@@ -123,7 +128,8 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     if kwargs.pop("report_generator") or kwargs.pop("trust_remote_code"):
         raise InputError("--report-generator reads images: it does not apply to text-encoder checkpoints")
     kwargs.pop("reference")
-    image_flags = [flag for flag in ("layout", "reference_layout", "subset", "allow_outside_paths") if kwargs.pop(flag)]
+    image_flags = [flag for flag in ("layout", "reference_layout", "subset", "allow_outside_paths", "reference_prompts")
+                   if kwargs.pop(flag)]
     if image_flags:
         raise InputError(f"--{image_flags[0].replace('_', '-')} reads image folders: it does not apply to "
                          "text-encoder checkpoints")
@@ -144,13 +150,22 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
 
 
 def format_summary(result: dict[str, Any]) -> str:
-    lines = [f"{result['model']['name']}  (profile {result['profile']['name']} v{result['profile']['version']}, "
+    lines = [f"{result['model']['name']}  (profile {profile_label(result['profile'])}, "
              f"status {result['status']})"]
+    unavailable = result["run"].get("unavailable_models") or {}
+    subset = (result.get("subject") or {}).get("subset")
+    if subset:
+        dropped = subset["dropped"]
+        gone = dropped["prompts_without_images"] + dropped["image_prompt_ids_not_in_prompts"]
+        lines.append(f"  --subset: {subset['effective']['prompts']} of {subset['requested']['prompts']} prompts scored"
+                     + (f"; left out: {', '.join(gone[:10])}{' …' if len(gone) > 10 else ''}" if gone else ""))
     for key, entry in sorted(result["metrics"].items()):
         card = find_card(key)
         arrow = {"lower": "↓", "higher": "↑"}.get(card.direction if card else "", "?")
         if entry.get("error"):
-            lines.append(f"  {key:32s} {arrow}  ERROR: {entry['error'].splitlines()[0]}")
+            needs = [m for m in unavailable if repr(m) in entry["error"] or entry.get("backbone") == m]
+            said = f"needs {needs[0]}, unavailable (below)" if needs else entry["error"].splitlines()[0]
+            lines.append(f"  {key:32s} {arrow}  ERROR: {said}")
             continue
         value = "undefined" if entry["value"] is None else f"{entry['value']:.4f}"
         std = f" ± {entry['std']:.4f}" if entry.get("std") is not None else ""
@@ -158,4 +173,13 @@ def format_summary(result: dict[str, Any]) -> str:
         lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")
         for warning in entry.get("warnings", []):
             lines.append(f"      note: {warning}")
+    if unavailable:
+        lines.append("unavailable models (each named once; the metrics above that need them were not computed):")
+        for name, info in unavailable.items():
+            files = info.get("accepted") or []
+            how = (f"put {' or '.join(files)} in $CXRGEN_WEIGHTS, or pass --weights {name}=PATH" if files
+                   else info["message"].splitlines()[0])
+            lines.append(f"  {name}: {how}")
+        lines.append(f"  what each metric needs, and where to fetch it: cxrgen-bench weights status "
+                     f"--profile {result['profile']['name']}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import os
 
 from ..errors import RegistryError
 from ..registry import STUDIES
+from .common import add_set_flag, profile_of
 
 HELP = "run (or resume) a registered training-based study (resumable; writes the results schema)"
 
@@ -26,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         cls.add_arguments(s)
         s.add_argument("--out", required=True, help="the study's folder (resumable: re-run the same command)")
         s.add_argument("--profile", default="roentgen2022", help="profile pinning the study's settings")
+        add_set_flag(s)
         s.add_argument("--name", help="model name for the results (default: the study's name)")
         s.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...; under torchrun / accelerate "
                                                           "launch, cuda means cuda:LOCAL_RANK)")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     cls = args.study_class
     options = RunOptions(device=device, progress=not (args.quiet or args.json),
                          log=(lambda m: None) if args.quiet else log)
-    result = run_study(cls(cls.settings_from_args(args), args.profile, options), args.out, model_name=args.name)
+    result = run_study(cls(cls.settings_from_args(args), profile_of(args), options), args.out, model_name=args.name)
     if result is None:
         print(f"rank {rank} of {world}: its units are done; rank 0 writes {args.out}/results.json")
         return 0

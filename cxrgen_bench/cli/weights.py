@@ -1,5 +1,6 @@
-"""`cxrgen-bench weights where|convert`: where each backbone's weights are looked for and found;
-official files converted once to safetensors."""
+"""`cxrgen-bench weights status|where|convert`: what a profile's metrics can compute with the models on
+this machine; where each backbone's weights are looked for and found; official files converted once to
+safetensors."""
 from __future__ import annotations
 
 import argparse
@@ -7,25 +8,42 @@ import json
 
 from ..errors import CxrgenError
 
-HELP = "where weights are looked for; convert official files to safetensors"
+HELP = "what can be scored with the weights here; where weights are looked for; convert official files"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("status", help="which metrics of the profile can run with the models found here, which "
+                                          "models are missing, where each goes and how to fetch or convert it")
+    a.add_argument("--metrics", help="only these metrics (as score --metrics; default: every metric of the profile)")
+    a.add_argument("--weights", action="append", default=[], metavar="NAME=PATH",
+                   help="a weights file or model folder for a model (repeatable), as score takes it")
+    a.add_argument("--json", action="store_true", help="print the status as JSON")
+    a.set_defaults(func=run_status)
     a = actions.add_parser("where", help="the files each backbone would load, or what is missing and where to put it")
     a.add_argument("backbone", nargs="?", help="one backbone (default: every backbone of the profile)")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true", help="also print each backbone's accepted files as JSON")
     a.add_argument("--offline", action="store_true", help="only look, never download a missing file (also: "
                                                           "HF_HUB_OFFLINE=1 or CXRGEN_OFFLINE=1)")
     a.set_defaults(func=run_where)
     a = actions.add_parser("convert", help="load an official file once (checked) and write safetensors")
-    a.add_argument("backbone")
+    a.add_argument("backbone", help="the backbone the file is for (a name of the profile's backbones, e.g. "
+                                    "xrv-densenet121)")
     a.add_argument("source", help="the official weights file")
     a.add_argument("--out", help="destination .safetensors (default: $CXRGEN_WEIGHTS, else beside the source)")
     a.add_argument("--allow-pickle", action="store_true", help="trust a pickle/TorchScript source file")
     a.set_defaults(func=run_convert)
     for a in actions.choices.values():
-        a.add_argument("--profile", default="roentgen2022")
+        a.add_argument("--profile", default="roentgen2022", help="profile name or YAML file (default: roentgen2022)")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from ..flags import parse_weights
+    from ..scoring.plan import format_plan, plan
+
+    status = plan(args.profile, args.metrics, parse_weights(args.weights))
+    print(json.dumps(status, indent=2) if args.json else format_plan(status))
+    return 0
 
 
 def run_where(args: argparse.Namespace) -> int:

@@ -338,6 +338,8 @@ class PromptSet:
     prompts: dict[str, Prompt]
     label_names: tuple[str, ...]
     sha256: str
+    # the CSV of the reference images' prompts merged in (`with_reference`), as its describe() gave it
+    reference: dict | None = None
 
     @classmethod
     def from_csv(cls, path: str | Path) -> "PromptSet":
@@ -367,8 +369,26 @@ class PromptSet:
         return cls(path=path, prompts=prompts, label_names=label_names, sha256=sha256_file(path))
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "sha256": self.sha256, "n_prompts": len(self.prompts),
-                "label_columns": list(self.label_names)}
+        out = {"path": str(self.path), "sha256": self.sha256, "n_prompts": len(self.prompts),
+               "label_columns": list(self.label_names)}
+        return {**out, "reference_prompts": self.reference} if self.reference else out
+
+    def with_reference(self, other: "PromptSet") -> "PromptSet":
+        """These prompts and those of ``other`` (the reference images' own, e.g. retrieval candidates that
+        have no generated image): one id with two different texts or label sets is an error naming it."""
+        if set(other.label_names) != set(self.label_names):
+            raise InputError(f"{other.path} and {self.path} have different label columns "
+                             f"({', '.join(other.label_names) or 'none'} vs {', '.join(self.label_names) or 'none'}); "
+                             "give both the same CheXpert columns")
+        merged = dict(self.prompts)
+        for pid, prompt in other.prompts.items():
+            mine = merged.get(pid)
+            if mine is not None and (mine.text != prompt.text or mine.labels != prompt.labels):
+                raise InputError(f"prompt id {pid!r} is in {self.path} and in {other.path} with a different text "
+                                 "or labels; an id names one prompt")
+            merged.setdefault(pid, prompt)
+        digest = hashlib.sha256((self.sha256 + other.sha256).encode()).hexdigest()
+        return PromptSet(self.path, merged, self.label_names, digest, reference=other.describe())
 
     def subset(self, n: int) -> "PromptSet":
         """A fixed subset of n prompts: those with the smallest sha256(prompt_id), so the choice does not

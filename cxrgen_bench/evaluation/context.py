@@ -19,7 +19,7 @@ import numpy as np
 
 from ..cache import Cache, key_of, text_sha256
 from ..data.manifest import ImageRecord
-from ..errors import InputError
+from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..functional.frechet import FeatureStats
 from ..profiles import Profile
 from ..progress import ProgressFactory, factory
@@ -54,6 +54,8 @@ class EvaluationContext:
         self.options = options or RunOptions()
         self.progress: ProgressFactory = factory(self.options.progress)
         self._backbones: dict[str, Any] = {}
+        # backbones that failed to load (missing weights, ...): name → what was said, once
+        self.unavailable: dict[str, dict[str, Any]] = {}
         self._other_models: dict[str, Any] = dict(subject.models())  # text encoders, report generators, labellers
         self._shared: dict[tuple[str, str], Any] = {}  # see shared_model
         # files a metric leaves beside the results (name suffix → text), e.g. the generated reports as CSV
@@ -83,12 +85,25 @@ class EvaluationContext:
 
     # --- models --------------------------------------------------------------------------------
     def backbone(self, name: str) -> Any:
+        """The backbone, built once per run. One that cannot be built (no weights here, a file that does not
+        fit) is said once, in full, and every later metric that needs it fails at once with a short
+        `ModelUnavailable` instead of looking for the files (or the network) again."""
+        if name in self.unavailable:
+            raise self.unavailable[name]["error"]
         if name not in self._backbones:
             from ..models.image import build_backbone
 
             self.log(f"loading backbone {name}")
-            self._backbones[name] = build_backbone(name, self.profile.backbone(name), weights=self.options.weights.get(name),
-                                                   allow_pickle=self.options.allow_pickle, device=self.options.device)
+            try:
+                self._backbones[name] = build_backbone(name, self.profile.backbone(name),
+                                                       weights=self.options.weights.get(name),
+                                                       allow_pickle=self.options.allow_pickle, device=self.options.device)
+            except CxrgenError as exc:
+                self.log(f"backbone {name} is unavailable in this run:\n{exc}")
+                short = ModelUnavailable(name, exc)
+                self.unavailable[name] = {"error": short, "message": str(exc),
+                                          "accepted": list(getattr(exc, "accepted", ()))}
+                raise short from None
         return self._backbones[name]
 
     def use_model(self, role: str, model: Any) -> Any:

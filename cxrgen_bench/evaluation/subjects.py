@@ -78,10 +78,22 @@ class ImageSetSubject(Subject):
     subset_record: dict[str, Any] | None = field(default=None, init=False)
     kind: ClassVar[str] = "image-set"
 
+    reference_prompts: PromptSet | None = None  # the reference images' own prompts (retrieval candidates)
+
     def __post_init__(self) -> None:
+        if self.reference_prompts is not None:
+            if self.prompts is None or self.reference is None:
+                raise InputError("--reference-prompts (reference_prompts=) labels the reference images: give it "
+                                 "with --reference and --prompts")
+            lacking = sorted(set(self.reference.prompt_ids) - set(self.reference_prompts.prompts)
+                             - set(self.prompts.prompts))
+            if lacking:
+                raise InputError(f"{len(lacking)} reference image id(s) have no prompt in {self.reference_prompts.path} "
+                                 f"nor in {self.prompts.path}: {listing(lacking)}")
         if self.prompts is not None:
-            self.images, self.prompts, self.subset_record = match_prompts(self.images, self.prompts, self.subset,
-                                                                          self.reference)
+            self.images, self.prompts, self.subset_record = match_prompts(self.images, self.prompts, self.subset)
+            if self.reference_prompts is not None:
+                self.prompts = self.prompts.with_reference(self.reference_prompts)
         elif self.subset:
             raise InputError("--subset (subset=True) scores the prompts that both the images and --prompts hold; "
                              "give --prompts, or drop --subset")
@@ -142,20 +154,20 @@ class ImageSetSubject(Subject):
         return self.prompts
 
 
-def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False,
-                  reference: ImageSet | None = None) -> tuple[ImageSet, PromptSet, dict[str, Any] | None]:
-    """The images and prompts to score, and the record of a subset (None when nothing was asked).
-    Prompts of the reference set's ids need no generated image: the CSV labels the reference too (the
-    candidates of retrieval)."""
+def match_prompts(images: ImageSet, prompts: PromptSet,
+                  subset: bool = False) -> tuple[ImageSet, PromptSet, dict[str, Any] | None]:
+    """The images and prompts to score, and the record of a subset (None when nothing was asked). Every
+    prompt needs generated images: a prompt the generator failed on is named, never silently left out
+    (prompts of reference images that have no generated counterpart go in `reference_prompts`)."""
     have, want = set(images.prompt_ids), set(prompts.prompts)
-    of_reference = want & set(reference.prompt_ids) if reference is not None else set()
-    extra, lacking = sorted(have - want), sorted(want - have - of_reference)
+    extra, lacking = sorted(have - want), sorted(want - have)
     if (extra or lacking) and not subset:
         parts = []
         if extra:
             parts.append(f"{len(extra)} prompt id(s) of images are not in the prompts CSV: {listing(extra)}")
         if lacking:
-            parts.append(f"{len(lacking)} prompt(s) have no images: {listing(lacking)}")
+            parts.append(f"{len(lacking)} prompt(s) have no generated image: {listing(lacking)} (if these label "
+                         "reference images, e.g. retrieval candidates, give them with --reference-prompts)")
         stripped = {pid.strip(): pid for pid in want}
         near = [f"{pid!r} is {stripped[pid.strip()]!r} with spaces" for pid in extra if pid.strip() in stripped]
         raise InputError(f"{images.root} and {prompts.path} do not hold the same prompt ids: " + "; ".join(parts)
@@ -174,7 +186,7 @@ def match_prompts(images: ImageSet, prompts: PromptSet, subset: bool = False,
     if extra:
         images = images.restrict(kept)
     if lacking:
-        prompts = prompts.restrict(kept | of_reference)
+        prompts = prompts.restrict(kept)
     record["effective"] = {"images": len(images.records), "prompts": len(kept)}
     return images, prompts, record
 

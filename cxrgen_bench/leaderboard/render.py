@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from ..files import atomic_write_text
 from ..card import UNCATALOGUED, Card, Section, base_of, option_of
+from ..results.store import profile_label
 from ..registry import find_card
 from . import plots
 
@@ -170,7 +171,7 @@ def tables_for(entries: list[dict[str, Any]]) -> list[Table]:
         by_profile: dict[str, list[dict[str, Any]]] = {}
         for e in ordered:
             if any(c.value(e) for c in section_columns):
-                by_profile.setdefault(f"{e['profile']['name']} v{e['profile']['version']}", []).append(e)
+                by_profile.setdefault(profile_label(e["profile"]), []).append(e)
         for profile, rows in sorted(by_profile.items()):
             columns = [c for c in section_columns if any(c.value(e) for e in rows)]
             calibration = any(e["profile"].get("calibration") for e in rows)

@@ -9,6 +9,11 @@ the official script reads `{id}_0.jpg`…`{id}_3.jpg` (a prompt lacking one is a
 are left out and counted); with `prompts: N` the first N prompt ids in sorted order (the official
 script takes the first 2,000 files of an unordered glob). Without them, every prompt with at least
 `min_samples_per_prompt` samples, all its samples.
+
+Samples of one prompt must have one size (the official script would fail otherwise): `resize: R`
+brings every image to R×R first (shorter side to R with the clean bicubic rule, centre crop; recorded in
+the details and a warning). Each setting can be changed for a run with `--set ms_ssim.KEY=VALUE`
+(`SETTINGS` below; `cxrgen-bench ls profiles NAME` lists a profile's values).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from ..data.tokens import clip_token_lengths
 from ..data.manifest import ImageRecord
 from ..errors import MetricError
 from ..functional.msssim import ms_ssim
+from ..functional.resize import square
 from .base import Metric
 from ..card import Card
 
@@ -49,6 +55,18 @@ class IntraPromptMSSSIM(Metric):
         reported="RoentGen .32 ± .09; SD 1.4 .09 ± .05 (± = std over prompts)",
         limitations="Also drops for broken, out-of-domain outputs: read it together with FID.")
 
+    # The settings this metric reads from its profile block (what `--set ms_ssim.KEY=VALUE` may change)
+    SETTINGS = {
+        "win_size": "Gaussian window side (11)", "sigma": "Gaussian window sigma (1.5)",
+        "weights": "the five scale weights", "data_range": "value range of the images (1.0)", "k": "(K1, K2)",
+        "precision": "float64 or float32", "grayscale": "pil-L (8-bit luma, as the official script) or luma",
+        "prompts": "compare the first N prompt ids in sorted order (null: all)",
+        "samples_per_prompt": "compare exactly samples 0..N-1 of every prompt (null: every sample of each prompt "
+                              "with at least min_samples_per_prompt)",
+        "min_samples_per_prompt": "without samples_per_prompt: prompts with fewer samples are skipped (2)",
+        "resize": "bring every image to R×R first (shorter side to R, centre crop; null: sizes must agree)",
+        "token_bin_width": "bin width of the Fig. 3 breakdown by CLIP token length (10)"}
+
     def _settings(self) -> dict[str, Any]:
         c = self.config
         return {"win_size": int(c.get("win_size", 11)), "sigma": float(c.get("sigma", 1.5)),
@@ -69,10 +87,15 @@ class IntraPromptMSSSIM(Metric):
         import torch
 
         images = [self.grayscale(r.path) for r in group]
+        side = self.config.get("resize")
+        if side:
+            images = [square(im, int(side)) for im in images]
         shapes = {im.shape for im in images}
         if len(shapes) > 1:
             listing = ", ".join(f"{r.path.name} {im.shape[1]}×{im.shape[0]}" for r, im in zip(group, images))
-            raise MetricError(f"ms_ssim: samples of prompt {group[0].prompt_id} differ in size ({listing})")
+            raise MetricError(f"ms_ssim: samples of prompt {group[0].prompt_id} differ in size ({listing}); MS-SSIM "
+                              "compares images of one size. Generate them at one size, or bring every image to one "
+                              "size first with --set ms_ssim.resize=512 (shorter side to 512, centre crop; recorded)")
         # Views of the decoded images, one pair at a time: stacking the pairs copied every image
         # (n−1) times over, and with the float64 copies 8000² samples took 11 GiB per prompt.
         tensors = [torch.from_numpy(im)[None, None] for im in images]
@@ -88,6 +111,12 @@ class IntraPromptMSSSIM(Metric):
         """The prompts and samples compared, what was chosen, and warnings (see the module's docstring)."""
         warnings: list[str] = []
         exact = self.config.get("samples_per_prompt")
+        if max(len(g) for g in groups.values()) < 2:
+            raise MetricError(
+                f"ms_ssim compares samples of the same prompt, but every prompt in {root} has one image "
+                f"({len(groups)} prompts; the folder was read as one image per prompt). Samples of a prompt are "
+                "recognised by their names, {prompt_id}_{k}.png, or by a manifest.csv (prompt_id, sample_idx, path); "
+                "generate several samples per prompt (the paper uses 4), or leave ms_ssim out of --metrics.")
         if exact is not None:
             n = int(exact)
             lacking = {pid: sorted(set(range(n)) - {r.sample_idx for r in g}) for pid, g in groups.items()}
@@ -97,8 +126,8 @@ class IntraPromptMSSSIM(Metric):
                 raise MetricError(
                     f"ms_ssim: this profile compares exactly samples 0..{n - 1} of every prompt ({{prompt_id}}_{{k}}.png "
                     f"or a manifest's sample_idx), but {len(lacking)} prompt(s) in {root} lack some: {listing}"
-                    f"{' …' if len(lacking) > 5 else ''}. Generate them, or score with a profile that sets "
-                    "min_samples_per_prompt instead of samples_per_prompt.")
+                    f"{' …' if len(lacking) > 5 else ''}. Generate them, or compare every sample of each prompt that "
+                    "has at least 2 with --set ms_ssim.samples_per_prompt=null (recorded; not the paper's protocol)")
             usable = {pid: [r for r in g if r.sample_idx < n] for pid, g in sorted(groups.items())}
             extra = sum(len(g) for g in groups.values()) - sum(len(g) for g in usable.values())
             if extra:
@@ -119,7 +148,10 @@ class IntraPromptMSSSIM(Metric):
             usable = dict(list(usable.items())[:int(cap)])
         selection = {"prompts_available": len(groups), "prompts_used": len(usable), "prompts_cap": cap,
                      "order": "sorted prompt ids", "samples_per_prompt": exact,
-                     "grayscale": self.config.get("grayscale", "luma")}
+                     "grayscale": self.config.get("grayscale", "luma"), "resize": self.config.get("resize")}
+        if self.config.get("resize"):
+            warnings.append(f"every image brought to {int(self.config['resize'])}×{int(self.config['resize'])} first "
+                            "(shorter side, clean bicubic, centre crop): a coercion, not the paper's protocol")
         return usable, selection, warnings
 
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
@@ -134,7 +166,8 @@ class IntraPromptMSSSIM(Metric):
                 cached = ctx.memo_arrays(
                     "ms_ssim", lambda: {"pairs": self.pair_values(group, settings)},
                     metric=self.card.name, version=self.card.version, settings=settings,
-                    grayscale=selection["grayscale"], inputs=[r.sha256 for r in group])
+                    grayscale=selection["grayscale"], inputs=[r.sha256 for r in group],
+                    **({"resize": selection["resize"]} if selection["resize"] else {}))
                 per_prompt.append(float(cached["pairs"].mean()))
                 every_pair.extend(cached["pairs"].tolist())
                 bar.update(len(group) * (len(group) - 1) // 2)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import CxrgenError, InputError
+from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..registry import BACKBONES
 from .base import Metric
 
@@ -62,7 +62,7 @@ class PerBackbone(Metric):
             except CxrgenError as exc:
                 if ctx.strict:
                     raise
-                ctx.log(f"{self.name}[{name}] failed: {exc}")
+                ctx.log(f"{self.name}[{name}] " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {exc}"))
                 out.append(self.value(f"{self.name}[{name}]", None, len(subject.images.prompt_ids), 0,
                                       backbone=name, error=str(exc)))
         return out

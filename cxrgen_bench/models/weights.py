@@ -18,6 +18,8 @@ import importlib.util
 import os
 import shutil
 import struct
+import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 import zipfile
@@ -27,13 +29,20 @@ from typing import Any, Mapping
 
 from ..data.images import sha256_file
 from ..files import atomic_path
-from ..errors import WeightsError
+from ..errors import WeightsError, WeightsNotFound
 
 ENV_DIR = "CXRGEN_WEIGHTS"
 
 
+OFFLINE_VARIABLES = ("CXRGEN_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+# Hosts a download could not reach in this process: no second attempt (each would wait for the same
+# failure, once per backbone and metric), with the first failure as the reason.
+_UNREACHABLE: dict[str, str] = {}
+
+
 def is_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("CXRGEN_OFFLINE", "HF_HUB_OFFLINE"))
+    """The user asked for no network (`--offline` sets these): weights are only looked for."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in OFFLINE_VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -155,21 +164,32 @@ def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None,
         for known in downloadable:
             if target_dir is None:
                 break
+            host = urllib.parse.urlsplit(known.url).netloc
+            if host in _UNREACHABLE:
+                download_errors.append(f"{known.url}: not tried, {host} was unreachable earlier ({_UNREACHABLE[host]})")
+                continue
             try:
                 path = _download(known.url, target_dir / known.filename, known.sha256)
                 return found(path, f"downloaded from {known.url}")
+            except urllib.error.HTTPError as exc:  # the host answered: this file, not the host
+                download_errors.append(f"{known.url}: {exc}")
+            except urllib.error.URLError as exc:  # no route, no name resolution, refused: the host, not the file
+                _UNREACHABLE[host] = str(getattr(exc, "reason", exc))
+                download_errors.append(f"{known.url}: {exc}")
             except (OSError, WeightsError) as exc:
                 download_errors.append(f"{known.url}: {exc}")
-    looked.append("download: " + ("offline (--offline, CXRGEN_OFFLINE or HF_HUB_OFFLINE)" if offline else
+    looked.append("download: " + ("offline (--offline, CXRGEN_OFFLINE, HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)"
+                                  if offline else
                                   "; ".join(download_errors) if download_errors else "no published address"))
 
     wanted = "\n".join(f"  - {k.filename}  sha256 {k.sha256 or 'not pinned'}  {k.note}"
                        + (f"\n    from {k.url}" if k.url else "") for k in spec.known_files)
-    raise WeightsError(
+    raise WeightsNotFound(
         f"no weights found for backbone {spec.backbone!r}.\nLooked in: " + "; ".join(looked) +
         f".\nAccepted files:\n  - {spec.filename}  (safetensors written by `cxrgen-bench weights convert`)\n{wanted}\n"
         f"Put one of them in ${ENV_DIR} (e.g. export {ENV_DIR}=~/cxr-weights) or pass "
-        f"--weights {spec.backbone}=/path/to/file (Python: weights={{'{spec.backbone}': path}}).")
+        f"--weights {spec.backbone}=/path/to/file (Python: weights={{'{spec.backbone}': path}}).",
+        spec.backbone, tuple(_candidate_names(spec)))
 
 
 # --- reading files -------------------------------------------------------------------------------

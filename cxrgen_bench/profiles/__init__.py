@@ -1,9 +1,13 @@
 """Versioned metric profiles: YAML files that pin preprocessing, weights hashes, label policies and
-metric settings. `get_profile("roentgen2022")` or `get_profile("path/to/my.yaml")`."""
+metric settings. `get_profile("roentgen2022")` or `get_profile("path/to/my.yaml")` (a file may start
+from a built-in one with `extends: roentgen2022`). For one run, `with_overrides(["ms_ssim.resize=512"])`
+(the `--set` flag) changes single settings: the profile keeps its name and version, records the
+overrides and gets another sha256, so results of a changed profile are never taken for the original's."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ class Profile:
     generation: dict[str, Any] = field(default_factory=dict)
     # what still differs from the evaluation the profile is named after (recorded in results)
     differences: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # "metrics.ms_ssim.resize=512", as --set gave them (normalised)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
@@ -63,7 +68,96 @@ class Profile:
 
     def describe(self) -> dict[str, Any]:
         out = {"name": self.name, "version": self.version, "sha256": self.sha256, "calibration": self.calibration}
-        return {**out, "differences": list(self.differences)} if self.differences else out
+        if self.differences:
+            out["differences"] = list(self.differences)
+        if self.overrides:
+            out["overrides"] = list(self.overrides)
+        return out
+
+    @property
+    def label(self) -> str:
+        """How boards and messages name it: "roentgen2022 v2.0", with "+ overrides" when --set changed it."""
+        return f"{self.name} v{self.version}" + (f" + {', '.join(self.overrides)}" if self.overrides else "")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting as KEY=VALUE lines would name it (`cxrgen-bench ls profiles NAME`)."""
+        return dict(_flatten({"backbones": self.backbones, "metrics": self.metrics, "generation": self.generation}))
+
+    def with_overrides(self, items: "list[str] | dict[str, Any]") -> "Profile":
+        """This profile with single settings changed: ``["ms_ssim.samples_per_prompt=null", ...]`` (values
+        read as YAML; null removes the setting) or a mapping of the same keys. A key may leave out
+        ``metrics.``/``backbones.`` when its first part names a metric or backbone of the profile. Keys
+        the profile does not have and the metric does not read (its ``SETTINGS``) are refused."""
+        pairs = list(items.items()) if isinstance(items, dict) else [_split_override(i) for i in items]
+        if not pairs:
+            return self
+        data = {"backbones": _copy(self.backbones), "metrics": _copy(self.metrics), "generation": dict(self.generation)}
+        done = list(self.overrides)
+        for key, value in pairs:
+            path = self._override_path(key)
+            block = data
+            for part in path[:-1]:
+                block = block.setdefault(part, {})
+                if not isinstance(block, dict):
+                    raise InputError(f"--set {key}: {'.'.join(path[:-1])} is not a block of settings")
+            if value is None:
+                block.pop(path[-1], None)
+            else:
+                block[path[-1]] = value
+            done.append(f"{'.'.join(path)}={json.dumps(value)}")
+        digest = hashlib.sha256((self.sha256 + json.dumps(done)).encode()).hexdigest()
+        return replace(self, backbones=data["backbones"], metrics=data["metrics"], generation=data["generation"],
+                       sha256=digest, overrides=tuple(done))
+
+    def _override_path(self, key: str) -> list[str]:
+        from ..registry import METRICS
+
+        parts = [p for p in key.split(".")]
+        if any(not p for p in parts) or len(parts) < 2:
+            raise InputError(f"--set {key}=...: expected METRIC.SETTING=VALUE (e.g. ms_ssim.resize=512), "
+                             "BACKBONE.SETTING=VALUE or generation.SETTING=VALUE")
+        if parts[0] == "generation":
+            return parts
+        if parts[0] not in ("metrics", "backbones"):
+            if parts[0] in self.metrics or parts[0] in METRICS:
+                parts = ["metrics", *parts]
+            elif parts[0] in self.backbones:
+                parts = ["backbones", *parts]
+            else:
+                raise InputError(f"--set {key}: {parts[0]!r} is neither a metric nor a backbone of profile {self.name} "
+                                 f"(metrics: {', '.join(self.metrics)}; backbones: {', '.join(self.backbones)})")
+        if len(parts) < 3:
+            raise InputError(f"--set {key}: name a setting of {parts[1]} (e.g. {parts[1]}.SETTING=VALUE)")
+        kind, name, setting = parts[0], parts[1], parts[2]
+        existing = (self.metrics if kind == "metrics" else self.backbones).get(name, {})
+        known = set(existing)
+        if kind == "metrics" and name in METRICS:
+            known |= set(getattr(METRICS.get(name), "SETTINGS", {}))
+        if setting not in known:
+            raise InputError(f"--set {key}: {name} has no setting {setting!r} in profile {self.name}; it has: "
+                             f"{', '.join(sorted(known)) or 'none'} (`cxrgen-bench ls profiles {self.name}` lists them)")
+        return parts
+
+
+def _split_override(item: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. ms_ssim.resize=512")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise InputError(f"--set {item!r}: the value is not readable ({exc.__class__.__name__})") from None
+    return key.strip(), value
+
+
+def _copy(blocks: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(blocks))
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        return [kv for k, v in value.items() for kv in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    return [(prefix, value)]
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

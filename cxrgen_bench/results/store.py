@@ -58,6 +58,12 @@ def _check(result: dict[str, Any], version: str, where: str) -> None:
                            f"{first.message}" + (f" (+{len(errors) - 1} more problems)" if len(errors) > 1 else ""))
 
 
+def profile_label(profile: dict[str, Any]) -> str:
+    """A results file's profile as boards and messages name it (with the settings --set changed)."""
+    overrides = profile.get("overrides") or []
+    return f"{profile['name']} v{profile['version']}" + (f" + {', '.join(overrides)}" if overrides else "")
+
+
 def _outside(value: float, value_range: tuple[float | None, float | None]) -> bool:
     lo, hi = value_range
     return ((lo is not None and value < lo - RANGE_SLACK * max(1.0, abs(lo)))

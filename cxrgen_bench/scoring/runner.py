@@ -16,10 +16,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..cache import Cache
 from ..data.manifest import ImageSet, PromptSet
-from ..errors import CxrgenError, InputError
+from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..profiles import Profile, get_profile
 from ..registry import METRICS
 from ..files import atomic_write_text
+from ..models.weights import is_offline
 from ..version import __version__
 from ..results.store import SCHEMA_VERSION, to_json_safe, validate, write_result
 from ..evaluation.context import EvaluationContext, RunOptions
@@ -98,7 +99,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
     for name, opts in specs:
         configured = name in prof.metrics
         metric = METRICS.get(name)(prof.metrics.get(name, {}), opts)
-        ctx.log(f"metric {name}{opts or ''}")
+        ctx.log(f"metric {name}[{'+'.join(opts)}]" if opts else f"metric {name}")
         try:
             entries = metric.compute(ctx)
         except Exception as exc:  # noqa: BLE001 — one failing metric (or plug-in bug) must not cost the others
@@ -107,7 +108,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                 raise
             message = str(exc) if isinstance(exc, CxrgenError) else \
                 f"{type(exc).__name__} in metric {name} ({METRICS.source(name)}): {exc}"
-            ctx.log(f"metric {name} failed: {message}")
+            ctx.log(f"metric {name} " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {message}"))
             entries = [metric.value(name, None, subject.n_units(), 0, error=message)]
         for entry in entries:
             if not configured:
@@ -119,11 +120,14 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
            "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
-                        "bootstrap_seed": options.bootstrap_seed, **options.settings}}
+                        "bootstrap_seed": options.bootstrap_seed, "offline": is_offline(), **options.settings}}
     from ..threads import chosen
 
     if chosen():  # how many threads computed it, and why (a timing read beside it needs this)
         run["threads"] = chosen()
+    if ctx.unavailable:  # each model once, in full: the entries that needed it name it briefly
+        run["unavailable_models"] = {name: {"message": u["message"], "accepted": u["accepted"]}
+                                     for name, u in sorted(ctx.unavailable.items())}
     if out is not None and ctx.artifacts:
         run["artifacts"] = {name: str(Path(out).with_suffix(f".{name}")) for name in sorted(ctx.artifacts)}
     result = new_result(subject, prof, values, ctx.models_used(), run, model_name, model)
@@ -140,10 +144,11 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
                   device: str = "cpu", allow_pickle: bool = False, report_generator: Any = None,
                   profile: str | Profile = "roentgen2022", trust_remote_code: bool = False,
                   layout: str | None = None, reference_layout: str | None = None, subset: bool = False,
-                  allow_outside_paths: bool = False) -> Subject:
+                  allow_outside_paths: bool = False,
+                  reference_prompts: str | Path | PromptSet | None = None) -> Subject:
     """The subject the arguments of `score` describe: an image set (read by a report generator for
-    rrg), or a text encoder with reports. ``layout``/``reference_layout``, ``subset`` and
-    ``allow_outside_paths``: see `score`."""
+    rrg), or a text encoder with reports. ``layout``/``reference_layout``, ``subset``,
+    ``allow_outside_paths`` and ``reference_prompts``: see `score`."""
     if images is not None and text_encoder is not None:
         raise InputError("score one subject at a time: --images (an image set) or --text-encoder (with --reports)")
     if text_encoder is not None:
@@ -171,6 +176,8 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
     ref_set = reference if isinstance(reference, ImageSet) or reference is None else \
         ImageSet.from_folder(reference, layout=reference_layout, allow_outside_paths=allow_outside_paths)
     prompt_set = prompts if isinstance(prompts, PromptSet) or prompts is None else PromptSet.from_csv(prompts)
+    ref_prompts = reference_prompts if isinstance(reference_prompts, PromptSet) or reference_prompts is None else \
+        PromptSet.from_csv(reference_prompts)
     reader = None
     if report_generator is not None:
         from ..models.report import load_report_generator
@@ -180,7 +187,7 @@ def build_subject(images: str | Path | ImageSet | None = None, reference: str | 
                                        trust_remote_code=trust_remote_code)
     elif trust_remote_code:
         raise InputError("--trust-remote-code applies to --report-generator only")
-    return ImageSetSubject(image_set, ref_set, prompt_set, reader, subset=subset)
+    return ImageSetSubject(image_set, ref_set, prompt_set, reader, subset=subset, reference_prompts=ref_prompts)
 
 
 def score(images: str | Path | ImageSet | None = None, reference: str | Path | ImageSet | None = None,
@@ -193,7 +200,8 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
           reports: str | Path | PromptSet | None = None,
           extraction: str | Sequence[str] | None = None, report_generator: Any = None,
           trust_remote_code: bool = False, layout: str | None = None, reference_layout: str | None = None,
-          subset: bool = False, allow_outside_paths: bool = False) -> dict[str, Any]:
+          subset: bool = False, allow_outside_paths: bool = False,
+          reference_prompts: str | Path | PromptSet | None = None) -> dict[str, Any]:
     """Score an image set (``images``, with ``reference`` and ``prompts``; ``report_generator`` for rrg)
     or a text encoder (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows
     progress on stderr.
@@ -202,13 +210,14 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
     is read; None applies the rule of `cxrgen_bench.data.manifest`. ``subset=True`` scores only the
     prompts both the images and ``prompts`` hold (otherwise any difference is an error naming the ids)
     and records what was left out; ``allow_outside_paths=True`` accepts manifest paths outside the
-    image folder (recorded). The arguments are checked before any image is read, as on the command
+    image folder (recorded). ``reference_prompts``: a CSV of the reference images' own prompts and labels,
+    for reference images without a generated counterpart (retrieval's candidates). The arguments are checked before any image is read, as on the command
     line (`checks.check_run_arguments`)."""
     check_run_arguments(out=out, device=device, metrics=metrics, profile=profile, batch_size=batch_size,
                         workers=workers, bootstrap=bootstrap)
     subject = build_subject(images, reference, prompts, text_encoder, reports, extraction, device, allow_pickle,
                             report_generator, profile, trust_remote_code, layout, reference_layout, subset,
-                            allow_outside_paths)
+                            allow_outside_paths, reference_prompts)
     flags = {"layout": layout, "reference_layout": reference_layout, "subset": subset,
              "allow_outside_paths": allow_outside_paths} if isinstance(subject, ImageSetSubject) else {}
     return _score_subject(subject, metrics, profile=profile, weights=weights, out=out, model_name=model_name,

