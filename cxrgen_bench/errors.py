@@ -37,8 +37,10 @@ class ModelUnavailable(CxrgenError):
         self.model, self.cause = model, cause
         self.full = str(cause)
         first = self.full.splitlines()[0] if self.full else type(cause).__name__
-        super().__init__(f"{first} (the results' run.unavailable_models[{model!r}] says where to put it, as does "
-                         "`cxrgen-bench weights status`)")
+        accepted = getattr(cause, "accepted", ())
+        files = f"accepted files: {', '.join(accepted)}; " if accepted else ""
+        super().__init__(f"{first} ({files}the results' run.unavailable_models[{model!r}] says where to put "
+                         "them, as does `cxrgen-bench weights status`)")
         self.brief = f"not computed: {model} is unavailable (said above)"
 
 

@@ -200,8 +200,9 @@ def test_ids_with_spaces_around_them_are_named(tmp_path, pid):
         ImageSet.from_folder(tmp_path / "set")
 
 
-def test_prompts_of_the_reference_need_no_generated_image(tmp_path):
-    """Retrieval's prompts CSV labels the candidates (the reference) too: their ids are not missing images."""
+def test_prompts_of_the_reference_come_from_their_own_csv(tmp_path):
+    """Retrieval's candidates (the reference) are labelled by --reference-prompts; in the generated images'
+    prompts CSV they would be prompts without a generated image, which is an error (issue 24)."""
     import numpy as np
     from PIL import Image
 
@@ -212,11 +213,12 @@ def test_prompts_of_the_reference_need_no_generated_image(tmp_path):
         (tmp_path / folder).mkdir()
         for i in ids:
             Image.fromarray(np.full((8, 8), 100, np.uint8)).save(tmp_path / folder / f"{i}.png")
-    rows = "".join(f"{p},Finding {p}.\n" for p in ("q0", "q1", "c0", "c1", "c2"))
-    (tmp_path / "p.csv").write_text("prompt_id,text\n" + rows)
+    (tmp_path / "q.csv").write_text("prompt_id,text\n" + "".join(f"{p},Finding {p}.\n" for p in ("q0", "q1")))
+    (tmp_path / "c.csv").write_text("prompt_id,text\n" + "".join(f"{p},Finding {p}.\n" for p in ("c0", "c1", "c2")))
+    (tmp_path / "p.csv").write_text("prompt_id,text\n" + "".join(f"{p},Finding {p}.\n" for p in ("q0", "q1", "c0", "c1", "c2")))
     images, reference = ImageSet.from_folder(tmp_path / "gen"), ImageSet.from_folder(tmp_path / "ref")
-    prompts = PromptSet.from_csv(tmp_path / "p.csv")
-    subject = ImageSetSubject(images, reference=reference, prompts=prompts)
+    subject = ImageSetSubject(images, reference=reference, prompts=PromptSet.from_csv(tmp_path / "q.csv"),
+                              reference_prompts=PromptSet.from_csv(tmp_path / "c.csv"))
     assert set(subject.prompts.prompts) == {"q0", "q1", "c0", "c1", "c2"} and subject.subset_record is None
-    with pytest.raises(InputError, match=r"3 prompt\(s\) have no images: 'c0', 'c1', 'c2'"):
-        ImageSetSubject(images, prompts=prompts)  # without the reference they are prompts without images
+    with pytest.raises(InputError, match=r"3 prompt\(s\) have no generated image: 'c0', 'c1', 'c2'.*--reference-prompts"):
+        ImageSetSubject(images, reference=reference, prompts=PromptSet.from_csv(tmp_path / "p.csv"))

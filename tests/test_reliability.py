@@ -270,7 +270,7 @@ CASES = [
          ("{work}/gen", "{work}/prompts.csv", "1 prompt id(s) of images are not in the prompts CSV: 'p2'", "--subset")),
     Case("prompt-without-images", lambda w, m: score(w, "--metrics", "mean_brightness", "--prompts",
                                                      str(prompts_csv(w, "p0", "p1", "p2", "p3"))), 2,
-         ("{work}/prompts.csv", "1 prompt(s) have no images: 'p3'", "--subset")),
+         ("{work}/prompts.csv", "1 prompt(s) have no generated image: 'p3'", "--subset")),
     Case("one-sample-deleted", lambda w, m: gen_with(w, lambda g: (g / "p0_0.png").unlink()), 2,
          ("{work}/gen", "'p0' lacks [0]", "--layout one-per-file")),
     Case("stray-file-among-samples", lambda w, m: gen_with(w, lambda g: write_gray(g / "notes.png", np.ones((32, 32)))),
@@ -317,7 +317,7 @@ CASES = [
     Case("file-name-with-spaces", lambda w, m: ["score", "--images", str(ref_folder(w, ("p0.png", " p1.png"))),
                                                 "--quiet", "--metrics", "mean_brightness", "--prompts",
                                                 str(prompts_csv(w, "p0", "p1"))], 2,
-         ("{work}/ref", "' p1' is 'p1' with spaces", "1 prompt(s) have no images: 'p1'")),
+         ("{work}/ref", "' p1' is 'p1' with spaces", "1 prompt(s) have no generated image: 'p1'")),
     Case("image-id-differs-by-spaces", lambda w, m: gen_with(w, lambda g: [
         (g / f"p2_{k}.png").rename(g / f"p2 _{k}.png") for k in range(2)]) + [
         "--prompts", str(prompts_csv(w, "p0", "p1", "p2"))], 2,

@@ -114,7 +114,7 @@ class IntraPromptMSSSIM(Metric):
         if max(len(g) for g in groups.values()) < 2:
             raise MetricError(
                 f"ms_ssim compares samples of the same prompt, but every prompt in {root} has one image "
-                f"({len(groups)} prompts; the folder was read as one image per prompt). Samples of a prompt are "
+                f"({len(groups)} prompts). Samples of a prompt are "
                 "recognised by their names, {prompt_id}_{k}.png, or by a manifest.csv (prompt_id, sample_idx, path); "
                 "generate several samples per prompt (the paper uses 4), or leave ms_ssim out of --metrics.")
         if exact is not None:
