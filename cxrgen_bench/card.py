@@ -52,10 +52,15 @@ class Section:
     source: str = ""
     notes: str = ""
     order: int = 1000
+    # what the rows are: the board has one summary per kind ("generators", "text encoders", "autoencoders")
+    subject: str = "generators"
 
 
 SECTIONS: dict[str, Section] = {s.slug: s for s in (
     Section("fidelity", "Fidelity and diversity", "RoentGen Table 2", order=10),
+    Section("beyond_fid", "Fidelity beyond FID", "cxrgen-bench (FD∞, KID, CMMD, precision/recall/density/coverage)",
+            "The same features as FID, read by estimators with less bias at small n (FD∞, KID), another kernel "
+            "(CMMD) or a split of fidelity and coverage (PRDC).", order=11),
     Section("laterality", "Laterality adherence", "cxrgen-bench (not in the papers)",
             "Share of images showing a finding on the side the prompt asks for (0.5: random side).", order=20),
     Section("auroc", "Classifier AUROC on generated images", "RoentGen Table 3",
@@ -65,9 +70,10 @@ SECTIONS: dict[str, Section] = {s.slug: s for s in (
     Section("i2t", "Image–text retrieval", "RoentGen Table 4 (bottom)", order=60),
     Section("augmentation", "Downstream utility: augmentation", "RoentGen Table 5", order=70),
     Section("text", "Text-encoder knowledge (CheXpert@k)", "RoentGen Table 6; seeds/001 Table 2",
-            "Scores in percent; k = 10 in roentgen2022.", order=80),
+            "Scores in percent; k = 10 in roentgen2022.", order=80, subject="text encoders"),
     Section("reconstruction", "VAE reconstruction", "seeds/001 Table 1",
-            "Real images encoded and decoded by a pipeline's VAE, compared with the originals.", order=90),
+            "Real images encoded and decoded by a pipeline's VAE, compared with the originals.", order=90,
+            subject="autoencoders"),
     Section("memorisation", "Memorisation", "cxrgen-bench (CheXGenBench reports one)",
             "Generated images closer to a training image than the threshold calibrated on real held-out images.",
             order=100),

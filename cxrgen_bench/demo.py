@@ -49,8 +49,9 @@ from typing import Any, Callable
 from .calibration.dataset import PhantomDataset, write_reports
 from .data.datasets.base import PromptTable
 from .generation import generate
-from .leaderboard.render import Column, arrow, build, fmt, headline_columns, option_rows
+from .leaderboard.render import arrow, build, fmt, headline_columns, option_rows, unique_labels
 from .leaderboard.store import Store
+from .files import atomic_write_text
 from .scoring.runner import score
 from .models.weights import WeightsSpec, resolve_weights
 from .errors import WeightsError
@@ -62,6 +63,7 @@ STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-mode-collapse", "p
 BEYOND_FID = ("fd_infinity", "kid", "cmmd", "prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage")
 RETRIEVAL = ("i2i_precision", "i2t_precision", "i2t_factual", "alignment")
 POOL = 400  # real phantoms with reports: retrieval candidates
+TABLES = "tables.md"  # the printed tables, as README.md shows them
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
 READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
@@ -202,22 +204,19 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     t = time.perf_counter()
     board = build(store.load(), out / "leaderboard")
     timings["leaderboard"] = time.perf_counter() - t
-    log("")
-    log(summary_table(results, sections=IMAGE_SECTIONS, without=BEYOND_FID))
-    log("")
-    log(summary_table(results, metrics=BEYOND_FID))
-    log("")
-    log(summary_table({**results, REAL: real_rrg}, sections=("rrg",)))
-    log("")
-    log(summary_table(retrieval, sections=("i2i", "i2t")))
-    log("")
-    log(summary_table(text_results, "text encoder"))
-    log("")
-    log(summary_table(augmentation, "training mix", sections=("augmentation",)))
-    log("")
-    log(summary_table(reconstruction, "autoencoder", sections=("reconstruction",)))
-    log("")
-    log(summary_table(memorisation, "stand-in", sections=("memorisation",)))
+    tables = [summary_table(results, sections=IMAGE_SECTIONS),
+              summary_table(results, sections=("beyond_fid",)),
+              summary_table({**results, REAL: real_rrg}, sections=("rrg",)),
+              summary_table(retrieval, sections=("i2i", "i2t")),
+              summary_table(text_results, "text encoder"),
+              summary_table(augmentation, "training mix", sections=("augmentation",)),
+              summary_table(reconstruction, "autoencoder", sections=("reconstruction",)),
+              summary_table(memorisation, "stand-in", sections=("memorisation",))]
+    # README.md shows these very tables (scripts/readme_tables.py copies them in; a test compares them)
+    atomic_write_text(out / TABLES, "\n\n".join(tables) + "\n")
+    for table in tables:
+        log("")
+        log(table)
     log("")
     log(f"which metric to trust (meta-evaluation, {out / 'meta' / 'meta.md'}):")
     for line in verdicts(meta):
@@ -238,7 +237,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     log("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
             "text_results": text_results, "augmentation": augmentation,
-            "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board}
+            "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board,
+            "tables": tables}
 
 
 def augmentation_runs(out: Path, pool_csv: Path, prompts_csv: Path, plans: dict[str, tuple[str, ...]],
@@ -273,19 +273,13 @@ def folder_bytes(folder: Path) -> int:
 
 
 def summary_table(results: dict[str, dict[str, Any]], what: str = "stand-in",
-                  sections: tuple[str, ...] | None = None, metrics: tuple[str, ...] | None = None,
-                  without: tuple[str, ...] = ()) -> str:
-    """One row per stand-in, one column per headline value (of the board ``sections``; of the cards
-    ``metrics`` only, or all but ``without``), labels and arrows from the metric cards."""
+                  sections: tuple[str, ...] | None = None) -> str:
+    """One row per stand-in, one column per headline value of the board ``sections``, labels and arrows
+    from the metric cards (a label two sections share says which: "i2i P@1", "i2t P@1")."""
     entries = option_rows([{**r, "name": name} for name, r in results.items()])  # a study's mixes: a row each
     columns = [c for c in headline_columns(entries)
-               if (sections is None or (c.card is not None and c.card.board_section.slug in sections))
-               and (metrics is None or (c.card is not None and c.card.name in metrics))
-               and not (c.card is not None and c.card.name in without)]
-    labels = [c.label for c in columns]
-    # the same label in two sections (P@5 of image→image and image→text) says which
-    columns = [Column(c.key, f"{c.card.board_section.slug} {c.label}", c.card) if labels.count(c.label) > 1 else c
-               for c in columns]
+               if sections is None or (c.card is not None and c.card.board_section.slug in sections)]
+    columns = unique_labels(columns, [c.card.board_section for c in columns])
     lines = [f"| {what} | " + " | ".join(f"{c.label} {arrow(c)}" for c in columns) + " |",
              "|---|" + "---|" * len(columns)]
     for entry in entries:

@@ -260,3 +260,62 @@ def test_beyond_fid_known_answers(demo):
             assert m[worse][key]["value"] < m["faithful"][key]["value"] - 0.1, (key, worse)
     for key in ("kid[phantom-evaluator]", "prdc_recall[phantom-evaluator]", "cmmd[phantom-evaluator]"):
         assert m["mode-collapse"][key]["value"] == m["faithful"][key]["value"]
+
+
+def _tables(text: str) -> list[list[list[str]]]:
+    tables, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            current.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif not line.startswith("|---") and current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+def test_readme_shows_the_tables_the_demo_prints(demo):
+    """README's demo tables are the demo's own output (scripts/readme_tables.py copies them): same tables,
+    columns and rows; numbers equal to the printed precision (±1 in the last digit, for kernels that differ
+    across CPUs), trained classifiers to ±0.03 (their training depends on the thread count)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = _tables(readme.split("<!-- demo-tables:start -->", 1)[1].split("<!-- demo-tables:end -->", 1)[0])
+    printed = _tables((demo["_out"] / "tables.md").read_text(encoding="utf-8"))
+    assert [t[0] for t in shown] == [t[0] for t in printed], "headers differ: run scripts/readme_tables.py"
+    for a, b in zip(shown, printed):
+        assert [r[0] for r in a] == [r[0] for r in b], "rows differ: run scripts/readme_tables.py"
+        trained = a[0][0] == "training mix"
+        for ra, rb in zip(a[1:], b[1:]):
+            for x, y in zip(ra[1:], rb[1:]):
+                if x == y:
+                    continue
+                last = 10.0 ** -(len(x.split(".")[1]) if "." in x else 0)
+                assert abs(float(x) - float(y)) <= (0.03 if trained else 1.01 * last), (ra[0], x, y)
+
+
+def test_the_demo_board_fits_a_laptop_screen(demo):
+    """Every table of the demo's board fits a 1,400 px window, breakdowns opened (issue 24: 2,837 px)."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto((demo["_out"] / "leaderboard" / "index.html").as_uri())
+        page.wait_for_load_state("load")
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        right = page.evaluate("Math.max(...Array.from(document.querySelectorAll('table')).map("
+                              "t => t.getBoundingClientRect().right))")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        headers = page.evaluate("Array.from(document.querySelectorAll('table')).map("
+                                "t => Array.from(t.querySelectorAll('thead th')).map(h => h.textContent))")
+        browser.close()
+    assert right <= 1400 and width <= 1400, (right, width)
+    for names in headers:
+        assert len(names) == len(set(names)), names  # section-qualified, never two "P@1 ↑"

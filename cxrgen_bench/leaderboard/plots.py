@@ -63,7 +63,7 @@ def by_token_length(entries: list[dict[str, Any]], card: Card, path: Path) -> Pa
         ax.fill_between(x, *band(bins, card.value_range), alpha=0.2, color=line.get_color())
         for xi, b in zip(x, bins):
             if b.get("n") is not None:
-                ax.annotate(f"n={b['n']}", (xi, b["mean"]), textcoords="offset points", xytext=(0, 5), fontsize=5,
+                ax.annotate(f"n={b['n']}", (xi, b["mean"]), textcoords="offset points", xytext=(0, 6), fontsize=8,
                             ha="center", color=line.get_color())
     ax.set_xlabel("CLIP token length of the prompt (bins of 10; n = prompts in the bin)")
     better = "lower" if card.direction == "lower" else "higher"

@@ -204,32 +204,104 @@ def cell_text(entry: dict[str, Any], col: Column) -> str:
     return text
 
 
+def html_cell(entry: dict[str, Any], col: Column) -> str:
+    """The HTML cell: the value (± std) on one line, its CI below it in small type, so that a section of a
+    dozen columns still fits a laptop screen."""
+    text = cell_text(entry, col)
+    value, sep, ci = text.partition(" [")
+    return html.escape(value) + (f'<br><small class="ci">[{html.escape(ci)}</small>' if sep else "")
+
+
 def row_name(entry: dict[str, Any]) -> str:
     return plots.display_name(entry)
 
 
-SUMMARY = Section("summary", "Summary", "",
-                  "One headline value per section (each section's first ranked column), as the terminal prints it; "
-                  "the sections below hold the rest, with CIs.", order=0)
+SUMMARY_NOTE = ("One headline value per section (each section's first ranked column), one row per model, as the "
+                "terminal prints it; the sections below hold the rest, with CIs.")
+SUBJECT_ORDER = ("generators", "text encoders", "autoencoders")
+
+
+def unique_labels(columns: list[Column], sections: list[Section]) -> list[Column]:
+    """Columns whose labels repeat across sections (P@1 of i2i and of i2t) get their section's slug in front."""
+    labels = [c.label for c in columns]
+    return [Column(c.key, f"{s.slug} {c.label}", c.card, c.per_class) if labels.count(c.label) > 1 else c
+            for c, s in zip(columns, sections)]
 
 
 def summary_tables(tables: list[Table]) -> list[Table]:
-    """Per profile, the measured entries with each section's headline column: the board's first table."""
+    """Per profile and kind of subject (generators, text encoders, autoencoders), one row per model with each
+    section's headline column: the board's first tables. A model scored in several runs (the main run, a
+    retrieval run, a study) is one row."""
     out = []
     for profile in sorted({t.profile for t in tables}):
-        chosen = [t for t in tables if t.profile == profile and t.section.slug != UNCATALOGUED.slug]
-        columns = [c for t in chosen for c in [next((c for c in t.columns if c.direction and not c.per_class), None)]
-                   if c is not None]
-        # one row per measured entry; a study's option rows (Table 5's mixes) stay in their own section
-        rows = {e["name"]: e for t in chosen for e in t.rows if e["kind"] == "measured" and not e.get("option_row")}
-        columns = [_on_its_own(c) for c in columns if any(c.value(e) for e in rows.values())]
-        if len(columns) < 2 or not rows:
-            continue
-        summary = Table(SUMMARY, profile, any(t.calibration for t in chosen), columns,
-                        _ranked(list(rows.values()), columns))
-        _rank(summary)
-        out.append(summary)
+        for subject in sorted({t.section.subject for t in tables}, key=lambda s: (
+                SUBJECT_ORDER.index(s) if s in SUBJECT_ORDER else len(SUBJECT_ORDER), s)):
+            chosen = [t for t in tables if t.profile == profile and t.section.subject == subject
+                      and t.section.slug != UNCATALOGUED.slug and not t.section.slug.endswith(PER_CLASS)]
+            picked = [(t.section, c) for t in chosen
+                      for c in [next((c for c in t.columns if c.direction and not c.per_class), None)] if c is not None]
+            # one row per measured model; a study's option rows (Table 5's mixes) stay in their own section
+            rows: dict[str, dict[str, Any]] = {}
+            for t in chosen:
+                for e in t.rows:
+                    if e["kind"] != "measured" or e.get("option_row"):
+                        continue
+                    row = rows.setdefault(row_name(e), {**e, "metrics": {}})
+                    for key, m in e.get("metrics", {}).items():
+                        row["metrics"].setdefault(key, m)
+            picked = [(s, _on_its_own(c)) for s, c in picked if any(c.value(e) for e in rows.values())]
+            if len(picked) < 2 or not rows:
+                continue
+            columns = unique_labels([c for _, c in picked], [s for s, _ in picked])
+            section = Section("summary", f"Summary: {subject}", "", SUMMARY_NOTE, order=0, subject=subject)
+            summary = Table(section, profile, any(t.calibration for t in chosen), columns,
+                            _ranked(list(rows.values()), columns))
+            _rank(summary)
+            out.append(summary)
     return out
+
+
+PER_CLASS = "-per-class"
+
+
+def folded(tables: list[Table]) -> list[Table]:
+    """Each section's table without its per-class columns, followed by one table per breakdown (classes as
+    columns, with the headline beside them): a board that fits a laptop screen. Exports keep the full tables."""
+    out = []
+    for t in tables:
+        main = [c for c in t.columns if not c.per_class]
+        breakdowns: dict[str, list[Column]] = {}
+        for c in t.columns:
+            if c.per_class:
+                breakdowns.setdefault(c.key, []).append(c)
+        if not breakdowns:
+            out.append(t)
+            continue
+        if main:
+            labelled = [_headline(c) if c.key in breakdowns else c for c in main]
+            table = Table(t.section, t.profile, t.calibration, labelled, _ranked(t.rows, labelled))
+            _rank(table)
+            out.append(table)
+        for key, classes in breakdowns.items():
+            card = classes[0].card
+            headline = [c for c in main if c.key == key]
+            section = Section(f"{t.section.slug}{PER_CLASS}", f"{t.section.title}: {card.label if card else key} "
+                              "per class", t.section.source, t.section.notes, t.section.order, t.section.subject)
+            rows = [e for e in t.rows if any(c.value(e) for c in classes)]
+            table = Table(section, t.profile, t.calibration, classes + headline, _ranked(rows, classes + headline))
+            _rank(table)
+            out.append(table)
+    return out
+
+
+def _headline(column: Column) -> Column:
+    """A headline shown without its per-class columns: "AUROC (filtered avg)" rather than "Filtered avg"."""
+    card = column.card
+    if card is None or not card.headline_label:
+        return _on_its_own(column)
+    if card.headline_label.lower().startswith(card.label.lower()):  # "Acc. recon. (macro)" says it already
+        return Column(column.key, card.headline_label, card)
+    return Column(column.key, f"{card.label} ({card.headline_label.lower()})", card)
 
 
 def ranked_cells(t: Table, i: int, entry: dict[str, Any], escape: Callable[[str], str],
@@ -295,7 +367,8 @@ def markdown(tables: list[Table], plot_files: dict[str, str],
              "**Bold**: best in column; _italic_: second best. ↓/↑: lower/higher is better. "
              "[a, b]: 95% prompt-level bootstrap CI. † reported in the cited paper, typed in, not reproduced here.", ""]
     for t in tables:
-        heading = f"## {t.section.title} — profile {t.profile}"
+        level = "###" if t.section.slug.endswith(PER_CLASS) else "##"  # a breakdown sits under its section
+        heading = f"{level} {t.section.title} — profile {t.profile}"
         lines += [heading + (" (calibration profile: not a CXR result)" if t.calibration else ""), "",
                   (f"Layout of {t.section.source}. " if t.section.source else "") + t.section.notes, ""]
         lines.append("| model | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in t.columns) + " |")
@@ -319,7 +392,9 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;co
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}tr.reported td{color:#666;font-style:italic}
 td.best{font-weight:bold}td.second{text-decoration:underline}.calibration{color:#a33}
-caption{caption-side:top;text-align:left;font-size:0.9em;color:#555;padding-bottom:4px}"""
+small.ci{color:#666;font-weight:normal;white-space:nowrap}
+caption{caption-side:top;text-align:left;font-size:0.9em;color:#555;padding-bottom:4px}
+details{margin:-1rem 0 1.5rem}details>summary{cursor:pointer;color:#345;font-size:0.95em}"""
 
 
 def html_page(tables: list[Table], plot_files: dict[str, str],
@@ -333,7 +408,12 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
            "cited paper, typed in, not reproduced.</p>"]
     for n, t in enumerate(tables):
         calib = ' <span class="calibration">(calibration profile: not a CXR result)</span>' if t.calibration else ""
-        out.append(f'<h2 id="{esc(t.section.slug)}-{n}">{esc(t.section.title)} — profile {esc(t.profile)}{calib}</h2>')
+        breakdown = t.section.slug.endswith(PER_CLASS)
+        title = f"{esc(t.section.title)} — profile {esc(t.profile)}{calib}"
+        if breakdown:  # folded under the section's own table: opened on demand
+            out.append(f'<details id="{esc(t.section.slug)}-{n}"><summary>{title}</summary>')
+        else:
+            out.append(f'<h2 id="{esc(t.section.slug)}-{n}">{title}</h2>')
         layout = f"Layout of {esc(t.section.source)}. " if t.section.source else ""
         out.append(f'<table data-section="{esc(t.section.slug)}"><caption>{layout}{esc(t.section.notes)}</caption>')
         out.append("<thead><tr><th>model</th>" + "".join(f"<th>{esc(c.label)} {arrow(c)}</th>" for c in t.columns)
@@ -343,11 +423,11 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
             for j, c in enumerate(t.columns):
                 rank = t.ranks.get((i, j))
                 cls = ' class="best"' if rank == 1 else ' class="second"' if rank == 2 else ""
-                cells.append(f"<td{cls}>{esc(cell_text(e, c))}</td>")
+                cells.append(f"<td{cls}>{html_cell(e, c)}</td>")
             kind = "reported" if e["kind"] == "reported" else "measured"
-            title = esc(e["source"]["citation"]) if e["kind"] == "reported" else esc(e["name"])
-            out.append(f'<tr class="{kind}"><td title="{title}">{esc(row_name(e))}</td>{"".join(cells)}</tr>')
-        out.append("</tbody></table>")
+            row_title = esc(e["source"]["citation"]) if e["kind"] == "reported" else esc(e["name"])
+            out.append(f'<tr class="{kind}"><td title="{row_title}">{esc(row_name(e))}</td>{"".join(cells)}</tr>')
+        out.append("</tbody></table>" + ("</details>" if breakdown else ""))
     for title, file in plot_files.items():
         out.append(f'<figure><img src="{esc(file)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>')
     if views:
@@ -429,7 +509,8 @@ def build(entries: list[dict[str, Any]], out: str | Path,
     out = Path(out)
     entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
     tables = tables_for(entries)
-    boards = summary_tables(tables) + tables  # the summary is read, not exported twice (CSV, LaTeX)
+    # the summaries and the folded breakdowns are read, not exported twice (CSV and LaTeX keep the full tables)
+    boards = summary_tables(tables) + folded(tables)
     cards = sorted({c.card for t in tables for c in t.columns if c.card},
                    key=lambda c: (c.board_section.order, c.order, c.name))
     plot_files = plots.draw(entries, cards, out)

@@ -19,7 +19,7 @@ class CMMD(PerBackbone):
         name="cmmd", direction="lower", value_range=(0.0, None), label="CMMD",
         summary="1000 × MMD² with a Gaussian RBF kernel (σ = 10) between unit-normalised CLIP embeddings of "
                 "generated and reference images.",
-        requires=("images", "reference", "image_encoder"), scale="unit", section="fidelity", order=13,
+        requires=("images", "reference", "image_encoder"), scale="unit", section="beyond_fid", order=13,
         options=(("clip-vit-b-32", "CLIP"), ("biomedclip", "BiomedCLIP"), ("phantom-evaluator", "phantom")),
         limitations="Defined on CLIP embeddings (the paper uses ViT-L/14@336); other encoders give other scales.")
 

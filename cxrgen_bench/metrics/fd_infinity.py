@@ -18,7 +18,7 @@ class FrechetInfinity(PerBackbone):
     card = Card(
         name="fd_infinity", direction="lower", value_range=(None, None), label="FD∞",
         summary="Fréchet distance extrapolated to infinitely many generated images (fit of FD_N against 1/N).",
-        requires=("images", "reference", "image_encoder"), scale="open", section="fidelity", order=11,
+        requires=("images", "reference", "image_encoder"), scale="open", section="beyond_fid", order=11,
         options=(("inception-v3-fid", "IncepV3"), ("rad-dino", "RAD-DINO"), ("xrv-densenet121", "XRV"),
                  ("clip-vit-b-32", "CLIP"), ("phantom-evaluator", "phantom")),
         limitations="An extrapolation: check the fit (details.r2, residual_rms); the reference side keeps its own "

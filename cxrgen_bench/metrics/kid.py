@@ -19,7 +19,7 @@ class KernelInceptionDistance(PerBackbone):
         name="kid", direction="lower", value_range=(None, None), label="KID",
         summary="Unbiased MMD² with the cubic polynomial kernel between generated and reference features, per "
                 "backbone (mean over random subsets).",
-        requires=("images", "reference", "image_encoder"), scale="unit", section="fidelity", order=12,
+        requires=("images", "reference", "image_encoder"), scale="unit", section="beyond_fid", order=12,
         options=(("inception-v3-fid", "IncepV3"), ("rad-dino", "RAD-DINO"), ("dinov2-vit-l-14", "DINOv2"),
                  ("xrv-densenet121", "XRV"), ("clip-vit-b-32", "CLIP"), ("phantom-evaluator", "phantom")),
         reported="CheXGenBench reports KID on Inception and RAD-DINO (with the subset size set to the whole set)",

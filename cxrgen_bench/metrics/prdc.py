@@ -22,7 +22,7 @@ BACKBONE_OPTIONS = (("rad-dino", "RAD-DINO"), ("inception-v3-fid", "IncepV3"), (
 
 def _card(measure: str, label: str, summary: str, order: int, high: float | None = 1.0) -> Card:
     return Card(name=f"prdc_{measure}", direction="higher", value_range=(0.0, high), label=label, summary=summary,
-                requires=("images", "reference", "image_encoder"), scale="unit", section="fidelity", order=order,
+                requires=("images", "reference", "image_encoder"), scale="unit", section="beyond_fid", order=order,
                 options=BACKBONE_OPTIONS,
                 limitations="k-NN balls in feature space: depends on k (profile) and on the encoder; precision and "
                             "density measure fidelity, recall and coverage diversity.")
