@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .compare import compare_metric, usable
 from .errors import InputError
+from .registry import NoCardError, card_for, find_card
 from .results.store import profile_label
+from .yamlfile import load_yaml
 
 PASS, REGRESSION, UNUSABLE = 0, 1, 2
 
@@ -73,17 +73,26 @@ def _check_rule(path: str | Path, name: str, rule: Any) -> None:
         v = rule.get(field_name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
             raise InputError(f"{path}: rule {name}: {field_name} must be a number ≥ 0, not {v!r}")
+    alpha = rule.get("significance")
+    if alpha is not None and not 0 < alpha < 1:
+        raise InputError(f"{path}: rule {name}: significance is a level α between 0 and 1 (e.g. 0.05: a change is a "
+                         f"regression only when its p-value is below α), not {alpha!r}")
+    if "ignore" in rule and not isinstance(rule["ignore"], bool):
+        raise InputError(f"{path}: rule {name}: ignore is true or false, not {rule['ignore']!r}")
+
+
+def card_problem(key: str) -> str:
+    try:
+        card_for(key)
+    except NoCardError as exc:
+        return str(exc)
+    return "ok"
 
 
 def load_rules(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return {"default": {"relative": 0.0}, "metrics": {}, "source": "the built-in rule (any worsening fails)"}
-    if Path(path).is_dir():
-        raise InputError(f"{path}: is a folder; give a gate rules file (YAML), e.g. leaderboard/gates.yaml")
-    try:
-        rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read gate rules: {exc}") from exc
+    rules = load_yaml(path, "gate rules (e.g. leaderboard/gates.yaml)") or {}
     if not isinstance(rules, dict):
         raise InputError(f"{path}: gate rules are a mapping with `default` and `metrics`, not {rules!r}")
     unknown = set(rules) - {"default", "metrics"}
@@ -94,6 +103,9 @@ def load_rules(path: str | Path | None) -> dict[str, Any]:
         raise InputError(f"{path}: `metrics` maps metric keys to rules, e.g. ms_ssim: {{absolute: 0.02}}; "
                          f"not {metrics!r}")
     for key, rule in metrics.items():
+        if find_card(str(key)) is None:  # a typo would gate nothing: the rule would never meet its metric
+            raise InputError(f"{path}: rule {key!r} names no metric with a card ({card_problem(str(key))}); "
+                             "`cxrgen-bench ls metrics` lists them")
         _check_rule(path, repr(key), {} if rule is None else rule)
     if rules.get("default") is not None:
         _check_rule(path, "default", rules["default"])

@@ -36,13 +36,54 @@ def unlock(handle: IO[str] | None) -> None:
         handle.close()
 
 
-def check_identity(path: Path, identity: dict[str, Any], what: str, write: bool = True) -> None:
-    """Refuse a folder whose recorded settings differ from ``identity``; record them on first use."""
-    if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != identity:
-            changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
-            raise InputError(f"{path.parent} holds {what} made with other settings (differences in: "
-                             f"{', '.join(changed)}); use another --out, or delete the folder to start over")
-    elif write:
+def read_identity(path: Path, what: str) -> dict[str, Any] | None:
+    """The settings recorded in ``path`` (None when there is none yet); a damaged record is named."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DamagedRecord(path, f"not readable as JSON ({exc})", what) from None
+    if not isinstance(data, dict):
+        raise DamagedRecord(path, f"holds {type(data).__name__}, not the settings of {what}", what)
+    return data
+
+
+class DamagedRecord(InputError):
+    """A folder's record of its settings is cut short or garbled (a disk that filled, an editor)."""
+
+    def __init__(self, path: Path, problem: str, what: str):
+        self.path = path
+        super().__init__(f"{path} is damaged: {problem}. It records the settings of {what} in {path.parent}; if this "
+                         f"command's settings are the ones that folder was made with, delete {path.name} and run "
+                         "the command again (finished work in the folder is kept and reused); otherwise choose "
+                         "another --out")
+
+
+def describe_identity(identity: dict[str, Any], fallback: str) -> str:
+    """"a run of study memorisation" from a record's own fields, not the command that found it."""
+    if identity.get("kind") == "study" and identity.get("study"):
+        return f"a run of study {identity['study']}"
+    return fallback
+
+
+def check_identity(path: Path, identity: dict[str, Any], what: str, write: bool = True,
+                   started: bool = True) -> None:
+    """Refuse a folder whose recorded settings differ from ``identity``; record them on first use.
+
+    ``started=False`` says nothing was finished under the recorded settings (a run refused up front, or
+    stopped before its first unit): then the new settings replace them instead of blocking the corrected
+    command. A damaged record with nothing started is replaced too; with finished work it is named."""
+    try:
+        previous = read_identity(path, what)
+    except DamagedRecord:
+        if started:
+            raise
+        previous = None
+    if previous is not None and previous != identity and started:
+        changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
+        raise InputError(f"{path.parent} holds {describe_identity(previous, what)} made with other settings "
+                         f"(differences in: {', '.join(changed)}); use another --out, or delete the folder to start "
+                         "over")
+    if write and previous != identity:
         atomic_write_text(path, json.dumps(identity, indent=2, sort_keys=True) + "\n")

@@ -167,7 +167,10 @@ def format_summary(result: dict[str, Any]) -> str:
             said = f"needs {needs[0]}, unavailable (below)" if needs else entry["error"].splitlines()[0]
             lines.append(f"  {key:32s} {arrow}  ERROR: {said}")
             continue
-        value = "undefined" if entry["value"] is None else f"{entry['value']:.4f}"
+        if entry["value"] is None:
+            lines.append(f"  {key:32s} {arrow}  undefined: {entry.get('undefined', 'no value')}")
+            continue
+        value = f"{entry['value']:.4f}"
         std = f" ± {entry['std']:.4f}" if entry.get("std") is not None else ""
         ci = f"  95% CI [{entry['ci95'][0]:.4f}, {entry['ci95'][1]:.4f}]" if entry.get("ci95") else ""
         lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")

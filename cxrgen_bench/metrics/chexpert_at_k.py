@@ -105,8 +105,11 @@ class CheXpertAtK(Metric):
                 return values
 
             for key in keys:
+                undefined = {} if summary["macro"] is not None else {"undefined": (
+                    f"the macro average is undefined: no class has more than k = {k} positive reports "
+                    f"({', '.join(few)}); lower k with --set chexpert_at_k.k=N or give more reports")}
                 entry = self.value(key, summary["macro"], len(reports.prompts), len(ids), dict(details),
-                                   warnings=list(warnings))
+                                   warnings=list(warnings), **undefined)
                 entry = self.attach_bootstrap(entry, ctx, ids, replicates)
                 if "bootstrap" in entry:
                     entry["bootstrap"]["method"] += (f"; neighbourhoods recomputed among the distinct resampled "

@@ -39,11 +39,14 @@ def mean_of(totals: np.ndarray) -> np.ndarray:
 
 
 def micro_f1(totals: np.ndarray) -> np.ndarray:
-    """`functional.label_f1`'s micro-F1 over summed (tp, fp, fn), vectorised over bootstrap replicates."""
+    """`functional.label_f1`'s micro-F1 over summed (tp, fp, fn), vectorised over bootstrap replicates. With no
+    positive or uncertain label on either side (every report normal) it is 0/0: NaN, an undefined value,
+    never 0 (scikit-learn's `zero_division` default would say 0 and warn; an identical pair of normal
+    reports is no failure) and never 1."""
     totals = np.asarray(totals, dtype=np.float64)
     tp, fp, fn = totals[..., 0], totals[..., 1], totals[..., 2]
     den = 2 * tp + fp + fn
-    return np.divide(2 * tp, den, out=np.zeros_like(den), where=den > 0)
+    return np.divide(2 * tp, den, out=np.full_like(den, np.nan), where=den > 0)
 
 
 def _means(scores) -> tuple[np.ndarray, Reduce]:
@@ -230,16 +233,24 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
             continue
         per_sample = np.asarray(reduce(stats), dtype=np.float64)
         kept = ~((stats[:, 1] == 0) if reduce is mean_of else np.zeros(len(ids), dtype=bool))
-        worst = [i for i in np.argsort(per_sample, kind="stable") if kept[i]][:WORST]
+        # a pair whose own value is undefined (an F1 with no label on either side) still counts in the corpus sums
+        worst = [i for i in np.argsort(per_sample, kind="stable") if kept[i] and np.isfinite(per_sample[i])][:WORST]
         details.update(
-            per_sample={i: (round(float(v), 4) if k else None) for i, v, k in zip(ids, per_sample, kept)},
+            per_sample={i: (round(float(v), 4) if k and np.isfinite(v) else None)
+                        for i, v, k in zip(ids, per_sample, kept)},
             worst=[{"id": ids[i], "value": round(float(per_sample[i]), 4), "hypothesis": hyps[i],
                     "reference": refs[i]} for i in worst])
         if not kept.any():
             entries.append(metric.value(key, None, len(ids), 0, details,
                                         error=f"{scorer}: no pair could be scored (see details)"))
             continue
-        entry = metric.value(key, float(reduce(stats.sum(axis=0))), len(ids), int(kept.sum()), details)
+        corpus = float(reduce(stats.sum(axis=0)))
+        if not np.isfinite(corpus):
+            entries.append(metric.value(key, None, len(ids), int(kept.sum()), details, undefined=(
+                f"{scorer}: no report, generated or reference, has any of the scored classes positive or uncertain "
+                f"({', '.join(details.get('classes', []))}): the micro-F1 is 0/0")))
+            continue
+        entry = metric.value(key, corpus, len(ids), int(kept.sum()), details)
         if empty:
             entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
                                  "(0 on every scorer)"]

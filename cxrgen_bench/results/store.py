@@ -76,6 +76,9 @@ def _check_numbers(result: dict[str, Any], where: str) -> None:
         if entry.get("error") and result["status"] == "complete":
             raise ResultsError(f"{where}: status is 'complete' but metric {key!r} failed "
                                f"({entry['error'].splitlines()[0]}); a result with a failed metric is 'partial'")
+        if entry.get("undefined") and result["status"] == "complete":
+            raise ResultsError(f"{where}: status is 'complete' but metric {key!r} is undefined "
+                               f"({entry['undefined']}); a result with an undefined value is 'partial'")
         replicates = (entry.get("bootstrap") or {}).get("replicates") or []  # the gate's p-values come from them
         numbers = {"value": entry.get("value"), "std": entry.get("std"),
                    **{f"ci95[{i}]": v for i, v in enumerate(entry.get("ci95") or [])},

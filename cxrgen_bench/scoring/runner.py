@@ -56,7 +56,8 @@ def new_result(subject: Subject, profile: Profile, metrics: dict[str, Any], weig
                run: dict[str, Any], model_name: str | None = None,
                model: dict[str, Any] | None = None) -> dict[str, Any]:
     """The results object every evaluation writes (schema `results/schema-v2.json`)."""
-    status = "partial" if any("error" in v for v in metrics.values()) else "complete"
+    # a failed metric, or one whose value is undefined on these data, is not a complete result
+    status = "partial" if any("error" in v or "undefined" in v for v in metrics.values()) else "complete"
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "measured",
@@ -111,6 +112,11 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
             ctx.log(f"metric {name} " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {message}"))
             entries = [metric.value(name, None, subject.n_units(), 0, error=message)]
         for entry in entries:
+            if entry.get("value") is None and not entry.get("error") and not entry.get("undefined"):
+                # every null needs its reason: a metric that has none to give says so generically
+                entry["undefined"] = f"{entry['key']} has no value on these data (its details say what was missing)"
+            if entry.get("undefined"):
+                ctx.log(f"{entry['key']} is undefined: {entry['undefined']}")
             if not configured:
                 entry.setdefault("warnings", []).append(
                     f"profile {prof.name} does not configure {name}: the metric's built-in defaults were used")

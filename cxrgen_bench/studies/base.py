@@ -111,6 +111,24 @@ def process_share() -> tuple[int, int]:
     return rank, world
 
 
+def unit_record(path: Path) -> dict[str, Any] | None:
+    """A finished unit's record, or None when it is cut short or garbled (a disk that filled mid-write by
+    another tool, a hand edit): the unit is then computed again, never read half."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("outputs"), dict) else None
+
+
+def read_unit(path: Path, study: Study, unit: Unit, out: Path) -> dict[str, Any]:
+    record = unit_record(path)
+    if record is None:  # damaged between being written and read (another process): say which
+        raise InputError(f"{path}: the record of unit {unit.id} of study {study.name} is damaged; delete it and run "
+                         f"the same command again to compute that unit anew (the others in {out} are kept)")
+    return record["outputs"]
+
+
 def run_study(study: Study, out: str | Path, model_name: str | None = None,
               after_unit: Callable[[Unit], None] | None = None, share: tuple[int, int] | None = None,
               wait_s: float = 5.0) -> dict[str, Any] | None:
@@ -134,15 +152,26 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
     lock_name = ".study.lock" if world == 1 else f".study.lock.rank{rank}"  # one writer per share of the units
     handle = workdir.lock(out / lock_name, out, f"run of study {study.name}")
     try:
-        workdir.check_identity(out / "study.json", {**subject.describe(), "profile": study.profile.describe()},
-                               f"a run of study {study.name}")
+        identity = {**subject.describe(), "profile": study.profile.describe()}
+        what = f"a run of study {study.name}"
+        # finished units, or a unit's resume state: work made under the recorded settings
+        started = (out / UNITS_DIR).is_dir() and any((out / UNITS_DIR).iterdir())
+        # the settings are checked against finished work first, but recorded only once the study's own
+        # checks pass: a run refused up front leaves nothing that blocks the corrected command
+        workdir.check_identity(out / "study.json", identity, what, write=False, started=started)
         study.check(out)
+        workdir.check_identity(out / "study.json", identity, what, started=started)
         outputs: dict[str, dict[str, Any]] = {}
 
         def run_units(todo: list[Unit], what: str) -> None:
             with study.progress(len(todo), what, "units") as bar:
                 for unit in todo:
                     done = out / UNITS_DIR / f"{unit.id}.json"
+                    if done.is_file() and unit_record(done) is None:  # cut short: set aside, computed again
+                        aside = done.with_name(f"{done.name}.damaged")
+                        os.replace(done, aside)
+                        study.options.log(f"study {study.name}: the record of unit {unit.id} was damaged (kept as "
+                                          f"{aside}); computing that unit again, the others are kept")
                     if not done.is_file():
                         study.options.log(f"study {study.name}: unit {unit.id}")
                         result = study.run_unit(unit, out / UNITS_DIR / unit.id)
@@ -152,7 +181,7 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
                         study.unit_done(unit, out / UNITS_DIR / unit.id)
                         if after_unit:
                             after_unit(unit)
-                    outputs[unit.id] = json.loads(done.read_text(encoding="utf-8"))["outputs"]
+                    outputs[unit.id] = read_unit(done, study, unit, out)
                     bar.update(1)
 
         shared = [u for u in units if not u.final]
