@@ -67,6 +67,22 @@ def describe_identity(identity: dict[str, Any], fallback: str) -> str:
     return fallback
 
 
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """The settings that differ, one level into nested blocks ("settings.epochs"), hashes left out when a
+    named setting explains them."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict) and not prefix:
+            out += _differences(x, y, f"{key}.") or [key]
+        else:
+            out.append(f"{prefix}{key}")
+    named = [d for d in out if not d.endswith("sha256")]
+    return named or out
+
+
 def check_identity(path: Path, identity: dict[str, Any], what: str, write: bool = True,
                    started: bool = True) -> None:
     """Refuse a folder whose recorded settings differ from ``identity``; record them on first use.
@@ -81,7 +97,7 @@ def check_identity(path: Path, identity: dict[str, Any], what: str, write: bool 
             raise
         previous = None
     if previous is not None and previous != identity and started:
-        changed = sorted(k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k))
+        changed = _differences(previous, identity)
         raise InputError(f"{path.parent} holds {describe_identity(previous, what)} made with other settings "
                          f"(differences in: {', '.join(changed)}); use another --out, or delete the folder to start "
                          "over")

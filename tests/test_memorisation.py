@@ -395,3 +395,17 @@ def test_weights_flags_are_parsed_by_the_shared_parser_and_counts_are_checked(sm
         main(["study", "memorisation", "--train", str(small["train"]), "--held-out", str(small["held"]), "--images",
               str(small["gen"]), "--bootstrap", "-5", "--out", str(tmp_path / "o"), "--quiet"])
     assert exc.value.code == 2 and "--bootstrap" in capsys.readouterr().err
+
+
+def test_a_refused_run_leaves_nothing_that_blocks_the_corrected_one(small, tmp_path):
+    """Doing what the refusal advises (--drop-held-out-overlap) in the same --out works (issue 30)."""
+    import shutil
+
+    held = tmp_path / "held-overlap"
+    shutil.copytree(small["held"], held)
+    shutil.copy(small["train"] / "t3.png", held / "copy-of-t3.png")
+    with pytest.raises(InputError, match="--drop-held-out-overlap"):
+        run(tmp_path, "same", train=small["train"], held=held, gen=small["gen"])
+    assert not (tmp_path / "same" / "study.json").exists()
+    corrected = run(tmp_path, "same", train=small["train"], held=held, gen=small["gen"], drop_held_out_overlap=True)
+    assert corrected["status"] == "complete" and corrected["subject"]["settings"]["drop_held_out_overlap"] is True

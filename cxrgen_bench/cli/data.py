@@ -5,6 +5,8 @@ import argparse
 import json
 from typing import Any
 
+from ..errors import InputError
+from ..flags import non_negative_int, positive_int
 from ..registry import DATASETS
 
 HELP = "prompt sets from datasets (MIMIC-CXR, OpenI, PadChest), Table 1, labelling"
@@ -31,10 +33,14 @@ def _dataset_flags(p: argparse.ArgumentParser, out: bool) -> None:
     p.add_argument("--views", default=None,
                    help="comma-separated views (PA, AP, LATERAL, LL) or ALL; default: PA for mimic-cxr, ALL otherwise")
     p.add_argument("--section", default="impression", help="impression, findings or impression-or-fallback")
-    p.add_argument("--min-chars", type=int, default=7, help="drop texts shorter than this (paper: 7)")
-    p.add_argument("--max-tokens", type=int, default=77, help="drop texts over this many CLIP tokens; 0 keeps all")
-    p.add_argument("--no-finding-cap", type=int, default=None, help="keep at most this many No Finding prompts")
-    p.add_argument("--limit", type=int, default=None, help="seeded sample of this many prompts (paper p19: 5000)")
+    p.add_argument("--min-chars", type=non_negative_int, default=None,
+                   help="drop texts shorter than this (default: mimic-cxr 7, the paper's; none for openi, padchest)")
+    p.add_argument("--max-tokens", type=non_negative_int, default=None,
+                   help="drop texts over this many CLIP tokens; 0 keeps all (default: mimic-cxr 77; none for openi, "
+                        "padchest)")
+    p.add_argument("--no-finding-cap", type=non_negative_int, default=None,
+                   help="keep at most this many No Finding prompts (a seeded choice)")
+    p.add_argument("--limit", type=positive_int, default=None, help="seeded sample of this many prompts (paper p19: 5000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the No Finding cap and --limit samples")
     p.add_argument("--no-image-check", action="store_true", help="do not check that image files exist")
     if out:
@@ -56,15 +62,24 @@ def _dataset(args: argparse.Namespace) -> Any:
 def _prompt_options(args: argparse.Namespace) -> dict[str, Any]:
     views = None if not args.views or args.views.upper() == "ALL" else tuple(v.strip().upper() for v in args.views.split(","))
     opts = {"split": args.split, "views": views, "section": args.section, "min_chars": args.min_chars,
-            "max_tokens": args.max_tokens or None, "no_finding_cap": args.no_finding_cap, "limit": args.limit,
-            "seed": args.seed, "check_images": not args.no_image_check}
-    if args.views is None:
-        opts.pop("views")  # each dataset's own default (MIMIC-CXR: PA, as the paper's p19 prompts)
+            "max_tokens": None if args.max_tokens == 0 else args.max_tokens, "no_finding_cap": args.no_finding_cap,
+            "limit": args.limit, "seed": args.seed, "check_images": not args.no_image_check}
+    # an option not given is each dataset's own default (MIMIC-CXR: PA views, 7 characters, 77 CLIP tokens)
+    for name, given in (("views", args.views), ("min_chars", args.min_chars), ("max_tokens", args.max_tokens)):
+        if given is None:
+            opts.pop(name)
     return opts
 
 
 def run_prompts(args: argparse.Namespace) -> int:
+    from .common import check_out
+
+    check_out(args.out)  # an --out that cannot be written is named before the dataset is read
     table = _dataset(args).prompts(**_prompt_options(args))
+    if not table.rows:  # an empty prompts file would only fail later, far from the filter that emptied it
+        skipped = "; ".join(f"{reason}: {v['count']}" for reason, v in table.description["skipped"].items())
+        raise InputError(f"{args.dataset}: no prompt is left after the filters ({skipped or 'no report read'}); "
+                         "check --views, --split, --section and the text filters. Nothing was written")
     if args.out:
         table.write(args.out)
     summary = {k: v for k, v in table.description.items() if k != "skipped"}
@@ -86,6 +101,9 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_label(args: argparse.Namespace) -> int:
     from ..data.labeller import label_report
 
+    if not " ".join(args.text).strip():
+        raise InputError("data label: the text is empty; give the report text to label, e.g. "
+                         "cxrgen-bench data label \"Small left pleural effusion.\"")
     labels = label_report(" ".join(args.text))
     shown = {k: None if v is None else int(v) for k, v in labels.items()}
     print(json.dumps(shown, indent=2) if args.json else

@@ -57,11 +57,15 @@ class Subject:
         missing = [r for r in requires if r not in CHECKED_BY_METRIC and r not in self.provides()]
         if not missing:
             return None
-        needs = "; ".join(REQUIREMENTS[r] for r in missing)
+        needs = "; ".join(self.requirement_text(r) for r in missing)
         return f"metric {metric} needs {needs}; this run evaluates {self.summary()}"
 
     def summary(self) -> str:
         return self.kind
+
+    def requirement_text(self, requirement: str) -> str:
+        """What provides a requirement, as this kind of run is given its inputs."""
+        return REQUIREMENTS[requirement]
 
 
 @dataclass
@@ -211,6 +215,11 @@ class TextEncoderSubject(Subject):
     def summary(self) -> str:
         return f"the text encoder {self.encoder.provenance.get('path') or self.encoder.name} on {self.reports.path}"
 
+    def requirement_text(self, requirement: str) -> str:
+        if requirement == "labels":  # a text encoder's labels come with its reports
+            return "CheXpert label columns in the reports CSV (--reports)"
+        return super().requirement_text(requirement)
+
     def describe(self) -> dict[str, Any]:
         out = {"kind": self.kind, "content_sha256": self.encoder.weights_sha256, "encoder": self.encoder.name,
                "path": str(self.encoder.provenance.get("path", "")), "extractions": list(self.extractions)}
@@ -275,8 +284,9 @@ class ReportPairsSubject(Subject):
 
 @dataclass
 class ReportTable:
-    """A CSV of reports: an id column (prompt_id, or id) and a text column (text, or report). Empty
-    texts are kept (a report generator that wrote nothing scores 0) and counted."""
+    """A CSV of reports: an id column (prompt_id, or id) and a text column (text, or report). An empty
+    generated report is kept (a report generator that wrote nothing scores 0, counted and said); an empty
+    reference is an error naming its row (there is nothing to score against)."""
 
     path: str
     texts: dict[str, str]
@@ -289,15 +299,24 @@ class ReportTable:
         import io
 
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; give the {what} as a CSV file (id, text)")
         if not path.is_file():
             raise InputError(f"{path}: {what} file not found")
         try:
             raw = path.read_bytes()
+            if b"\x00" in raw:  # a binary file, or UTF-16 from a spreadsheet: no report has a NUL in it
+                line = raw[:raw.index(b"\x00")].count(b"\n") + 1
+                raise InputError(f"{path} line {line}: a NUL byte: not a UTF-8 CSV (a binary file, or UTF-16 text: "
+                                 "re-save it as CSV UTF-8)")
             # newline="": quoted line breaks inside a report stay part of it (splitlines would cut them)
-            rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+            reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from None
-        header = list(rows[0].keys()) if rows else []
+        except csv.Error as exc:
+            raise InputError(f"{path}: not a readable CSV ({exc})") from None
         id_col = next((c for c in ("prompt_id", "id", "study_id") if c in header), None)
         text_col = next((c for c in ("text", "report", "impression") if c in header), None)
         if id_col is None or text_col is None:
@@ -311,6 +330,9 @@ class ReportTable:
             if rid in texts:
                 raise InputError(f"{path} line {n}: duplicate {id_col} {rid!r}")
             texts[rid] = " ".join((row[text_col] or "").split())
+            if not texts[rid] and what == "references":
+                raise InputError(f"{path} line {n}: the reference report of {rid!r} is empty; a generated report "
+                                 "cannot be scored against nothing (remove the row from both files, or fill it in)")
         if not texts:
             raise InputError(f"{path}: no {what}")
         return cls(str(path), texts, hashlib.sha256(raw).hexdigest(), sum(not t for t in texts.values()))

@@ -1,6 +1,7 @@
 """Numbers typed in from papers (leaderboard/reported/*.yaml) → results entries of kind "reported"."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,9 @@ def load_reported(path: str | Path) -> list[dict[str, Any]]:
                     entry["source"]["notes"] = note
                 for column, value in zip(columns, values):
                     cell = f"{where}, row {row!r}, column {column!r}"
+                    if isinstance(value, float) and not math.isfinite(value):
+                        raise InputError(f"{cell}: {value!r} is not a finite number (leave the cell empty with ~ or "
+                                         "null when the paper gives none)")
                     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                         std = f"; a ± std goes in a column of its own ({column}.std)" if "±" in str(value) else ""
                         raise InputError(f"{cell}: {value!r} is not a number (leave the cell empty with ~ or null "

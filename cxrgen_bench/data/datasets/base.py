@@ -5,12 +5,15 @@ made: filters, and a count per reason of every row that was skipped. Nothing is 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import random
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 from ...files import atomic_write_text
 from ...errors import InputError
@@ -18,6 +21,71 @@ from ..labels import CHEXPERT_14
 
 BASE_COLUMNS = ("prompt_id", "text")
 TAIL_COLUMNS = ("view", "image_path")
+
+
+READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error)
+
+
+def _damage(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, gzip.BadGzipFile) or (path.suffix == ".gz" and isinstance(exc, zlib.error)):
+        return f"not a readable gzip file ({exc}): it is damaged or not what its name says; download it again"
+    if isinstance(exc, EOFError):
+        return "cut short (the compressed stream ends early): download it again"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8"
+    return f"unreadable ({exc})"
+
+
+def open_table(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
+    """A dataset's CSV (or .csv.gz) file: its header and its rows. A damaged file (not gzip, cut short, not
+    UTF-8, not CSV) is an error naming it and the row where it broke, never a decoder's message alone."""
+    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    try:
+        handle = opener(path, "rt", encoding="utf-8-sig", newline="")  # -sig: a CSV re-saved by Excel
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+    except READ_ERRORS as exc:
+        raise InputError(f"{path}: {_damage(path, exc)}") from None
+
+    def rows() -> Iterator[dict[str, str]]:
+        try:
+            yield from reader
+        except READ_ERRORS as exc:
+            raise InputError(f"{path}, after line {reader.line_num}: {_damage(path, exc)}") from None
+        finally:
+            handle.close()
+
+    return header, rows()
+
+
+def text_filter(text: str, min_chars: int | None, max_tokens: int | None) -> str | None:
+    """Why a prompt text is left out by the paper's filters (too short, longer than CLIP reads), or None."""
+    from ..tokens import clip_token_count
+
+    if min_chars and len(text) < min_chars:
+        return f"text shorter than {min_chars} characters"
+    if max_tokens and clip_token_count(text) + 2 > max_tokens:
+        return f"text longer than {max_tokens} CLIP tokens"
+    return None
+
+
+def cap_and_sample(rows: list[dict[str, Any]], skips: "Skips", no_finding_cap: int | None, limit: int | None,
+                   seed: int) -> list[dict[str, Any]]:
+    """The "No Finding" cap, then a seeded sample of ``limit`` prompts, each counted in ``skips``: the
+    same rule for every dataset (one seeded generator, in this order)."""
+    rng = random.Random(seed)
+    if no_finding_cap is not None:
+        normal = [i for i, r in enumerate(rows) if r.get("No Finding") == 1.0]
+        if len(normal) > no_finding_cap:
+            drop = set(rng.sample(normal, len(normal) - no_finding_cap))
+            for i in sorted(drop):
+                skips.skip(f"No Finding cap ({no_finding_cap})", f"prompt {rows[i]['prompt_id']}")
+            rows = [r for i, r in enumerate(rows) if i not in drop]
+    if limit is not None and len(rows) > limit:
+        chosen = sorted(rng.sample(range(len(rows)), limit))
+        skips.counts[f"beyond --limit {limit} (seeded sample)"] += len(rows) - limit
+        rows = [rows[i] for i in chosen]
+    return rows
 
 
 def format_label(value: float | None) -> str:
@@ -70,14 +138,19 @@ class PromptTable:
     def write(self, path: str | Path) -> Path:
         """The CSV and, beside it, `<name>.json` with the description (filters, skipped rows, licence)."""
         path = Path(path)
-        atomic_write_text(path, self.to_csv())
-        atomic_write_text(path.with_suffix(path.suffix + ".json"),
-                          json.dumps(self.description, indent=2, sort_keys=True) + "\n")
+        try:
+            atomic_write_text(path, self.to_csv())
+            atomic_write_text(path.with_suffix(path.suffix + ".json"),
+                              json.dumps(self.description, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:  # a folder the checks could not foresee (a special file system, a full disk)
+            raise InputError(f"cannot write the prompts to {path}: {exc.strerror or exc}; choose another --out") from None
         return path
 
 
 class Dataset:
-    """A registered dataset plug-in."""
+    """A registered dataset plug-in. `prompts(**options)` takes the options of `data prompts` (an option
+    left out: the dataset's default) and applies every one of them: `text_filter` and `cap_and_sample`
+    are the shared rules, recorded in the description's `filters`."""
 
     name: ClassVar[str]
     has_images: ClassVar[bool] = True

@@ -15,9 +15,6 @@ the official split; ``pNN`` or ``pNN-pMM`` = subject groups.
 """
 from __future__ import annotations
 
-import csv
-import gzip
-import random
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,8 +22,8 @@ from typing import Any, Iterator
 from ...errors import InputError
 from ..labels import CHEXPERT_14, parse_label
 from ..sections import SECTION_CHOICES
-from ..tokens import CLIP_CONTEXT, clip_token_count
-from .base import Dataset, PromptTable, Skips
+from ..tokens import CLIP_CONTEXT
+from .base import Dataset, PromptTable, Skips, cap_and_sample, open_table, text_filter
 
 PREFIX = "mimic-cxr-2.0.0-"
 OFFICIAL_SPLITS = ("train", "validate", "test")
@@ -37,10 +34,8 @@ def open_csv(root: Path, stem: str) -> tuple[Path, Iterator[dict[str, str]], lis
     for name in (f"{PREFIX}{stem}.csv", f"{PREFIX}{stem}.csv.gz"):
         path = root / name
         if path.is_file():
-            handle = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if name.endswith(".gz") else \
-                open(path, encoding="utf-8-sig", newline="")
-            reader = csv.DictReader(handle)
-            return path, reader, list(reader.fieldnames or [])
+            header, reader = open_table(path)
+            return path, reader, header
     raise InputError(f"{root}: {PREFIX}{stem}.csv(.gz) not found; --root must be the MIMIC-CXR-JPG folder "
                      "holding the split, metadata and chexpert CSVs")
 
@@ -123,7 +118,7 @@ class MimicCXR(Dataset):
         return f"files/p{subject[:2]}/p{subject}/s{study}/{dicom}.jpg"
 
     def prompts(self, split: str = "p19", views: tuple[str, ...] | None = ("PA",), section: str = "impression",
-                min_chars: int = 7, max_tokens: int | None = CLIP_CONTEXT, no_finding_cap: int | None = None,
+                min_chars: int | None = 7, max_tokens: int | None = CLIP_CONTEXT, no_finding_cap: int | None = None,
                 limit: int | None = None, seed: int = 0, check_images: bool = True, **_: Any) -> PromptTable:
         if section not in SECTION_CHOICES:
             raise InputError(f"mimic-cxr: unknown section {section!r}; choose from {', '.join(SECTION_CHOICES)}")
@@ -158,11 +153,9 @@ class MimicCXR(Dataset):
             if not text:
                 skips.skip(f"no {section} section", where)
                 continue
-            if len(text) < min_chars:
-                skips.skip(f"impression shorter than {min_chars} characters", where)
-                continue
-            if max_tokens and clip_token_count(text) + 2 > max_tokens:
-                skips.skip(f"impression longer than {max_tokens} CLIP tokens", where)
+            dropped = text_filter(text, min_chars, max_tokens)
+            if dropped:
+                skips.skip(dropped.replace("text", "impression", 1), where)
                 continue
             image = self.image_path(subject, study, dicom)
             if check_images and not (self.root / image).is_file():
@@ -171,18 +164,7 @@ class MimicCXR(Dataset):
             rows.append({"prompt_id": dicom, "text": text, **labels[study], "view": view, "image_path": image,
                          "subject_id": subject, "study_id": study, "official_split": official, "text_source": source})
         rows.sort(key=lambda r: (r["subject_id"], r["study_id"], r["prompt_id"]))
-        rng = random.Random(seed)
-        if no_finding_cap is not None:
-            normal = [i for i, r in enumerate(rows) if r["No Finding"] == 1.0]
-            if len(normal) > no_finding_cap:
-                drop = set(rng.sample(normal, len(normal) - no_finding_cap))
-                for i in drop:
-                    skips.skip(f"No Finding cap ({no_finding_cap})", f"dicom_id {rows[i]['prompt_id']}")
-                rows = [r for i, r in enumerate(rows) if i not in drop]
-        if limit is not None and len(rows) > limit:
-            chosen = sorted(rng.sample(range(len(rows)), limit))
-            skips.counts[f"beyond --limit {limit} (seeded sample)"] += len(rows) - limit
-            rows = [rows[i] for i in chosen]
+        rows = cap_and_sample(rows, skips, no_finding_cap, limit, seed)
         description = {"dataset": self.name, "licence": self.licence, "has_images": True, "root": str(self.root),
                        "split": split, "views": sorted(wanted_views) if wanted_views else "all", "section": section,
                        "filters": {"min_chars": min_chars, "max_clip_tokens": max_tokens,

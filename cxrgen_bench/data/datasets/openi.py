@@ -8,8 +8,6 @@ Licence (stated in every XML): CC BY-NC-ND 4.0.
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import importlib.util
 import tarfile
 import xml.etree.ElementTree as ET
@@ -19,7 +17,7 @@ from typing import Any, Iterator
 from ...errors import InputError
 from ..labeller import label_report
 from ..sections import clean_text
-from .base import Dataset, PromptTable, Skips
+from .base import Dataset, PromptTable, Skips, cap_and_sample, open_table, text_filter
 
 LICENCE = "CC BY-NC-ND 4.0 (http://creativecommons.org/licenses/by-nc-nd/4.0/), Indiana University via NLM OpenI"
 VIEW_ORDER = ("PA", "AP", "LATERAL", "LL", "RL")
@@ -73,10 +71,15 @@ class OpenI(Dataset):
         path = torchxrayvision_data() / "nlmcxr_dicom_metadata.csv.gz"
         if not path.is_file():
             return {}
-        with gzip.open(path, "rt", encoding="utf-8-sig") as f:
-            return {row["imageid"]: row["View Position"].strip() for row in csv.DictReader(f)}
+        header, rows = open_table(path)
+        missing = [c for c in ("imageid", "View Position") if c not in header]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header)}")
+        return {row["imageid"]: (row["View Position"] or "").strip() for row in rows}
 
-    def prompts(self, section: str = "impression", views: tuple[str, ...] | None = None, **_: Any) -> PromptTable:
+    def prompts(self, section: str = "impression", views: tuple[str, ...] | None = None, min_chars: int | None = None,
+                max_tokens: int | None = None, no_finding_cap: int | None = None, limit: int | None = None,
+                seed: int = 0, **_: Any) -> PromptTable:
         if section not in ("impression", "findings", "impression-or-fallback"):
             raise InputError(f"openi: unknown section {section!r}")
         view_of = self.views()
@@ -96,11 +99,18 @@ class OpenI(Dataset):
             if views and not set(image_views) & set(views):
                 skips.skip(f"no image with view in {','.join(views)}", where)
                 continue
+            dropped = text_filter(text, min_chars, max_tokens)
+            if dropped:
+                skips.skip(dropped, where)
+                continue
             rows.append({"prompt_id": f"openi-{report['uid']}", "text": text, **label_report(text),
                          "view": image_views[0] if image_views else "", "image_path": "",
                          "mesh_major": ";".join(report["mesh_major"]), "image_ids": ";".join(report["image_ids"]),
                          "findings": report["findings"]})
+        rows = cap_and_sample(rows, skips, no_finding_cap, limit, seed)
         description = {"dataset": self.name, "licence": self.licence, "has_images": False, "section": section,
+                       "filters": {"min_chars": min_chars, "max_clip_tokens": max_tokens,
+                                   "no_finding_cap": no_finding_cap, "limit": limit, "seed": seed},
                        "labels": "rule-based labeller (cxrgen_bench.data.labeller) on the prompt text",
                        "views": list(views) if views else "all", "reports_read": n, "prompts": len(rows),
                        "skipped": skips.as_dict()}

@@ -16,14 +16,12 @@ in the prompt text.
 from __future__ import annotations
 
 import ast
-import csv
-import gzip
 from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
 from ..labels import CHEXPERT_14
-from .base import Dataset, PromptTable, Skips
+from .base import Dataset, PromptTable, Skips, cap_and_sample, open_table, text_filter
 from .openi import torchxrayvision_data
 
 CSV_NAME = "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv"
@@ -91,18 +89,18 @@ class PadChest(Dataset):
         raise InputError(f"{folder}: {CSV_NAME}(.gz) not found; --root must be the PadChest folder")
 
     def prompts(self, views: tuple[str, ...] | None = None, limit: int | None = None, seed: int = 0,
-                check_images: bool = True, **_: Any) -> PromptTable:
+                check_images: bool = True, min_chars: int | None = None, max_tokens: int | None = None,
+                no_finding_cap: int | None = None, **_: Any) -> PromptTable:
         path = self.csv_path()
         has_images = self.root is not None
         skips = Skips(strict=self.strict)
         wanted = {v.upper() for v in views} if views else None
         rows = []
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:  # -sig: a CSV re-saved by Excel
-            reader = csv.DictReader(f)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        header, reader = open_table(path)
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        if True:  # (the rows are read in one pass)
             for line, row in enumerate(reader, start=2):
                 where = f"{path.name}, row {line} ({row['ImageID']})"
                 view = VIEWS.get((row["ViewPosition_DICOM"] or "").strip().upper(), "")
@@ -134,18 +132,19 @@ class PadChest(Dataset):
                 text = build_prompt(age, SEXES.get((row["PatientSex_DICOM"] or "").strip(), "unknown sex"), view or
                                     "unknown", (row["Projection"] or "").strip(), (row["Modality_DICOM"] or "").strip(),
                                     ", ".join(terms))
+                dropped = text_filter(text, min_chars, max_tokens)
+                if dropped:
+                    skips.skip(dropped, where)
+                    continue
                 rows.append({"prompt_id": row["ImageID"], "text": text, **chexpert_labels(labels), "view": view,
                              "image_path": image if has_images else "", "padchest_labels": ";".join(labels)})
-        if limit is not None and len(rows) > limit:
-            import random
-
-            chosen = sorted(random.Random(seed).sample(range(len(rows)), limit))
-            skips.counts[f"beyond --limit {limit} (seeded sample)"] += len(rows) - limit
-            rows = [rows[i] for i in chosen]
+        rows = cap_and_sample(rows, skips, no_finding_cap, limit, seed)
         description = {"dataset": self.name, "licence": self.licence, "has_images": has_images, "csv": str(path),
                        "template": build_prompt(0, "{sex}", "{V}", "{P}", "{M}", "{labels}").replace("age 0", "age {A}"),
                        "labels": "CheXpert-14 mapped from PadChest labels (cxrgen_bench.data.datasets.padchest)",
-                       "views": sorted(wanted) if wanted else "all", "prompts": len(rows), "skipped": skips.as_dict()}
+                       "views": sorted(wanted) if wanted else "all", "prompts": len(rows), "skipped": skips.as_dict(),
+                       "filters": {"min_chars": min_chars, "max_clip_tokens": max_tokens,
+                                   "no_finding_cap": no_finding_cap, "limit": limit, "seed": seed}}
         return PromptTable(rows, description, extra_columns=("padchest_labels",))
 
     @staticmethod

@@ -39,8 +39,9 @@ class TextEncoder(Model):
         if extraction not in EXTRACTIONS:
             raise InputError(f"unknown extraction {extraction!r}; choose from {', '.join(EXTRACTIONS)}")
         if extraction not in self.extractions:
-            raise InputError(f"text encoder {self.name} ({self.provenance.get('path', '')}) has no {extraction!r} "
-                             f"extraction; it has {', '.join(self.extractions)}")
+            where = f" ({self.provenance['path']})" if self.provenance.get("path") else ""
+            raise InputError(f"text encoder {self.name}{where} has no {extraction!r} extraction; it has "
+                             f"{', '.join(self.extractions)} (--extraction)")
 
     def embedding_key(self, extraction: str) -> str:
         self.check(extraction)
