@@ -16,12 +16,14 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)  # merge keys (<<: *anchor) may be overridden: only explicit repeats count
+    # only keys written in this mapping count: a key a merge (<<: *anchor) brings in may be overridden
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
-        if key in seen and seen[key] != line:
+        if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"{key!r} appears twice (lines {seen[key]} and {line}): one of them would be lost",
                 key_node.start_mark)

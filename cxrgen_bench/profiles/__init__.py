@@ -15,6 +15,7 @@ import yaml
 
 from ..errors import InputError
 from ..registry import PROFILES
+from ..yamlfile import load_yaml
 
 _HERE = Path(__file__).parent
 
@@ -36,11 +37,8 @@ class Profile:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"{path}: cannot read profile: {exc}") from exc
+        data = load_yaml(path, "a profile")
+        text = path.read_text(encoding="utf-8")
         if data and data.get("extends"):
             # A derived profile: the base's settings with these overrides; the hash covers both texts.
             base = get_profile(data.pop("extends"))
