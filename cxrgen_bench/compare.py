@@ -34,9 +34,39 @@ def usable(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry.get("value") is not None and not entry.get("error")
 
 
+def gap_entry(metrics: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The results entry "KEY@ATTRIBUTE" stands for: the gap between the best and the worst group of a metric
+    scored with --by (lower is better), with its replicates, as an entry `compare_metric` reads; and
+    "KEY@ATTRIBUTE.worst": the worst group's own value (the metric's direction)."""
+    base, _, rest = key.partition("@")
+    attribute, _, part = rest.partition(".")
+    entry = metrics.get(base) or {}
+    view = (entry.get("subgroups") or {}).get(attribute)
+    if not view:
+        return None
+    boot = entry.get("bootstrap") or {}
+    if part == "worst":
+        worst = view["groups"].get(view.get("worst") or "", {})
+        return {"value": worst.get("value"), "version": entry.get("version")}
+    gap = view.get("gap") or {}
+    out = {"value": gap.get("value"), "version": entry.get("version")}
+    if gap.get("replicates") and boot:
+        out["bootstrap"] = {"replicates": gap["replicates"], "seed": boot.get("seed"), "resamples": boot.get("resamples"),
+                            "units_sha256": boot.get("units_sha256")}
+    return out
+
+
+def _direction(key: str) -> tuple[str, Any]:
+    """A gap is better smaller; the worst group reads like its metric."""
+    base, at, rest = key.partition("@")
+    card = find_card(base)
+    if at and not rest.endswith(".worst"):
+        return "lower", card
+    return (card.direction if card else "?"), card
+
+
 def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> MetricComparison:
-    card = find_card(key)
-    direction = card.direction if card else "?"
+    direction, card = _direction(key)
     if not usable(ea) or not usable(eb):
         missing = "first" if not usable(ea) else "second"
         return MetricComparison(key, direction, (ea or {}).get("value"), (eb or {}).get("value"), None, None, None,
@@ -62,4 +92,16 @@ def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | Non
 
 def compare(result_a: dict[str, Any], result_b: dict[str, Any]) -> list[MetricComparison]:
     keys = sorted(set(result_a["metrics"]) | set(result_b["metrics"]))
-    return [compare_metric(k, result_a["metrics"].get(k), result_b["metrics"].get(k)) for k in keys]
+    rows = [compare_metric(k, result_a["metrics"].get(k), result_b["metrics"].get(k)) for k in keys]
+    for key in keys:  # the gaps between groups, where both runs were scored with --by
+        views = ((result_a["metrics"].get(key) or {}).get("subgroups") or {}).keys() & \
+            ((result_b["metrics"].get(key) or {}).get("subgroups") or {}).keys()
+        for attribute in sorted(views):
+            gap = f"{key}@{attribute}"
+            rows.append(compare_metric(gap, gap_entry(result_a["metrics"], gap), gap_entry(result_b["metrics"], gap)))
+    return rows
+
+
+def entry_of(metrics: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """A results entry by key, "KEY@ATTRIBUTE" (a gap) and "KEY@ATTRIBUTE.worst" included."""
+    return gap_entry(metrics, key) if "@" in key else metrics.get(key)

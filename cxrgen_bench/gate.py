@@ -9,6 +9,8 @@ Rules (YAML)::
       ms_ssim: {absolute: 0.02}
       classifier_auroc: {absolute: 0.01}
       "fid[clip-vit-b-32]": {ignore: true}
+      "fid[xrv-densenet121]@sex": {absolute: 1.0}      # the gap between the sexes (runs scored with --by sex)
+      "classifier_auroc@race.worst": {absolute: 0.01}  # the worst group's own value may not get worse
 
 A metric regresses when the candidate is worse than the baseline by more than the tolerance
 (the larger of `absolute` and `relative` × |baseline|; 0 when neither is given) and, if
@@ -27,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compare import compare_metric, usable
+from .compare import compare_metric, entry_of, usable
 from .errors import InputError
 from .registry import NoCardError, card_for, find_card
 from .results.store import profile_label
@@ -103,8 +105,9 @@ def load_rules(path: str | Path | None) -> dict[str, Any]:
         raise InputError(f"{path}: `metrics` maps metric keys to rules, e.g. ms_ssim: {{absolute: 0.02}}; "
                          f"not {metrics!r}")
     for key, rule in metrics.items():
-        if find_card(str(key)) is None:  # a typo would gate nothing: the rule would never meet its metric
-            raise InputError(f"{path}: rule {key!r} names no metric with a card ({card_problem(str(key))}); "
+        base = str(key).partition("@")[0]  # "KEY@sex": the gap between groups of a run scored with --by
+        if find_card(base) is None:  # a typo would gate nothing: the rule would never meet its metric
+            raise InputError(f"{path}: rule {key!r} names no metric with a card ({card_problem(base)}); "
                              "`cxrgen-bench ls metrics` lists them")
         _check_rule(path, repr(key), {} if rule is None else rule)
     if rules.get("default") is not None:
@@ -145,7 +148,7 @@ def run_gate(baseline: dict[str, Any], candidate: dict[str, Any], rules: dict[st
         if rule.get("ignore"):
             rows.append(GateRow(key, "?", None, None, None, None, None, "ignored"))
             continue
-        entries = {"baseline": baseline["metrics"].get(key), "candidate": candidate["metrics"].get(key)}
+        entries = {"baseline": entry_of(baseline["metrics"], key), "candidate": entry_of(candidate["metrics"], key)}
         comparison = compare_metric(key, entries["baseline"], entries["candidate"])
         if comparison.direction not in ("lower", "higher"):
             # Which way is worse comes from the metric's card only; without it nothing can be judged.

@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     subject.add_argument("--reference", help="folder of real images (needed by fid and the filtered classifier AUROC)")
     subject.add_argument("--prompts", help="prompts CSV: prompt_id, text and CheXpert label columns; its prompt ids "
                                            "and the images' must be the same (see --subset)")
+    subject.add_argument("--by", help="compute every metric per group of patients too, with the gap between the best "
+                                      "and the worst group: comma-separated sex, age_band, race, finding, or any "
+                                      "column of --prompts (e.g. view); groups from the prompts CSV's columns")
     subject.add_argument("--reference-prompts", help="CSV of the reference images' own prompts (prompt_id, text, "
                                                      "labels), for reference images without a generated counterpart: "
                                                      "retrieval's candidates")
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
         log=None if args.quiet else log, report_generator=args.report_generator,
         trust_remote_code=args.trust_remote_code, layout=args.layout, reference_layout=args.reference_layout,
-        subset=args.subset, allow_outside_paths=args.allow_outside_paths, reference_prompts=args.reference_prompts)
+        subset=args.subset, allow_outside_paths=args.allow_outside_paths, reference_prompts=args.reference_prompts,
+        by=args.by)
     progress = not (args.quiet or args.json)
     checkpoints = bool(args.text_encoder and checkpoint_folders(args.text_encoder))
     # the flags are checked before any work by the Python call each branch makes (checks.check_run_arguments)
@@ -128,7 +132,8 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     if kwargs.pop("report_generator") or kwargs.pop("trust_remote_code"):
         raise InputError("--report-generator reads images: it does not apply to text-encoder checkpoints")
     kwargs.pop("reference")
-    image_flags = [flag for flag in ("layout", "reference_layout", "subset", "allow_outside_paths", "reference_prompts")
+    image_flags = [flag for flag in ("layout", "reference_layout", "subset", "allow_outside_paths", "reference_prompts",
+                                     "by")
                    if kwargs.pop(flag)]
     if image_flags:
         raise InputError(f"--{image_flags[0].replace('_', '-')} reads image folders: it does not apply to "
@@ -147,6 +152,20 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
         if args.out:
             print(f"results written to {args.out}/step-*.json")
     return 1 if any(r["status"] == "partial" for r in results) else 0
+
+
+def subgroup_line(attribute: str, view: dict[str, Any]) -> str:
+    """"by sex: female 23.1 (n=24), male 30.2 (n=24); gap 7.1 [2.0, 12.3], worst male"."""
+    def cell(group: str, row: dict[str, Any]) -> str:
+        if row.get("value") is not None:
+            return f"{group} {row['value']:.4g} (n={row['n']})"
+        return f"{group} {'too small' if row.get('too_small') else 'unknown group' if row.get('unknown') else 'n/a'}" \
+               f" (n={row['n']})"
+    gap = view["gap"]
+    said = "no gap" if gap["value"] is None else f"gap {gap['value']:.4g}" + (
+        f" [{gap['ci'][0]:.4g}, {gap['ci'][1]:.4g}]" if gap.get("ci") else "") + f", worst {view['worst']}"
+    matched = f"; matched n={view['matched_n']}" if view.get("matched_n") else ""
+    return f"by {attribute}: " + ", ".join(cell(g, r) for g, r in view["groups"].items()) + f"; {said}{matched}"
 
 
 def format_summary(result: dict[str, Any]) -> str:
@@ -176,6 +195,8 @@ def format_summary(result: dict[str, Any]) -> str:
         lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")
         for warning in entry.get("warnings", []):
             lines.append(f"      note: {warning}")
+        for attribute, view in (entry.get("subgroups") or {}).items():
+            lines.append("      " + subgroup_line(attribute, view))
     if unavailable:
         lines.append("unavailable models (each named once; the metrics above that need them were not computed):")
         for name, info in unavailable.items():

@@ -330,6 +330,8 @@ class Prompt:
     text: str
     labels: dict[str, float | None]  # CheXpert name → 1, 0, −1 or None (blank)
     image_path: str | None = None  # relative to the dataset root, where the dataset has images
+    # every other column (sex, age, race, view, ...), as written: what subgroups are read from
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -340,6 +342,7 @@ class PromptSet:
     sha256: str
     # the CSV of the reference images' prompts merged in (`with_reference`), as its describe() gave it
     reference: dict | None = None
+    attribute_names: tuple[str, ...] = ()  # the other columns (sex, age, race, view, ...), in CSV order
 
     @classmethod
     def from_csv(cls, path: str | Path) -> "PromptSet":
@@ -361,12 +364,16 @@ class PromptSet:
                     if not text:
                         raise InputError(f"{where}: empty prompt text for prompt_id {pid!r}")
                     labels = {name: parse_label(row.get(name), f"{where}, column {name!r}") for name in label_names}
-                    prompts[pid] = Prompt(pid, text, labels, (row.get("image_path") or "").strip() or None)
+                    attributes = {c: (row.get(c) or "").strip() for c in header
+                                  if c not in label_names and c not in ("prompt_id", "text", "image_path")}
+                    prompts[pid] = Prompt(pid, text, labels, (row.get("image_path") or "").strip() or None, attributes)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from exc
         if not prompts:
             raise InputError(f"{path}: no prompts")
-        return cls(path=path, prompts=prompts, label_names=label_names, sha256=sha256_file(path))
+        columns = tuple(c for c in header if c not in label_names and c not in ("prompt_id", "text", "image_path"))
+        return cls(path=path, prompts=prompts, label_names=label_names, sha256=sha256_file(path),
+                   attribute_names=columns)
 
     def describe(self) -> dict:
         out = {"path": str(self.path), "sha256": self.sha256, "n_prompts": len(self.prompts),
@@ -388,7 +395,8 @@ class PromptSet:
                                  "or labels; an id names one prompt")
             merged.setdefault(pid, prompt)
         digest = hashlib.sha256((self.sha256 + other.sha256).encode()).hexdigest()
-        return PromptSet(self.path, merged, self.label_names, digest, reference=other.describe())
+        names = self.attribute_names + tuple(c for c in other.attribute_names if c not in self.attribute_names)
+        return PromptSet(self.path, merged, self.label_names, digest, reference=other.describe(), attribute_names=names)
 
     def subset(self, n: int) -> "PromptSet":
         """A fixed subset of n prompts: those with the smallest sha256(prompt_id), so the choice does not
@@ -397,10 +405,12 @@ class PromptSet:
             return self
         chosen = sorted(self.prompts, key=lambda pid: hashlib.sha256(pid.encode()).hexdigest())[:n]
         digest = hashlib.sha256((self.sha256 + json.dumps(sorted(chosen))).encode()).hexdigest()
-        return PromptSet(self.path, {pid: self.prompts[pid] for pid in chosen}, self.label_names, digest)
+        return PromptSet(self.path, {pid: self.prompts[pid] for pid in chosen}, self.label_names, digest,
+                         self.reference, self.attribute_names)
 
     def restrict(self, prompt_ids: Iterable[str]) -> "PromptSet":
         """The prompts among ``prompt_ids`` (a subset the caller asked for), with a sha256 of the choice."""
         chosen = sorted(set(prompt_ids) & set(self.prompts))
         digest = hashlib.sha256((self.sha256 + json.dumps(chosen)).encode()).hexdigest()
-        return PromptSet(self.path, {pid: self.prompts[pid] for pid in chosen}, self.label_names, digest)
+        return PromptSet(self.path, {pid: self.prompts[pid] for pid in chosen}, self.label_names, digest,
+                         self.reference, self.attribute_names)

@@ -44,6 +44,7 @@ class RunOptions:
     log: Callable[[str], None] = lambda msg: None
     # how the inputs were read (layout, subset, allow_outside_paths), recorded in run.settings
     settings: dict[str, Any] = field(default_factory=dict)
+    by: tuple[str, ...] = ()  # attributes of the prompts to compute every metric per group of (--by)
 
 
 class EvaluationContext:
@@ -60,6 +61,16 @@ class EvaluationContext:
         self._shared: dict[tuple[str, str], Any] = {}  # see shared_model
         # files a metric leaves beside the results (name suffix → text), e.g. the generated reports as CSV
         self.artifacts: dict[str, str] = {}
+
+    def for_subject(self, subject: Subject) -> "EvaluationContext":
+        """The same run (models, cache, options) on another subject, e.g. one group of patients' images; quiet,
+        and what it loads stays shared."""
+        from dataclasses import replace
+
+        other = EvaluationContext(subject, self.profile, self.cache, replace(self.options, progress=False))
+        other._backbones, other._shared, other.unavailable = self._backbones, self._shared, self.unavailable
+        other._other_models = self._other_models
+        return other
 
     # --- run options metrics read ---------------------------------------------------------------
     @property

@@ -151,6 +151,38 @@ PLOTS: dict[str, tuple[Callable[[list[dict[str, Any]], Card, Path], Path | None]
 }
 
 
+def by_subgroup(entries: list[dict[str, Any]], key: str, attribute: str, path: Path) -> Path | None:
+    """A metric per group of patients, one series per model, with each group's 95% CI as an error bar."""
+    shown = [e for e in entries if ((e.get("metrics", {}).get(key) or {}).get("subgroups") or {}).get(attribute)]
+    if not shown:
+        return None
+    groups = sorted({g for e in shown for g, r in e["metrics"][key]["subgroups"][attribute]["groups"].items()
+                     if r.get("value") is not None})
+    if not groups:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.8, 1.1 * len(groups) + 2.0), 3.4))
+    width = 0.8 / len(shown)
+    for i, e in enumerate(shown):
+        rows = e["metrics"][key]["subgroups"][attribute]["groups"]
+        x = np.arange(len(groups)) + (i - (len(shown) - 1) / 2) * width
+        values = [rows.get(g, {}).get("value") for g in groups]
+        y = np.array([np.nan if v is None else v for v in values], dtype=float)
+        lo = [max(0.0, v - r["ci"][0]) if (r := rows.get(g, {})).get("ci") and v is not None else 0.0
+              for g, v in zip(groups, values)]
+        hi = [max(0.0, r["ci"][1] - v) if (r := rows.get(g, {})).get("ci") and v is not None else 0.0
+              for g, v in zip(groups, values)]
+        ax.errorbar(x, y, yerr=[lo, hi], fmt="o", capsize=3, label=display_name(e))
+    ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+    ax.set_xlabel(f"group ({attribute}); bars: 95% CI")
+    ax.set_ylabel(key)
+    ax.legend(fontsize=7, loc="best")
+    _calibration_note(fig, shown)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
 def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict[str, str]:
     """Every plot the cards ask for: caption → path relative to the board folder."""
     drawn = {}
@@ -164,4 +196,13 @@ def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict
         rel = "plots/" + file.format(**names)
         if function(entries, card, folder / rel):
             drawn[caption.format(**names)] = rel
+    # per group of patients (score --by): the headline metric of each attribute, as the Subgroups table lists it
+    views = sorted({(key, attribute) for e in entries for key, m in (e.get("metrics") or {}).items()
+                    for attribute, view in ((m or {}).get("subgroups") or {}).items()
+                    if (view.get("gap") or {}).get("value") is not None})  # one group: nothing to compare
+    for key, attribute in views[:8]:
+        slug = "".join(c if c.isalnum() else "-" for c in f"{key}-by-{attribute}").strip("-")
+        rel = f"plots/subgroups-{slug}.svg"
+        if by_subgroup(entries, key, attribute, folder / rel):
+            drawn[f"{key} by {attribute} (score --by)"] = rel
     return drawn

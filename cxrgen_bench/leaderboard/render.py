@@ -319,6 +319,35 @@ def arrow(col: Column) -> str:
     return {"lower": "↓", "higher": "↑"}.get(col.direction or "", "?")
 
 
+# --- subgroups (score --by) --------------------------------------------------------------------------
+
+SUBGROUP_HEADER = ["model", "metric", "by", "groups: value (n)", "gap [95% CI]", "worst"]
+
+
+def subgroup_rows(entries: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """(profile, cells) for every metric computed per group: whom each model serves worse."""
+    out = []
+    for e in entries:
+        if e.get("kind") != "measured":
+            continue
+        for key, m in sorted((e.get("metrics") or {}).items()):
+            for attribute, view in sorted(((m or {}).get("subgroups") or {}).items()):
+                card = find_card(key)
+                column = Column(key, key, card)
+                groups = "; ".join(
+                    f"{g} {fmt(r['value'], column)} ({r['n']})" if r.get("value") is not None else
+                    f"{g} {'too small' if r.get('too_small') else '—'} ({r['n']})" for g, r in view["groups"].items())
+                gap = view.get("gap") or {}
+                gap_text = "—" if gap.get("value") is None else fmt(gap["value"], column) + (
+                    f" [{fmt(gap['ci'][0], column)}, {fmt(gap['ci'][1], column)}]" if gap.get("ci") else "")
+                if view.get("matched_n"):
+                    gap_text += f", matched n = {view['matched_n']}"
+                out.append((profile_label(e["profile"]),
+                            [row_name(e), f"{column.label if card is None else card.column_label(key)} {arrow(column)}",
+                             attribute, groups, gap_text, str(view.get("worst") or "—")]))
+    return out
+
+
 # --- Markdown --------------------------------------------------------------------------------------
 
 def _md_escape(text: str) -> str:
@@ -360,8 +389,16 @@ def _meta_markdown(views: list[tuple[str, list[str], list[str], list[list[str]]]
     return lines
 
 
+def _by_profile(rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[list[str]]]]:
+    grouped: dict[str, list[list[str]]] = {}
+    for profile, cells in rows:
+        grouped.setdefault(profile, []).append(cells)
+    return sorted(grouped.items())
+
+
 def markdown(tables: list[Table], plot_files: dict[str, str],
-             views: list[tuple[str, list[str], list[str], list[list[str]]]] = ()) -> str:
+             views: list[tuple[str, list[str], list[str], list[list[str]]]] = (),
+             subgroups: list[tuple[str, list[str]]] = ()) -> str:
     lines = ["# cxrgen-bench leaderboard", "",
              "Rebuilt from `leaderboard/entries/` by `cxrgen-bench leaderboard build`. "
              "**Bold**: best in column; _italic_: second best. ↓/↑: lower/higher is better. "
@@ -377,6 +414,13 @@ def markdown(tables: list[Table], plot_files: dict[str, str],
             cells = ranked_cells(t, i, e, str, "**{}**", "_{}_")  # numbers formatted here: "[a, b]" is a CI
             lines.append(f"| {_md_escape(row_name(e))} | " + " | ".join(cells) + " |")
         lines.append("")
+    for profile, rows in _by_profile(subgroups):
+        lines += [f"## Subgroups — profile {profile}", "",
+                  "Each metric on each group's own images (against the same group's real images for metrics that "
+                  "compare); gap: best − worst group with a 95% CI from the same resamples; groups under the profile's "
+                  "minimum size are not ranked (`score --by`).", "",
+                  "| " + " | ".join(SUBGROUP_HEADER) + " |", "|---|" + "---|" * (len(SUBGROUP_HEADER) - 1)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in cells) + " |" for cells in rows] + [""]
     for title, file in plot_files.items():
         lines += [f"![{title}]({file})", ""]
     lines += _meta_markdown(list(views))
@@ -398,7 +442,8 @@ details{margin:-1rem 0 1.5rem}details>summary{cursor:pointer;color:#345;font-siz
 
 
 def html_page(tables: list[Table], plot_files: dict[str, str],
-              views: list[tuple[str, list[str], list[str], list[list[str]]]] = ()) -> str:
+              views: list[tuple[str, list[str], list[str], list[list[str]]]] = (),
+              subgroups: list[tuple[str, list[str]]] = ()) -> str:
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>cxrgen-bench leaderboard</title>", f"<style>{STYLE}</style></head><body>",
@@ -428,6 +473,13 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
             row_title = esc(e["source"]["citation"]) if e["kind"] == "reported" else esc(e["name"])
             out.append(f'<tr class="{kind}"><td title="{row_title}">{esc(row_name(e))}</td>{"".join(cells)}</tr>')
         out.append("</tbody></table>" + ("</details>" if breakdown else ""))
+    for n, (profile, rows) in enumerate(_by_profile(subgroups)):
+        out.append(f'<h2 id="subgroups-{n}">Subgroups — profile {esc(profile)}</h2>')
+        out.append('<table data-section="subgroups"><caption>Each metric on each group\'s own images; gap: best − '
+                   'worst group with a 95% CI; groups under the minimum size are not ranked (score --by).</caption>'
+                   "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in SUBGROUP_HEADER) + "</tr></thead><tbody>"
+                   + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>" for cells in rows)
+                   + "</tbody></table>")
     for title, file in plot_files.items():
         out.append(f'<figure><img src="{esc(file)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>')
     if views:
@@ -462,7 +514,7 @@ def _csv_cell(value: Any) -> Any:
     return " ".join(value.splitlines())
 
 
-def csv_text(tables: list[Table]) -> str:
+def csv_text(tables: list[Table], entries: list[dict[str, Any]] = ()) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "profile", "entry", "model", "kind", "metric", "column", "direction", "value",
@@ -477,6 +529,20 @@ def csv_text(tables: list[Table]) -> str:
                         t.section.slug, t.profile, e["name"], e["model"]["name"], e["kind"], c.key, c.label,
                         c.direction or "", repr(v["value"]), v.get("std") if not c.per_class else "",
                         ci[0] if ci else "", ci[1] if ci else "")])
+    for e in entries:  # per group of patients (score --by): one row per group and one per gap
+        if e.get("kind") != "measured":
+            continue
+        for key, m in sorted((e.get("metrics") or {}).items()):
+            for attribute, view in sorted(((m or {}).get("subgroups") or {}).items()):
+                card = find_card(key)
+                for group, r in list(view["groups"].items()) + [("gap", view.get("gap") or {})]:
+                    if r.get("value") is None:
+                        continue
+                    ci = r.get("ci")
+                    w.writerow([_csv_cell(cell) for cell in (
+                        "subgroups", profile_label(e["profile"]), e["name"], e["model"]["name"], e["kind"], key,
+                        f"{attribute}={group}", "lower" if group == "gap" else (card.direction if card else ""),
+                        repr(r["value"]), "", ci[0] if ci else "", ci[1] if ci else "")])
     return buf.getvalue()
 
 
@@ -515,8 +581,10 @@ def build(entries: list[dict[str, Any]], out: str | Path,
                    key=lambda c: (c.board_section.order, c.order, c.name))
     plot_files = plots.draw(entries, cards, out)
     views = meta_views(meta or {})
-    files = {"README.md": markdown(boards, plot_files, views), "index.html": html_page(boards, plot_files, views),
-             "leaderboard.csv": csv_text(tables), "leaderboard.tex": latex(tables)}
+    groups = subgroup_rows(entries)
+    files = {"README.md": markdown(boards, plot_files, views, groups),
+             "index.html": html_page(boards, plot_files, views, groups),
+             "leaderboard.csv": csv_text(tables, entries), "leaderboard.tex": latex(tables)}
     written = {}
     for name, text in files.items():
         atomic_write_text(out / name, text)

@@ -33,6 +33,8 @@ class Profile:
     # what still differs from the evaluation the profile is named after (recorded in results)
     differences: tuple[str, ...] = ()
     overrides: tuple[str, ...] = ()  # "metrics.ms_ssim.resize=512", as --set gave them (normalised)
+    # how `--by` forms groups: min_size, age_bands, race_groups, matched_sizes (data/subgroups.py)
+    subgroups: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
@@ -43,6 +45,7 @@ class Profile:
             # A derived profile: the base's settings with these overrides; the hash covers both texts.
             base = get_profile(data.pop("extends"))
             data = _merge({"backbones": base.backbones, "metrics": base.metrics, "generation": base.generation,
+                           "subgroups": base.subgroups,
                            "calibration": base.calibration, "description": base.description,
                            "differences": list(base.differences)}, data)
             text = base.sha256 + text
@@ -52,6 +55,7 @@ class Profile:
         return cls(name=data["name"], version=str(data["version"]), description=str(data.get("description", "")).strip(),
                    backbones=data["backbones"], metrics=data["metrics"], calibration=bool(data.get("calibration", False)),
                    sha256=hashlib.sha256(text.encode()).hexdigest(), generation=dict(data.get("generation") or {}),
+                   subgroups=dict(data.get("subgroups") or {}),
                    differences=tuple(str(d) for d in data.get("differences") or ()))
 
     def backbone(self, name: str) -> dict[str, Any]:
@@ -79,7 +83,8 @@ class Profile:
 
     def settings(self) -> dict[str, Any]:
         """Every setting as KEY=VALUE lines would name it (`cxrgen-bench ls profiles NAME`)."""
-        return dict(_flatten({"backbones": self.backbones, "metrics": self.metrics, "generation": self.generation}))
+        return dict(_flatten({"backbones": self.backbones, "metrics": self.metrics, "generation": self.generation,
+                              "subgroups": self.subgroups}))
 
     def with_overrides(self, items: "list[str] | dict[str, Any]") -> "Profile":
         """This profile with single settings changed: ``["ms_ssim.samples_per_prompt=null", ...]`` (values
@@ -89,7 +94,8 @@ class Profile:
         pairs = list(items.items()) if isinstance(items, dict) else [_split_override(i) for i in items]
         if not pairs:
             return self
-        data = {"backbones": _copy(self.backbones), "metrics": _copy(self.metrics), "generation": dict(self.generation)}
+        data = {"backbones": _copy(self.backbones), "metrics": _copy(self.metrics), "generation": dict(self.generation),
+                "subgroups": _copy(self.subgroups)}
         done = list(self.overrides)
         for key, value in pairs:
             path = self._override_path(key)
@@ -105,7 +111,7 @@ class Profile:
             done.append(f"{'.'.join(path)}={json.dumps(value)}")
         digest = hashlib.sha256((self.sha256 + json.dumps(done)).encode()).hexdigest()
         return replace(self, backbones=data["backbones"], metrics=data["metrics"], generation=data["generation"],
-                       sha256=digest, overrides=tuple(done))
+                       subgroups=data["subgroups"], sha256=digest, overrides=tuple(done))
 
     def _override_path(self, key: str) -> list[str]:
         from ..registry import METRICS
@@ -115,6 +121,11 @@ class Profile:
             raise InputError(f"--set {key}=...: expected METRIC.SETTING=VALUE (e.g. ms_ssim.resize=512), "
                              "BACKBONE.SETTING=VALUE or generation.SETTING=VALUE")
         if parts[0] == "generation":
+            return parts
+        if parts[0] == "subgroups":
+            if parts[1] not in self.subgroups:
+                raise InputError(f"--set {key}: profile {self.name}'s subgroups block has no setting {parts[1]!r}; "
+                                 f"it has {', '.join(self.subgroups) or 'none'}")
             return parts
         if parts[0] not in ("metrics", "backbones"):
             if parts[0] in self.metrics or parts[0] in METRICS:

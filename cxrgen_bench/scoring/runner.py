@@ -111,6 +111,10 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                 f"{type(exc).__name__} in metric {name} ({METRICS.source(name)}): {exc}"
             ctx.log(f"metric {name} " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {message}"))
             entries = [metric.value(name, None, subject.n_units(), 0, error=message)]
+        if options.by and isinstance(subject, ImageSetSubject) and "training_budget" not in metric.card.requires:
+            from .subgroups import attach
+
+            attach(metric, entries, ctx, options.by)
         for entry in entries:
             if entry.get("value") is None and not entry.get("error") and not entry.get("undefined"):
                 # every null needs its reason: a metric that has none to give says so generically
@@ -126,7 +130,8 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
            "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
-                        "bootstrap_seed": options.bootstrap_seed, "offline": is_offline(), **options.settings}}
+                        "bootstrap_seed": options.bootstrap_seed, "offline": is_offline(), **options.settings,
+                        **({"by": list(options.by), "subgroups": prof.subgroups} if options.by else {})}}
     from ..threads import chosen
 
     if chosen():  # how many threads computed it, and why (a timing read beside it needs this)
@@ -207,7 +212,8 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
           extraction: str | Sequence[str] | None = None, report_generator: Any = None,
           trust_remote_code: bool = False, layout: str | None = None, reference_layout: str | None = None,
           subset: bool = False, allow_outside_paths: bool = False,
-          reference_prompts: str | Path | PromptSet | None = None) -> dict[str, Any]:
+          reference_prompts: str | Path | PromptSet | None = None,
+          by: str | Sequence[str] | None = None) -> dict[str, Any]:
     """Score an image set (``images``, with ``reference`` and ``prompts``; ``report_generator`` for rrg)
     or a text encoder (``text_encoder`` with ``reports``); see `evaluate`. ``progress=True`` shows
     progress on stderr.
@@ -217,7 +223,9 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
     prompts both the images and ``prompts`` hold (otherwise any difference is an error naming the ids)
     and records what was left out; ``allow_outside_paths=True`` accepts manifest paths outside the
     image folder (recorded). ``reference_prompts``: a CSV of the reference images' own prompts and labels,
-    for reference images without a generated counterpart (retrieval's candidates). The arguments are checked before any image is read, as on the command
+    for reference images without a generated counterpart (retrieval's candidates). ``by``: attributes of the
+    prompts ("sex,age_band,race,view,finding" or a column name) to compute every metric per group of,
+    with the gap between the best and the worst group (`scoring.subgroups`). The arguments are checked before any image is read, as on the command
     line (`checks.check_run_arguments`)."""
     check_run_arguments(out=out, device=device, metrics=metrics, profile=profile, batch_size=batch_size,
                         workers=workers, bootstrap=bootstrap)
@@ -226,10 +234,29 @@ def score(images: str | Path | ImageSet | None = None, reference: str | Path | I
                             allow_outside_paths, reference_prompts)
     flags = {"layout": layout, "reference_layout": reference_layout, "subset": subset,
              "allow_outside_paths": allow_outside_paths} if isinstance(subject, ImageSetSubject) else {}
+    attributes = parse_by(by, subject)
     return _score_subject(subject, metrics, profile=profile, weights=weights, out=out, model_name=model_name,
                           cache_dir=cache_dir, use_cache=use_cache, device=device, batch_size=batch_size,
                           workers=workers, allow_pickle=allow_pickle, strict=strict, bootstrap=bootstrap,
-                          bootstrap_seed=bootstrap_seed, log=log, progress=progress, settings=flags)
+                          bootstrap_seed=bootstrap_seed, log=log, progress=progress, settings=flags, by=attributes)
+
+
+def parse_by(by: str | Sequence[str] | None, subject: Subject) -> tuple[str, ...]:
+    """--by's attributes, checked against the prompts before any work (a column the CSV lacks is named)."""
+    if not by:
+        return ()
+    attributes = tuple(a.strip() for a in (by.split(",") if isinstance(by, str) else by) if a.strip())
+    if not isinstance(subject, ImageSetSubject):
+        raise InputError("--by groups the images of an image set by their prompts' attributes; this run scores "
+                         f"{subject.summary()}")
+    if subject.prompts is None:
+        raise InputError("--by reads each prompt's group from the prompts CSV: give --prompts with the attribute "
+                         "columns (sex, age, race, view, CheXpert labels)")
+    from ..data.subgroups import groups_of
+
+    for attribute in attributes:
+        groups_of(subject.prompts, attribute, {})  # raises naming the columns there are
+    return attributes
 
 
 def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profile: str | Profile = "roentgen2022",
@@ -238,7 +265,7 @@ def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profil
                    device: str = "cpu", batch_size: int = 32, workers: int | None = None, allow_pickle: bool = False,
                    strict: bool = False, bootstrap: int = 0, bootstrap_seed: int = 0,
                    log: Callable[[str], None] | None = None, progress: bool = False,
-                   settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   settings: Mapping[str, Any] | None = None, by: tuple[str, ...] = ()) -> dict[str, Any]:
     if metrics is None:
         if not isinstance(subject, ImageSetSubject):
             raise InputError("name the metrics to compute for a text encoder (--metrics)")
@@ -246,7 +273,7 @@ def _score_subject(subject: Subject, metrics: str | Sequence[str] | None, profil
     options = RunOptions(weights=dict(weights or {}), allow_pickle=allow_pickle, device=device,
                          batch_size=batch_size, workers=workers, strict=strict, bootstrap=bootstrap,
                          bootstrap_seed=bootstrap_seed, progress=progress, log=log or (lambda msg: None),
-                         settings=dict(settings or {}))
+                         settings=dict(settings or {}), by=tuple(by))
     return evaluate(subject, metrics, profile, out=out, model_name=model_name,
                     cache=Cache(cache_dir, enabled=use_cache), options=options)
 
