@@ -8,18 +8,23 @@ radiographs:
 - phantom-flips-laterality  renders the prompt's findings on the other side
 - phantom-mode-collapse     one image per prompt: every sample identical
 - phantom-degraded          faithful content, blurred, noisy, with lost contrast
+- phantom-ignores-demographics  renders the prompt's findings on a patient of its own choosing: the
+                            sex and age the prompt states are ignored (drawn from the sample's seed)
+- phantom-underserves-female  faithful, but degraded (as phantom-degraded) whenever the prompt is about a
+                            woman: a generator that serves one group worse
 - phantom-copies-training   a generator that memorised its training set: each sample is a training image
                             (the folder given as the model), picked by the sample's seed, resized to the
                             generation resolution, with faint noise (a near-copy, not a byte copy)
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from cxrgen_bench.calibration.phantom import Findings, random_findings, render
+from cxrgen_bench.calibration.phantom import Findings, random_demographics, random_findings, render
 from cxrgen_bench.calibration.reports import findings_from_text
 from cxrgen_bench.data.images import read_image
 from cxrgen_bench.data.manifest import ImageSet
@@ -45,8 +50,10 @@ class PhantomGenerator(Generator):
             findings = findings_from_text(request.text, rng)
         if self.mode == "flips-laterality":
             findings = findings.flipped()
+        if self.mode == "ignores-demographics":
+            findings = replace(findings, **random_demographics(np.random.default_rng([seed, 104729])))
         image = render(findings, seed, size=self.settings.resolution)
-        if self.mode == "degraded":
+        if self.mode == "degraded" or (self.mode == "underserves-female" and findings.sex == "female"):
             blurred = Image.fromarray(np.uint8(image * 255)).filter(ImageFilter.GaussianBlur(0.8))
             image = 0.5 + 0.85 * (np.asarray(blurred, np.float32) / 255 - 0.5) + rng.normal(0, 0.025, image.shape)
         return np.clip(image, 0, 1)
@@ -73,6 +80,16 @@ class ModeCollapse(PhantomGenerator):
 class Degraded(PhantomGenerator):
     name = "phantom-degraded"
     mode = "degraded"
+
+
+class IgnoresDemographics(PhantomGenerator):
+    name = "phantom-ignores-demographics"
+    mode = "ignores-demographics"
+
+
+class UnderservesFemale(PhantomGenerator):
+    name = "phantom-underserves-female"
+    mode = "underserves-female"
 
 
 class CopiesTraining(Generator):

@@ -37,6 +37,30 @@ IMAGES = {
 }
 
 
+# MIMIC-IV (hosp/patients.csv, hosp/admissions.csv) for the subjects above, in the shifted timeline
+STUDY_DATES = {"50000001": "21800506", "50000002": "21820101", "50000003": "21500312", "50000004": "21700101",
+               "50000005": "21900215", "50000006": "21910101", "50000007": "21600101"}
+PATIENTS = {  # subject: (gender, anchor_age, anchor_year)
+    "10000001": ("F", "52", "2180"), "11000002": ("M", "30", "2150"), "12000003": ("M", "70", "2168"),
+    "19000004": ("F", "45", "2190"), "13000006": ("F", "61", "2155"),
+}  # 19000005 and 14000007 have no patient row: unknown, counted
+ADMISSIONS = [  # (subject, race) — several rows a subject; 19000004's disagree
+    ("10000001", "WHITE"), ("10000001", "WHITE - OTHER EUROPEAN"), ("11000002", "BLACK/AFRICAN AMERICAN"),
+    ("12000003", "ASIAN - CHINESE"), ("19000004", "WHITE"), ("19000004", "HISPANIC/LATINO - PUERTO RICAN"),
+    ("13000006", "UNKNOWN"),
+]
+
+
+def make_mimic_iv(root: Path, gz: bool = True) -> Path:
+    (root / "hosp").mkdir(parents=True, exist_ok=True)
+    write_csv(root / "hosp" / "patients.csv", ["subject_id", "gender", "anchor_age", "anchor_year", "anchor_year_group",
+                                                "dod"], [[s, g, a, y, "2008 - 2010", ""] for s, (g, a, y) in PATIENTS.items()],
+              gz)
+    write_csv(root / "hosp" / "admissions.csv", ["subject_id", "hadm_id", "admittime", "race"],
+              [[s, str(20000000 + i), "2180-01-01 00:00:00", race] for i, (s, race) in enumerate(ADMISSIONS)], gz)
+    return root
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[str]], gz: bool) -> None:
     opener = gzip.open if gz else open
     with opener(str(path) + (".gz" if gz else ""), "wt", newline="", encoding="utf-8") as f:
@@ -50,8 +74,9 @@ def make_mimic(root: Path, gz: bool = True) -> Path:
     subject_of = {study: subject for study, (subject, _) in REPORTS.items()}
     write_csv(root / "mimic-cxr-2.0.0-split.csv", ["dicom_id", "study_id", "subject_id", "split"],
               [[d, s, subject_of[s], split] for d, (s, _, split) in IMAGES.items()], gz)
-    write_csv(root / "mimic-cxr-2.0.0-metadata.csv", ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"],
-              [[d, subject_of[s], s, view, "64", "64"] for d, (s, view, _) in IMAGES.items()], gz)
+    write_csv(root / "mimic-cxr-2.0.0-metadata.csv",
+              ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns", "StudyDate"],
+              [[d, subject_of[s], s, view, "64", "64", STUDY_DATES.get(s, "")] for d, (s, view, _) in IMAGES.items()], gz)
     write_csv(root / "mimic-cxr-2.0.0-chexpert.csv", ["subject_id", "study_id", *CHEXPERT_14],
               [[subject_of[s], s, *[LABELS[s].get(c, "") for c in CHEXPERT_14]] for s in REPORTS], gz)
     for study, (subject, text) in REPORTS.items():

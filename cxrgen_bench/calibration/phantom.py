@@ -14,11 +14,15 @@ Findings carry their radiographic signs:
 - edema: bilateral perihilar haze ("bat wing")
 - support devices: endotracheal tube, central venous line, pacemaker with leads, nasogastric tube
 
+Demographics, when a phantom has them (the subgroup known answers; none: rendered exactly as before):
+- sex: a wider thorax for male, a narrower one with breast shadows over the lower lung fields for female
+- age: bone density (ribs, clavicles, spine) falling with age, as osteopenia does
+
 Everything is vectorised numpy over one coordinate grid; a 256² image takes a few milliseconds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -44,6 +48,8 @@ class Findings:
     edema: bool = False
     devices: tuple[str, ...] = ()
     view: str = "PA"
+    sex: str | None = None  # "female" / "male"; None: not rendered (the phantoms before demographics)
+    age: int | None = None  # years; None: not rendered
 
     @property
     def normal(self) -> bool:
@@ -52,9 +58,9 @@ class Findings:
     def flipped(self) -> "Findings":
         """The same findings on the other side (for the flips-laterality stand-in)."""
         other = {"left": "right", "right": "left"}
-        return Findings(tuple(other[s] for s in self.effusion), self.effusion_size, self.cardiomegaly,
-                        tuple(other[s] for s in self.pneumothorax),
-                        tuple((other[s], lobe) for s, lobe in self.consolidation), self.edema, self.devices, self.view)
+        return replace(self, effusion=tuple(other[s] for s in self.effusion),
+                       pneumothorax=tuple(other[s] for s in self.pneumothorax),
+                       consolidation=tuple((other[s], lobe) for s, lobe in self.consolidation))
 
 
 def targets(findings: "Findings") -> np.ndarray:
@@ -65,6 +71,19 @@ def targets(findings: "Findings") -> np.ndarray:
         t[2 * i + 1] = "right" in values
     t[6], t[7], t[8] = findings.cardiomegaly, findings.edema, bool(findings.devices)
     return t
+
+
+def bone_density(age: int | None) -> float:
+    """Bones' share of their young-adult density: 1 with no age given, about 1.15 at 20 and 0.6 at 85."""
+    return 1.0 if age is None else float(np.clip(1.32 - 0.0085 * age, 0.5, 1.2))
+
+
+SEXES = ("female", "male")
+
+
+def random_demographics(rng: np.random.Generator) -> dict[str, object]:
+    """A sex and an age (20–89) for a phantom, drawn from its own generator."""
+    return {"sex": SEXES[int(rng.integers(2))], "age": int(rng.integers(20, 90))}
 
 
 def random_findings(rng: np.random.Generator, view: str | None = None) -> Findings:
@@ -134,7 +153,9 @@ def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
     if findings.view == "LATERAL":
         return _lateral(findings, rng, x, y, size)
     ap = findings.view == "AP"
-    body = _soft(_ellipse(x, y, 0.5, 0.62, 0.46, 0.62), 0.08)
+    width = {"male": 0.49, "female": 0.42}.get(findings.sex or "", 0.46)
+    bone = bone_density(findings.age)
+    body = _soft(_ellipse(x, y, 0.5, 0.62, width, 0.62), 0.08)
     img = 0.04 + 0.30 * body
     # lung fields: image left = patient's right
     lung_r = _soft(_ellipse(x, y, 0.31, 0.47, 0.16, 0.30), 0.12) * (y < 0.80)
@@ -146,7 +167,7 @@ def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
     phase = rng.uniform(0, 2 * np.pi)
     ribs = 0.5 + 0.5 * np.cos(2 * np.pi * (y * 9.0 - 0.9 * (x - 0.5) ** 2 * 4) + phase)
     ribs = (ribs > 0.72).astype(np.float32) * 0.06
-    lung_density = 0.16 - 0.20 * lungs + markings * lungs + ribs * (body > 0.5)
+    lung_density = 0.16 - 0.20 * lungs + markings * lungs + bone * ribs * (body > 0.5)
     img = img + lung_density * (lungs > 0)
     # pneumothorax: lateral rim without markings, visceral pleural line
     for side in findings.pneumothorax:
@@ -160,7 +181,10 @@ def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
         img = img + 0.09 * pleural_line
     # mediastinum, spine, heart
     spine = np.exp(-((x - 0.5) / 0.035) ** 2) * body
-    img = img + 0.20 * spine
+    img = img + 0.20 * bone * spine
+    if findings.sex == "female":  # breast soft-tissue shadows over the lower lung fields
+        breasts = _soft(_ellipse(x, y, 0.29, 0.74, 0.14, 0.10), 0.5) + _soft(_ellipse(x, y, 0.71, 0.74, 0.14, 0.10), 0.5)
+        img = img + 0.08 * breasts
     ctr = rng.uniform(0.56, 0.66) if findings.cardiomegaly else rng.uniform(0.40, 0.48)
     if ap:
         ctr += 0.04  # AP projection magnifies the heart
@@ -199,7 +223,7 @@ def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
     clav_y = 0.17 if ap else 0.21
     for sign in (-1, 1):
         clav = _line(x, y, [(0.5 + sign * 0.06, clav_y + 0.03), (0.5 + sign * 0.34, clav_y - 0.03)], 0.018)
-        img = img + 0.16 * clav
+        img = img + 0.16 * bone * clav
     # support devices
     for device in findings.devices:
         if device == "endotracheal tube":
@@ -227,7 +251,7 @@ def _lateral(findings: Findings, rng: np.random.Generator, x, y, size: int) -> n
     texture = _textures(size)[rng.integers(16)]
     img = img - 0.16 * lung + 0.03 * texture * lung
     spine = _soft(np.abs(x - 0.80) / 0.06, 0.5) * body
-    img = img + 0.22 * spine
+    img = img + 0.22 * bone_density(findings.age) * spine
     heart_size = 0.20 if findings.cardiomegaly else 0.14
     img = img + 0.2 * _soft(_ellipse(x, y, 0.32, 0.62, heart_size, 0.16), 0.1)
     if findings.effusion:

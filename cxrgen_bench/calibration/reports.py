@@ -84,8 +84,20 @@ def _sides(sentence: str, fallback: str) -> tuple[str, ...]:
     return (fallback,)
 
 
+DEMOGRAPHICS = re.compile(r"\b(\d{1,3})[- ]year[- ]old\b(?:[^.]*?)\b(female|male|woman|man)\b", re.IGNORECASE)
+
+
+def demographics_from_text(text: str) -> dict[str, object]:
+    """RoentGen-v2's prompt prefix, "50 year old White female.": the age and sex it states ({} when none)."""
+    m = DEMOGRAPHICS.search(text)
+    if not m:
+        return {}
+    return {"age": int(m.group(1)), "sex": {"woman": "female", "man": "male"}.get(m.group(2).lower(), m.group(2).lower())}
+
+
 def findings_from_text(text: str, rng: np.random.Generator) -> Findings:
-    """What a faithful generator renders for a prompt: findings stated as present or possible."""
+    """What a faithful generator renders for a prompt: findings stated as present or possible, and the
+    patient's age and sex when the prompt states them."""
     labels = label_report(text)
     present = lambda name: labels.get(name) in (1.0, -1.0)  # noqa: E731
     sents = sentences(text)
@@ -109,7 +121,8 @@ def findings_from_text(text: str, rng: np.random.Generator) -> Findings:
     devices = tuple(d for d, pattern in DEVICE_WORDS.items() if re.search(pattern, text.lower()))
     return Findings(effusion=effusion, effusion_size=size, cardiomegaly=present("Cardiomegaly"),
                     pneumothorax=pneumothorax, consolidation=consolidation, edema=present("Edema"),
-                    devices=devices if labels.get("Support Devices") != 0.0 else ())
+                    devices=devices if labels.get("Support Devices") != 0.0 else (),
+                    **demographics_from_text(text))
 
 
-__all__ = ["DEVICES", "findings_from_text", "write_report"]
+__all__ = ["DEVICES", "demographics_from_text", "findings_from_text", "write_report"]

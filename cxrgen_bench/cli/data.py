@@ -43,6 +43,11 @@ def _dataset_flags(p: argparse.ArgumentParser, out: bool) -> None:
     p.add_argument("--limit", type=positive_int, default=None, help="seeded sample of this many prompts (paper p19: 5000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the No Finding cap and --limit samples")
     p.add_argument("--no-image-check", action="store_true", help="do not check that image files exist")
+    p.add_argument("--demographics", help="(mimic-cxr) the MIMIC-IV folder: sex, age at the study and race joined from "
+                                          "hosp/patients.csv and hosp/admissions.csv by subject_id, in columns of their own")
+    p.add_argument("--demographic-prompts", action="store_true",
+                   help="(mimic-cxr, with --demographics) write prompts as RoentGen-v2 does: \"{age} year old {race} "
+                        "{sex}. {impression}\"")
     if out:
         p.add_argument("--out", help="CSV to write; its description goes beside it to the same name + .json "
                                       "(--out p19.csv: p19.csv.json)")
@@ -64,6 +69,11 @@ def _prompt_options(args: argparse.Namespace) -> dict[str, Any]:
     opts = {"split": args.split, "views": views, "section": args.section, "min_chars": args.min_chars,
             "max_tokens": None if args.max_tokens == 0 else args.max_tokens, "no_finding_cap": args.no_finding_cap,
             "limit": args.limit, "seed": args.seed, "check_images": not args.no_image_check}
+    if args.demographics or args.demographic_prompts:
+        if args.dataset != "mimic-cxr":
+            raise InputError(f"--demographics and --demographic-prompts join MIMIC-IV to mimic-cxr; {args.dataset} "
+                             "carries its own columns (padchest: sex and age) or none (openi)")
+        opts.update(demographics=args.demographics, demographic_prompts=args.demographic_prompts)
     # an option not given is each dataset's own default (MIMIC-CXR: PA views, 7 characters, 77 CLIP tokens)
     for name, given in (("views", args.views), ("min_chars", args.min_chars), ("max_tokens", args.max_tokens)):
         if given is None:

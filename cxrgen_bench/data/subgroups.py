@@ -37,6 +37,17 @@ SEXES = {"f": "female", "female": "female", "w": "female", "woman": "female",
          "m": "male", "male": "male", "man": "male"}
 
 
+def demographic_prompt(impression: str, age: float | None = None, sex: str | None = None,
+                       race: str | None = None) -> str:
+    """RoentGen-v2's prompt form, "{age} year old {race} {sex}. {impression}"; what is unknown is left out."""
+    parts = [f"{int(round(age))} year old" if age is not None else None, race if race and race != UNKNOWN else None,
+             sex if sex and sex != UNKNOWN else None]
+    who = " ".join(p for p in parts if p)
+    if not who:
+        return impression
+    return f"{who[0].upper()}{who[1:]}. {impression}" if age is None else f"{who}. {impression}"
+
+
 def settings(profile_block: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**DEFAULTS, **dict(profile_block or {})}
 

@@ -16,6 +16,7 @@ the official split; ``pNN`` or ``pNN-pMM`` = subject groups.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,6 +24,7 @@ from ...errors import InputError
 from ..labels import CHEXPERT_14, parse_label
 from ..sections import SECTION_CHOICES
 from ..tokens import CLIP_CONTEXT
+from ..subgroups import demographic_prompt
 from .base import Dataset, PromptTable, Skips, cap_and_sample, open_table, text_filter
 
 PREFIX = "mimic-cxr-2.0.0-"
@@ -94,9 +96,66 @@ class MimicCXR(Dataset):
         return images, test_studies
 
     def read_views(self) -> dict[str, str]:
+        return {dicom: view for dicom, (view, _) in self.read_metadata().items()}
+
+    def read_metadata(self) -> dict[str, tuple[str, str]]:
+        """dicom_id → (view, StudyDate as written: YYYYMMDD in the shifted timeline MIMIC-IV's anchor years share)."""
         path, reader, header = open_csv(self.root, "metadata")
         _require(path, header, ("dicom_id", "ViewPosition"))
-        return {row["dicom_id"]: (row["ViewPosition"] or "").strip().upper() for row in reader}
+        return {row["dicom_id"]: ((row["ViewPosition"] or "").strip().upper(), (row.get("StudyDate") or "").strip())
+                for row in reader}
+
+    # --- MIMIC-IV demographics (hosp/patients.csv, hosp/admissions.csv), joined by subject_id ----------
+    @staticmethod
+    def read_demographics(folder: Path) -> tuple[dict[str, tuple[str, str, str]], dict[str, set[str]]]:
+        """subject → (gender, anchor_age, anchor_year) from patients.csv, and subject → its race values over
+        its admissions from admissions.csv (older releases call the column `ethnicity`)."""
+        def table(stem: str) -> tuple[Path, list[str], Iterator[dict[str, str]]]:
+            for base in (folder, folder / "hosp"):
+                for name in (f"{stem}.csv", f"{stem}.csv.gz"):
+                    if (base / name).is_file():
+                        header, rows = open_table(base / name)
+                        return base / name, header, rows
+            raise InputError(f"{folder}: MIMIC-IV {stem}.csv(.gz) not found (looked in it and in its hosp/ folder); "
+                             "--demographics must be the MIMIC-IV folder")
+        path, header, rows = table("patients")
+        _require(path, header, ("subject_id", "gender", "anchor_age", "anchor_year"))
+        patients = {r["subject_id"]: (r["gender"], r["anchor_age"], r["anchor_year"]) for r in rows}
+        path, header, rows = table("admissions")
+        column = "race" if "race" in header else "ethnicity"
+        _require(path, header, ("subject_id", column))
+        races: dict[str, set[str]] = {}
+        for r in rows:
+            value = (r[column] or "").strip()
+            if value:
+                races.setdefault(r["subject_id"], set()).add(value)
+        return patients, races
+
+    @staticmethod
+    def demographics_of(subject: str, study_date: str, patients: dict[str, tuple[str, str, str]],
+                        races: dict[str, set[str]], counts: Counter) -> dict[str, Any]:
+        """A prompt's sex, age at the study and race group; unknown where missing or conflicting, counted."""
+        from ..subgroups import DEFAULTS, SEXES, UNKNOWN, race_group
+
+        gender, anchor_age, anchor_year = patients.get(subject, ("", "", ""))
+        sex = SEXES.get(gender.strip().lower(), UNKNOWN)
+        if sex == UNKNOWN:
+            counts["sex unknown (no MIMIC-IV patient row, or no gender)"] += 1
+        age: int | str = UNKNOWN
+        try:
+            age = int(anchor_age) + (int(study_date[:4]) - int(anchor_year) if study_date[:4].isdigit() else 0)
+            if not study_date[:4].isdigit():
+                counts["age from anchor_age (no StudyDate in the metadata)"] += 1
+        except ValueError:
+            counts["age unknown (no anchor_age/anchor_year)"] += 1
+        raw = sorted(races.get(subject, ()))
+        groups = {race_group(r, DEFAULTS["race_groups"]) for r in raw} - {UNKNOWN}
+        race = groups.pop() if len(groups) == 1 else UNKNOWN
+        if len(groups) > 0:
+            counts["race unknown (admissions disagree)"] += 1
+        elif not raw or race == UNKNOWN:
+            counts["race unknown (none recorded, or unmapped)"] += 1
+        return {"sex": sex, "age": age, "race": race, "race_raw": ";".join(raw)}
 
     # --- selection -------------------------------------------------------------------------------
     @staticmethod
@@ -119,14 +178,21 @@ class MimicCXR(Dataset):
 
     def prompts(self, split: str = "p19", views: tuple[str, ...] | None = ("PA",), section: str = "impression",
                 min_chars: int | None = 7, max_tokens: int | None = CLIP_CONTEXT, no_finding_cap: int | None = None,
-                limit: int | None = None, seed: int = 0, check_images: bool = True, **_: Any) -> PromptTable:
+                limit: int | None = None, seed: int = 0, check_images: bool = True, demographics: str | Path | None = None,
+                demographic_prompts: bool = False, **_: Any) -> PromptTable:
+        if demographic_prompts and not demographics:
+            raise InputError("--demographic-prompts needs --demographics (the MIMIC-IV folder with hosp/patients.csv and "
+                             "hosp/admissions.csv)")
         if section not in SECTION_CHOICES:
             raise InputError(f"mimic-cxr: unknown section {section!r}; choose from {', '.join(SECTION_CHOICES)}")
         extract = SECTION_CHOICES[section]
         skips = Skips(strict=self.strict)
         labels = self.read_labels(skips)
         images, test_studies = self.read_split()
-        view_of = self.read_views()
+        metadata = self.read_metadata()
+        view_of = {dicom: view for dicom, (view, _) in metadata.items()}
+        patients, races = self.read_demographics(Path(demographics)) if demographics else ({}, {})
+        counts: Counter = Counter()
         keep = self.split_filter(split, test_studies)
         wanted_views = {v.upper() for v in views} if views else None
         reports: dict[str, tuple[str, str] | None] = {}
@@ -153,6 +219,10 @@ class MimicCXR(Dataset):
             if not text:
                 skips.skip(f"no {section} section", where)
                 continue
+            who = self.demographics_of(subject, metadata[dicom][1], patients, races, counts) if demographics else {}
+            if demographic_prompts:  # RoentGen-v2's form; the CLIP-token filter reads the whole prompt
+                text = demographic_prompt(text, None if who["age"] == "unknown" else who["age"], who["sex"],
+                                          who["race"])
             dropped = text_filter(text, min_chars, max_tokens)
             if dropped:
                 skips.skip(dropped.replace("text", "impression", 1), where)
@@ -162,7 +232,8 @@ class MimicCXR(Dataset):
                 skips.skip("image file missing", f"{where}: {self.root / image}", malformed=True)
                 continue
             rows.append({"prompt_id": dicom, "text": text, **labels[study], "view": view, "image_path": image,
-                         "subject_id": subject, "study_id": study, "official_split": official, "text_source": source})
+                         "subject_id": subject, "study_id": study, "official_split": official, "text_source": source,
+                         **who})
         rows.sort(key=lambda r: (r["subject_id"], r["study_id"], r["prompt_id"]))
         rows = cap_and_sample(rows, skips, no_finding_cap, limit, seed)
         description = {"dataset": self.name, "licence": self.licence, "has_images": True, "root": str(self.root),
@@ -171,7 +242,19 @@ class MimicCXR(Dataset):
                                    "no_finding_cap": no_finding_cap, "limit": limit, "seed": seed},
                        "labels": "MIMIC-CXR CheXpert labeler output (mimic-cxr-2.0.0-chexpert.csv)",
                        "prompts": len(rows), "skipped": skips.as_dict()}
-        return PromptTable(rows, description, extra_columns=("subject_id", "study_id", "official_split", "text_source"))
+        extra = ("subject_id", "study_id", "official_split", "text_source")
+        if demographics:
+            from ..subgroups import DEFAULTS
+
+            description["demographics"] = {
+                "source": str(demographics), "joined_by": "subject_id",
+                "age": "anchor_age + (StudyDate year − anchor_year)", "race_groups": DEFAULTS["race_groups"],
+                "demographic_prompts": demographic_prompts,
+                "unknown": dict(sorted(counts.items())),
+                "prompts_per_group": {attr: dict(sorted(Counter(str(r[attr]) for r in rows).items()))
+                                      for attr in ("sex", "race")}}
+            extra += ("sex", "age", "race", "race_raw")
+        return PromptTable(rows, description, extra_columns=extra)
 
     def _read_report(self, path: Path, extract, skips: Skips, where: str) -> tuple[str, str] | None:
         try:

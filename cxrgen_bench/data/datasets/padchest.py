@@ -136,8 +136,10 @@ class PadChest(Dataset):
                 if dropped:
                     skips.skip(dropped, where)
                     continue
+                sex = {"F": "female", "M": "male"}.get((row["PatientSex_DICOM"] or "").strip(), "unknown")
                 rows.append({"prompt_id": row["ImageID"], "text": text, **chexpert_labels(labels), "view": view,
-                             "image_path": image if has_images else "", "padchest_labels": ";".join(labels)})
+                             "image_path": image if has_images else "", "padchest_labels": ";".join(labels),
+                             "sex": sex, "age": "unknown" if age is None else age})
         rows = cap_and_sample(rows, skips, no_finding_cap, limit, seed)
         description = {"dataset": self.name, "licence": self.licence, "has_images": has_images, "csv": str(path),
                        "template": build_prompt(0, "{sex}", "{V}", "{P}", "{M}", "{labels}").replace("age 0", "age {A}"),
@@ -145,7 +147,7 @@ class PadChest(Dataset):
                        "views": sorted(wanted) if wanted else "all", "prompts": len(rows), "skipped": skips.as_dict(),
                        "filters": {"min_chars": min_chars, "max_clip_tokens": max_tokens,
                                    "no_finding_cap": no_finding_cap, "limit": limit, "seed": seed}}
-        return PromptTable(rows, description, extra_columns=("padchest_labels",))
+        return PromptTable(rows, description, extra_columns=("padchest_labels", "sex", "age"))
 
     @staticmethod
     def _age(row: dict[str, str]) -> int | None:

@@ -1,0 +1,149 @@
+"""Demographic adherence (RoentGen-v2's quality check as a metric): the share of generated images whose
+predicted sex, age or race matches what the prompt states ("50 year old White female. ..."). One key per
+attribute: `adherence[sex]`, `adherence[age]` (within `age_tolerance` years, 16 as RoentGen-v2),
+`adherence[race]` (the predictor's categories; prompts of other groups are not checked and are counted).
+
+Predictors are attribute-predicting backbones (`models/image/attributes.py`; the profile's `predictors`
+names one per attribute); every image of a prompt is checked (`samples: all`), the bootstrap resamples
+prompts. Scored on the real images of the same prompts it gives the ceiling a generator can reach with
+these predictors. The images that fail go beside the results (`--out R.json` → `R.adherence-failures.csv`,
+the list RoentGen-v2 filters out). `--by sex` etc. break it down per group like any metric.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..card import Card
+from ..data.subgroups import UNKNOWN, groups_of, settings
+from ..errors import InputError, MetricError
+from ..functional.subgroups import group_gap
+from .base import Metric
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+
+ATTRIBUTES = ("sex", "age", "race")
+
+
+class DemographicAdherence(Metric):
+    card = Card(
+        name="adherence", version="1", direction="higher", value_range=(0.0, 1.0), label="Adherence",
+        summary="Share of generated images whose predicted sex, age (within a tolerance) or race matches the prompt's.",
+        requires=("images", "prompts", "image_encoder"), section="demographics", order=10,
+        options=(("sex", "sex"), ("age", "age"), ("race", "race")),
+        reported="RoentGen-v2 filters generated images by these checks (age within 16 years)",
+        limitations="Only as good as the predictors: read it beside the same metric on real images (the ceiling).")
+
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        subject = ctx.image_subject
+        if subject.prompts is None:
+            raise InputError("adherence compares each image with its prompt's sex, age and race: give --prompts with "
+                             "those columns")
+        predictors = dict(self.config.get("predictors") or {})
+        wanted = self.options or [a for a in ATTRIBUTES if a in predictors]
+        unknown = [a for a in wanted if a not in predictors]
+        if unknown:
+            raise InputError(f"adherence: profile {ctx.profile.name} names no predictor for {', '.join(unknown)} "
+                             f"(metrics.adherence.predictors has {', '.join(predictors) or 'none'})")
+        records = subject.images.records if self.config.get("samples", "all") == "all" else subject.images.first_samples()
+        tolerance = float(self.config.get("age_tolerance", 16))
+        failures: list[dict[str, Any]] = []
+        out = []
+        for attribute in wanted:
+            key = f"{self.name}[{attribute}]"
+            try:
+                out.append(self._one(ctx, attribute, predictors[attribute], records, tolerance, failures))
+            except MetricError as exc:
+                if ctx.strict:
+                    raise
+                out.append(self.value(key, None, len(subject.images.prompt_ids), 0, error=str(exc)))
+            except Exception as exc:  # a missing predictor (ModelUnavailable) costs only its attribute
+                from ..errors import CxrgenError
+
+                if not isinstance(exc, CxrgenError) or ctx.strict:
+                    raise
+                ctx.log(f"{key} " + getattr(exc, "brief", f"failed: {exc}"))
+                out.append(self.value(key, None, len(subject.images.prompt_ids), 0, error=str(exc)))
+        if failures:
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, ["image", "prompt_id", "attribute", "stated", "predicted"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(failures)
+            ctx.artifacts["adherence-failures.csv"] = buf.getvalue()
+        return out
+
+    def _one(self, ctx: EvaluationContext, attribute: str, predictor: str, records: list, tolerance: float,
+             failures: list[dict[str, Any]]) -> dict[str, Any]:
+        subject = ctx.image_subject
+        net = ctx.backbone(predictor)
+        layer = getattr(net, "predicts", {}).get(attribute)
+        if layer is None:
+            raise MetricError(f"adherence[{attribute}]: backbone {predictor} predicts "
+                              f"{', '.join(getattr(net, 'predicts', {})) or 'no attribute'}, not {attribute}")
+        config = settings(ctx.profile.subgroups)
+        stated = self._stated(subject.prompts, attribute, config)
+        if getattr(net, "classes", ()):  # a categorical predictor checks only the groups it knows
+            stated = {pid: g for pid, g in stated.items() if g in net.classes}
+        checked = [r for r in records if stated.get(r.prompt_id) is not None]
+        if not checked:
+            raise MetricError(f"adherence[{attribute}]: no prompt states a {attribute} the predictor can check "
+                              f"({subject.prompts.path})")
+        cfg = ctx.profile.backbone(predictor)
+        scores = ctx.image_features(checked, predictor, cfg.get("preprocessing", net.preprocessings[0]), layer,
+                                    f"adherence {attribute}")
+        if attribute == "sex":
+            predicted = np.where(scores[:, 0] >= 0.5, "female", "male")
+            correct = np.array([p == stated[r.prompt_id] for p, r in zip(predicted, checked)])
+        elif attribute == "age":
+            predicted = np.rint(scores[:, 0])
+            truth = np.array([stated[r.prompt_id] for r in checked], dtype=np.float64)
+            correct = np.abs(predicted - truth) <= tolerance
+        else:
+            predicted = np.array(net.classes)[np.argmax(scores, axis=1)]
+            correct = np.array([p == stated[r.prompt_id] for p, r in zip(predicted, checked)])
+        for r, p, ok in zip(checked, predicted, correct):
+            if not ok:
+                failures.append({"image": str(r.path), "prompt_id": r.prompt_id, "attribute": attribute,
+                                 "stated": stated[r.prompt_id], "predicted": p if isinstance(p, str) else f"{p:g}"})
+        units = sorted({r.prompt_id for r in checked})
+        column = {u: i for i, u in enumerate(units)}
+        hits = np.zeros(len(units))
+        counts = np.zeros(len(units))
+        for r, ok in zip(checked, correct):
+            hits[column[r.prompt_id]] += float(ok)
+            counts[column[r.prompt_id]] += 1
+        value = float(hits.sum() / counts.sum())
+        groups = [str(stated[r.prompt_id]) if attribute != "age" else groups_of(
+            subject.prompts, "age_band", config)[r.prompt_id][0] for r in checked]
+        by_group = group_gap(correct.astype(float), groups, higher_is_better=True)
+        details: dict[str, Any] = {
+            "predictor": predictor, "layer": layer, "images_checked": len(checked),
+            "images_not_checked": len(records) - len(checked), "failures": int((~correct).sum()),
+            "per_group": by_group["per_group"], "samples": self.config.get("samples", "all")}
+        if attribute == "age":
+            truth = np.array([stated[r.prompt_id] for r in checked], dtype=np.float64)
+            details.update(tolerance_years=tolerance, mean_absolute_error=float(np.abs(scores[:, 0] - truth).mean()))
+        entry = self.value(f"{self.name}[{attribute}]", value, len(subject.images.prompt_ids), len(units), details)
+        return self.attach_bootstrap(entry, ctx, units,
+                                     lambda w: (w @ hits) / np.maximum(w @ counts, 1e-12))
+
+    @staticmethod
+    def _stated(prompts: Any, attribute: str, config: dict[str, Any]) -> dict[str, Any]:
+        """prompt id → what the prompt states (sex group, age in years, race group); unknown left out."""
+        if attribute == "age":
+            column = next((c for c in ("age", "anchor_age") if c in prompts.attribute_names), None)
+            if column is None:
+                raise MetricError(f"adherence[age]: {prompts.path} has no age column")
+            out = {}
+            for pid, p in prompts.prompts.items():
+                try:
+                    out[pid] = float(p.attributes.get(column, ""))
+                except ValueError:
+                    continue
+            return out
+        groups = groups_of(prompts, attribute, config)
+        return {pid: g[0] for pid, g in groups.items() if g[0] != UNKNOWN}
