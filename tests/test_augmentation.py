@@ -322,3 +322,38 @@ def test_study_results_are_gated_stored_and_compared_like_any_results(small, tmp
     store = Store(tmp_path / "board")
     store.add(tmp_path / "base" / "results.json")
     assert store.load()[0]["metrics"][key]["value"] == base["metrics"][key]["value"]
+
+
+# --- fairness (issue 26) ---------------------------------------------------------------------------------
+
+def test_underdiagnosis_is_the_no_finding_false_positive_rate_per_group():
+    from cxrgen_bench.functional.subgroups import underdiagnosis
+
+    scores = np.array([0.9, 0.2, 0.7, 0.6, 0.1, 0.8, 0.3])
+    truth = np.array([0, 0, 1, 0, 0, np.nan, 0])  # 1: healthy (not counted), nan: unlabelled
+    groups = ["f", "f", "f", "m", "m", "m", "m"]
+    out = underdiagnosis(scores, truth, groups, threshold=0.5)
+    assert out == {"f": {"rate": 0.5, "n": 2}, "m": {"rate": 1 / 3, "n": 3}}
+
+
+def test_fairness_by_sex_reports_auroc_per_group_and_the_underdiagnosis_gap(tmp_path):
+    data = PhantomDataset(tmp_path / "data")
+    train = data.prompts(limit=120, seed=21, size=128, demographics=True).write(tmp_path / "data" / "train.csv")
+    test = data.prompts(limit=80, seed=22, size=128, demographics=True).write(tmp_path / "data" / "test.csv")
+    generate(generator="phantom-faithful", prompts=train, out=tmp_path / "gen", profile=PROFILE, progress=False,
+             resolution=128, samples_per_prompt=1)
+    s = AugmentationStudy({"real_train": str(train), "real_test": str(test), "images_root": str(tmp_path / "data"),
+                           "synthetic": str(tmp_path / "gen"), "synthetic_prompts": str(train), "plan": ["60:0", "60:60"],
+                           "seeds": [0, 1], "overrides": {"max_epochs": 2, "resolution": 32}, "fairness_by": ["sex"]},
+                          PROFILE, RunOptions(progress=False))
+    result = run_study(s, tmp_path / "out")
+    metrics = result["metrics"]
+    gap = metrics["augmentation_underdiagnosis_gap[real-60@sex]"]
+    assert 0.0 <= gap["value"] <= 1.0 and set(gap["details"]["underdiagnosis_per_group"]) == {"female", "male"}
+    change = metrics["augmentation_underdiagnosis_gap_change[real-60+synthetic-60@sex]"]
+    paired = change["details"]["per_seed"]  # JSON: seeds as strings
+    both = metrics["augmentation_underdiagnosis_gap[real-60+synthetic-60@sex]"]["details"]["per_seed"]
+    assert paired and paired == pytest.approx({s_: both[s_] - gap["details"]["per_seed"][s_] for s_ in paired})
+    view = metrics["augmentation_auroc[real-60]"]["subgroups"]["sex"]
+    assert set(view["groups"]) == {"female", "male"} and view["worst"] in {"female", "male"}
+    assert result["status"] == "complete"

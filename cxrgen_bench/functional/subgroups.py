@@ -69,3 +69,20 @@ def age_band(age: float | None, edges: Iterable[float]) -> str:
         if lo <= age < hi:
             return f"{lo:g}–{hi - 1:g}"
     return f"{cuts[-1]:g}+"
+
+
+def underdiagnosis(no_finding: np.ndarray, truth: np.ndarray, groups: Sequence[Hashable],
+                   threshold: float = 0.5) -> dict[Hashable, dict[str, Any]]:
+    """Underdiagnosis per group (Seyyed-Kalantari et al. 2021): the false-positive rate of "No Finding", the
+    share of patients who have a finding (truth 0 for No Finding) whom the classifier calls healthy (score
+    at or above ``threshold``). ``{group: {"rate": float | None, "n": patients with a finding}}``; NaN truths
+    (unlabelled) are left out."""
+    scores = np.asarray(no_finding, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    labels = np.asarray(list(groups), dtype=object)
+    out: dict[Hashable, dict[str, Any]] = {}
+    for g in sorted(set(labels.tolist()), key=str):
+        ill = (labels == g) & (y == 0)
+        n = int(ill.sum())
+        out[g] = {"rate": float((scores[ill] >= threshold).mean()) if n else None, "n": n}
+    return out

@@ -47,3 +47,22 @@ class AugmentationGain(StudyMetric):
                 reported="Table 5, vs 1.1k real: 1.1k synthetic −0.04, 1.1k real + 1.1k synthetic +0.04, 5.5k synthetic "
                          "+0.02, 1.1k real + 5.5k synthetic +0.03, 30k real +0.09, 30k synthetic +0.07, "
                          "30k real + 30k synthetic +0.11")
+
+
+class AugmentationUnderdiagnosisGap(StudyMetric):
+    study = "augmentation"
+    card = Card(name="augmentation_underdiagnosis_gap", direction="lower", value_range=(0.0, 1.0),
+                label="Underdiagnosis gap",
+                summary="Best − worst group's false-positive rate of No Finding on the test patients (--fairness-by), "
+                        "mean over seeds: how much more often the classifier misses disease in one group",
+                version="1", requires=("training_budget",), section="augmentation", order=4, option_rows=True,
+                reported="RoentGen-v2: synthetic training data narrowed the underdiagnosis gap by 19.3 %",
+                limitations="Groups with fewer patients with a finding than subgroups.min_size are left out of the gap.")
+
+
+class AugmentationUnderdiagnosisGapChange(StudyMetric):
+    study = "augmentation"
+    card = Card(name="augmentation_underdiagnosis_gap_change", direction="lower", value_range=(-1.0, 1.0),
+                label="Δ underdiagnosis gap",
+                summary="The underdiagnosis gap minus the real-only baseline's, paired by seed (negative: fairer)",
+                version="1", requires=("training_budget",), section="augmentation", order=5, option_rows=True)

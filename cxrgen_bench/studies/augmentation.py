@@ -118,6 +118,10 @@ class AugmentationStudy(Study):
         parser.add_argument("--regimes", help="instead of --plan: real,synthetic,real+synthetic at every --sizes")
         parser.add_argument("--sizes", help="with --regimes: image counts, e.g. 1100,5500,30000")
         parser.add_argument("--seeds", help="training seeds (default: the profile's, 0,1,2)")
+        parser.add_argument("--fairness-by", help="also score each classifier per group of the test patients: "
+                                                  "comma-separated columns of --real-test (sex, age_band, race, ...): "
+                                                  "AUROC per group and the underdiagnosis gap (No Finding's "
+                                                  "false-positive rate, best vs worst group)")
         parser.add_argument("--max-epochs", type=int, help="override the profile's max_epochs (recorded)")
         parser.add_argument("--resolution", type=int, help="override the profile's training resolution (recorded)")
 
@@ -134,6 +138,8 @@ class AugmentationStudy(Study):
             "images_root": args.images_root, "synthetic": args.synthetic,
             "synthetic_prompts": args.synthetic_prompts, "plan": plan,
             "seeds": _ints(args.seeds, "--seeds") if args.seeds else None, "overrides": {}}
+        if args.fairness_by:  # only when asked: a folder of an earlier run keeps its identity
+            settings["fairness_by"] = [a.strip() for a in args.fairness_by.split(",") if a.strip()]
         for flag in ("max_epochs", "resolution"):
             value = getattr(args, flag)
             if value is not None:
@@ -235,6 +241,17 @@ class AugmentationStudy(Study):
         items = [(pid, root / p.image_path) for pid, p in sorted(prompts.prompts.items())]
         return build_cache(folder, name, items, self.classifier.resolution, self.progress), prompts
 
+    def _test_groups(self, prompts: PromptSet, ids: list[str]) -> dict[str, list[str]]:
+        """attribute → each test image's group (its first, for an attribute a patient can have several of)."""
+        from ..data.subgroups import groups_of, settings
+
+        attributes = self.settings.get("fairness_by") or []
+        if attributes and "No Finding" not in self.classes:
+            raise InputError("--fairness-by measures underdiagnosis, the false-positive rate of No Finding: the "
+                             f"profile's {METRIC}.classes must include No Finding")
+        config = settings(self.profile.subgroups)
+        return {a: [groups_of(prompts, a, config)[i][0] for i in ids] for a in attributes}
+
     def _synthetic(self, folder: Path) -> tuple[CachedSet, np.ndarray, list[str]]:
         images = self.synthetic_images
         prompts = PromptSet.from_csv(self.settings.get("synthetic_prompts") or self.settings["real_train"])
@@ -259,7 +276,8 @@ class AugmentationStudy(Study):
         sets: dict[str, Any] = {
             "pool": pool, "pool_labels": self._labels(pool_prompts, list(pool.ids), "real-train", self.policy),
             "pool_idx": np.arange(len(pool)),
-            "test": (test.pixels, self._labels(test_prompts, list(test.ids), "real-test", self.eval_policy))}
+            "test": (test.pixels, self._labels(test_prompts, list(test.ids), "real-test", self.eval_policy)),
+            "test_groups": self._test_groups(test_prompts, list(test.ids))}
         held = {"real-test": (list(test.ids), test.index["sha256"])}  # (ids, file hashes) nothing may train on
         if self.settings.get("real_val"):
             val, val_prompts = self._real(self.settings["real_val"], "real-val", cache)
@@ -354,8 +372,9 @@ class AugmentationStudy(Study):
         model, record = train_classifier((x, y), sets["val"], self.classes, settings, unit.seed, folder,
                                          self.options.device, self.progress, after_epoch=self.after_epoch)
         test_pixels, test_labels = sets["test"]
-        test = scores(predict(model, test_pixels, settings, self.options.device), test_labels, self.classes,
-                      settings.threshold)
+        probabilities = predict(model, test_pixels, settings, self.options.device)
+        test = scores(probabilities, test_labels, self.classes, settings.threshold)
+        fairness = self._fairness(probabilities, test_labels, sets["test_groups"], settings.threshold)
         from safetensors.torch import (
             save_file,  # the selected model stays, in safetensors
         )
@@ -365,7 +384,29 @@ class AugmentationStudy(Study):
         return {"real": real, "synthetic": synthetic, "seed": unit.seed, "test": test, "n_test": len(test_labels),
                 "source_sizes": sets["source_sizes"], "synthetic_excluded": sets.get("synthetic_excluded"),
                 "best_epoch": record["best_epoch"], "epochs": record["epoch"] + 1, "stopped": record["stopped"],
-                "val_best_auroc": record["best_auroc"], "history": record["history"], **chosen}
+                "val_best_auroc": record["best_auroc"], "history": record["history"], **chosen,
+                **({"fairness": fairness} if fairness else {})}
+
+    def _fairness(self, probabilities: np.ndarray, labels: np.ndarray, groups: dict[str, list[str]],
+                  threshold: float) -> dict[str, Any]:
+        """Per attribute and group of the test patients: mean AUROC over the classes, and underdiagnosis."""
+        from ..data.subgroups import UNKNOWN
+        from ..functional.subgroups import underdiagnosis
+
+        out: dict[str, Any] = {}
+        nf = self.classes.index("No Finding") if "No Finding" in self.classes else None
+        for attribute, members in groups.items():
+            labels_of = np.array(members, dtype=object)
+            rates = underdiagnosis(probabilities[:, nf], labels[:, nf], members, threshold) if nf is not None else {}
+            per_group = {}
+            for g in sorted(set(members) - {UNKNOWN}):
+                rows = labels_of == g
+                auroc = scores(probabilities[rows], labels[rows], self.classes, threshold)["mean_auroc"] \
+                    if rows.sum() > 1 else None
+                per_group[g] = {"auroc": auroc, "n": int(rows.sum()), "underdiagnosis": rates.get(g, {}).get("rate"),
+                                "n_with_finding": rates.get(g, {}).get("n", 0)}
+            out[attribute] = {"groups": per_group, "unknown": int((labels_of == UNKNOWN).sum())}
+        return out
 
     def unit_done(self, unit: Unit, folder: Path) -> None:
         # the per-epoch training state was only for resuming this unit, whose outputs are now on disk
@@ -408,7 +449,69 @@ class AugmentationStudy(Study):
                 entries.append(self.entry("augmentation_auroc_gain", f"augmentation_auroc_gain[{option}]",
                                           _mean(list(paired.values())), len(seeds), len(paired), details,
                                           **_spread(list(paired.values()), (-1.0, 1.0))))
+            entries += self._fairness_entries(runs, by_mix.get(base, {}) if base and (real, synthetic) != base else {},
+                                              option, label, mix, seeds, common, entries)
         return entries
+
+    def _fairness_entries(self, runs: dict[int, dict[str, Any]], baseline: dict[int, dict[str, Any]], option: str,
+                          label: str, mix: dict[str, int], seeds: list[int], common: dict[str, Any],
+                          entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per attribute: the AUROC per group beside the mix's AUROC entry (entry["subgroups"]), and the
+        underdiagnosis gap (best − worst group's No-Finding false-positive rate) over seeds, with its change
+        against the baseline mix paired by seed."""
+        from ..functional.subgroups import gap_of
+
+        out = []
+        auroc_entry = next((e for e in entries if e["key"] == f"augmentation_auroc[{option}]"), None)
+        for attribute in self.settings.get("fairness_by") or []:
+            per_seed = {s: runs[s]["fairness"][attribute]["groups"] for s in seeds if s in runs and "fairness" in runs[s]}
+            if not per_seed:
+                continue
+            groups = sorted({g for v in per_seed.values() for g in v})
+            min_size = int(self.profile.subgroups.get("min_size", 10))
+
+            def mean_of(field: str, g: str) -> float | None:
+                return _mean([v.get(g, {}).get(field) for v in per_seed.values()])
+
+            n_of = {g: max(v.get(g, {}).get("n", 0) for v in per_seed.values()) for g in groups}
+            ranked = [g for g in groups if n_of[g] >= min_size]
+            if auroc_entry is not None:
+                rows = {g: {"value": mean_of("auroc", g), "n": n_of[g], "ci": None,
+                            **({} if g in ranked else {"too_small": True})} for g in groups}
+                gap, worst = gap_of({g: rows[g]["value"] for g in ranked}, True)
+                auroc_entry.setdefault("subgroups", {})[attribute] = {
+                    "groups": rows, "gap": {"value": gap, "ci": None}, "worst": worst, "min_size": min_size,
+                    "over": "test patients of each group, mean over seeds"}
+
+            def gap_per_seed(source: dict[int, dict[str, Any]]) -> dict[int, float]:
+                out_: dict[int, float] = {}
+                for s, run in source.items():
+                    groups_ = (run.get("fairness") or {}).get(attribute, {}).get("groups", {})
+                    gap_, _ = gap_of({g: groups_[g]["underdiagnosis"] for g in groups_
+                                      if groups_[g]["n_with_finding"] >= min_size}, False)
+                    if gap_ is not None:
+                        out_[s] = gap_
+                return out_
+
+            gaps = gap_per_seed({s: runs[s] for s in per_seed})
+            rates = {g: mean_of("underdiagnosis", g) for g in groups}
+            _, worst = gap_of({g: rates[g] for g in ranked}, False)
+            details = {**common, "row_label": f"{label} · {attribute}", "mix": mix, "attribute": attribute,
+                       "per_seed": gaps, "underdiagnosis_per_group": rates, "worst": worst,
+                       "definition": "false-positive rate of No Finding among test patients with a finding "
+                                     "(Seyyed-Kalantari et al. 2021), per group; gap = max − min over groups"}
+            out.append(self.entry("augmentation_underdiagnosis_gap", f"augmentation_underdiagnosis_gap[{option}@{attribute}]",
+                                  _mean(list(gaps.values())), len(seeds), len(gaps), details,
+                                  **_spread(list(gaps.values()), (0.0, 1.0))))
+            base_gaps = gap_per_seed(baseline)
+            paired = {s: gaps[s] - base_gaps[s] for s in gaps if s in base_gaps}
+            if paired:
+                out.append(self.entry("augmentation_underdiagnosis_gap_change",
+                                      f"augmentation_underdiagnosis_gap_change[{option}@{attribute}]",
+                                      _mean(list(paired.values())), len(seeds), len(paired),
+                                      {**details, "per_seed": paired, "pairing": "by seed, against the baseline mix"},
+                                      **_spread(list(paired.values()), (-1.0, 1.0))))
+        return out
 
 
 def _refuse_overlaps(training: dict[str, tuple[list[str], list[str]]],
