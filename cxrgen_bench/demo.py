@@ -64,6 +64,8 @@ BEYOND_FID = ("fd_infinity", "kid", "cmmd", "prdc_precision", "prdc_recall", "pr
 RETRIEVAL = ("i2i_precision", "i2t_precision", "i2t_factual", "alignment")
 POOL = 400  # real phantoms with reports: retrieval candidates
 TABLES = "tables.md"  # the printed tables, as README.md shows them
+# Phantoms with demographics (issue 26): who renders the prompt's sex and age, who ignores them, who serves women worse
+DEMOGRAPHIC_STAND_INS = ("phantom-faithful", "phantom-ignores-demographics", "phantom-underserves-female")
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
 READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
@@ -171,6 +173,13 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
         store.add(text_results[name], replace=True)
     timings["text encoders"] = time.perf_counter() - t
     log(f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)")
+    t = time.perf_counter()
+    demographics = demographic_runs(out, prompts, bootstrap, progress)
+    for name, result in demographics.items():
+        store.add(result, name=f"demographics-{name}", replace=True)
+    timings["demographics"] = time.perf_counter() - t
+    log(f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on phantoms with a sex and an age "
+        "(demographic adherence, --by sex)")
     # the studies (more than one forward pass per image), each on phantoms with a known answer
     from .studies.memorisation import quick_known_answer as memorisation_runs
     from .studies.reconstruction import quick_known_answer as reconstruction_runs
@@ -208,6 +217,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
               summary_table(results, sections=("beyond_fid",)),
               summary_table({**results, REAL: real_rrg}, sections=("rrg",)),
               summary_table(retrieval, sections=("i2i", "i2t")),
+              demographics_table(demographics),
               summary_table(text_results, "text encoder"),
               summary_table(augmentation, "training mix", sections=("augmentation",)),
               summary_table(reconstruction, "autoencoder", sections=("reconstruction",)),
@@ -238,7 +248,48 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
             "text_results": text_results, "augmentation": augmentation,
             "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board,
-            "tables": tables}
+            "tables": tables, "demographics": demographics}
+
+
+def demographic_runs(out: Path, prompts: int, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:
+    """Phantoms with a sex and an age stated in their prompts (RoentGen-v2's form), one image per prompt from
+    stand-ins that render them, ignore them, or serve women worse; each scored for demographic adherence and
+    for FD per sex (`--by sex`); the real phantoms give the predictors' ceiling."""
+    folder = out / "demographics"
+    csv = PhantomDataset(folder / "dataset").prompts(limit=prompts, seed=5, demographics=True).write(
+        folder / "dataset" / "prompts.csv")
+    generate(generator="real", model=str(folder / "dataset"), prompts=csv, out=folder / REAL, profile=PROFILE,
+             samples_per_prompt=1, progress=False)
+    results = {}
+    for name in (*DEMOGRAPHIC_STAND_INS, REAL):
+        if name != REAL:
+            generate(generator=name, prompts=csv, out=folder / name, profile=PROFILE, samples_per_prompt=1,
+                     progress=False)
+        results[name] = score(images=folder / name, reference=folder / REAL, prompts=csv, by="sex",
+                              metrics=["adherence", "fid[phantom-evaluator]"] if name != REAL else ["adherence"],
+                              profile=PROFILE, model_name=f"{name} · demographic phantoms", cache_dir=out / "cache",
+                              bootstrap=bootstrap, out=out / "results" / "demographics" / f"{name}.json",
+                              progress=progress)
+    return results
+
+
+def demographics_table(results: dict[str, dict[str, Any]]) -> str:
+    """Adherence, and FD per sex with its gap and worst group: the stand-in serving women worse stands out."""
+    lines = ["| stand-in | Adherence sex ↑ | Adherence age ↑ | FID phantom female ↓ | FID phantom male ↓ | gap ↓ | worst |",
+             "|---|---|---|---|---|---|---|"]
+    for name, result in results.items():
+        m = result["metrics"]
+        view = (m.get("fid[phantom-evaluator]") or {}).get("subgroups", {}).get("sex")
+
+        def num(v: float | None, digits: str = ".3f") -> str:
+            return "—" if v is None else format(v, digits)
+        groups = view["groups"] if view else {}
+        lines.append(" | ".join([f"| {name}", num(m["adherence[sex]"]["value"]), num(m["adherence[age]"]["value"]),
+                                 num(groups.get("female", {}).get("value"), ".1f"),
+                                 num(groups.get("male", {}).get("value"), ".1f"),
+                                 num(view["gap"]["value"], ".1f") if view else "—",
+                                 (view["worst"] or "—") if view else "—"]) + " |")
+    return "\n".join(lines)
 
 
 def augmentation_runs(out: Path, pool_csv: Path, prompts_csv: Path, plans: dict[str, tuple[str, ...]],

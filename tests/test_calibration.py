@@ -319,3 +319,19 @@ def test_the_demo_board_fits_a_laptop_screen(demo):
     assert right <= 1400 and width <= 1400, (right, width)
     for names in headers:
         assert len(names) == len(set(names)), names  # section-qualified, never two "P@1 ↑"
+
+
+def test_demographics_single_out_who_ignores_them_and_who_serves_women_worse(demo):
+    """Adherence is at the real phantoms' ceiling for the faithful stand-in and near chance for the one that
+    ignores the prompt's sex and age; FD per sex names women as the group the degrading stand-in serves worse,
+    with a gap whose CI excludes 0, where the faithful stand-in's gap is within noise."""
+    folder = demo["_out"] / "results" / "demographics"
+    r = {p.stem: read_result(p)["metrics"] for p in folder.glob("*.json")}
+    assert r["phantom-real"]["adherence[sex]"]["value"] >= 0.95
+    assert r["phantom-faithful"]["adherence[sex]"]["value"] >= 0.95
+    assert r["phantom-ignores-demographics"]["adherence[sex]"]["value"] < 0.75
+    assert r["phantom-ignores-demographics"]["adherence[age]"]["value"] < r["phantom-faithful"]["adherence[age]"]["value"] - 0.3
+    unfair = r["phantom-underserves-female"]["fid[phantom-evaluator]"]["subgroups"]["sex"]
+    fair = r["phantom-faithful"]["fid[phantom-evaluator]"]["subgroups"]["sex"]
+    assert unfair["worst"] == "female" and unfair["gap"]["ci"][0] > fair["gap"]["value"]
+    assert fair["gap"]["ci"][0] == 0.0
