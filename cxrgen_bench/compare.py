@@ -22,6 +22,10 @@ class MetricComparison:
     p_value: float | None
     paired: bool
     note: str = ""
+    # approximate randomization on the per-item values both entries store, paired by item id
+    ar_p_value: float | None = None
+    ar_mc_error: float | None = None
+    ar_items: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +69,10 @@ def _direction(key: str) -> tuple[str, Any]:
     return (card.direction if card else "?"), card
 
 
-def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> MetricComparison:
+def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | None, shuffles: int = 10000,
+                   seed: int = 0) -> MetricComparison:
+    """b − a with the paired bootstrap (replicates on the same resampled prompts) and, where both entries keep
+    their per-item values, the approximate-randomization test (``shuffles`` seeded random swaps)."""
     direction, card = _direction(key)
     if not usable(ea) or not usable(eb):
         missing = "first" if not usable(ea) else "second"
@@ -76,23 +83,40 @@ def compare_metric(key: str, ea: dict[str, Any] | None, eb: dict[str, Any] | Non
         return MetricComparison(key, direction, a, b, b - a, None, None, False,
                                 f"metric versions differ (v{ea.get('version')} vs v{eb.get('version')}): "
                                 "different implementations, not compared")
+    ar = randomization(ea, eb, shuffles, seed)
     ba, bb = ea.get("bootstrap"), eb.get("bootstrap")
     if ba and bb and all(ba.get(k) == bb.get(k) for k in ("seed", "resamples", "units_sha256")):
         ra = np.array([np.nan if v is None else v for v in ba["replicates"]], dtype=float)
         rb = np.array([np.nan if v is None else v for v in bb["replicates"]], dtype=float)
         result = paired_difference(a, b, ra, rb)
         return MetricComparison(key, direction, a, b, result.difference, list(result.ci95) if result.ci95 else None,
-                                result.p_value, True, NO_CARD.format(key=key) if card is None else "")
+                                result.p_value, True, NO_CARD.format(key=key) if card is None else "", **ar)
     note = ("no bootstrap replicates (score with --bootstrap N)" if not (ba and bb)
             else "replicates not paired (different prompts, seed or number of resamples)")
     if card is None:
         note = NO_CARD.format(key=key) + "; " + note
-    return MetricComparison(key, direction, a, b, b - a, None, None, False, note)
+    return MetricComparison(key, direction, a, b, b - a, None, None, False, note, **ar)
 
 
-def compare(result_a: dict[str, Any], result_b: dict[str, Any]) -> list[MetricComparison]:
+def randomization(ea: dict[str, Any], eb: dict[str, Any], shuffles: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """The approximate-randomization test of two entries' per-item values, paired by id (items only one side
+    has are left out; fewer than two in common: no test)."""
+    from .functional.significance import approximate_randomization_test
+
+    pa, pb = ea.get("per_item"), eb.get("per_item")
+    if not pa or not pb or shuffles < 1:
+        return {}
+    va, vb = dict(zip(pa["ids"], pa["values"])), dict(zip(pb["ids"], pb["values"]))
+    common = sorted(set(va) & set(vb))
+    if len(common) < 2:
+        return {}
+    test = approximate_randomization_test([va[i] for i in common], [vb[i] for i in common], shuffles, seed)
+    return {"ar_p_value": test["p_value"], "ar_mc_error": test["mc_error"], "ar_items": len(common)}
+
+
+def compare(result_a: dict[str, Any], result_b: dict[str, Any], shuffles: int = 10000, seed: int = 0) -> list[MetricComparison]:
     keys = sorted(set(result_a["metrics"]) | set(result_b["metrics"]))
-    rows = [compare_metric(k, result_a["metrics"].get(k), result_b["metrics"].get(k)) for k in keys]
+    rows = [compare_metric(k, result_a["metrics"].get(k), result_b["metrics"].get(k), shuffles, seed) for k in keys]
     for key in keys:  # the gaps between groups, where both runs were scored with --by
         views = ((result_a["metrics"].get(key) or {}).get("subgroups") or {}).keys() & \
             ((result_b["metrics"].get(key) or {}).get("subgroups") or {}).keys()

@@ -15,6 +15,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.set_defaults(func=run_add)
     a = actions.add_parser("build", help="rebuild the boards from the stored entries")
     a.add_argument("--out", help="where to write the boards (default: --root)")
+    a.add_argument("--significance", choices=("bootstrap", "ar"),
+                   help="mark with * each value that differs from its column's best at p < --alpha: the paired "
+                        "bootstrap (bootstrap) or approximate randomization on per-item values (ar)")
+    a.add_argument("--alpha", type=float, default=0.05, help="the level of --significance (default 0.05)")
     a.set_defaults(func=run_build)
     a = actions.add_parser("import-reported", help="turn typed-in paper numbers (YAML) into reported entries")
     a.add_argument("files", nargs="*", help="YAML files (default: ROOT/reported/*.yaml)")
@@ -37,7 +41,12 @@ def run_build(args: argparse.Namespace) -> int:
     from ..leaderboard.store import Store
 
     store = Store(args.root)
-    for path in build(store.load(), args.out or store.root, meta=store.load_meta()).values():
+    if not 0 < args.alpha < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--alpha {args.alpha}: a level between 0 and 1, e.g. 0.05")
+    for path in build(store.load(), args.out or store.root, meta=store.load_meta(), significance=args.significance,
+                      alpha=args.alpha).values():
         print(f"wrote {path}")
     return 0
 

@@ -105,6 +105,8 @@ class Table:
     columns: list[Column]
     rows: list[dict[str, Any]] = field(default_factory=list)  # entries
     ranks: dict[tuple[int, int], int] = field(default_factory=dict)  # (row, col) → 1 best, 2 second
+    # (row, col) whose value differs significantly from the column's best (build(..., significance=...))
+    marks: set[tuple[int, int]] = field(default_factory=set)
 
 
 def shown(value: float, column: Column) -> float:
@@ -309,7 +311,7 @@ def ranked_cells(t: Table, i: int, entry: dict[str, Any], escape: Callable[[str]
     """Row i's cells, escaped, wrapped in the `best`/`second` templates ("{}" is the text) by rank."""
     cells = []
     for j, c in enumerate(t.columns):
-        text = escape(cell_text(entry, c))
+        text = escape(cell_text(entry, c)) + (" *" if (i, j) in t.marks else "")
         rank = t.ranks.get((i, j))
         cells.append(best.format(text) if rank == 1 else second.format(text) if rank == 2 else text)
     return cells
@@ -468,7 +470,9 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
             for j, c in enumerate(t.columns):
                 rank = t.ranks.get((i, j))
                 cls = ' class="best"' if rank == 1 else ' class="second"' if rank == 2 else ""
-                cells.append(f"<td{cls}>{html_cell(e, c)}</td>")
+                mark = ' <span class="significant" title="differs significantly from the best">*</span>' \
+                    if (i, j) in t.marks else ""
+                cells.append(f"<td{cls}>{html_cell(e, c)}{mark}</td>")
             kind = "reported" if e["kind"] == "reported" else "measured"
             row_title = esc(e["source"]["citation"]) if e["kind"] == "reported" else esc(e["name"])
             out.append(f'<tr class="{kind}"><td title="{row_title}">{esc(row_name(e))}</td>{"".join(cells)}</tr>')
@@ -569,14 +573,52 @@ def latex(tables: list[Table]) -> str:
     return "\n".join(out)
 
 
-def build(entries: list[dict[str, Any]], out: str | Path,
-          meta: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
-    """The boards from stored entries, and the stored meta-evaluation reports (`meta`: name → report)."""
+SIGNIFICANCE_TESTS = {"bootstrap": "the paired bootstrap over prompts",
+                      "ar": "approximate randomization on per-item values (10,000 swaps)"}
+
+
+def mark_significance(table: Table, test: str, alpha: float) -> None:
+    """Mark each measured cell whose value differs from its column's best at p < alpha (the test paired by
+    prompt or item; cells that cannot be paired stay unmarked)."""
+    from ..compare import compare_metric
+
+    for j, c in enumerate(table.columns):
+        if c.per_class or c.direction is None:
+            continue
+        best = next((i for i, e in enumerate(table.rows) if table.ranks.get((i, j)) == 1 and e["kind"] == "measured"), None)
+        if best is None:
+            continue
+        ref = table.rows[best]["metrics"].get(c.key)
+        for i, e in enumerate(table.rows):
+            if i == best or e["kind"] != "measured" or table.ranks.get((i, j)) == 1 or not c.value(e):
+                continue
+            result = compare_metric(c.key, ref, e["metrics"].get(c.key), shuffles=10000 if test == "ar" else 0)
+            p = result.ar_p_value if test == "ar" else result.p_value
+            if p is not None and p < alpha:
+                table.marks.add((i, j))
+
+
+def build(entries: list[dict[str, Any]], out: str | Path, meta: dict[str, dict[str, Any]] | None = None,
+          significance: str | None = None, alpha: float = 0.05) -> dict[str, Path]:
+    """The boards from stored entries, and the stored meta-evaluation reports (`meta`: name → report).
+    ``significance`` ("bootstrap" or "ar") marks with * the cells that differ from their column's best at
+    p < ``alpha``."""
     out = Path(out)
     entries = sorted(entries, key=lambda e: (e["kind"] != "measured", e["name"]))  # order never depends on input
     tables = tables_for(entries)
     # the summaries and the folded breakdowns are read, not exported twice (CSV and LaTeX keep the full tables)
     boards = summary_tables(tables) + folded(tables)
+    if significance:
+        if significance not in SIGNIFICANCE_TESTS:
+            from ..errors import InputError
+
+            raise InputError(f"--significance {significance!r}: choose {' or '.join(SIGNIFICANCE_TESTS)}")
+        for t in boards:
+            mark_significance(t, significance, alpha)
+            if any(m for m in t.marks):
+                t.section = Section(t.section.slug, t.section.title, t.section.source, (t.section.notes + " " if
+                                    t.section.notes else "") + f"* differs from the column's best at p < {alpha:g} "
+                                    f"({SIGNIFICANCE_TESTS[significance]}).", t.section.order, t.section.subject)
     cards = sorted({c.card for t in tables for c in t.columns if c.card},
                    key=lambda c: (c.board_section.order, c.order, c.name))
     plot_files = plots.draw(entries, cards, out)

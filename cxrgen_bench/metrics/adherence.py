@@ -128,6 +128,7 @@ class DemographicAdherence(Metric):
             truth = np.array([stated[r.prompt_id] for r in checked], dtype=np.float64)
             details.update(tolerance_years=tolerance, mean_absolute_error=float(np.abs(scores[:, 0] - truth).mean()))
         entry = self.value(f"{self.name}[{attribute}]", value, len(subject.images.prompt_ids), len(units), details)
+        self.per_item(entry, [f"{r.prompt_id}/{r.sample_idx}" for r in checked], correct.astype(float))
         return self.attach_bootstrap(entry, ctx, units,
                                      lambda w: (w @ hits) / np.maximum(w @ counts, 1e-12))
 

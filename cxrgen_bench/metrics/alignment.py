@@ -57,5 +57,6 @@ class ImageTextAlignment(Metric):
                 details["real_mean_cosine"] = float((real_images * prepare(real_texts, "cosine")).sum(axis=1).mean())
                 details["real_images"] = len(real)
         entry = self.value(self.name, float(cosine.mean()), len(subject.images.prompt_ids), len(records), details)
+        self.per_item(entry, [r.prompt_id for r in records], cosine)
         return [self.attach_bootstrap(entry, ctx, [r.prompt_id for r in records],
                                       lambda w: (w @ cosine) / w.sum(axis=1))]

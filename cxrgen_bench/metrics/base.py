@@ -61,6 +61,14 @@ class Metric:
         entry["bootstrap"] = {**result.as_dict(), "units_sha256": key_of(units=units)}
         return entry
 
+    def per_item(self, entry: dict[str, Any], ids: list[str], values: Any) -> dict[str, Any]:
+        """Store the per-item values whose plain mean is the entry's value (one per prompt, image or report
+        pair, named by ``ids``): `compare` pairs them by id for the approximate-randomization test."""
+        v = np.asarray(values, dtype=np.float64)
+        keep = np.isfinite(v)
+        entry["per_item"] = {"ids": [str(i) for i, k in zip(ids, keep) if k], "values": [float(x) for x in v[keep]]}
+        return entry
+
     def value(self, key: str, value: float | None, n_requested: int, n_effective: int,
               details: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
         """One entry of the results file's `metrics` mapping (its metadata stays on the card)."""

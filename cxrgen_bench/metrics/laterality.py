@@ -76,4 +76,6 @@ class LateralityAdherence(Metric):
         entry = self.value(self.name, float(correct.mean()), len(subject.images.prompt_ids), len(checks),
                            {"per_finding": per_finding, "scorer": name, "checks": len(checks),
                             "prompts_with_sides": len(units), "rule": "requested side scores higher"})
+        self.per_item(entry, [f"{records[i].prompt_id}/{records[i].sample_idx}/{findings[f]}" for i, f, _ in checks],
+                      correct)
         return [self.attach_bootstrap(entry, ctx, units, lambda w: (w @ hits) / (w @ counts))]

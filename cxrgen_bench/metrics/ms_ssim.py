@@ -184,6 +184,7 @@ class IntraPromptMSSSIM(Metric):
             warnings.append("prompt texts unknown (no --prompts and no prompt column): no token-length breakdown")
         entry = self.value("ms_ssim", float(values.mean()), len(groups), len(usable), details, std=details["std"],
                            warnings=warnings)
+        self.per_item(entry, list(usable), values)
         return [self.attach_bootstrap(entry, ctx, list(usable), lambda w: w @ values / w.sum(axis=1))]
 
     def by_token_length(self, values: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:

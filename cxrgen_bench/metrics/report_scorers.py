@@ -251,6 +251,8 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
                 f"({', '.join(details.get('classes', []))}): the micro-F1 is 0/0")))
             continue
         entry = metric.value(key, corpus, len(ids), int(kept.sum()), details)
+        if reduce is mean_of:  # a mean of per-pair scores: the pairs themselves can be compared between systems
+            metric.per_item(entry, [ids[i] for i in np.flatnonzero(kept)], per_sample[kept])
         if empty:
             entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
                                  "(0 on every scorer)"]
