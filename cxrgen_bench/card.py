@@ -32,6 +32,7 @@ REQUIREMENTS: dict[str, str] = {
     "report_pairs": "generated reports with their references (--report-generator with --images and --prompts, "
                     "or score-reports --hypotheses --references)",
     "training_budget": "a study that trains models (cxrgen-bench study ...)",
+    "ratings": "radiologists' ratings from a reader study (cxrgen-bench reader-study create, serve, analyse)",
 }
 # Requirements a metric verifies itself while computing (they depend on the data or on weights), not
 # checked against the subject before a run starts.
@@ -74,9 +75,18 @@ SECTIONS: dict[str, Section] = {s.slug: s for s in (
     Section("reconstruction", "VAE reconstruction", "seeds/001 Table 1",
             "Real images encoded and decoded by a pipeline's VAE, compared with the originals.", order=90,
             subject="autoencoders"),
+    Section("reader", "Reader study", "RoentGen §6.5",
+            "Radiologists' blinded ratings: realism −2 (synthetic more realistic) … 2 (real much more realistic), "
+            "lower is better; alignment −2 … 2, higher is better; mean ± std per reader and pooled.", order=95),
+    Section("reader_agreement", "Reader study: the readers' agreement", "RoentGen §6.5",
+            "How far the readers agree on the same items (weighted κ, Krippendorff's α): it describes the readers "
+            "and the scale, and says how noisy the study's other numbers are.", order=96),
     Section("memorisation", "Memorisation", "cxrgen-bench (CheXGenBench reports one)",
             "Generated images closer to a training image than the threshold calibrated on real held-out images.",
             order=100),
+    Section("demographics", "Demographic adherence", "RoentGen-v2's quality check",
+            "Share of generated images whose predicted sex, age (within the tolerance) or race matches the prompt's; "
+            "read beside the real images' (the predictors' ceiling).", order=25),
 )}
 UNCATALOGUED = Section("uncatalogued", "Metrics without a card", "results whose metric plug-in is not installed",
                        "No card is installed for these keys: direction unknown, so nothing is ranked.", order=10_000)

@@ -66,6 +66,8 @@ POOL = 400  # real phantoms with reports: retrieval candidates
 TABLES = "tables.md"  # the printed tables, as README.md shows them
 # Phantoms with demographics (issue 26): who renders the prompt's sex and age, who ignores them, who serves women worse
 DEMOGRAPHIC_STAND_INS = ("phantom-faithful", "phantom-ignores-demographics", "phantom-underserves-female")
+# The reader study (issue 25): one reader sees degradation, one reads sides (cxrgen_bench/reader/simulate.py)
+READER_STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-flips-laterality")
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
 READER = "phantom-reader"  # the report generator of the calibration benchmark (calibration/report_generator.py)
@@ -180,6 +182,17 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     timings["demographics"] = time.perf_counter() - t
     log(f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on phantoms with a sex and an age "
         "(demographic adherence, --by sex)")
+    t = time.perf_counter()
+    from .reader import demo_study
+
+    reader = demo_study(out / "reader-study", {"real": out / "reference", **{g: out / "generated" / g
+                                                                             for g in READER_STAND_INS}},
+                        prompts_csv, bootstrap=bootstrap)
+    for name, result in reader["results"].items():
+        store.add(result, name=f"reader-{name}", replace=True)
+    timings["reader study"] = time.perf_counter() - t
+    log(f"ran a reader study on {len(READER_STAND_INS)} stand-ins: served over HTTP, answered by two simulated readers "
+        f"({reader['study']})")
     # the studies (more than one forward pass per image), each on phantoms with a known answer
     from .studies.memorisation import quick_known_answer as memorisation_runs
     from .studies.reconstruction import quick_known_answer as reconstruction_runs
@@ -218,6 +231,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
               summary_table({**results, REAL: real_rrg}, sections=("rrg",)),
               summary_table(retrieval, sections=("i2i", "i2t")),
               demographics_table(demographics),
+              reader_tables(reader["results"]),
               summary_table(text_results, "text encoder"),
               summary_table(augmentation, "training mix", sections=("augmentation",)),
               summary_table(reconstruction, "autoencoder", sections=("reconstruction",)),
@@ -248,7 +262,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
             "text_results": text_results, "augmentation": augmentation,
             "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board,
-            "tables": tables, "demographics": demographics}
+            "tables": tables, "demographics": demographics, "reader": reader}
 
 
 def demographic_runs(out: Path, prompts: int, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:
@@ -289,6 +303,31 @@ def demographics_table(results: dict[str, dict[str, Any]]) -> str:
                                  num(groups.get("male", {}).get("value"), ".1f"),
                                  num(view["gap"]["value"], ".1f") if view else "—",
                                  (view["worst"] or "—") if view else "—"]) + " |")
+    return "\n".join(lines)
+
+
+def reader_tables(results: dict[str, dict[str, Any]]) -> str:
+    """The reader study in the paper's form (pooled over the two readers), then the readers' agreement."""
+    lines = ["| generator | Realism ↓ (2: real much more realistic) | Leaned real ↓ | Alignment ↑ |", "|---|---|---|---|"]
+    agreement: dict[str, dict[str, Any]] = {}
+    for name, result in sorted(results.items()):
+        m = result["metrics"]
+
+        def cell(key: str, percent: bool = False) -> str:
+            e = m.get(key) or {}
+            if e.get("value") is None:
+                return "—"
+            return f"{100 * e['value']:.0f}%" if percent else f"{e['value']:+.2f} ± {e.get('std') or 0:.2f}"
+        lines.append(f"| {name} | {cell('reader_realism[pooled]')} | {cell('reader_lean_real[pooled]', True)} | "
+                     f"{cell('reader_alignment[pooled]')} |")
+        for task in ("realism", "alignment"):
+            for stat in ("kappa", "alpha"):
+                whole = ((m.get(f"reader_{stat}[{task}]") or {}).get("details") or {}).get("whole_study")
+                if whole and whole.get("value") is not None:
+                    agreement.setdefault(task, {})[stat] = whole["value"]
+    lines += ["", "| readers' agreement (all items) | κ (quadratic) ↑ | α (ordinal) ↑ |", "|---|---|---|"]
+    for task, values in agreement.items():
+        lines.append(f"| {task} | {values.get('kappa', float('nan')):.2f} | {values.get('alpha', float('nan')):.2f} |")
     return "\n".join(lines)
 
 

@@ -335,3 +335,17 @@ def test_demographics_single_out_who_ignores_them_and_who_serves_women_worse(dem
     fair = r["phantom-faithful"]["fid[phantom-evaluator]"]["subgroups"]["sex"]
     assert unfair["worst"] == "female" and unfair["gap"]["ci"][0] > fair["gap"]["value"]
     assert fair["gap"]["ci"][0] == 0.0
+
+
+def test_reader_study_known_answer(demo):
+    """Two simulated readers answer over HTTP: the one who sees degradation favours the real image over
+    phantom-degraded's every time; the one who reads sides gives phantom-flips-laterality lower alignment."""
+    import json
+
+    folder = demo["_out"] / "reader-study"
+    results = {p.stem.split(".", 1)[1]: json.loads(p.read_text())["metrics"] for p in folder.glob("reader.*.json")}
+    degraded, faithful, flips = (results[g] for g in ("phantom-degraded", "phantom-faithful", "phantom-flips-laterality"))
+    assert degraded["reader_realism[pooled]"]["value"] > faithful["reader_realism[pooled]"]["value"] + 0.8
+    assert degraded["reader_lean_real[r1]"]["value"] == 1.0
+    assert flips["reader_alignment[r2]"]["value"] < faithful["reader_alignment[r2]"]["value"] - 0.5
+    assert "reader_kappa[realism]" in degraded

@@ -159,7 +159,7 @@ def test_study_resumes_after_a_kill_to_the_uninterrupted_numbers(plugins, tmp_pa
 
     capsys.readouterr()
     assert main([*args[:2], "--epochs", "5", "--out", str(tmp_path / "killed"), "--quiet"]) == 2
-    assert "other settings (differences in: content_sha256, settings)" in capsys.readouterr().err
+    assert "other settings (differences in: settings.epochs)" in capsys.readouterr().err
     images = tmp_path / "images"
     images.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(images / "p0_0.png")

@@ -17,7 +17,8 @@ from typing import Iterator, Sequence
 from ..errors import CxrgenError, ResultsNotWritten
 
 # In the order `cxrgen-bench` lists them.
-COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study", "meta", "weights", "ls")
+COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study",
+            "reader-study", "meta", "weights", "ls")
 # Commands that compute: they choose their thread count first (cxrgen_bench/threads.py).
 COMPUTING = ("demo", "score", "score-reports", "generate", "train", "study", "meta")
 DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
