@@ -5,9 +5,10 @@ One key scheme: a key is `key_of(...)` over the *content* of the inputs (image b
 sha256, or a set's content hash), the model (kind, name, version, weights sha256) and everything else
 that changes the numbers (preprocessing, layer, extraction, decoding settings, metric version) —
 never names or paths. Per-item values (one row per image or text) live under the model's key and the
-item's sha256; per-set values under one key. Writes are atomic (`files.py`): readers never see a
-half-written entry, and two runs writing the same key both succeed with identical content. A damaged
-entry (truncated, unreadable, or a row of another shape than its model's rows) reads as missing, is
+item's sha256, in one SQLite store per model (`rowstore.py`); per-set values under one key, one file
+each. Writes are atomic (`files.py`, and transactions in the store): readers never see a half-written
+entry, and two runs writing the same key both succeed with identical content. A damaged entry
+(truncated, unreadable, or a row of another shape than its model declares) reads as missing, is
 recomputed and overwritten, with a warning naming the file.
 """
 from __future__ import annotations
@@ -20,15 +21,17 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from .files import atomic_write_bytes, atomic_write_text
+from .rowstore import RowStore
 
 LOG = logging.getLogger(__name__)
 # What reading a damaged file raises: numpy's header and pickle refusals, short reads, broken zips.
 DAMAGED = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+LEGACY_SHAPE = "row-shape.json"  # the mark of a model folder written one .npy file per row (before rowstore.py)
 
 
 def default_cache_dir() -> Path:
@@ -58,51 +61,68 @@ class Cache:
     def __init__(self, root: str | Path | None = None, enabled: bool = True):
         self.root = Path(root) if root else default_cache_dir()
         self.enabled = enabled
-        self._row_shapes: dict[Path, list[int] | None] = {}  # per model folder, as read or written
+        self._stores: dict[Path, RowStore] = {}  # per model folder
 
     # --- one row per item (an image's features, a text's embedding or labels) ---------------------
-    def _row_path(self, namespace: str, model_key: str, item_sha: str) -> Path:
-        return self.root / namespace / model_key[:16] / item_sha[:2] / f"{item_sha}.npy"
+    def _folder(self, namespace: str, model_key: str) -> Path:
+        return self.root / namespace / model_key[:16]
 
-    def _row_shape(self, folder: Path) -> list[int] | None:
-        """The shape every row of one model shares, from the folder's row-shape.json (written with its
-        first row); None for a folder written before that file existed."""
-        if folder not in self._row_shapes:
-            try:
-                self._row_shapes[folder] = list(json.loads((folder / "row-shape.json").read_text("utf-8"))["shape"])
-            except (*DAMAGED, TypeError):
-                self._row_shapes[folder] = None
-        return self._row_shapes[folder]
+    def _store(self, namespace: str, model_key: str) -> RowStore:
+        folder = self._folder(namespace, model_key)
+        if folder not in self._stores:
+            self._stores[folder] = RowStore(folder)
+        return self._stores[folder]
 
-    def get_row(self, namespace: str, model_key: str, item_sha: str) -> np.ndarray | None:
+    def get_rows(self, namespace: str, model_key: str, items: Sequence[str],
+                 shape: Sequence[int] | None = None) -> list[np.ndarray | None]:
+        """Rows of ``items`` (content sha256s) under one model, None where absent or damaged; ``shape`` is
+        what each row must be (the model's declared dimension), so a foreign or damaged row is recomputed."""
         if not self.enabled:
-            return None
-        path = self._row_path(namespace, model_key, item_sha)
-        try:
-            row = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            return None
-        except DAMAGED as exc:
-            _damaged(path, exc)
-            return None
-        expected = self._row_shape(path.parent.parent)
-        if expected is not None and list(row.shape) != expected:
-            _damaged(path, f"shape {list(row.shape)}, the model's rows have {expected}")
-            return None
-        return row
+            return [None] * len(items)
+        rows = self._store(namespace, model_key).get(items, shape)
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing and self._folder(namespace, model_key).joinpath(LEGACY_SHAPE).exists():
+            self._migrate(namespace, model_key, items, rows, missing, shape)
+        return rows
+
+    def put_rows(self, namespace: str, model_key: str, rows: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Store rows (item sha256, row) in one transaction."""
+        if self.enabled:
+            self._store(namespace, model_key).put(rows)
+
+    def get_row(self, namespace: str, model_key: str, item_sha: str,
+                shape: Sequence[int] | None = None) -> np.ndarray | None:
+        return self.get_rows(namespace, model_key, [item_sha], shape)[0]
 
     def put_row(self, namespace: str, model_key: str, item_sha: str, row: np.ndarray) -> None:
-        if not self.enabled:
-            return
-        row = np.ascontiguousarray(row)
-        path = self._row_path(namespace, model_key, item_sha)
-        folder = path.parent.parent
-        if self._row_shape(folder) != list(row.shape):  # the first row, or a damaged record: a fresh row is right
-            self._row_shapes[folder] = list(row.shape)
-            atomic_write_text(folder / "row-shape.json", json.dumps({"shape": list(row.shape)}))
-        buf = io.BytesIO()
-        np.save(buf, row, allow_pickle=False)
-        atomic_write_bytes(path, buf.getvalue())
+        self.put_rows(namespace, model_key, [(item_sha, row)])
+
+    def _migrate(self, namespace: str, model_key: str, items: Sequence[str], rows: list[np.ndarray | None],
+                 missing: list[int], shape: Sequence[int] | None) -> None:
+        """Rows of a cache written before the store (one .npy file per row, beside row-shape.json) are read
+        once and copied into the store, so an old cache is not recomputed; the files are left in place."""
+        folder = self._folder(namespace, model_key)
+        try:
+            recorded = list(json.loads((folder / LEGACY_SHAPE).read_text("utf-8"))["shape"])
+        except (*DAMAGED, TypeError):
+            recorded = None
+        expected = list(shape) if shape is not None else recorded
+        moved = []
+        for i in missing:
+            path = folder / items[i][:2] / f"{items[i]}.npy"
+            try:
+                row = np.load(path, allow_pickle=False)
+            except FileNotFoundError:
+                continue
+            except DAMAGED as exc:
+                _damaged(path, exc)
+                continue
+            if expected is not None and list(row.shape) != expected:
+                _damaged(path, f"shape {list(row.shape)}, the model's rows have {expected}")
+                continue
+            rows[i] = row
+            moved.append((items[i], row))
+        self.put_rows(namespace, model_key, moved)
 
     # --- one value per set (statistics, a metric's per-prompt values, ...) ------------------------
     def _arrays_path(self, namespace: str, key: str) -> Path:

@@ -17,7 +17,7 @@ from PIL import Image
 import cxrgen_bench
 from cxrgen_bench.cli import main
 from cxrgen_bench.errors import InputError, RegistryError
-from cxrgen_bench.gate import PASS, REGRESSION, load_rules, run_gate
+from cxrgen_bench.gate import REGRESSION, load_rules, run_gate
 from cxrgen_bench.leaderboard.render import build
 from cxrgen_bench.leaderboard.store import Store
 from cxrgen_bench.registry import METRICS

@@ -11,6 +11,8 @@ import errno
 import json
 import os
 import re
+import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -565,15 +567,17 @@ def test_markdown_and_html_boards_keep_names_inert(tmp_path):
 # --- a damaged cache is recomputed, with a warning --------------------------------------------------
 
 def test_damaged_cache_entries_are_recomputed_end_to_end(synthetic_sets, tmp_path, capsys, caplog):
-    """fid on the shipped phantom evaluator: features (one .npy per image) and statistics (.npz) cached,
+    """fid on the shipped phantom evaluator: features (rows in the store) and statistics (.npz) cached,
     then damaged; the second run recomputes them, warns naming the file, and gives the same number."""
     args = ["score", "--images", str(synthetic_sets["gen"]), "--reference", str(synthetic_sets["ref"]),
             "--metrics", "fid[phantom-evaluator]", "--profile", "calibration-phantom", "--quiet", "--json",
             "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)["metrics"]["fid[phantom-evaluator]"]["value"]
-    row = next((tmp_path / "cache" / "features").rglob("*.npy"))
-    np.save(row, np.zeros((3, 3), np.float32))  # a well-formed file of the wrong shape
+    store = next((tmp_path / "cache" / "features").rglob("rows.sqlite"))
+    with sqlite3.connect(store) as db:  # every row replaced by a well-formed row of the wrong shape
+        db.execute("UPDATE rows SET data = ?, shape = '3', crc = ?", (np.zeros(3, np.float32).tobytes(),
+                                                                     zlib.crc32(np.zeros(3, np.float32).tobytes())))
     for stats in (tmp_path / "cache" / "stats").glob("*.npz"):  # generated and reference: the row is read again
         stats.write_bytes(stats.read_bytes()[:50])  # truncated
     caplog.clear()
@@ -581,7 +585,8 @@ def test_damaged_cache_entries_are_recomputed_end_to_end(synthetic_sets, tmp_pat
     out, err = capsys.readouterr()
     assert json.loads(out)["metrics"]["fid[phantom-evaluator]"]["value"] == pytest.approx(first, rel=1e-6)
     warned = caplog.text + err
-    assert TRACEBACK not in warned and str(row) in warned and str(stats) in warned and "recomputing" in warned
+    assert TRACEBACK not in warned and str(store) in warned and str(stats) in warned and "recomputing" in warned
+    assert "the model's rows have" in warned
 
 
 # --- newcomer items ---------------------------------------------------------------------------------

@@ -18,7 +18,10 @@ GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale
 
 
 def log(msg: str) -> None:
-    print(f"[cxrgen-bench] {msg}", file=sys.stderr, flush=True)
+    from ..distributed import world
+
+    here = world()  # under torchrun every process logs: say which one
+    print(f"[cxrgen-bench{f' rank {here.rank}' if here.size > 1 else ''}] {msg}", file=sys.stderr, flush=True)
 
 
 def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:

@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
                        reports=args.reports, extraction=args.extraction, progress=progress, **kwargs)
+        if result is None:
+            log("this process's share is done; rank 0 computes the metrics and writes the results")
+            return 0
     return show(args, result)
 
 

@@ -28,6 +28,23 @@ from .subjects import ImageSetSubject, Subject
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class FeatureRequest:
+    """Features a metric will read: a backbone's rows of ``records`` (and their statistics when ``stats``)."""
+
+    records: tuple[ImageRecord, ...]
+    backbone: str
+    preprocessing: str
+    layer: str
+    stats: bool = False
+    what: str = ""
+
+
+def stats_key(extractor: Any, records: list[ImageRecord] | tuple[ImageRecord, ...]) -> str:
+    """The cache key of a set's statistics: the extractor and the sorted contents (duplicates count)."""
+    return key_of(kind="stats", format="mean-scatter", model=extractor.key, inputs=sorted(r.sha256 for r in records))
+
+
 @dataclass
 class RunOptions:
     """How a run is executed; none of these change a number (they are recorded, not keyed)."""
@@ -136,6 +153,11 @@ class EvaluationContext:
         return used
 
     # --- image providers -----------------------------------------------------------------------
+    def extractor(self, backbone: str, preprocessing: str, layer: str) -> Any:
+        from .features import Extractor
+
+        return Extractor(self.backbone(backbone), preprocessing, layer)
+
     def image_features(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str,
                        what: str = "") -> np.ndarray:
         from .features import extract_features
@@ -148,16 +170,38 @@ class EvaluationContext:
     def image_stats(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str,
                     what: str = "") -> tuple[FeatureStats, str]:
         """Statistics of a set of images and their key, cached by the set's content (so reference
-        statistics are computed once)."""
-        net = self.backbone(backbone)
-        key = key_of(kind="stats", format="mean-scatter", model=net.extractor_key(preprocessing, layer),
-                     inputs=sorted(r.sha256 for r in records))
+        statistics are computed once). They stream from the feature cache STREAM_ROWS rows at a time:
+        memory is bounded by that, not by the set."""
+        from .features import compute, missing, stream_rows
+
+        ext = self.extractor(backbone, preprocessing, layer)
+        key = stats_key(ext, records)
         cached = self.cache.get_arrays("stats", key)
         if cached is not None:
             return FeatureStats.from_arrays(cached), key
-        stats = FeatureStats.from_features(self.image_features(records, backbone, preprocessing, layer, what))
+        if not self.cache.enabled:  # no rows to stream from: the features, in memory
+            stats = FeatureStats.from_features(self.image_features(records, backbone, preprocessing, layer, what))
+            return stats, key
+        todo = missing(records, ext, self.cache)
+        if todo:
+            compute([(ext, todo)], self.cache, self.options.batch_size, self.options.workers, self.progress,
+                    f"features {backbone}/{layer}" + (f" ({what})" if what else ""))
+        stats = FeatureStats.empty(ext.shape[0]) if ext.shape else None
+        for chunk in stream_rows(records, ext, self.cache):
+            stats = FeatureStats.from_features(chunk) if stats is None else stats.update(chunk)
+        if stats is None:
+            raise InputError(f"no images to compute {backbone} statistics of ({what or 'empty set'})")
         self.cache.put_arrays("stats", key, stats.to_arrays())
         return stats, key
+
+    def prefetch(self, requests: list[FeatureRequest]) -> None:
+        """Compute, before the metrics run, the features (and statistics) they declared they will read:
+        each image decoded once for every backbone; under torchrun each process does its share and the
+        cache and statistics reach rank 0 (`evaluation.sharding`). Backbones that cannot be built are left
+        to the metrics that need them, which record why."""
+        from .sharding import prefetch
+
+        prefetch(self, requests)
 
     # --- text providers ------------------------------------------------------------------------
     def text_embeddings(self, texts: list[str], encoder: Any, extraction: str) -> tuple[Any, int]:
@@ -172,7 +216,7 @@ class EvaluationContext:
             return vectors[order], int(np.asarray(truncated, dtype=bool)[order].sum())
         key = encoder.embedding_key(extraction)
         shas = [text_sha256(t) for t in distinct]
-        rows: list[np.ndarray | None] = [self.cache.get_row("text-embeddings", key, s) for s in shas]
+        rows = self.cache.get_rows("text-embeddings", key, shas)
         todo = [i for i, row in enumerate(rows) if row is None]
         with self.progress(len(distinct), f"embeddings {encoder.name}/{extraction}", "texts",
                            initial=len(distinct) - len(todo)) as bar:
@@ -180,9 +224,9 @@ class EvaluationContext:
                 chunk = todo[start:start + 256]
                 vectors, truncated = encoder.embed([distinct[i] for i in chunk], extraction)
                 for i, vec, cut in zip(chunk, vectors, truncated):
-                    # the truncation flag rides along as the row's last element, so one file holds both
+                    # the truncation flag rides along as the row's last element, so one row holds both
                     rows[i] = np.append(vec.astype(np.float32), np.float32(cut))
-                    self.cache.put_row("text-embeddings", key, shas[i], rows[i])
+                self.cache.put_rows("text-embeddings", key, [(shas[i], rows[i]) for i in chunk])
                 bar.update(len(chunk))
         matrix = np.stack(rows)[order]  # type: ignore[arg-type]
         return matrix[:, :-1].astype(np.float32), int(matrix[:, -1].sum())
@@ -210,13 +254,13 @@ class EvaluationContext:
         """(len(texts), 14) CheXpert labels: 1, 0, −1, NaN (not mentioned)."""
         key = labeller.labels_key()
         shas = [text_sha256(t) for t in texts]
-        rows = [self.cache.get_row("labels", key, s) for s in shas]
+        rows = self.cache.get_rows("labels", key, shas, (len(labeller.classes),))
         todo = [i for i, row in enumerate(rows) if row is None]
         if todo:
             fresh = labeller.label([texts[i] for i in todo])
             for i, row in zip(todo, fresh):
                 rows[i] = row
-                self.cache.put_row("labels", key, shas[i], row)
+            self.cache.put_rows("labels", key, [(shas[i], rows[i]) for i in todo])
         return np.stack(rows) if rows else np.zeros((0, len(labeller.classes)), np.float32)  # type: ignore[arg-type]
 
     # --- derived values ------------------------------------------------------------------------

@@ -1,10 +1,17 @@
-"""Image features through a backbone, one cached row per image (keyed by its content): decoding and
-preprocessing run in a thread pool one batch ahead of the network."""
+"""Image features through backbones, one cached row per image and model (keyed by the image's content).
+
+`compute` is the one engine: an image is read and decoded once, then preprocessed for every extractor
+that still needs it (today's runs ask for up to five backbones), in a thread pool that works one batch
+ahead of the networks. Decoding and resizing run in C with the GIL released (Pillow, numpy, torch), so
+threads keep up with the networks here (benchmarks/README.md, "Scoring end to end": the decode rate
+beside the network rate) without the start-up and pickling costs of worker processes.
+"""
 from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -12,48 +19,122 @@ from ..cache import Cache
 from ..data.images import read_image
 from ..data.manifest import ImageRecord
 from ..models.image.base import Backbone
-from ..progress import Progress, ProgressFactory, silent
+from ..progress import ProgressFactory, silent
 
 NAMESPACE = "features"
+STREAM_ROWS = 4096  # rows read at a time where a statistic streams (memory bounded by this, not by the set)
 
 
 def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2)))
 
 
+@dataclass(frozen=True)
+class Extractor:
+    """One backbone's features at one preprocessing and layer: a model key and a declared row shape."""
+
+    backbone: Backbone
+    preprocessing: str
+    layer: str
+
+    @property
+    def key(self) -> str:
+        return self.backbone.extractor_key(self.preprocessing, self.layer)
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """What every row must be: the layer's declared dimension (a damaged or foreign cache whose rows
+        agree with each other but not with the model is recomputed, not read as features)."""
+        dim = getattr(self.backbone, "layers", {}).get(self.layer)
+        return None if dim is None else (int(dim),)
+
+    def prepare(self, loaded) -> np.ndarray:
+        return self.backbone.preprocess(self.backbone.input_image(loaded, self.preprocessing), self.preprocessing)
+
+
+def missing(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache) -> list[ImageRecord]:
+    """The distinct images (by content) whose rows the cache lacks or holds damaged."""
+    distinct = list({r.sha256: r for r in records}.values())
+    have = cache.get_rows(NAMESPACE, extractor.key, [r.sha256 for r in distinct], extractor.shape)
+    return [r for r, row in zip(distinct, have) if row is None]
+
+
+Sink = Callable[[int, list[ImageRecord], np.ndarray], None]  # (job index, images, their features)
+
+
+def compute(jobs: Sequence[tuple[Extractor, Sequence[ImageRecord]]], cache: Cache, batch_size: int = 32,
+            workers: int | None = None, progress: ProgressFactory = silent, desc: str = "features",
+            sink: Sink | None = None) -> None:
+    """Compute and store the rows each job lists: every image decoded once for all the extractors that need
+    it. Rows are stored batch by batch (a killed run keeps what it finished); ``sink`` sees each batch too."""
+    needs: dict[str, list[int]] = {}
+    images: dict[str, ImageRecord] = {}
+    for j, (_, records) in enumerate(jobs):
+        for r in records:
+            images.setdefault(r.sha256, r)
+            if j not in needs.setdefault(r.sha256, []):
+                needs[r.sha256].append(j)
+    order = list(images)
+    if not order:
+        return
+
+    def prepare(sha: str) -> dict[int, np.ndarray]:
+        loaded = read_image(images[sha].path)  # decoded once, whatever number of backbones need it
+        return {j: jobs[j][0].prepare(loaded) for j in needs[sha]}
+
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    total = sum(len(v) for v in needs.values())
+    with progress(total, desc, "rows") as bar, ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        def submit(batch: list[str]) -> list[Future]:
+            return [pool.submit(prepare, sha) for sha in batch]
+
+        pending = submit(batches[0])
+        for n, batch in enumerate(batches):
+            prepared = [f.result() for f in pending]
+            if n + 1 < len(batches):
+                pending = submit(batches[n + 1])  # the next batch decodes while the networks run
+            for j, (extractor, _) in enumerate(jobs):
+                which = [i for i, p in enumerate(prepared) if j in p]
+                if not which:
+                    continue
+                feats = np.asarray(extractor.backbone.features([prepared[i][j] for i in which], extractor.layer),
+                                   dtype=np.float32)
+                done = [images[batch[i]] for i in which]
+                cache.put_rows(NAMESPACE, extractor.key, [(r.sha256, row) for r, row in zip(done, feats)])
+                if sink is not None:
+                    sink(j, done, feats)
+                bar.update(len(which))
+
+
 def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preprocessing: str, layer: str,
                      cache: Cache, batch_size: int = 32, workers: int | None = None,
                      progress: ProgressFactory = silent, desc: str = "") -> np.ndarray:
     """(len(records), dim) float32 features; images already in the cache are not read again."""
-    key = backbone.extractor_key(preprocessing, layer)
-    rows: list[np.ndarray | None] = [cache.get_row(NAMESPACE, key, r.sha256) for r in records]
-    todo = [i for i, row in enumerate(rows) if row is None]
-    bar = progress(len(records), desc or f"features {backbone.name}/{layer}", "images",
-                   initial=len(records) - len(todo))
-    with bar:
-        if todo:
-            _run(records, rows, todo, backbone, preprocessing, layer, cache, key, batch_size, workers, bar)
-    return np.stack(rows).astype(np.float32)  # type: ignore[arg-type]
+    extractor = Extractor(backbone, preprocessing, layer)
+    shas = [r.sha256 for r in records]
+    rows: dict[str, np.ndarray] = {}
+    for sha, row in zip(shas, cache.get_rows(NAMESPACE, extractor.key, shas, extractor.shape)):
+        if row is not None:
+            rows[sha] = row
+    todo = list({r.sha256: r for r in records if r.sha256 not in rows}.values())
+    if todo:
+        def keep(_: int, done: list[ImageRecord], feats: np.ndarray) -> None:
+            rows.update((r.sha256, row) for r, row in zip(done, feats))
+
+        compute([(extractor, todo)], cache, batch_size, workers, progress,
+                desc or f"features {backbone.name}/{layer}", sink=keep)
+    if not records:
+        return np.zeros((0,) + (extractor.shape or (0,)), np.float32)
+    return np.stack([rows[s] for s in shas]).astype(np.float32, copy=False)
 
 
-def _run(records: Sequence[ImageRecord], rows: list, todo: list[int], backbone: Backbone, preprocessing: str,
-         layer: str, cache: Cache, key: str, batch_size: int, workers: int | None, bar: Progress) -> None:
-    def prepare(i: int) -> np.ndarray:
-        image = backbone.input_image(read_image(records[i].path), preprocessing)
-        return backbone.preprocess(image, preprocessing)
-
-    batches = [todo[s:s + batch_size] for s in range(0, len(todo), batch_size)]
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        def submit(batch: list[int]) -> list[Future]:
-            return [pool.submit(prepare, i) for i in batch]
-
-        pending = submit(batches[0])
-        for n, batch in enumerate(batches):
-            inputs = [f.result() for f in pending]
-            if n + 1 < len(batches):
-                pending = submit(batches[n + 1])
-            feats = backbone.features(inputs, layer)
-            for i, row in zip(batch, feats):
-                rows[i] = row
-                cache.put_row(NAMESPACE, key, records[i].sha256, row)
-            bar.update(len(batch))
+def stream_rows(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache):
+    """The rows of ``records`` (all in the cache), STREAM_ROWS at a time, in order: for statistics that
+    never hold the whole set."""
+    for start in range(0, len(records), STREAM_ROWS):
+        chunk = records[start:start + STREAM_ROWS]
+        rows = cache.get_rows(NAMESPACE, extractor.key, [r.sha256 for r in chunk], extractor.shape)
+        lost = [r.path for r, row in zip(chunk, rows) if row is None]
+        if lost:  # written a moment ago: only another process clearing the cache gets here
+            raise RuntimeError(f"{len(lost)} feature rows vanished from the cache while streaming, e.g. {lost[0]}")
+        yield np.stack(rows)

@@ -34,6 +34,12 @@ class Metric:
     def compute(self, ctx: "EvaluationContext") -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def feature_requests(self, ctx: "EvaluationContext") -> list[Any]:
+        """The image features (`evaluation.context.FeatureRequest`) `compute` will read, declared so the run
+        computes them first: each image decoded once for every backbone, shared over torchrun's processes.
+        A metric that declares nothing still works; it extracts what it reads when it reads it."""
+        return []
+
     def attach_bootstrap(self, entry: dict[str, Any], ctx: "EvaluationContext", units: list[str],
                          replicates: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
         """Add a 95% CI and the replicates (for paired comparisons) to an entry, when asked for.

@@ -57,6 +57,14 @@ class ClassifierAUROC(Metric):
                   for j, c in enumerate(names)}
         return per_class, counts, (scores[:, cols], labels, names)
 
+    def feature_requests(self, ctx: EvaluationContext) -> list[Any]:
+        from ..evaluation.context import FeatureRequest
+
+        subject = ctx.image_subject
+        sides = [("generated", subject.images)] + ([("reference", subject.reference)] if subject.reference else [])
+        return [FeatureRequest(tuple(images.first_samples()), self.config["backbone"], self.preprocessing(ctx),
+                               "classifier", False, side) for side, images in sides]
+
     def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
         subject = ctx.image_subject
         policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config

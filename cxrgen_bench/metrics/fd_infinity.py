@@ -23,6 +23,7 @@ class FrechetInfinity(PerBackbone):
                  ("clip-vit-b-32", "CLIP"), ("phantom-evaluator", "phantom")),
         limitations="An extrapolation: check the fit (details.r2, residual_rms); the reference side keeps its own "
                     "finite-sample bias. No bootstrap CI (each replicate would be a sweep).")
+    statistics_of = ("reference",)
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         cfg = ctx.profile.backbone(name)

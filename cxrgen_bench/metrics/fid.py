@@ -25,6 +25,7 @@ class FrechetDistance(PerBackbone):
                  ("rad-dino", "RAD-DINO"), ("dinov2-vit-l-14", "DINOv2"), ("phantom-evaluator", "phantom")),
         reported="RoentGen (p19, 5,000 prompts): 3.6 XRV / 54.9 Inception / 2.6 CLIP; SD 1.4: 47.7 / 275.0 / 52.7",
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
+    statistics_of = ("generated", "reference")
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         subject = ctx.image_subject

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 class PerBackbone(Metric):
     default_backbones: tuple[str, ...] = ("inception-v3-fid",)
+    statistics_of: tuple[str, ...] = ()  # the sides ("generated", "reference") whose statistics compute reads
 
     def backbones(self, ctx: EvaluationContext) -> list[str]:
         chosen = self.options or list(self.config.get("backbones", self.default_backbones))
@@ -69,6 +70,19 @@ class PerBackbone(Metric):
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
         raise NotImplementedError
+
+    def feature_requests(self, ctx: EvaluationContext) -> list[Any]:
+        from ..evaluation.context import FeatureRequest
+
+        if getattr(ctx.subject, "reference", None) is None:
+            return []
+        sides = {"generated": tuple(self.generated_records(ctx)), "reference": tuple(self.reference_records(ctx))}
+        out = []
+        for name in self.backbones(ctx):
+            cfg = ctx.profile.backbone(name)
+            out += [FeatureRequest(records, name, cfg["preprocessing"], cfg["layer"], side in self.statistics_of, side)
+                    for side, records in sides.items()]
+        return out
 
     def features(self, ctx: EvaluationContext, name: str, generated: list) -> tuple[np.ndarray, np.ndarray, dict]:
         """(generated, reference) features of a backbone from the cache, and what produced them."""

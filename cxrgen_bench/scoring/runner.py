@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..cache import Cache
 from ..data.manifest import ImageSet, PromptSet
+from ..distributed import process_group
 from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..profiles import Profile, get_profile
 from ..registry import METRICS
@@ -88,7 +89,11 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
     A metric that cannot be computed (missing weights, too few samples, ...) is recorded with its
     error and the result is marked ``status: partial``; with ``options.strict`` the first such error
     is raised instead and nothing is written. A metric whose card requires what the subject cannot
-    provide (CheXpert@k of an image folder) is refused before any work starts."""
+    provide (CheXpert@k of an image folder) is refused before any work starts.
+
+    Under torchrun every process computes its share of the features the metrics declare
+    (`Metric.feature_requests`, `evaluation.sharding`); rank 0 then computes the metrics and writes the
+    results, and the other ranks return None."""
     started = time.monotonic()
     options = options or RunOptions()
     prof = get_profile(profile)
@@ -96,10 +101,20 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
     check_requirements(subject, specs)
     model = subject.model()  # read before the work: a problem with it must not cost the computed metrics
     ctx = EvaluationContext(subject, prof, cache or Cache(), options)
+    metrics_to_run = [(name, opts, METRICS.get(name)(prof.metrics.get(name, {}), opts)) for name, opts in specs]
+    with process_group(options.device) as here:
+        requests = []
+        for _, _, metric in metrics_to_run:
+            try:
+                requests += metric.feature_requests(ctx)
+            except CxrgenError:
+                pass  # the metric meets it again in compute and records it in its own entry
+        ctx.prefetch(requests)  # under torchrun: every rank's share, merged on rank 0
+    if not here.root:
+        return None  # type: ignore[return-value]  # rank 0 computes the metrics and writes the results
     values: dict[str, Any] = {}
-    for name, opts in specs:
+    for name, opts, metric in metrics_to_run:
         configured = name in prof.metrics
-        metric = METRICS.get(name)(prof.metrics.get(name, {}), opts)
         ctx.log(f"metric {name}[{'+'.join(opts)}]" if opts else f"metric {name}")
         try:
             entries = metric.compute(ctx)
@@ -126,7 +141,7 @@ def evaluate(subject: Subject, metrics: str | Sequence[str], profile: str | Prof
                     f"profile {prof.name} does not configure {name}: the metric's built-in defaults were used")
             values[entry["key"]] = entry
     run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "duration_s": round(time.monotonic() - started, 3), "device": options.device,
+           "duration_s": round(time.monotonic() - started, 3), "device": options.device, "world_size": here.size,
            "settings": {"metrics": [f"{n}[{'+'.join(o)}]" if o else n for n, o in specs],
                         "batch_size": options.batch_size, "use_cache": ctx.cache.enabled,
                         "allow_pickle": options.allow_pickle, "bootstrap": options.bootstrap,
@@ -295,8 +310,8 @@ def generate_then_score(generator: str, model: str | None, prompts: str | Path, 
                         generation: Mapping[str, Any] | None = None, progress: bool = False,
                         **score_kwargs: Any) -> dict[str, Any] | None:
     """Generate ``images`` with a registered generator (resumable, sharded across processes), then
-    score them on rank 0; other ranks return None once their shard is written. The results record
-    the generator from the folder's generation.json."""
+    score them, the features sharded the same way; rank 0 returns the results, other ranks None. The
+    results record the generator from the folder's generation.json."""
     from ..generation import generate
 
     # before generating: a bad flag must not cost the generation run first
@@ -304,9 +319,8 @@ def generate_then_score(generator: str, model: str | None, prompts: str | Path, 
                                                        "bootstrap") if k in score_kwargs})
     summary = generate(generator=generator, model=model, prompts=prompts, out=images,
                        profile=score_kwargs.get("profile", "roentgen2022"), progress=progress, **dict(generation or {}))
-    if summary["rank"] != 0:
-        return None
-    return score(images=images, prompts=prompts, progress=progress, **score_kwargs)
+    # every rank scores: each computes its share of the features, rank 0 writes the results (None elsewhere)
+    return score(images=images, prompts=prompts, progress=progress and summary["rank"] == 0, **score_kwargs)
 
 
 def checkpoint_folders(folder: str | Path) -> list[Path]:

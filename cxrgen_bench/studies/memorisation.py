@@ -441,16 +441,17 @@ def pixel_matrix(records: list[ImageRecord], size: int, cache: Cache, progress: 
     """(n, size²) float32 pixel vectors of ``records`` and each image's source (height, width); rows
     are cached by image content like features."""
     key = key_of(kind="pixels", version=2, size=size, resize=PIXEL_RULE, source="canonical-grayscale")
-    rows: list[np.ndarray | None] = [cache.get_row(PIXELS_NAMESPACE, key, r.sha256) for r in records]
+    rows = cache.get_rows(PIXELS_NAMESPACE, key, [r.sha256 for r in records], (size * size + 2,))
     todo = [i for i, row in enumerate(rows) if row is None]
     with progress(len(records), f"pixels {size}x{size}" + (f" ({what})" if what else ""), "images",
                   initial=len(records) - len(todo)) as bar:
         with ThreadPoolExecutor(max_workers=default_workers()) as pool:
             for start in range(0, len(todo), 256):
                 chunk = todo[start:start + 256]
-                for i, row in zip(chunk, pool.map(lambda j: pixel_vector(records[j].path, size), chunk)):
+                fresh = list(pool.map(lambda j: pixel_vector(records[j].path, size), chunk))
+                for i, row in zip(chunk, fresh):
                     rows[i] = row
-                    cache.put_row(PIXELS_NAMESPACE, key, records[i].sha256, row)
+                cache.put_rows(PIXELS_NAMESPACE, key, [(records[i].sha256, row) for i, row in zip(chunk, fresh)])
                 bar.update(len(chunk))
     matrix = np.stack(rows)  # type: ignore[arg-type]
     return matrix[:, :-2], [(int(h), int(w)) for h, w in matrix[:, -2:]]
