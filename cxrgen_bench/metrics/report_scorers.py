@@ -8,7 +8,9 @@ replicate:
 - rouge_l, bertscore, factent, radgraph: (score, 1), the mean;
 - factentnli: (score, 1), or (0, 0) for a pair without sentences on one side (left out, as ViLMedic does);
 - f1_chexbert, f1_labeller: (tp, fp, fn) over the profile's classes, micro-F1 (positive and uncertain
-  count as 1); the 14-class micro and macro F1 go into the details.
+  count as 1); the 14-class micro and macro F1 go into the details;
+- radcliq (RadCliQ-v1, lower is better), ratescore: (score, 1), the mean; each is a metric of its own
+  (`metrics/radcliq.py`, `metrics/ratescore.py`: their cards say which way is better), keyed by its name.
 A scorer whose model is absent raises a clear error (the metric records it per key).
 """
 from __future__ import annotations
@@ -65,15 +67,17 @@ def rouge_l(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], ref
     return (*_means(rouge_l_scores(hyps, refs)), {"package": "rouge-score", "stemmer": True, "measure": "F"})
 
 
-def bertscore_model(ctx: EvaluationContext, config: dict[str, Any]) -> Any:
-    """The profile's BERTScore model (bertscore and factentnli share it)."""
+def bertscore_model(ctx: EvaluationContext, config: dict[str, Any], weights_name: str = "bertscore") -> Any:
+    """The profile's BERTScore model (bertscore and factentnli share it; RadCliQ's, another model, is given
+    by `--weights radcliq-bertscore=`)."""
     from ..models.report.bertscore import BERTScore
 
     cfg = dict(config.get("bertscore") or {"model": "distilbert-base-uncased", "num_layers": 5,
                                            "rescale_with_baseline": True})
-    return ctx.shared_model("bertscore", lambda: BERTScore(cfg, weights=ctx.options.weights.get("bertscore"),
-                                                           device=ctx.options.device,
-                                                           allow_pickle=ctx.options.allow_pickle), **cfg)
+    return ctx.shared_model(weights_name, lambda: BERTScore(cfg, weights=ctx.options.weights.get(weights_name),
+                                                            device=ctx.options.device,
+                                                            allow_pickle=ctx.options.allow_pickle,
+                                                            weights_name=weights_name), **cfg)
 
 
 def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
@@ -189,22 +193,105 @@ def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], 
                                 sum(v is None for v in scores))}
 
 
-def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def radgraph_annotator(ctx: EvaluationContext, cfg: dict[str, Any]) -> Any:
     from ..models.report.entities import RadGraphAnnotator
 
+    settings = {k: v for k, v in cfg.items() if k != "reward_level"}  # one annotator serves every reward
+    return ctx.shared_model("radgraph", lambda: RadGraphAnnotator(
+        cfg.get("model_type", "radgraph"), cfg.get("lowercase", False), device=ctx.options.device,
+        cache_dir=cfg.get("cache_dir")), **settings)
+
+
+def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
     cfg = dict(config.get("radgraph") or {})
     level = cfg.get("reward_level", "partial")
-    annotator = ctx.shared_model("radgraph", lambda: RadGraphAnnotator(
-        cfg.get("model_type", "radgraph"), cfg.get("lowercase", False), device=ctx.options.device,
-        cache_dir=cfg.get("cache_dir")), **cfg)
+    annotator = radgraph_annotator(ctx, cfg)
     hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)  # empty reports: no entities, not annotated
     return (*_means([radgraph_reward(a, b, level) for a, b in zip(hyp_a, ref_a)]),
             {"model_type": annotator.model_type, "reward_level": level, "lowercase": annotator.lowercase})
 
 
+# CXR-Report-Metric's BERTScorer: distilroberta-base at bert-score's default layer for it, idf off (its config's
+# USE_IDF = False; RadEval turns idf on), baseline rescaling
+RADCLIQ_BERTSCORE = {"model": "distilroberta-base", "num_layers": 5, "rescale_with_baseline": True}
+
+
+def radcliq_components(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str],
+                       refs: list[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """RadCliQ-v1's four per-pair components as CXR-Report-Metric's run_eval.py computes them (each model
+    must be present: a missing one is an error naming it, never a component left out)."""
+    import re
+
+    from ..functional.report_entities import radgraph_entity_relation_f1
+    from ..functional.text_overlap import radcliq_bleu2
+
+    config = {**config, "bertscore": config.get("bertscore") or RADCLIQ_BERTSCORE}
+    scorer = bertscore_model(ctx, config, "radcliq-bertscore")
+    chexbert = ctx.shared_model("labeller:chexbert", lambda: LABELLERS.get("chexbert")(
+        ctx.options.weights.get("chexbert"), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
+    annotator = radgraph_annotator(ctx, dict(config.get("radgraph") or {}))
+
+    def compute() -> dict[str, np.ndarray]:
+        spaced = [re.sub(r" +", " ", t) for t in hyps], [re.sub(r" +", " ", t) for t in refs]  # as run_eval.py
+        h_emb, r_emb = chexbert.embeddings(hyps), chexbert.embeddings(refs)
+        norms = np.linalg.norm(h_emb, axis=1) * np.linalg.norm(r_emb, axis=1)
+        f1s = np.array([radgraph_entity_relation_f1(a, b) for a, b in zip(annotator.annotate(hyps),
+                                                                          annotator.annotate(refs))])
+        return {"radgraph_entity": f1s[:, 0], "radgraph_relation": f1s[:, 1], "radgraph": f1s.mean(axis=1),
+                "bertscore": scorer.score(*spaced)[:, 2], "bleu2": radcliq_bleu2(hyps, refs),
+                "semb": np.divide((h_emb * r_emb).sum(axis=1), norms, out=np.zeros(len(hyps)), where=norms > 0)}
+
+    parts = ctx.memo_arrays("radcliq", compute, bertscore=scorer.score_key(), chexbert=chexbert.key(role="cls"),
+                            radgraph=annotator.key(lowercase=annotator.lowercase), hyps=hyps, refs=refs)
+    models = {"bertscore": scorer.settings(), "semb": f"CheXbert [CLS] cosine ({chexbert.name})",
+              "radgraph": {"model_type": annotator.model_type, "lowercase": annotator.lowercase,
+                           "definition": "mean of entity and relation F1"},
+              "bleu2": "sentence BLEU-2, NLTK smoothing method1, CXR-Report-Metric tokens"}
+    return parts, models
+
+
+def radcliq(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    from ..functional.radcliq import radcliq_v1
+
+    parts, models = radcliq_components(ctx, config, hyps, refs)
+    scores = radcliq_v1(parts["radgraph"], parts["bertscore"], parts["semb"], parts["bleu2"])
+    means = {k: round(float(v.mean()), 6) for k, v in parts.items()}
+    return (*_means(scores), {"definition": "RadCliQ-v1 (CXR-Report-Metric, published scaler and coefficients)",
+                              "component_means": means, "components": models})
+
+
+def ratescore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+    from ..functional.ratescore import ratescore_pair
+    from ..models.report.ratescore import RaTEScoreModels
+
+    cfg = {k: v for k, v in config.items() if k not in ("scorers",)}
+    models = ctx.shared_model("ratescore", lambda: RaTEScoreModels(cfg, ctx.options.weights, device=ctx.options.device,
+                                                                   allow_pickle=ctx.options.allow_pickle), **cfg)
+    affinity = models.settings()["affinity"]
+
+    def compute() -> dict[str, np.ndarray]:
+        hyp_e, ref_e = models.entities(hyps), models.entities(refs)
+        texts = sorted({t for ents in hyp_e + ref_e for t, _ in ents})
+        vectors = dict(zip(texts, models.embed(texts))) if texts else {}
+
+        def arrays(ents):
+            return np.array([vectors[t] for t, _ in ents]), [k for _, k in ents]
+
+        scores = [ratescore_pair(*arrays(h), *arrays(r), affinity=affinity) for h, r in zip(hyp_e, ref_e)]
+        return {"scores": np.array(scores, dtype=np.float64),
+                "entities": np.array([[len(h), len(r)] for h, r in zip(hyp_e, ref_e)], dtype=np.float64)}
+
+    out = ctx.memo_arrays("ratescore", compute, model=models.key(**models.settings()), hyps=hyps, refs=refs)
+    without = int((out["entities"].min(axis=1) == 0).sum())
+    return (*_means(out["scores"]), {**models.settings(), "pairs_without_entities": without,
+                                     "definition": "RaTEScore 0.6.0 (entity F1 over embeddings, type affinity, "
+                                                   "negation weight; 0.5 when a report has no entity)"})
+
+
 SCORERS: dict[str, Callable[..., Scored]] = {
     "bleu4": bleu4, "rouge_l": rouge_l, "bertscore": bertscore, "f1_chexbert": f1_chexbert,
-    "f1_labeller": f1_labeller, "factent": factent, "factentnli": factentnli, "radgraph": radgraph}
+    "f1_labeller": f1_labeller, "factent": factent, "factentnli": factentnli, "radgraph": radgraph,
+    "radcliq": radcliq, "ratescore": ratescore}
 
 
 def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], ids: list[str], units: list[str],
@@ -220,7 +307,7 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
     column = np.array([index[u] for u in units])
     entries = []
     for scorer in scorers:
-        key = f"{metric.name}[{scorer}]"
+        key = metric.name if scorer == metric.name else f"{metric.name}[{scorer}]"  # radcliq, ratescore: plain keys
         try:
             stats, reduce, details = SCORERS[scorer](ctx, metric.config, hyps, refs)
         except Exception as exc:  # noqa: BLE001 — one scorer's model (or plug-in) must not cost the others
@@ -255,7 +342,8 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
             metric.per_item(entry, [ids[i] for i in np.flatnonzero(kept)], per_sample[kept])
         if empty:
             entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
-                                 "(0 on every scorer)"]
+                                 + ("(0 on every scorer)" if scorer not in ("radcliq", "ratescore") else
+                                    "(no word, no entity: BERTScore, BLEU-2 and RadGraph F1 0; RaTEScore 0.5)")]
 
         def replicates(weights: np.ndarray, stats=stats, reduce=reduce) -> np.ndarray:
             return reduce(weights[:, column] @ stats)  # every pair weighted by its unit's multiplicity

@@ -45,23 +45,28 @@ class ReportGeneration(Metric):
             raise InputError(f"rrg: unknown scorer(s) {unknown}; choose from {', '.join(dict(self.card.options))}")
         return score_entries(self, ctx, scorers, ids, units, hyps, refs)
 
-    # --- inputs ------------------------------------------------------------------------------
     def _pairs(self, ctx: EvaluationContext) -> tuple[list[str], list[str], list[str], list[str]]:
-        """(sample ids, their resampling units, hypotheses, references)."""
-        from ..evaluation.subjects import ReportPairsSubject
+        return report_pairs(self.name, ctx)
 
-        subject = ctx.subject
-        if isinstance(subject, ReportPairsSubject):
-            ids, hyps, refs = subject.pairs()
-            return ids, ids, hyps, refs
-        records = list(subject.images.records)
-        prompts = subject.require_prompts(self.name, records, "generated")
-        generator = ctx.use_model("report_generator", subject.report_generator)
-        hyps = ctx.generated_reports(records, generator)
-        ids = [f"{r.prompt_id}_{r.sample_idx}" for r in records]
-        refs = [prompts.prompts[r.prompt_id].text for r in records]
-        ctx.artifacts["reports.csv"] = reports_csv(records, hyps, refs)
-        return ids, [r.prompt_id for r in records], hyps, refs
+
+def report_pairs(metric: str, ctx: EvaluationContext) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(sample ids, their resampling units, hypotheses, references) of the subject: stored report pairs, or
+    the reports the subject's report generator writes for its images (cached per image, so every report
+    metric of a run reads the same reports) against their prompts' impressions."""
+    from ..evaluation.subjects import ReportPairsSubject
+
+    subject = ctx.subject
+    if isinstance(subject, ReportPairsSubject):
+        ids, hyps, refs = subject.pairs()
+        return ids, ids, hyps, refs
+    records = list(subject.images.records)
+    prompts = subject.require_prompts(metric, records, "generated")
+    generator = ctx.use_model("report_generator", subject.report_generator)
+    hyps = ctx.generated_reports(records, generator)
+    ids = [f"{r.prompt_id}_{r.sample_idx}" for r in records]
+    refs = [prompts.prompts[r.prompt_id].text for r in records]
+    ctx.artifacts["reports.csv"] = reports_csv(records, hyps, refs)
+    return ids, [r.prompt_id for r in records], hyps, refs
 
 
 def reports_csv(records: list, hyps: list[str], refs: list[str]) -> str:

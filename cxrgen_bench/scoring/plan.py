@@ -12,6 +12,7 @@ ready is printed as it can be run."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import CxrgenError
@@ -29,7 +30,9 @@ INPUTS = {"prompts": "--prompts", "labels": "CheXpert label columns in --prompts
 # The models of the report scorers (rrg, i2t_factual), by the name `--weights NAME=...` gives them.
 SCORER_MODELS: dict[str, tuple[str, ...]] = {
     "bleu4": (), "rouge_l": (), "f1_labeller": (), "bertscore": ("bertscore",), "f1_chexbert": ("chexbert",),
-    "factent": ("stanza",), "factentnli": ("stanza", "factentnli", "bertscore"), "radgraph": ("radgraph",)}
+    "factent": ("stanza",), "factentnli": ("stanza", "factentnli", "bertscore"), "radgraph": ("radgraph",),
+    # the report metrics with cards of their own (lower-is-better RadCliQ cannot sit under rrg's card)
+    "radcliq": ("radcliq-bertscore", "chexbert", "radgraph"), "ratescore": ("rate-ner", "biolord")}
 
 
 @dataclass
@@ -88,7 +91,9 @@ def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> Mode
 def _scorer_probes(config: Mapping[str, Any], weights: Mapping[str, str]) -> dict[str, Callable[[], Any]]:
     """Construct each scorer model the way a run does (which resolves its files without loading them)."""
     from ..models.report.bertscore import BERTScore
+    from ..metrics.report_scorers import RADCLIQ_BERTSCORE
     from ..models.report.entities import RadGraphAnnotator, RadiologyNLI, StanzaRadiologyNER
+    from ..models.report.ratescore import model_folder
     from ..registry import LABELLERS
 
     radgraph = dict(config.get("radgraph") or {})
@@ -100,6 +105,10 @@ def _scorer_probes(config: Mapping[str, Any], weights: Mapping[str, str]) -> dic
         "factentnli": lambda: RadiologyNLI(weights.get("factentnli") or config.get("nli_folder")),
         "radgraph": lambda: RadGraphAnnotator(radgraph.get("model_type", "radgraph"), radgraph.get("lowercase", False),
                                               cache_dir=radgraph.get("cache_dir")),
+        "radcliq-bertscore": lambda: BERTScore(dict(config.get("bertscore") or RADCLIQ_BERTSCORE),
+                                               weights=weights.get("radcliq-bertscore"), weights_name="radcliq-bertscore"),
+        "rate-ner": lambda: model_folder("rate-ner", weights.get("rate-ner"), config, "ner_folder"),
+        "biolord": lambda: model_folder("biolord", weights.get("biolord"), config, "embedding_folder"),
     }
 
 
@@ -108,7 +117,8 @@ def scorer_model(name: str, config: Mapping[str, Any], weights: Mapping[str, str
         model = _scorer_probes(config, weights)[name]()
     except (CxrgenError, ImportError) as exc:
         return ModelStatus(name, "report scorer", False, problem=" ".join(str(exc).split()))
-    where = getattr(model, "folder", None) or getattr(model, "resources", None) or getattr(model, "file", None)
+    where = model if isinstance(model, Path) else \
+        getattr(model, "folder", None) or getattr(model, "resources", None) or getattr(model, "file", None)
     return ModelStatus(name, "report scorer", True, where=str(where or "found"))
 
 
@@ -124,6 +134,8 @@ def _models_of(profile: Profile, name: str, options: list[str]) -> list[tuple[st
     # an image–text metric reads its `pair` only (i2t_precision inherits i2i's `backbone` in the profile)
     images = [("image", config["pair"])] if config.get("pair") else \
         [("image", config["backbone"])] if config.get("backbone") else []
+    if name in ("radcliq", "ratescore"):
+        return [(name, [("report scorer", m) for m in SCORER_MODELS[name]])]
     if config.get("scorers"):
         scorers = options or list(config["scorers"])
         return [(f"{name}[{s}]", images + [("report scorer", m) for m in SCORER_MODELS.get(s, ())]) for s in scorers]

@@ -96,8 +96,11 @@ def build_model(state: dict[str, Any], where: str) -> Any:
             self.bert = BertModel(config, add_pooling_layer="bert.pooler.dense.weight" in state)
             self.linear_heads = nn.ModuleList([nn.Linear(hidden, 4) for _ in range(13)] + [nn.Linear(hidden, 2)])
 
+        def cls(self, ids, mask):
+            return self.bert(ids, attention_mask=mask)[0][:, 0]
+
         def forward(self, ids, mask):
-            cls = self.bert(ids, attention_mask=mask)[0][:, 0]
+            cls = self.cls(ids, mask)
             return [head(cls) for head in self.linear_heads]
 
     net = CheXbertNet()
@@ -130,12 +133,11 @@ class CheXbertLabeller(Labeller):
         net = build_model(read_state_dict(self.folder), str(self.folder)).to(self.device)
         return net, BertTokenizer(str(self.folder / "vocab.txt"), do_lower_case=True)
 
-    def annotate(self, texts: list[str]) -> np.ndarray:
+    def _batches(self, texts: list[str]) -> Any:
+        """(first row, token ids, attention mask) per batch of 16, tokenised as CheXbert does."""
         import torch
 
         net, tokenizer = self.model
-        out = np.full((len(texts), len(self.classes)), np.nan, dtype=np.float32)
-        columns = [self.classes.index(c) for c in HEAD_ORDER]
         for start in range(0, len(texts), 16):
             batch = [" ".join(t.split()) for t in texts[start:start + 16]]
             ids = [tokenizer.encode(t, add_special_tokens=True) for t in batch]
@@ -144,9 +146,30 @@ class CheXbertLabeller(Labeller):
             width = max(len(i) for i in ids)
             tokens = torch.tensor([i + [tokenizer.pad_token_id] * (width - len(i)) for i in ids], device=self.device)
             mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids], device=self.device)
+            yield start, tokens, mask
+
+    def annotate(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        net, _ = self.model
+        out = np.full((len(texts), len(self.classes)), np.nan, dtype=np.float32)
+        columns = [self.classes.index(c) for c in HEAD_ORDER]
+        for start, tokens, mask in self._batches(texts):
             with torch.inference_mode():
                 heads = net(tokens, mask)
             for h, (col, logits) in enumerate(zip(columns, heads)):
                 picked = logits.argmax(dim=1).cpu().numpy()
-                out[start:start + len(batch), col] = [CLASS_VALUES[p] for p in picked]
+                out[start:start + len(tokens), col] = [CLASS_VALUES[p] for p in picked]
         return out
+
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        """(n, hidden) float64: the encoder's last-layer [CLS] state of each text, the vector the heads read
+        (CXR-Report-Metric's CheXbert `encode.py`, whose cosine is RadCliQ's s_emb)."""
+        import torch
+
+        net, _ = self.model
+        rows = []
+        for _, tokens, mask in self._batches(texts):
+            with torch.inference_mode():
+                rows.append(net.cls(tokens, mask).double().cpu().numpy())
+        return np.concatenate(rows) if rows else np.zeros((0, 0))

