@@ -6,8 +6,8 @@ contiguous runs of near-equal length, one per rank, so every rank computes the s
 key is computed twice and no rank is padded with repeated samples (DistributedSampler's padding,
 pytorch #25162, would count an image twice in a statistic).
 
-Objects travel over a gloo group even when the main backend is nccl: what is sent is a few statistics
-and feature rows, and gloo needs no device to be chosen for pickled objects.
+Objects travel over gloo (a gloo group beside an nccl one that generation started): what is sent is a
+few statistics and feature rows, and gloo needs no device to be chosen for pickled objects.
 """
 from __future__ import annotations
 
@@ -64,8 +64,10 @@ _GROUP: Any = None  # the gloo group objects travel in, while a process group is
 
 @contextmanager
 def process_group(device: str = "cpu") -> Iterator[World]:
-    """Join the other processes of the run for the block (a no-op for one process): nccl for a CUDA
-    device, gloo otherwise; torchrun's rendezvous (MASTER_ADDR, MASTER_PORT) is read from the environment."""
+    """Join the other processes of the run for the block (a no-op for one process) over gloo, on CPU and GPU
+    alike (NCCL would refuse two ranks on one GPU, and nothing here is a tensor collective); with a CUDA
+    device each rank takes GPU LOCAL_RANK mod the GPUs it sees. torchrun's rendezvous (MASTER_ADDR,
+    MASTER_PORT) is read from the environment; a group already started (by generation) is joined."""
     global _GROUP
     here = world()
     if here.size == 1:
@@ -76,11 +78,10 @@ def process_group(device: str = "cpu") -> Iterator[World]:
 
     started = not dist.is_initialized()
     timeout = timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, "1800")))
-    if started:
-        backend = "nccl" if device.startswith("cuda") else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend=backend, timeout=timeout)
+    if device.startswith("cuda") and torch.cuda.is_available():  # "cuda" means this rank's device from here on
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    if started:  # only objects travel (no tensor collectives), so gloo serves GPUs too, several ranks per GPU included
+        dist.init_process_group(backend="gloo", timeout=timeout)
     _GROUP = dist.new_group(backend="gloo", timeout=timeout) if dist.get_backend() != "gloo" else dist.group.WORLD
     try:
         yield here

@@ -4,7 +4,8 @@ torch starts one intra-op thread per core. On a small machine shared with anothe
 is oversubscription: every parallel region waits for its slowest thread, which the scheduler has just
 handed to the other process, and the demo took 3.9× its quiet time under one busy neighbour (issue 18).
 So the default is the cores this process may run on minus the ones other processes keep busy right
-now (the kernel's count of runnable tasks, sampled a few times), at least one. `--threads N` or
+now (the kernel's count of runnable tasks, sampled a few times), at least one; under torchrun, the cores
+divided among the node's processes (LOCAL_WORLD_SIZE). `--threads N` or
 CXRGEN_THREADS=N fixes it; the choice and its reason are recorded in results (`run.threads`).
 """
 from __future__ import annotations
@@ -53,6 +54,10 @@ def choose(requested: int | None = None) -> dict[str, Any]:
         if requested < 1:
             raise InputError(f"threads must be at least 1, not {requested}")
         threads, reason = requested, f"asked for (--threads or {ENV})"
+    elif int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1) > 1:  # torchrun's processes on this node share it
+        local = int(os.environ["LOCAL_WORLD_SIZE"])
+        threads = max(1, cores // local)
+        reason = f"{cores} core(s) shared by the {local} processes torchrun started on this node"
     else:
         busy = busy_elsewhere()
         threads = max(1, cores - busy)

@@ -94,7 +94,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank: int, port: int, sets: dict, cache: str, out: str, broken: str, queue) -> None:
+def _rank_main(rank: int, port: int, sets: dict, cache: str, out: str, broken: str, queue, dies: bool = False) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), CXRGEN_DIST_TIMEOUT="120")
     import cxrgen_bench
@@ -110,6 +110,8 @@ def _rank_main(rank: int, port: int, sets: dict, cache: str, out: str, broken: s
         return read(path, *a, **k)
 
     features.read_image = flaky
+    if dies and rank == 1:  # killed mid-share (out of memory, a lost node): no goodbye
+        features.compute = lambda *a, **k: os._exit(9)
     try:
         cxrgen_bench.score(images=sets["gen"], reference=sets["ref"], prompts=sets["prompts"], metrics=METRICS,
                            profile="calibration-phantom", cache_dir=cache, out=out)
@@ -145,3 +147,20 @@ def test_a_rank_that_cannot_read_its_share_stops_every_rank_naming_it(sets, tmp_
     # rank 0's share (and rank 1's rows before the broken image) are kept: the re-run reuses them
     with sqlite3.connect(next((tmp_path / "cache" / "features").rglob("rows.sqlite"))) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] >= len(share(shas, 0, 2))
+
+
+def test_a_rank_that_dies_stops_rank_0_with_a_clear_error_and_nothing_written(sets, tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    port = _free_port()
+    out = tmp_path / "r.json"
+    procs = [ctx.Process(target=_rank_main, args=(rank, port, {k: str(v) for k, v in sets.items()},
+                                                  str(tmp_path / "cache"), str(out), "", queue, True))
+             for rank in range(2)]
+    for p in procs:
+        p.start()
+    rank, said = queue.get(timeout=240)
+    for p in procs:
+        p.join(60)
+    assert rank == 0 and said.startswith("ShardFailed") and "lost the other processes" in said, said
+    assert "Nothing was written" in said and not out.exists()
