@@ -164,3 +164,17 @@ def test_a_rank_that_dies_stops_rank_0_with_a_clear_error_and_nothing_written(se
         p.join(60)
     assert rank == 0 and said.startswith("ShardFailed") and "lost the other processes" in said, said
     assert "Nothing was written" in said and not out.exists()
+
+
+def test_score_reports_under_torchrun_writes_one_result_from_rank_0(tmp_path):
+    """Report scoring declares no image features: rank 0 scores, the other process says so and exits 0."""
+    for name, words in (("hyp", "small left effusion"), ("ref", "small right effusion")):
+        (tmp_path / f"{name}.csv").write_text("id,text\n" + "".join(f"r{i},{words} {i}\n" for i in range(6)))
+    args = ["score-reports", "--hypotheses", str(tmp_path / "hyp.csv"), "--references", str(tmp_path / "ref.csv"),
+            "--metrics", "rrg[bleu4+rouge_l]", "--out", str(tmp_path / "r.json"), "--cache-dir", str(tmp_path / "c")]
+    two = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                "-m", "cxrgen_bench", *args])
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "rank 1] this process's share is done" in two.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["run"]["world_size"] == 2 and result["metrics"]["rrg[bleu4]"]["value"] > 0

@@ -97,21 +97,20 @@ def run(args: argparse.Namespace) -> int:
         # --device, --batch-size and --allow-pickle serve both the generator and the scoring backbones
         result = generate_then_score(args.generator, args.model, args.prompts, args.images,
                                      generation=generation_settings(args), progress=progress, **kwargs)
-        if result is None:
-            return 0  # not rank 0: rank 0 scores the merged set
     elif checkpoints:
         return _run_checkpoints(args, kwargs, progress)
     else:
         result = score(images=args.images, prompts=args.prompts, text_encoder=args.text_encoder,
                        reports=args.reports, extraction=args.extraction, progress=progress, **kwargs)
-        if result is None:
-            log("this process's share is done; rank 0 computes the metrics and writes the results")
-            return 0
     return show(args, result)
 
 
-def show(args: argparse.Namespace, result: dict[str, Any]) -> int:
-    """Print one results object (JSON with --json, else the summary); exit status 1 when partial."""
+def show(args: argparse.Namespace, result: dict[str, Any] | None) -> int:
+    """Print one results object (JSON with --json, else the summary); exit status 1 when partial. None: a
+    process of a torchrun job other than rank 0, which writes the results."""
+    if result is None:
+        log("this process's share is done; rank 0 computes the metrics and writes the results")
+        return 0
     if args.json:
         from ..results.store import dumps
 
@@ -143,6 +142,8 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
                          "text-encoder checkpoints")
     results = score_checkpoints(args.text_encoder, args.reports, kwargs.pop("metrics"), out=kwargs.pop("out"),
                                 extraction=args.extraction, progress=progress, **kwargs)
+    if any(r is None for r in results):  # a torchrun process other than rank 0
+        return show(args, None)
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
