@@ -63,6 +63,22 @@ _GROUP: Any = None  # the gloo group objects travel in, while a process group is
 
 
 @contextmanager
+def alone() -> Iterator[None]:
+    """The block runs as a process of its own (rank 0 of 1) for generation, scoring and `world`: a sweep's
+    processes share whole checkpoints, so none may wait for the others inside one (they are busy with theirs)."""
+    saved = {name: os.environ.get(name) for name in ("RANK", "WORLD_SIZE")}
+    os.environ.update(RANK="0", WORLD_SIZE="1")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def process_group(device: str = "cpu") -> Iterator[World]:
     """Join the other processes of the run for the block (a no-op for one process) over gloo, on CPU and GPU
     alike (NCCL would refuse two ranks on one GPU, and nothing here is a tensor collective); with a CUDA

@@ -243,3 +243,25 @@ def test_text_encoder_knowledge_over_training_checkpoints(base, data, tmp_path, 
     assert all(r["metrics"]["chexpert_at_k"]["value"] is not None for r in results)
     board = build([{**r, "name": f"s{r['subject']['step']}"} for r in results], tmp_path / "board")
     assert "plots/chexpert_at_k_over_training.svg" in board
+
+
+@pytest.mark.parametrize("method,extra", [
+    ("roentgen", {"train_text_encoder": True, "ema": True, "ema_decay": 0.5}),
+    ("lora", {"rank": 4}),
+    ("textual-inversion", {"token": "<cxr>", "initializer_token": "chest"}),
+])
+def test_the_last_checkpoint_exports_as_the_pipeline_the_run_saved(base, data, tmp_path, method, extra):
+    """`cxrgen-bench sweep` rebuilds each checkpoint as a pipeline through the registered trainer: at the
+    last step that is the run's own final pipeline, weight for weight (EMA copy, fused LoRA, the new token)."""
+    from cxrgen_bench.registry import TRAINERS
+
+    out = train(config(base, data, tmp_path / method, method=method, max_steps=2, checkpoint_every=2, **extra),
+                log=quiet)
+    exported = TRAINERS.get(method)().export_checkpoint(out / "checkpoints" / "checkpoint-2", tmp_path / "exported")
+    for part in ("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"):
+        a, b = load_file(str(out / part)), load_file(str(exported / part))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
+    if method == "textual-inversion":
+        from transformers import CLIPTokenizer
+
+        assert "<cxr>" in CLIPTokenizer.from_pretrained(str(exported / "tokenizer")).get_vocab()

@@ -18,9 +18,9 @@ from ..errors import CxrgenError, ResultsNotWritten
 
 # In the order `cxrgen-bench` lists them.
 COMMANDS = ("demo", "score", "score-reports", "generate", "compare", "gate", "leaderboard", "data", "train", "study",
-            "reader-study", "meta", "weights", "ls")
+            "sweep", "reader-study", "meta", "weights", "ls")
 # Commands that compute: they choose their thread count first (cxrgen_bench/threads.py).
-COMPUTING = ("demo", "score", "score-reports", "generate", "train", "study", "meta")
+COMPUTING = ("demo", "score", "score-reports", "generate", "train", "study", "sweep", "meta")
 DESCRIPTION = "Score text-to-image chest X-ray generators with the RoentGen evaluation framework."
 
 

@@ -24,13 +24,16 @@ def log(msg: str) -> None:
     print(f"[cxrgen-bench{f' rank {here.rank}' if here.size > 1 else ''}] {msg}", file=sys.stderr, flush=True)
 
 
-def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) -> None:
+def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False, generator: bool = True) -> None:
+    """The generation flags; ``for_score``: --device, --batch-size and --allow-pickle are the scoring ones,
+    ``generator=False``: the command chooses the generator and the model itself (sweep)."""
     g = p.add_argument_group("generation (defaults from the profile's generation block)")
-    g.add_argument("--generator", required=not for_score,
-                   help="registered generator: diffusers, folder, real, callable, or a plug-in"
-                   + ("; with score: generate into --images first, then score" if for_score else ""))
-    g.add_argument("--model", help="pipeline folder (diffusers), image folder (folder), dataset root (real), "
-                                   "module:function (callable)")
+    if generator:
+        g.add_argument("--generator", required=not for_score,
+                       help="registered generator: diffusers, folder, real, callable, or a plug-in"
+                       + ("; with score: generate into --images first, then score" if for_score else ""))
+        g.add_argument("--model", help="pipeline folder (diffusers), image folder (folder), dataset root (real), "
+                                       "module:function (callable)")
     g.add_argument("--samples-per-prompt", type=positive_int, help="images per prompt (roentgen2022: 4)")
     g.add_argument("--steps", type=positive_int, help="denoising steps (roentgen2022: 75)")
     g.add_argument("--guidance-scale", type=float, help="classifier-free guidance (roentgen2022: 4)")
@@ -49,6 +52,30 @@ def add_generation_flags(p: argparse.ArgumentParser, for_score: bool = False) ->
 
 def generation_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k, None) is not None}
+
+
+def process_device(device: str) -> str:
+    """--device of a process under torchrun / accelerate launch: "cuda" means this process's GPU (LOCAL_RANK)."""
+    import os
+
+    from ..distributed import world
+
+    if world().size > 1 and device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    check_device(device)
+    return device
+
+
+def curve_table(results: list[dict[str, Any]]) -> str:
+    """Results over training steps as a terminal table: one row per checkpoint, one column per results key."""
+    keys = sorted({k for r in results for k in r["metrics"]})
+    lines = ["step      " + "  ".join(f"{k:>24s}" for k in keys)]
+    for r in results:
+        values = [r["metrics"].get(k, {}).get("value") for k in keys]
+        step = r["subject"].get("step")
+        lines.append(f"{'—' if step is None else step:<9} " + "  ".join("—".rjust(24) if v is None else f"{v:24.4f}"
+                                                                       for v in values))
+    return "\n".join(lines)
 
 
 def add_set_flag(p: argparse.ArgumentParser) -> None:

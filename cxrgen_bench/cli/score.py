@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..flags import non_negative_int, parse_weights, positive_int
 from ..results.store import profile_label
 from ..registry import find_card
-from .common import add_generation_flags, add_set_flag, generation_settings, log, profile_of
+from .common import add_generation_flags, add_set_flag, curve_table, generation_settings, log, profile_of
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -147,12 +147,7 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
-        keys = sorted({k for r in results for k in r["metrics"]})
-        print("step      " + "  ".join(f"{k:>24s}" for k in keys))
-        for r in results:
-            values = [r["metrics"].get(k, {}).get("value") for k in keys]
-            print(f"{r['subject']['step']:<9d} " + "  ".join("—".rjust(24) if v is None else f"{v:24.4f}"
-                                                           for v in values))
+        print(curve_table(results))
         if args.out:
             print(f"results written to {args.out}/step-*.json")
     return 1 if any(r["status"] == "partial" for r in results) else 0

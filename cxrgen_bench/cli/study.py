@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from ..errors import RegistryError
 from ..registry import STUDIES
@@ -48,14 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from ..results.store import dumps
     from ..studies import run_study
     from ..studies.base import process_share
-    from .common import check_device, check_out, log
+    from .common import check_out, log, process_device
 
     check_out(args.out, folder=True)
     rank, world = process_share()
-    device = args.device
-    if world > 1 and device == "cuda":  # torchrun / accelerate launch: one device per process
-        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-    check_device(device)
+    device = process_device(args.device)  # torchrun / accelerate launch: one device per process
     cls = args.study_class
     options = RunOptions(device=device, progress=not (args.quiet or args.json),
                          log=(lambda m: None) if args.quiet else log)

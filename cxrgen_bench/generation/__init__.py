@@ -8,11 +8,13 @@ from .protocol import GenerationSettings, Generator, SampleRequest, sample_seed
 
 
 def generate(generator: str = "diffusers", model: str | None = None, prompts: Any = None, out: str | Path = "generated",
-             profile: Any = "roentgen2022", progress: bool = True, **settings: Any) -> dict[str, Any]:
+             profile: Any = "roentgen2022", progress: bool = True, shard: Any = None, **settings: Any) -> dict[str, Any]:
     """Generate images for a prompt set with a registered generator; returns the run summary.
 
     ``settings`` are `GenerationSettings` fields (steps, guidance_scale, resolution, seed, ...);
-    unset ones come from the profile's `generation` block."""
+    unset ones come from the profile's `generation` block. ``shard``: this process's `harness.Shard` of the
+    prompts (default: its share under torchrun; ``Shard()`` makes one process generate them all, as a
+    study's unit does while other ranks run other units)."""
     from ..data.manifest import PromptSet
     from ..errors import InputError
     from ..profiles import get_profile
@@ -28,7 +30,7 @@ def generate(generator: str = "diffusers", model: str | None = None, prompts: An
     run_settings = GenerationSettings.from_profile(prof.generation, **settings)
     image_paths = {pid: p.image_path for pid, p in prompt_set.prompts.items() if p.image_path}
     gen = GENERATORS.get(generator)(model, run_settings, image_paths=image_paths)
-    return run_generation(gen, prompt_set, out, run_settings, progress=progress)
+    return run_generation(gen, prompt_set, out, run_settings, shard=shard, progress=progress)
 
 
 __all__ = ["GenerationSettings", "Generator", "SampleRequest", "generate", "sample_seed"]

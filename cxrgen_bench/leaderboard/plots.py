@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import RegistryError
 from ..files import atomic_path
 from ..card import Card
+from ..registry import find_card
 
 
 def _pyplot():
@@ -102,24 +103,34 @@ def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> 
     return path
 
 
-def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
-    """A metric over the training steps of each run (entries whose subject is a trainer checkpoint):
-    one panel per class of the card's breakdown that the entries have, and the headline value."""
+def run_label(run: str) -> str:
+    """A run as boards name it: the run folder (RUN for RUN/checkpoints), else the folder itself."""
+    path = Path(run)
+    return (path.parent.name if path.name == "checkpoints" else path.name) or run
+
+
+def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path, key: str | None = None) -> Path | None:
+    """A metric (``key``, default the card's own) over the training steps of each run (entries whose subject
+    is a trainer checkpoint: `score` on a checkpoints folder, `sweep`): for the card's own key one panel per
+    class of its breakdown that the entries have, then the headline value, with its 95% CI as a band where
+    the entries have one."""
+    key = key or card.name
     runs: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     shown = []
     for e in entries:
-        subject, metric = e.get("subject") or {}, (e.get("metrics") or {}).get(card.name)
+        subject, metric = e.get("subject") or {}, (e.get("metrics") or {}).get(key)
         if subject.get("step") is not None and metric and metric.get("value") is not None:
             runs.setdefault(str(subject.get("run")), []).append((int(subject["step"]), metric))
             shown.append(e)
     if not runs:
         return None
     present = {c for points in runs.values() for _, m in points for c in (m.get("details") or {}).get(
-        card.per_class_field, {})}
-    panels = [c for c in card.per_class if c in present] + [card.headline_label or card.label]
+        card.per_class_field, {})} if key == card.name else set()
+    headline = (card.headline_label or card.label) if key == card.name else card.column_label(key)
+    panels = [c for c in card.per_class if c in present] + [headline]
     factor = 100.0 if card.scale == "percent" else 1.0
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(3.2, 2.6 * len(panels)), 2.8), squeeze=False)
     for run, points in sorted(runs.items()):
         points.sort(key=lambda p: p[0])
         steps = [step for step, _ in points]
@@ -128,11 +139,15 @@ def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path) -> P
                 values = [m["value"] for _, m in points]
             else:
                 values = [(m.get("details") or {}).get(card.per_class_field, {}).get(panel) for _, m in points]
-            ax.plot(steps, [np.nan if v is None else factor * v for v in values], marker="o",
-                    label=Path(run).parent.name or run)
+            line, = ax.plot(steps, [np.nan if v is None else factor * v for v in values], marker="o",
+                            label=run_label(run))
+            if panel == panels[-1] and any(m.get("ci95") for _, m in points):
+                lo, hi = band([{"mean": m["value"], "ci95": m.get("ci95")} for _, m in points], card.value_range)
+                ax.fill_between(steps, factor * lo, factor * hi, alpha=0.2, color=line.get_color())
             ax.set_title(panel, fontsize=8)
             ax.set_xlabel("training step")
-    axes[0][0].set_ylabel(card.label + (" (%)" if factor == 100.0 else ""))
+    arrow = {"lower": " ↓", "higher": " ↑"}.get(card.direction or "", "")
+    axes[0][0].set_ylabel(card.label + (" (%)" if factor == 100.0 else "") + arrow)
     axes[0][-1].legend(fontsize=6, loc="best")
     fig.tight_layout()
     _calibration_note(fig, shown)
@@ -183,6 +198,15 @@ def by_subgroup(entries: list[dict[str, Any]], key: str, attribute: str, path: P
     return path
 
 
+MAX_CURVES = 16  # curves over training steps drawn beyond the cards' own (a board stays readable)
+
+
+def file_slug(text: str, keep: str = "") -> str:
+    """A results key as part of a file name: fid[xrv-densenet121] → fid-xrv-densenet121 (characters in
+    ``keep`` stay: "_" keeps a card's name as the card-named plots write it)."""
+    return "".join(c if c.isalnum() or c in keep else "-" for c in text).strip("-")
+
+
 def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict[str, str]:
     """Every plot the cards ask for: caption → path relative to the board folder."""
     drawn = {}
@@ -196,13 +220,22 @@ def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict
         rel = "plots/" + file.format(**names)
         if function(entries, card, folder / rel):
             drawn[caption.format(**names)] = rel
+    # every other metric of checkpoint entries (`sweep`: Table 2 over training steps), headline only
+    stepped = [e for e in entries if (e.get("subject") or {}).get("step") is not None]
+    keys = sorted({k for e in stepped for k, m in (e.get("metrics") or {}).items() if (m or {}).get("value") is not None})
+    for key in keys[:MAX_CURVES]:
+        card = find_card(key)
+        if card is None or (card.plot == "checkpoint_curve" and key == card.name):
+            continue  # no direction to draw it by, or drawn above with its classes
+        rel = f"plots/{file_slug(key, keep='_')}_over_training.svg"
+        if checkpoint_curve(entries, card, folder / rel, key):
+            drawn[f"{card.column_label(key)} over training steps, one line per run; bands: 95% CI where computed"] = rel
     # per group of patients (score --by): the headline metric of each attribute, as the Subgroups table lists it
     views = sorted({(key, attribute) for e in entries for key, m in (e.get("metrics") or {}).items()
                     for attribute, view in ((m or {}).get("subgroups") or {}).items()
                     if (view.get("gap") or {}).get("value") is not None})  # one group: nothing to compare
     for key, attribute in views[:8]:
-        slug = "".join(c if c.isalnum() else "-" for c in f"{key}-by-{attribute}").strip("-")
-        rel = f"plots/subgroups-{slug}.svg"
+        rel = f"plots/subgroups-{file_slug(f'{key}-by-{attribute}')}.svg"
         if by_subgroup(entries, key, attribute, folder / rel):
             drawn[f"{key} by {attribute} (score --by)"] = rel
     return drawn

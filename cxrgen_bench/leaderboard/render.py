@@ -350,6 +350,51 @@ def subgroup_rows(entries: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     return out
 
 
+# --- over training steps (score on a checkpoints folder, sweep) ------------------------------------
+
+CURVE_NOTE = ("Each checkpoint of the run by training step (RoentGen Tables 2 and 6 over training; `cxrgen-bench "
+              "sweep`), with 95% CIs where computed; the plots below draw the same values.")
+
+
+def training_curves(entries: list[dict[str, Any]]) -> list[tuple[str, str, list[Column], list[dict[str, Any]]]]:
+    """(run, profile, columns, the run's entries by step) for every run whose checkpoints are on the board."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in entries:
+        subject = e.get("subject") or {}
+        if e.get("kind") == "measured" and subject.get("step") is not None:
+            runs.setdefault((profile_label(e["profile"]), str(subject.get("run"))), []).append(e)
+    out = []
+    for (profile, run), rows in sorted(runs.items()):
+        rows = sorted(rows, key=lambda e: (int(e["subject"]["step"]), e["name"]))
+        out.append((plots.run_label(run), profile, headline_columns(rows), rows))
+    return out
+
+
+def _curve_markdown(curves: list[tuple[str, str, list[Column], list[dict[str, Any]]]]) -> list[str]:
+    lines = []
+    for run, profile, columns, rows in curves:
+        lines += [f"## Over training steps: {_md_escape(run)} — profile {profile}", "", CURVE_NOTE, "",
+                  "| step | " + " | ".join(f"{_md_escape(c.label)} {arrow(c)}" for c in columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+        lines += [f"| {e['subject']['step']} | " + " | ".join(_md_escape(cell_text(e, c)) for c in columns) + " |"
+                  for e in rows]
+        lines.append("")
+    return lines
+
+
+def _curve_html(curves: list[tuple[str, str, list[Column], list[dict[str, Any]]]]) -> list[str]:
+    esc = html.escape
+    out = []
+    for n, (run, profile, columns, rows) in enumerate(curves):
+        out.append(f'<h2 id="over-training-{n}">Over training steps: {esc(run)} — profile {esc(profile)}</h2>')
+        out.append(f'<table data-section="over-training"><caption>{esc(CURVE_NOTE)}</caption><thead><tr><th>step</th>'
+                   + "".join(f"<th>{esc(c.label)} {arrow(c)}</th>" for c in columns) + "</tr></thead><tbody>"
+                   + "".join(f"<tr><td>{e['subject']['step']}</td>" + "".join(f"<td>{html_cell(e, c)}</td>"
+                                                                           for c in columns) + "</tr>" for e in rows)
+                   + "</tbody></table>")
+    return out
+
+
 # --- Markdown --------------------------------------------------------------------------------------
 
 def _md_escape(text: str) -> str:
@@ -400,7 +445,8 @@ def _by_profile(rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[list[
 
 def markdown(tables: list[Table], plot_files: dict[str, str],
              views: list[tuple[str, list[str], list[str], list[list[str]]]] = (),
-             subgroups: list[tuple[str, list[str]]] = ()) -> str:
+             subgroups: list[tuple[str, list[str]]] = (),
+             curves: list[tuple[str, str, list[Column], list[dict[str, Any]]]] = ()) -> str:
     lines = ["# cxrgen-bench leaderboard", "",
              "Rebuilt from `leaderboard/entries/` by `cxrgen-bench leaderboard build`. "
              "**Bold**: best in column; _italic_: second best. ↓/↑: lower/higher is better. "
@@ -423,6 +469,7 @@ def markdown(tables: list[Table], plot_files: dict[str, str],
                   "minimum size are not ranked (`score --by`).", "",
                   "| " + " | ".join(SUBGROUP_HEADER) + " |", "|---|" + "---|" * (len(SUBGROUP_HEADER) - 1)]
         lines += ["| " + " | ".join(_md_escape(c) for c in cells) + " |" for cells in rows] + [""]
+    lines += _curve_markdown(list(curves))
     for title, file in plot_files.items():
         lines += [f"![{title}]({file})", ""]
     lines += _meta_markdown(list(views))
@@ -445,7 +492,8 @@ details{margin:-1rem 0 1.5rem}details>summary{cursor:pointer;color:#345;font-siz
 
 def html_page(tables: list[Table], plot_files: dict[str, str],
               views: list[tuple[str, list[str], list[str], list[list[str]]]] = (),
-              subgroups: list[tuple[str, list[str]]] = ()) -> str:
+              subgroups: list[tuple[str, list[str]]] = (),
+              curves: list[tuple[str, str, list[Column], list[dict[str, Any]]]] = ()) -> str:
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>cxrgen-bench leaderboard</title>", f"<style>{STYLE}</style></head><body>",
@@ -484,6 +532,7 @@ def html_page(tables: list[Table], plot_files: dict[str, str],
                    "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in SUBGROUP_HEADER) + "</tr></thead><tbody>"
                    + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>" for cells in rows)
                    + "</tbody></table>")
+    out += _curve_html(list(curves))
     for title, file in plot_files.items():
         out.append(f'<figure><img src="{esc(file)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>')
     if views:
@@ -624,8 +673,9 @@ def build(entries: list[dict[str, Any]], out: str | Path, meta: dict[str, dict[s
     plot_files = plots.draw(entries, cards, out)
     views = meta_views(meta or {})
     groups = subgroup_rows(entries)
-    files = {"README.md": markdown(boards, plot_files, views, groups),
-             "index.html": html_page(boards, plot_files, views, groups),
+    curves = training_curves(entries)
+    files = {"README.md": markdown(boards, plot_files, views, groups, curves),
+             "index.html": html_page(boards, plot_files, views, groups, curves),
              "leaderboard.csv": csv_text(tables, entries), "leaderboard.tex": latex(tables)}
     written = {}
     for name, text in files.items():

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import InputError
 from ..files import atomic_write_text
 
 
@@ -71,6 +72,25 @@ def checkpoints(out: Path) -> list[Path]:
     found = [p for p in Path(out).glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()
              and (p / "state.json").is_file()]
     return sorted(found, key=step_of)
+
+
+def checkpoint_settings(checkpoint: Path) -> dict[str, Any]:
+    """The trainer settings a checkpoint was made with: its state.json holds them (they are what rebuilds
+    its pipeline while the run still trains); checkpoints of older trainers fall back to the finished
+    run's training.json, whose settings a resume kept identical (the config hash)."""
+    try:
+        info = json.loads((Path(checkpoint) / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{checkpoint}: not a readable trainer checkpoint (state.json: {exc})") from None
+    if isinstance(info.get("settings"), dict):
+        return info["settings"]
+    card = Path(checkpoint).parent.parent / "training.json"  # RUN/checkpoints/checkpoint-N → RUN/training.json
+    try:
+        return json.loads(card.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError):
+        raise InputError(f"{checkpoint}: its state.json does not record the trainer's settings (an older trainer) "
+                         f"and {card} is not there to give them; let the run finish, or re-train with this "
+                         "cxrgen-bench") from None
 
 
 def step_of(checkpoint: Path) -> int:

@@ -31,6 +31,13 @@ class FineTune:
         out = train(cfg)
         return f"trained pipeline: {out} (load it with: cxrgen-bench generate --generator diffusers --model {out} ...)"
 
+    def export_checkpoint(self, checkpoint: str | Path, out: str | Path) -> Path:
+        """A checkpoint of this trainer's runs as a diffusers pipeline folder (`cxrgen-bench sweep` generates
+        from it): reached through the `trainers` registry, so the library never imports the plug-in."""
+        from .export import export_checkpoint
+
+        return export_checkpoint(checkpoint, out)
+
 
 class DreamBooth(FineTune):
     method = "dreambooth"

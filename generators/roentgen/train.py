@@ -292,8 +292,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], 
                     tensors.update({f"ema.{n}": v for n, v in ema.items()})
                 save_checkpoint(out / "checkpoints" / f"checkpoint-{step}", tensors, optimizer, scheduler,
                                 {"torch": torch.get_rng_state()},
+                                # the settings travel with the checkpoint: a sweep rebuilds its pipeline mid-run
                                 {"step": step, "position": position, "config_sha256": config_hash(cfg),
-                                 "loss": losses[-1]})
+                                 "loss": losses[-1], "settings": asdict(cfg)})
                 if cfg.save_text_encoder_every_checkpoint:  # with its tokenizer: a folder CheXpert@k can read
                     acc.unwrap_model(text_encoder).save_pretrained(
                         out / "checkpoints" / f"checkpoint-{step}" / "text_encoder", safe_serialization=True)
@@ -381,10 +382,27 @@ def config_hash(cfg: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+def inference_pipeline(cfg: TrainConfig, c: Components, unet, text_encoder) -> Any:
+    """The trained components as the StableDiffusionPipeline users load: LoRA adapters fused into a copy
+    of the U-Net, full precision, the PNDM sampler of SD 1.x (shared by the final save and checkpoint export)."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    if cfg.method == "lora":
+        unet = copy.deepcopy(unet)
+        unet.fuse_lora()
+        unet.unload_lora()
+    for module in (c.vae, text_encoder, unet):
+        if module.dtype != torch.float32:
+            module.to(torch.float32)  # checkpoints are saved in full precision
+    return StableDiffusionPipeline(vae=c.vae, text_encoder=text_encoder, tokenizer=c.tokenizer, unet=unet,
+                                   scheduler=PNDMScheduler.from_config(c.noise_scheduler.config),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
 def save_pipeline(cfg: TrainConfig, c: Components, unet, text_encoder, dataset: PairDataset, losses: list[float],
                   global_batch: int, world: int) -> None:
     """A standard diffusers pipeline folder (safetensors) and its model card."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    from diffusers import StableDiffusionPipeline
 
     out = Path(cfg.out)
     if cfg.method == "lora":
@@ -392,21 +410,12 @@ def save_pipeline(cfg: TrainConfig, c: Components, unet, text_encoder, dataset: 
 
         lora = get_peft_model_state_dict(unet)
         StableDiffusionPipeline.save_lora_weights(out / "lora", unet_lora_layers=lora, safe_serialization=True)
-        unet = copy.deepcopy(unet)
-        unet.fuse_lora()
-        unet.unload_lora()
     if cfg.method == "textual-inversion":
         from safetensors.torch import save_file
 
         row = text_encoder.get_input_embeddings().weight[-1].detach().float().cpu()
         save_file({cfg.token: row.contiguous()}, str(out / "learned_embeds.safetensors"))
-    for module in (c.vae, text_encoder, unet):
-        if module.dtype != torch.float32:
-            module.to(torch.float32)  # checkpoints are saved in full precision
-    pipe = StableDiffusionPipeline(vae=c.vae, text_encoder=text_encoder, tokenizer=c.tokenizer, unet=unet,
-                                   scheduler=PNDMScheduler.from_config(c.noise_scheduler.config),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(str(out), safe_serialization=True)
+    inference_pipeline(cfg, c, unet, text_encoder).save_pretrained(str(out), safe_serialization=True)
     card = {"method": cfg.method, "settings": asdict(cfg), "base_weights_sha256": c.base_sha256,
             "data": {"prompts": str(dataset.prompts.path), "prompts_sha256": dataset.prompts.sha256,
                      "pairs": len(dataset)},
