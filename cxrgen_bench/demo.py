@@ -37,7 +37,10 @@ bow > phantom-reader-shuffled > random-hash (near the classes' prevalence); augm
 trained on phantom-faithful's images scores close to one trained on real phantoms, one trained on
 phantom-ignores-prompt's near chance (AUROC 0.5); reconstruction: RMSE codec-down2 < codec-down8 <
 codec-shuffle, PSNR and SSIM the other way, classifier agreement down2 ≥ down8 > shuffle;
-memorisation: the copying stand-in's share near 1, phantom-faithful's near the calibrated q (0.05). This is not a CXR result.
+memorisation: the copying stand-in's share near 1, phantom-faithful's near the calibrated q (0.05), and its
+re-identification score (CheXGenBench's, nearest pairing) near 1 for every prompt; per-finding FD (CheXGenBench's
+conditional view): a stand-in degraded only on effusion prompts has Pleural Effusion as its worst finding, with a
+gap whose CI excludes 0, and its FD rises most there over phantom-faithful's. This is not a CXR result.
 """
 from __future__ import annotations
 
@@ -66,6 +69,9 @@ POOL = 400  # real phantoms with reports: retrieval candidates
 TABLES = "tables.md"  # the printed tables, as README.md shows them
 # Phantoms with demographics (issue 26): who renders the prompt's sex and age, who ignores them, who serves women worse
 DEMOGRAPHIC_STAND_INS = ("phantom-faithful", "phantom-ignores-demographics", "phantom-underserves-female")
+# Per-finding fidelity (CheXGenBench's conditional runs, issue 28): a stand-in degraded for one finding only
+FINDING_STAND_INS = ("phantom-faithful", "phantom-fails-effusion")
+FAILED_FINDING = "Pleural Effusion"  # what phantom-fails-effusion degrades: per-finding FD must single it out
 # The reader study (issue 25): one reader sees degradation, one reads sides (cxrgen_bench/reader/simulate.py)
 READER_STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-flips-laterality")
 IMAGE_SECTIONS = ("fidelity", "laterality", "auroc")
@@ -183,6 +189,13 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     log(f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on phantoms with a sex and an age "
         "(demographic adherence, --by sex)")
     t = time.perf_counter()
+    findings = finding_runs(out, prompts_csv, bootstrap, progress)
+    for name, result in findings.items():
+        store.add(result, name=f"findings-{name}", replace=True)
+    timings["per finding"] = time.perf_counter() - t
+    log(f"scored FD per finding of {len(FINDING_STAND_INS)} stand-ins, one failing only on {FAILED_FINDING.lower()} "
+        "(--by finding)")
+    t = time.perf_counter()
     from .reader import demo_study
 
     reader = demo_study(out / "reader-study", {"real": out / "reference", **{g: out / "generated" / g
@@ -217,6 +230,12 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     augmentation, reconstruction, memorisation = (studies[k] for k in ("augmentation", "reconstruction",
                                                                         "memorisation"))
     t = time.perf_counter()
+    reid = reid_runs(out / "studies" / "memorisation", bootstrap, progress)
+    for name, result in reid.items():
+        store.add(result, name=f"reid-{name}", replace=True)
+    timings["re-identification"] = time.perf_counter() - t
+    log("scored the re-identification risk of the same 2 stand-ins against the training phantoms (reid)")
+    t = time.perf_counter()
     # which metric to trust: the known answers of these runs, graded corruptions and sample size on the
     # phantom evaluator (cxrgen-bench meta runs more encoders and writes docs/metric-validity.md)
     from .meta import run as run_meta, verdicts
@@ -231,11 +250,12 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
               summary_table({**results, REAL: real_rrg}, sections=("rrg",)),
               summary_table(retrieval, sections=("i2i", "i2t")),
               demographics_table(demographics),
+              findings_table(findings),
               reader_tables(reader["results"]),
               summary_table(text_results, "text encoder"),
               summary_table(augmentation, "training mix", sections=("augmentation",)),
               summary_table(reconstruction, "autoencoder", sections=("reconstruction",)),
-              summary_table(memorisation, "stand-in", sections=("memorisation",))]
+              summary_table(with_metrics(memorisation, reid), "stand-in", sections=("memorisation",))]
     # README.md shows these very tables (scripts/readme_tables.py copies them in; a test compares them)
     atomic_write_text(out / TABLES, "\n\n".join(tables) + "\n")
     for table in tables:
@@ -262,7 +282,8 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     return {"results": results, "real_rrg": real_rrg, "meta": meta, "retrieval": retrieval,
             "text_results": text_results, "augmentation": augmentation,
             "reconstruction": reconstruction, "memorisation": memorisation, "timings": timings, "board": board,
-            "tables": tables, "demographics": demographics, "reader": reader}
+            "tables": tables, "demographics": demographics, "reader": reader,
+            "findings": findings, "reid": reid}
 
 
 def demographic_runs(out: Path, prompts: int, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:
@@ -304,6 +325,56 @@ def demographics_table(results: dict[str, dict[str, Any]]) -> str:
                                  num(view["gap"]["value"], ".1f") if view else "—",
                                  (view["worst"] or "—") if view else "—"]) + " |")
     return "\n".join(lines)
+
+
+def finding_runs(out: Path, prompts_csv: Path, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:
+    """FD on the phantom evaluator per CheXpert finding (`--by finding`) of phantom-faithful and of a stand-in
+    that is faithful except on prompts with a pleural effusion, on the benchmark's prompts and reference."""
+    results = {}
+    for name in FINDING_STAND_INS:
+        images = out / "generated" / name
+        if name not in STAND_INS:  # one sample per prompt: FD reads the first sample of each
+            generate(generator=name, prompts=prompts_csv, out=images, profile=PROFILE, samples_per_prompt=1,
+                     progress=False)
+        results[name] = score(images=images, reference=out / "reference", prompts=prompts_csv, by="finding",
+                              metrics=["fid[phantom-evaluator]"], profile=PROFILE, model_name=f"{name} · per finding",
+                              cache_dir=out / "cache", bootstrap=bootstrap,
+                              out=out / "results" / "findings" / f"{name}.json", progress=progress)
+    return results
+
+
+def findings_table(results: dict[str, dict[str, Any]]) -> str:
+    """FD per finding (groups of too few prompts left out), the gap and the worst finding: the stand-in that
+    fails one finding has its worst there, with a gap whose CI excludes 0, and only the groups holding that
+    finding move (groups of 9 prompts: the faithful stand-in's own gap is noise, and its CI says so)."""
+    views = {name: r["metrics"]["fid[phantom-evaluator]"]["subgroups"]["finding"] for name, r in results.items()}
+    groups = sorted({g for v in views.values() for g, e in v["groups"].items() if e.get("value") is not None})
+    lines = ["| stand-in | " + " | ".join(f"FD {g} ↓" for g in groups) + " | gap ↓ [95% CI] | worst |",
+             "|---|" + "---|" * (len(groups) + 2)]
+    for name, view in views.items():
+        cells = [(view["groups"].get(g) or {}).get("value") for g in groups]
+        gap = view["gap"]
+        ci = f" [{gap['ci'][0]:.1f}, {gap['ci'][1]:.1f}]" if gap.get("ci") else ""
+        lines.append(f"| {name} | " + " | ".join("—" if v is None else f"{v:.1f}" for v in cells)
+                     + f" | {gap['value']:.1f}{ci} | {view['worst'] or '—'} |")
+    return "\n".join(lines)
+
+
+def reid_runs(workdir: Path, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:
+    """CheXGenBench's re-identification score on the memorisation study's two stand-ins, each sample against
+    its closest training phantom (the profile's `reid`: the phantom evaluator's cosine in place of the
+    Siamese network): the stand-in that copies training images is flagged."""
+    return {name: score(images=workdir / name, reference=workdir / "train" / "images", prompts=workdir / "prompts.csv",
+                        reference_prompts=workdir / "train" / "prompts.csv", metrics=["reid"], profile=PROFILE,
+                        model_name=f"{name} · re-identification", cache_dir=workdir / "cache", bootstrap=bootstrap,
+                        out=workdir / f"reid-{name}.json", progress=progress)
+            for name in ("phantom-faithful", "phantom-copies-training")}
+
+
+def with_metrics(results: dict[str, dict[str, Any]], more: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each run's metrics with those of another run of the same stand-in beside them (one table row each)."""
+    return {name: {**r, "metrics": {**r["metrics"], **more.get(name, {}).get("metrics", {})}}
+            for name, r in results.items()}
 
 
 def reader_tables(results: dict[str, dict[str, Any]]) -> str:

@@ -155,6 +155,10 @@ def _register_builtins() -> None:
     METRICS.register("prdc_recall", "cxrgen_bench.metrics.prdc:PRDCRecall")
     METRICS.register("prdc_density", "cxrgen_bench.metrics.prdc:PRDCDensity")
     METRICS.register("prdc_coverage", "cxrgen_bench.metrics.prdc:PRDCCoverage")
+    # CheXGenBench's image metrics (issue 28): radiomics distance, Inception Score, re-identification
+    METRICS.register("frd", "cxrgen_bench.metrics.frd:FrechetRadiomicsDistance")
+    METRICS.register("inception_score", "cxrgen_bench.metrics.inception_score:InceptionScore")
+    METRICS.register("reid", "cxrgen_bench.metrics.reidentification:ReIdentification")
     METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
     METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
     METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")
@@ -183,6 +187,8 @@ def _register_builtins() -> None:
     BACKBONES.register("transformers", "cxrgen_bench.models.image_text.transformers:TransformersVision")
     BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
     BACKBONES.register("reid-siamese", "cxrgen_bench.models.image.reid_siamese:ReIDSiamese")
+    BACKBONES.register("pyradiomics", "cxrgen_bench.models.image.radiomics:PyRadiomics")  # FRD's features
+    BACKBONES.register("biovil-t", "cxrgen_bench.models.image_text.biovil_t:BioViLT")  # CheXGenBench's alignment
     # attribute predictors (demographic adherence, RoentGen-v2's quality check)
     BACKBONES.register("mira-sex", "cxrgen_bench.models.image.attributes:MiraSex")
     BACKBONES.register("xrv-race", "cxrgen_bench.models.image.attributes:XRVRace")
@@ -211,6 +217,7 @@ def _register_builtins() -> None:
     GENERATORS.register("phantom-flips-laterality", "cxrgen_bench.generators.phantom:FlipsLaterality")
     GENERATORS.register("phantom-mode-collapse", "cxrgen_bench.generators.phantom:ModeCollapse")
     GENERATORS.register("phantom-degraded", "cxrgen_bench.generators.phantom:Degraded")
+    GENERATORS.register("phantom-fails-effusion", "cxrgen_bench.generators.phantom:FailsEffusion")
     GENERATORS.register("phantom-copies-training", "cxrgen_bench.generators.phantom:CopiesTraining")
     GENERATORS.register("phantom-ignores-demographics", "cxrgen_bench.generators.phantom:IgnoresDemographics")
     GENERATORS.register("phantom-underserves-female", "cxrgen_bench.generators.phantom:UnderservesFemale")

@@ -12,6 +12,8 @@ radiographs:
                             sex and age the prompt states are ignored (drawn from the sample's seed)
 - phantom-underserves-female  faithful, but degraded (as phantom-degraded) whenever the prompt is about a
                             woman: a generator that serves one group worse
+- phantom-fails-effusion    faithful, but degraded (as phantom-degraded) whenever the prompt has a pleural
+                            effusion: a generator worse at one finding only (per-finding FD must single it out)
 - phantom-copies-training   a generator that memorised its training set: each sample is a training image
                             (the folder given as the model), picked by the sample's seed, resized to the
                             generation resolution, with faint noise (a near-copy, not a byte copy)
@@ -53,7 +55,8 @@ class PhantomGenerator(Generator):
         if self.mode == "ignores-demographics":
             findings = replace(findings, **random_demographics(np.random.default_rng([seed, 104729])))
         image = render(findings, seed, size=self.settings.resolution)
-        if self.mode == "degraded" or (self.mode == "underserves-female" and findings.sex == "female"):
+        if self.mode == "degraded" or (self.mode == "underserves-female" and findings.sex == "female") or \
+                (self.mode == "fails-effusion" and findings.effusion):
             blurred = Image.fromarray(np.uint8(image * 255)).filter(ImageFilter.GaussianBlur(0.8))
             image = 0.5 + 0.85 * (np.asarray(blurred, np.float32) / 255 - 0.5) + rng.normal(0, 0.025, image.shape)
         return np.clip(image, 0, 1)
@@ -90,6 +93,11 @@ class IgnoresDemographics(PhantomGenerator):
 class UnderservesFemale(PhantomGenerator):
     name = "phantom-underserves-female"
     mode = "underserves-female"
+
+
+class FailsEffusion(PhantomGenerator):
+    name = "phantom-fails-effusion"
+    mode = "fails-effusion"
 
 
 class CopiesTraining(Generator):

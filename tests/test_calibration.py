@@ -349,3 +349,33 @@ def test_reader_study_known_answer(demo):
     assert degraded["reader_lean_real[r1]"]["value"] == 1.0
     assert flips["reader_alignment[r2]"]["value"] < faithful["reader_alignment[r2]"]["value"] - 0.5
     assert "reader_kappa[realism]" in degraded
+
+
+def test_per_finding_fd_singles_out_the_finding_a_stand_in_fails(demo):
+    """CheXGenBench's per-pathology view on phantoms: phantom-fails-effusion is faithful except on prompts with a
+    pleural effusion. Per-finding FD (same prompts, same reference) names Pleural Effusion its worst finding,
+    rises most there over phantom-faithful's, and leaves the normal chests' group exactly as it was."""
+    folder = demo["_out"] / "results" / "findings"
+    views = {p.stem: read_result(p)["metrics"]["fid[phantom-evaluator]"]["subgroups"]["finding"]
+             for p in folder.glob("*.json")}
+    fails, faithful = views["phantom-fails-effusion"], views["phantom-faithful"]
+    assert fails["worst"] == "Pleural Effusion" and fails["gap"]["ci"][0] > 0.0
+    assert faithful["worst"] != "Pleural Effusion" and faithful["gap"]["ci"][0] == 0.0  # its gap is noise
+    rise = {g: fails["groups"][g]["value"] - e["value"] for g, e in faithful["groups"].items()
+            if e.get("value") is not None}
+    assert max(rise, key=rise.get) == "Pleural Effusion", rise
+    assert rise["No Finding"] == pytest.approx(0.0, abs=1e-9)  # no effusion there: the same images
+    assert "FD Pleural Effusion ↓" in (demo["_out"] / "tables.md").read_text()
+
+
+def test_reid_flags_the_stand_in_that_copies_training_images(demo):
+    """The re-identification score (nearest pairing; the phantom evaluator's cosine in place of the Siamese
+    network) is near 1 for every prompt of the copying stand-in, clearly above phantom-faithful's."""
+    folder = demo["_out"] / "studies" / "memorisation"
+    r = {name: read_result(folder / f"reid-{name}.json")["metrics"] for name in ("phantom-faithful",
+                                                                                "phantom-copies-training")}
+    copies, faithful = r["phantom-copies-training"], r["phantom-faithful"]
+    assert copies["reid[mean]"]["value"] > 0.99 and copies["reid[mean]"]["details"]["pairing"] == "nearest"
+    assert min(copies["reid[mean]"]["per_item"]["values"]) > max(faithful["reid[mean]"]["per_item"]["values"])
+    assert faithful["reid[max]"]["value"] < copies["reid[mean]"]["value"] - 0.03
+    assert "Re-ID" in (demo["_out"] / "tables.md").read_text()

@@ -6,7 +6,6 @@ package's functions on random tags and embeddings, end to end through `score-rep
 import random
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest

