@@ -2,7 +2,12 @@
 `image_stats` does) against the whole feature matrix in memory (as the cache did before), at N rows of
 2,048 float32. Each case runs in its own process; its peak RSS is read from getrusage.
 
-    python benchmarks/feature_memory.py [--rows 20000,200000]
+And KID (100 subsets of 1,000) on the set against itself, from the memory-mapped matrix scoring now hands a
+metric of a large set (`features.feature_matrix`) against the whole matrix in memory in float64 (as before):
+the peak of what the process allocated (tracemalloc, which sees numpy's buffers) while building the matrix
+and computing KID, beside the peak RSS (which also counts the mapped file's pages the kernel may drop).
+
+    python benchmarks/feature_memory.py [--rows 20000,200000] [--cases streamed,in-memory,kid-mapped,kid-in-memory]
 """
 from __future__ import annotations
 
@@ -54,6 +59,9 @@ def case(root: Path, n: int, how: str) -> None:
 
     cache = Cache(root)
     records = [Record(_sha(i), f"image-{i}") for i in range(n)]
+    if how.startswith("kid"):
+        kid_case(cache, records, how)
+        return
     if how == "streamed":
         stats = FeatureStats.empty(DIM)
         for chunk in stream_rows(records, FakeExtractor(), cache):
@@ -65,9 +73,32 @@ def case(root: Path, n: int, how: str) -> None:
     print(json.dumps({"rows": n, "how": how, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 
 
+def kid_case(cache, records: list, how: str) -> None:
+    import time
+    import tracemalloc
+
+    from cxrgen_bench.evaluation.features import feature_matrix
+    from cxrgen_bench.functional.kernel_distances import kid_subsets
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    if how == "kid-mapped":
+        x = feature_matrix(records, FakeExtractor(), cache)
+    else:
+        x = np.stack(cache.get_rows("features", FakeExtractor.key, [r.sha256 for r in records], (DIM,)))
+        x = x.astype(np.float64)  # what KID's input check did before
+    values, _ = kid_subsets(x, x, 1000, 100, 0)
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    print(json.dumps({"rows": len(records), "how": how, "kid": float(values.mean()), "seconds": round(seconds, 1),
+                      "peak_allocated_mb": round(peak / 2**20),
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="20000,200000")
+    ap.add_argument("--cases", default="streamed,in-memory,kid-mapped,kid-in-memory")
     ap.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
@@ -76,7 +107,7 @@ def main() -> None:
     for n in (int(x) for x in args.rows.split(",")):
         root = Path(tempfile.mkdtemp())
         fill(root, n)
-        for how in ("streamed", "in-memory"):
+        for how in args.cases.split(","):
             subprocess.run([sys.executable, __file__, "--case", str(root), str(n), how], check=True)
 
 

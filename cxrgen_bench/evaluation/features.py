@@ -8,7 +8,9 @@ beside the network rate) without the start-up and pickling costs of worker proce
 """
 from __future__ import annotations
 
+import itertools
 import os
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -23,6 +25,10 @@ from ..progress import ProgressFactory, silent
 
 NAMESPACE = "features"
 STREAM_ROWS = 4096  # rows read at a time where a statistic streams (memory bounded by this, not by the set)
+# From this many images on, a set's feature matrix is handed to the metrics as a memory map of a temporary
+# file (filled from the store STREAM_ROWS rows at a time) instead of an array in memory: KID's subsets,
+# FD∞'s draws and the blocked kernels read the rows they touch (benchmarks/README.md, "Feature matrices").
+MMAP_ROWS = 16384
 
 
 def default_workers() -> int:
@@ -109,8 +115,15 @@ def compute(jobs: Sequence[tuple[Extractor, Sequence[ImageRecord]]], cache: Cach
 def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preprocessing: str, layer: str,
                      cache: Cache, batch_size: int = 32, workers: int | None = None,
                      progress: ProgressFactory = silent, desc: str = "") -> np.ndarray:
-    """(len(records), dim) float32 features; images already in the cache are not read again."""
+    """(len(records), dim) float32 features; images already in the cache are not read again. From MMAP_ROWS
+    images on (with the cache on), a copy-on-write memory map (`feature_matrix`) rather than an array in memory."""
     extractor = Extractor(backbone, preprocessing, layer)
+    if cache.enabled and len(records) >= MMAP_ROWS:
+        todo = missing(records, extractor, cache)
+        if todo:
+            compute([(extractor, todo)], cache, batch_size, workers, progress,
+                    desc or f"features {backbone.name}/{layer}")
+        return feature_matrix(records, extractor, cache)
     shas = [r.sha256 for r in records]
     rows: dict[str, np.ndarray] = {}
     for sha, row in zip(shas, cache.get_rows(NAMESPACE, extractor.key, shas, extractor.shape)):
@@ -126,6 +139,27 @@ def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preproc
     if not records:
         return np.zeros((0,) + (extractor.shape or (0,)), np.float32)
     return np.stack([rows[s] for s in shas]).astype(np.float32, copy=False)
+
+
+def feature_matrix(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache) -> np.ndarray:
+    """(len(records), dim) float32 rows of ``records`` (all in the cache) as a copy-on-write memory map of an
+    unlinked temporary file beside the cache: the pages are the kernel's to drop, so memory holds what a
+    metric touches, not the set; writing into it (a metric centring in place) costs memory, never the file.
+    The file goes when the last reference does."""
+    chunks = stream_rows(records, extractor, cache)
+    first = next(chunks)
+    dim = extractor.shape[0] if extractor.shape else first.shape[1]
+    folder = cache.root / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder) as handle:  # unlinked at once: nothing is left if the run dies
+        handle.truncate(len(records) * dim * 4)
+        matrix = np.memmap(handle, dtype=np.float32, mode="r+", shape=(len(records), dim))
+        start = 0
+        for chunk in itertools.chain([first], chunks):
+            matrix[start:start + len(chunk)] = chunk
+            start += len(chunk)
+        matrix.flush()
+        return np.memmap(handle, dtype=np.float32, mode="c", shape=(len(records), dim))
 
 
 def stream_rows(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache):

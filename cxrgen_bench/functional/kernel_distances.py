@@ -17,15 +17,22 @@ from ..errors import InputError
 
 CMMD_SCALE = 1000.0
 GRAM_LIMIT = 8000  # up to this many samples per set, KID computes each kernel matrix once (≤ 1.5 GB in all)
+BLOCK = 2048  # rows converted to float64 and multiplied at a time where a whole set is summed over
 
 
 def _check(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """The two sets as given (a memory-mapped float32 matrix stays one: callers take float64 copies of the
+    rows they use, block by block), checked for shape and finiteness a block at a time."""
+    x, y = (a if isinstance(a, np.ndarray) and a.dtype.kind == "f" else np.asarray(a, np.float64) for a in (x, y))
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise InputError(f"{what}: two (n, d) feature arrays of the same d are needed, got {x.shape} and {y.shape}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+    if not all(np.isfinite(a[s:s + BLOCK]).all() for a in (x, y) for s in range(0, len(a), BLOCK)):
         raise InputError(f"{what}: features contain NaN or infinity (a diverged model or a broken image?)")
     return x, y
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
 
 
 def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -54,13 +61,14 @@ def kid_subsets(feats1: np.ndarray, feats2: np.ndarray, subset_size: int = 1000,
     values = np.empty(subsets)
     if max(len(x), len(y)) <= GRAM_LIMIT and subsets * size > max(len(x), len(y)):
         # Many subsets overlap: the three kernel matrices once (one product each), then index sums per subset.
+        x, y = _f64(x), _f64(y)
         kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
         for i, (a, b) in enumerate(draws):
             within = (kxx[np.ix_(a, a)].sum() - kxx[a, a].sum() + kyy[np.ix_(b, b)].sum() - kyy[b, b].sum())
             values[i] = within / (size * (size - 1)) - 2 * kxy[np.ix_(a, b)].sum() / (size * size)
         return values, size
     for i, (a, b) in enumerate(draws):
-        values[i] = polynomial_mmd2(x[a], y[b])
+        values[i] = polynomial_mmd2(_f64(x[a]), _f64(y[b]))  # only the subset's rows are read
     return values, size
 
 
@@ -80,13 +88,11 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 def cmmd(x_emb: np.ndarray, y_emb: np.ndarray, sigma: float = 10.0) -> float:
     """CMMD: 1000 × MMD² (V-statistic) with a Gaussian RBF kernel of bandwidth `sigma`."""
     x, y = _check(x_emb, y_emb, "CMMD")
-    gamma = 1.0 / (2 * sigma ** 2)
-    sx, sy = (x * x).sum(1), (y * y).sum(1)
 
-    def mean_kernel(a, b, sa, sb):
-        return float(np.exp(-gamma * np.maximum(sa[:, None] + sb[None, :] - 2 * a @ b.T, 0.0)).mean())
+    def mean_kernel(a: np.ndarray, b: np.ndarray) -> float:  # in blocks: never an n × n matrix
+        return _block_sum(lambda p, q: rbf_kernel(p, q, sigma), a, b)[0] / (len(a) * len(b))
 
-    return CMMD_SCALE * (mean_kernel(x, x, sx, sx) + mean_kernel(y, y, sy, sy) - 2 * mean_kernel(x, y, sx, sy))
+    return CMMD_SCALE * (mean_kernel(x, x) + mean_kernel(y, y) - 2 * mean_kernel(x, y))
 
 
 def polynomial_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -98,14 +104,17 @@ def rbf_kernel(a: np.ndarray, b: np.ndarray, sigma: float = 10.0) -> np.ndarray:
     return np.exp(-np.maximum(d2, 0.0) / (2 * sigma ** 2))
 
 
-def _block_sum(kernel, a: np.ndarray, b: np.ndarray, block: int = 2048) -> tuple[float, float]:
-    """(sum of all entries, sum of the diagonal) of kernel(a, b) without holding it (a is b for the diagonal)."""
+def _block_sum(kernel, a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> tuple[float, float]:
+    """(sum of all entries, sum of the diagonal) of kernel(a, b) without holding it or either set in float64:
+    block × block tiles of rows converted as they are used (a is b for the diagonal)."""
     total = diag = 0.0
     for s in range(0, len(a), block):
-        k = kernel(a[s:s + block], b)
-        total += float(k.sum())
-        if a is b:
-            diag += float(np.trace(k[:, s:s + block]))
+        left = _f64(a[s:s + block])
+        for t in range(0, len(b), block):
+            k = kernel(left, left if a is b and s == t else _f64(b[t:t + block]))
+            total += float(k.sum())
+            if a is b and s == t:
+                diag += float(np.trace(k))
     return total, diag
 
 
@@ -114,12 +123,14 @@ def mmd2_replicates(generated: np.ndarray, reference: np.ndarray, kernel, unbias
     """Bootstrap replicates of the full-sample MMD² with the generated side resampled (prompt
     multiplicities `weights`, (B, n)) and the reference held fixed: the kernel matrices are computed
     once, each replicate is two weighted sums. Unbiased (U-statistic, KID's) or the V-statistic (CMMD's)."""
-    g, r = np.asarray(generated, np.float64), np.asarray(reference, np.float64)
-    if len(g) > max_generated:
-        raise InputError(f"bootstrap of a kernel distance holds an n×n kernel matrix: {len(g)} generated images "
-                         f"exceed {max_generated}")
+    if len(generated) > max_generated:
+        raise InputError(f"bootstrap of a kernel distance holds an n×n kernel matrix: {len(generated)} generated "
+                         f"images exceed {max_generated}")
+    g, r = _f64(generated), reference  # the reference is read a block at a time (it may be memory-mapped)
     k_gg = kernel(g, g)
-    cross = np.concatenate([kernel(g[s:s + 2048], r).sum(1) for s in range(0, len(g), 2048)])  # per generated row
+    cross = np.zeros(len(g))  # per generated row: the sum of its kernel values against every reference row
+    for t in range(0, len(r), BLOCK):
+        cross += kernel(g, _f64(r[t:t + BLOCK])).sum(1)
     rr_sum, rr_diag = _block_sum(kernel, r, r)
     m = len(r)
     within_r = (rr_sum - rr_diag) / (m * (m - 1)) if unbiased else rr_sum / (m * m)
