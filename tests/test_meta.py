@@ -86,3 +86,14 @@ def test_the_views_run_on_a_folder_of_real_radiographs(real_cxr_jpegs, tmp_path)
     shutil.copy(real_cxr_jpegs[0], few / "a.jpeg")
     with pytest.raises(InputError, match="at least 8 radiographs"):
         run(tmp_path / "out2", images=few, profile="calibration-phantom", log=lambda m: None)
+
+
+def test_under_torchrun_only_rank_zero_runs_meta(tmp_path, monkeypatch, capsys):
+    """The other ranks of a torchrun job say rank 0 does the work and exit 0 without writing anything."""
+    from cxrgen_bench.cli import main
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["meta", "--out", str(tmp_path / "meta"), "--n", "8"]) == 0
+    assert not (tmp_path / "meta").exists()
+    assert "rank 0 alone" in capsys.readouterr().err

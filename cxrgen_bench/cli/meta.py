@@ -25,8 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import world
     from ..meta import run as run_meta
     from ..results.store import read_result
+    from .common import log
+
+    here = world()
+    if not here.root:  # under torchrun: its views are small sweeps on a few hundred images, not worth a split
+        log(f"meta runs on rank 0 alone (this process is {here}); rank 0 writes {Path(args.out) / 'meta.md'}")
+        return 0
 
     results = {p.stem: read_result(p) for p in sorted(Path(args.results).glob("*.json"))} if args.results else None
     real = args.images is not None
