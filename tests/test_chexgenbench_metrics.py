@@ -212,3 +212,16 @@ def test_chexgenbench_is_on_real_inception_matches_torchmetrics(inception_weight
     ours, _, _ = inception_score(pool3, 10, torch.randperm(len(paths)).numpy())
     assert ours == pytest.approx(float(theirs), rel=1e-5)
     assert 1.0 < ours < 1.1  # the softmax of pool3 activations is nearly flat: IS ≈ 1 whatever the images
+
+
+def test_inception_score_refuses_chunks_of_one_image(tmp_path, real_cxr_jpegs):
+    """Three images on CheXGenBench's 10 chunks: an error naming the count and the setting, not a value of 1."""
+    from cxrgen_bench.scoring.runner import score
+
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for i, path in enumerate(real_cxr_jpegs[:3]):
+        (folder / f"p{i}_0.jpg").write_bytes(path.read_bytes())
+    entry = score(images=folder, metrics="inception_score", profile="chexgenbench2025",
+                  cache_dir=tmp_path / "cache")["metrics"]["inception_score[inception-v3-fid]"]
+    assert entry["value"] is None and "at least 20 images" in entry["error"] and "inception_score.splits" in entry["error"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..card import Card
-from ..errors import CxrgenError, ModelUnavailable
+from ..errors import CxrgenError, MetricError, ModelUnavailable
 from ..functional.inception_score import inception_score
 from .per_backbone import PerBackbone
 
@@ -56,6 +56,9 @@ class InceptionScore(PerBackbone):
         prep = self.config.get("preprocessing") or cfg["preprocessing"]
         layer = self.config.get("layer", "logits")
         splits, seed = int(self.config.get("splits", 10)), int(self.config.get("seed", 0))
+        if len(generated) < 2 * splits:  # a chunk of one image scores exactly 1, whatever it shows
+            raise MetricError(f"the Inception Score on {splits} chunks needs at least {2 * splits} images (two per "
+                              f"chunk); got {len(generated)}: generate more, or set --set inception_score.splits=N")
         logits = ctx.image_features(generated, name, prep, layer, "generated")
         order = np.random.RandomState(seed).permutation(len(logits))
         mean, std, per_split = inception_score(logits, splits, order)
