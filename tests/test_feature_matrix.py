@@ -100,3 +100,21 @@ def test_a_metric_writing_into_the_matrix_touches_nothing_stored(phantom_run, mo
     matrix -= matrix.mean(0)  # centring in place, as a metric might
     again = features.extract_features(records, net, cfg["preprocessing"], cfg["layer"], cache)
     assert np.array_equal(again, before)
+
+
+def test_fd_infinity_routes_agree_with_the_definition(tmp_path):
+    """Subsets smaller than the dimension (the n × n route) and larger ones (statistics streamed from the
+    map, the d × d route) both give each subset's Fréchet distance as computed from its definition."""
+    from cxrgen_bench.functional.frechet import FeatureStats, frechet_distance_detailed, frechet_infinity
+
+    rng = np.random.default_rng(4)
+    gen = rng.normal(size=(60, 20)).astype(np.float32)
+    ref = rng.normal(size=(90, 20)) + 0.2
+    stats = FeatureStats.from_features(ref)
+    out = frechet_infinity(memmapped(gen, tmp_path, "gen"), stats, sizes=[10, 15, 30, 60], seed=2)
+    pick = np.random.default_rng(2)
+    for size, value in zip(out["sizes"], out["fd"]):
+        sub = gen[np.sort(pick.choice(len(gen), size, replace=False))].astype(np.float64)
+        direct = frechet_distance_detailed(sub.mean(0), np.cov(sub, rowvar=False), stats.mean(), stats.covariance())
+        # below the dimension the covariance is singular and the definition's matrix square root loses digits
+        assert value == pytest.approx(direct.value, rel=1e-7 if size < 20 else 1e-9), size

@@ -36,6 +36,9 @@ def _as_float64(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+STREAM_ROWS = 4096  # rows of a subset added to its statistics at a time (FD∞ on large, memory-mapped sets)
+
+
 @dataclass
 class FeatureStats:
     """Mergeable statistics of a feature set: n, the mean and the centred scatter, in float64."""
@@ -308,14 +311,26 @@ def frechet_replicates(generated: Any, reference: FeatureStats | ReferenceRoot,
     return run
 
 
+def _distance_to_root(stats: FeatureStats, root: ReferenceRoot) -> float:
+    """The Fréchet distance of a set's statistics to a reference given by its root: tr √(√Σr Σg √Σr) from the
+    eigenvalues of that symmetric d × d matrix (the same quantity `frechet_replicates` takes)."""
+    sigma = stats.covariance()
+    middle = root.sqrt @ sigma @ root.sqrt
+    trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum())
+    diff = stats.mean() - root.mean
+    return max(float(diff @ diff) + float(np.trace(sigma)) + root.trace - 2 * trace_sqrt, 0.0)
+
+
 def frechet_infinity(generated: Any, reference: FeatureStats | ReferenceRoot, sizes: Sequence[int] | None = None,
                      points: int = 8, seed: int = 0) -> dict[str, Any]:
     """FD∞ (Chong & Forsyth 2020): the Fréchet distance of random generated subsets of several sizes N
     (the reference held fixed), fitted as FD_N = FD∞ + b / N by least squares and extrapolated to
     N → ∞, where the d/N bias of the estimate vanishes. Default sizes: `points` evenly spaced from a
-    fifth of the set to the whole set. Each size costs one replicate of `frechet_replicates` (with a
-    `ReferenceRoot`, no eigendecomposition of the reference at all)."""
-    x = _as_float64(generated)
+    fifth of the set to the whole set. A subset smaller than the dimension is one replicate of
+    `frechet_replicates` on its rows (an n × n eigenproblem); a larger one streams its rows into
+    statistics STREAM_ROWS at a time (a memory-mapped matrix is read, never copied whole) and takes the
+    d × d route against the reference's root. Neither eigendecomposes the reference again."""
+    x = generated if isinstance(generated, np.ndarray) and generated.ndim == 2 else _as_float64(generated)
     n = len(x)
     if sizes is None:
         sizes = np.unique(np.linspace(max(2, n // 5), n, points).astype(int))
@@ -324,10 +339,17 @@ def frechet_infinity(generated: Any, reference: FeatureStats | ReferenceRoot, si
         raise InputError(f"FD∞ needs at least 3 distinct sample sizes between 2 and {n} (the generated set); "
                          f"got {sizes}")
     rng = np.random.default_rng(seed)
-    weights = np.zeros((len(sizes), n))
+    root = reference if isinstance(reference, ReferenceRoot) else ReferenceRoot.of(reference)
+    fd = np.empty(len(sizes))
     for row, size in enumerate(sizes):
-        weights[row, rng.choice(n, size, replace=False)] = 1.0
-    fd = frechet_replicates(x, reference)(weights)
+        rows = np.sort(rng.choice(n, size, replace=False))
+        if size < x.shape[1]:
+            fd[row] = frechet_replicates(_as_float64(x[rows]), root)(np.ones((1, size)))[0]
+        else:
+            stats = FeatureStats.empty(x.shape[1])
+            for start in range(0, size, STREAM_ROWS):
+                stats.update(x[rows[start:start + STREAM_ROWS]])
+            fd[row] = _distance_to_root(stats, root)
     design = np.stack([np.ones(len(sizes)), 1.0 / np.array(sizes, dtype=np.float64)], axis=1)
     (intercept, slope), *_ = np.linalg.lstsq(design, fd, rcond=None)
     fitted = design @ np.array([intercept, slope])

@@ -4,7 +4,8 @@ radius is the distance to its k-th nearest neighbour in its own set (itself excl
 sample is "precise" when it lies strictly inside some real ball, density counts the real balls it
 lies in (divided by k), a real sample is "covered" when its nearest generated sample lies inside its
 ball, and recall swaps the roles of the sets in precision. Distances are Euclidean; the pairwise
-distances are computed in blocks, so 5,000 × 5,000 at d = 2,048 stays within a few hundred MB.
+distances are computed in blocks, so 5,000 × 5,000 at d = 2,048 stays within a few hundred MB, and the sets
+are read in float64 tiles (a float32 memory map is never copied whole).
 """
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import numpy as np
 
 from ..errors import InputError
 
-BLOCK = 1024
+BLOCK = 1024  # rows of one set against the other at a time
+TILE = 2048  # rows of the other set converted to float64 at a time (sets may be float32 memory maps)
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
 
 
 def _sq(a: np.ndarray) -> np.ndarray:
@@ -20,15 +26,22 @@ def _sq(a: np.ndarray) -> np.ndarray:
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d2 = _sq(a)[:, None] + _sq(b)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(d2, 0.0))
+    """Euclidean distances of the rows of ``a`` (float64) to every row of ``b``, which is read TILE rows at a
+    time: neither set is ever copied whole."""
+    out = np.empty((len(a), len(b)))
+    sq_a = _sq(a)
+    for t in range(0, len(b), TILE):
+        tile = _f64(b[t:t + TILE])
+        d2 = sq_a[:, None] + _sq(tile)[None, :] - 2 * a @ tile.T
+        out[:, t:t + TILE] = np.sqrt(np.maximum(d2, 0.0))
+    return out
 
 
 def kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
     """Distance of each row to its k-th nearest other row."""
     out = np.empty(len(x))
     for s in range(0, len(x), BLOCK):
-        d = _distances(x[s:s + BLOCK], x)
+        d = _distances(_f64(x[s:s + BLOCK]), x)
         out[s:s + BLOCK] = np.partition(d, k, axis=1)[:, k]  # column 0 of the sorted row is the row itself
     return out
 
@@ -40,8 +53,7 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5,
     `fake_weights` (bootstrap multiplicities): a resampled generated set without copying rows; the
     generated k-NN balls are those of its distinct samples (a duplicate at distance 0 would shrink
     them), precision and density are weighted means over the generated samples."""
-    real = np.asarray(real_feats, dtype=np.float64)
-    fake = np.asarray(fake_feats, dtype=np.float64)
+    real, fake = (a if isinstance(a, np.ndarray) and a.dtype.kind == "f" else _f64(a) for a in (real_feats, fake_feats))
     if fake_weights is not None:
         w = np.asarray(fake_weights, dtype=np.float64)
         present = w > 0
@@ -50,7 +62,7 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5,
         w = np.ones(len(fake))
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise InputError(f"PRDC: two (n, d) feature arrays of the same d are needed, got {real.shape} and {fake.shape}")
-    if not (np.isfinite(real).all() and np.isfinite(fake).all()):
+    if not all(np.isfinite(a[s:s + TILE]).all() for a in (real, fake) for s in range(0, len(a), TILE)):
         raise InputError("PRDC: features contain NaN or infinity")
     if k < 1 or len(real) <= k or len(fake) <= k:
         raise InputError(f"PRDC with k = {k} needs more than k samples per set; got {len(real)} real and "
@@ -60,7 +72,7 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5,
     covered = np.zeros(len(real), dtype=bool)
     recalled = np.zeros(len(real), dtype=bool)
     for s in range(0, len(real), BLOCK):
-        d = _distances(real[s:s + BLOCK], fake)  # (block of real, fake)
+        d = _distances(_f64(real[s:s + BLOCK]), fake)  # (block of real, fake)
         inside = d < real_r[s:s + BLOCK, None]
         in_real_balls += inside.sum(0)
         covered[s:s + BLOCK] = d.min(1) < real_r[s:s + BLOCK]
