@@ -347,16 +347,18 @@ def findings_table(results: dict[str, dict[str, Any]]) -> str:
     """FD per finding (groups of too few prompts left out), the gap and the worst finding: the stand-in that
     fails one finding has its worst there, with a gap whose CI excludes 0, and only the groups holding that
     finding move (groups of 9 prompts: the faithful stand-in's own gap is noise, and its CI says so)."""
-    views = {name: r["metrics"]["fid[phantom-evaluator]"]["subgroups"]["finding"] for name, r in results.items()}
-    groups = sorted({g for v in views.values() for g, e in v["groups"].items() if e.get("value") is not None})
+    views = {name: ((r["metrics"].get("fid[phantom-evaluator]") or {}).get("subgroups") or {}).get("finding") or {}
+             for name, r in results.items()}  # a failed FD has no groups: its row says so with dashes
+    groups = sorted({g for v in views.values() for g, e in (v.get("groups") or {}).items() if e.get("value") is not None})
     lines = ["| stand-in | " + " | ".join(f"FD {g} ↓" for g in groups) + " | gap ↓ [95% CI] | worst |",
              "|---|" + "---|" * (len(groups) + 2)]
     for name, view in views.items():
-        cells = [(view["groups"].get(g) or {}).get("value") for g in groups]
-        gap = view["gap"]
+        cells = [((view.get("groups") or {}).get(g) or {}).get("value") for g in groups]
+        gap = view.get("gap") or {}
         ci = f" [{gap['ci'][0]:.1f}, {gap['ci'][1]:.1f}]" if gap.get("ci") else ""
+        shown = "—" if gap.get("value") is None else f"{gap['value']:.1f}{ci}"  # fewer than two groups ranked
         lines.append(f"| {name} | " + " | ".join("—" if v is None else f"{v:.1f}" for v in cells)
-                     + f" | {gap['value']:.1f}{ci} | {view['worst'] or '—'} |")
+                     + f" | {shown} | {view.get('worst') or '—'} |")
     return "\n".join(lines)
 
 

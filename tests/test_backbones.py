@@ -47,6 +47,23 @@ def test_inception_equals_torchscript_forward_on_real_file(inception_weights, re
 
 
 @pytest.mark.real_weights
+def test_inception_folded_batch_norm_moves_features_in_the_last_bits_only(inception_weights, real_cxr_jpegs):
+    """The batch norm folded into each convolution at load (ConvBN.fold) against the file's own conv + BN."""
+    from cxrgen_bench.models.image.inception_tf import ConvBN, FoldedConvBN
+
+    net = backbone("inception-v3-fid", weights=str(inception_weights))
+    x = torch.from_numpy(np.stack([net.preprocess(read_image(p).pixels, "clean-299") for p in real_cxr_jpegs[:2]]))
+    convs = [m for m in net.model.modules() if isinstance(m, ConvBN)]
+    assert len(convs) == 94 and all(type(m) is FoldedConvBN for m in convs)
+    with torch.no_grad():
+        folded = net.model(x).numpy()
+        for m in convs:
+            m.unfold()  # back to conv then batch norm, as the TorchScript file computes
+        unfolded = net.model(x).numpy()
+    assert np.abs(folded - unfolded).max() <= 1e-5 * np.abs(unfolded).max()
+
+
+@pytest.mark.real_weights
 def test_inception_pinned_features_of_a_real_radiograph(inception_weights, real_cxr_jpegs):
     net = backbone("inception-v3-fid", weights=str(inception_weights))
     feats = net.features([net.preprocess(read_image(real_cxr_jpegs[0]).pixels, "clean-299")], "pool3")[0]

@@ -78,7 +78,6 @@ def test_scores_from_memory_maps_equal_scores_from_arrays(phantom_run, monkeypat
         assert mapped[key]["value"] == pytest.approx(entry["value"], rel=1e-12, abs=1e-15), key
         if entry.get("ci95"):
             assert mapped[key]["ci95"] == pytest.approx(entry["ci95"], rel=1e-12, abs=1e-15), key
-    assert not list((root / "cache" / "tmp").iterdir())  # the temporary files are unlinked at once
 
 
 def test_a_metric_writing_into_the_matrix_touches_nothing_stored(phantom_run, monkeypatch):
@@ -118,3 +117,41 @@ def test_fd_infinity_routes_agree_with_the_definition(tmp_path):
         direct = frechet_distance_detailed(sub.mean(0), np.cov(sub, rowvar=False), stats.mean(), stats.covariance())
         # below the dimension the covariance is singular and the definition's matrix square root loses digits
         assert value == pytest.approx(direct.value, rel=1e-7 if size < 20 else 1e-9), size
+
+
+def test_matrix_files_are_released_and_a_full_disk_is_named(phantom_run, monkeypatch):
+    """The temporary files have no name and their descriptors go with the maps; a disk without room for the
+    matrix is an error naming the folder and the size (a memory map filling a sparse file would die of SIGBUS)."""
+    import errno
+    import gc
+    import os
+
+    from cxrgen_bench.cache import Cache
+    from cxrgen_bench.data.manifest import ImageSet
+    from cxrgen_bench.errors import InputError
+    from cxrgen_bench.evaluation import features
+    from cxrgen_bench.models.image import build_backbone
+    from cxrgen_bench.profiles import get_profile
+
+    root, _ = phantom_run
+    cfg = get_profile("calibration-phantom").backbone("phantom-evaluator")
+    net = build_backbone("phantom-evaluator", cfg)
+    records = ImageSet.from_folder(root / "gen").records
+    cache = Cache(root / "cache")
+    features.extract_features(records, net, cfg["preprocessing"], cfg["layer"], cache)  # opens the row store
+    monkeypatch.setattr(features, "MMAP_ROWS", 1)
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    maps = [features.extract_features(records, net, cfg["preprocessing"], cfg["layer"], cache) for _ in range(3)]
+    assert all(isinstance(m, np.memmap) for m in maps) and len(os.listdir("/proc/self/fd")) >= before + 3
+    del maps
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert not list((root / "cache" / "tmp").iterdir())
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(features.os, "posix_fallocate", full)
+    with pytest.raises(InputError, match="no room for the 40 × .* feature matrix .* in .*tmp: No space left"):
+        features.extract_features(records, net, cfg["preprocessing"], cfg["layer"], cache)

@@ -90,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
     results = [r for _, r in units]
     key = study.best_by(results)
     best = best_index(results, key)
-    report = run_gate(results[-1 if best is None else best], results[-1], rules)
-    gate = {"baseline": units[-1 if best is None else best][0].id, "candidate": units[-1][0].id, "best_by": key,
+    if best is None:  # a gate of the last unit against itself would pass whatever happened
+        held = sorted({k for r in results for k, m in r["metrics"].items() if m.get("value") is not None})
+        print(curve_table(results))
+        log(f"no checkpoint has a value of {key}, so there is no best one to gate the last against; the results hold "
+            f"{', '.join(held[:12]) or 'no value at all'}: choose one with --best-by (results: {args.out}/entries/)")
+        return 1
+    report = run_gate(results[best], results[-1], rules)
+    gate = {"baseline": units[best][0].id, "candidate": units[-1][0].id, "best_by": key,
             **report.as_dict()}
     atomic_write_text(Path(args.out, "gate.json"), json.dumps(gate, indent=2, sort_keys=True) + "\n")
     if args.json:

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..cache import Cache
+from ..errors import InputError
 from ..data.images import read_image
 from ..data.manifest import ImageRecord
 from ..models.image.base import Backbone
@@ -52,7 +53,7 @@ class Extractor:
         """What every row must be: the layer's declared dimension (a damaged or foreign cache whose rows
         agree with each other but not with the model is recomputed, not read as features)."""
         dim = getattr(self.backbone, "layers", {}).get(self.layer)
-        return None if dim is None else (int(dim),)
+        return (int(dim),) if dim else None  # 0: a width the backbone learns from its first image (radiomics)
 
     def prepare(self, loaded) -> np.ndarray:
         return self.backbone.preprocess(self.backbone.input_image(loaded, self.preprocessing), self.preprocessing)
@@ -151,8 +152,13 @@ def feature_matrix(records: Sequence[ImageRecord], extractor: Extractor, cache: 
     dim = extractor.shape[0] if extractor.shape else first.shape[1]
     folder = cache.root / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
+    size = len(records) * dim * 4
     with tempfile.TemporaryFile(dir=folder) as handle:  # unlinked at once: nothing is left if the run dies
-        handle.truncate(len(records) * dim * 4)
+        try:  # the blocks are reserved now: a full disk is this error, not a bus error while filling the map
+            os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError as exc:
+            raise InputError(f"no room for the {len(records)} × {dim} feature matrix ({size / 1e9:.2f} GB) in {folder}: "
+                             f"{exc.strerror}; free space there or point --cache-dir at a larger disk") from None
         matrix = np.memmap(handle, dtype=np.float32, mode="r+", shape=(len(records), dim))
         start = 0
         for chunk in itertools.chain([first], chunks):

@@ -39,16 +39,17 @@ class FrechetRadiomicsDistance(PerBackbone):
         match, seed, log = bool(self.config.get("match_sizes", True)), int(self.config.get("seed", 42)), \
             bool(self.config.get("log", True))
         result = frechet_radiomics_distance(ref, gen, match_sizes=match, seed=seed, log=log)
-        kept = result.pop("kept")
+        result.pop("kept")  # the kept rows themselves: not for the results file
         details.update(result, seed=seed)
         warnings = []
         dropped = result["rows_dropped_nan"]
         if dropped["reference"] or dropped["generated"]:
             warnings.append(f"images whose radiomic features pyradiomics could not all compute were dropped: "
                             f"{dropped['generated']} generated, {dropped['reference']} reference")
-        if match and len(gen) != len(ref):
-            warnings.append(f"the larger set was cut at random to {len(kept['generated'])} images (match_sizes, "
-                            f"seed {seed}), as CheXGenBench does")
+        usable = (len(gen) - dropped["generated"], len(ref) - dropped["reference"])  # the cut follows the NaN drop
+        if match and usable[0] != usable[1]:
+            warnings.append(f"the larger set was cut at random to {min(usable)} images (match_sizes, seed {seed}), "
+                            "as CheXGenBench does")
         entry = self.value(f"frd[{name}]", result["value"], len(ctx.image_subject.images.prompt_ids),
                            result["n"]["generated"], details, backbone=name, warnings=warnings)
         if ctx.bootstrap > 0:

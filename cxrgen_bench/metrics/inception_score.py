@@ -56,9 +56,13 @@ class InceptionScore(PerBackbone):
         prep = self.config.get("preprocessing") or cfg["preprocessing"]
         layer = self.config.get("layer", "logits")
         splits, seed = int(self.config.get("splits", 10)), int(self.config.get("seed", 0))
-        if len(generated) < 2 * splits:  # a chunk of one image scores exactly 1, whatever it shows
-            raise MetricError(f"the Inception Score on {splits} chunks needs at least {2 * splits} images (two per "
-                              f"chunk); got {len(generated)}: generate more, or set --set inception_score.splits=N")
+        n = len(generated)
+        size = -(-n // splits)  # torch.chunk's chunk size; the last chunk holds what is left
+        last = n - size * (-(-n // size) - 1) if n else 0
+        if n < 2 * splits or last < 2:  # a chunk of one image scores exactly 1, whatever it shows
+            raise MetricError(f"the Inception Score on {splits} chunks needs at least {2 * splits} images and no "
+                              f"chunk of one (chunks of ⌈n/{splits}⌉, the last one the rest); got {n}: generate more, "
+                              f"or set --set inception_score.splits=N")
         logits = ctx.image_features(generated, name, prep, layer, "generated")
         order = np.random.RandomState(seed).permutation(len(logits))
         mean, std, per_split = inception_score(logits, splits, order)

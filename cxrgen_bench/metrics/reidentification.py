@@ -131,11 +131,16 @@ def _scorer(net: Any) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], s
 
 def _best(scorer: Callable, gen: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each generated row, the highest score over every reference row and that row's index."""
-    scores, matched = np.empty(len(gen)), np.empty(len(gen), dtype=np.int64)
-    per = max(1, PAIR_BLOCK // max(1, len(ref)))
+    scores, matched = np.full(len(gen), -np.inf), np.zeros(len(gen), dtype=np.int64)
+    tile = min(len(ref), PAIR_BLOCK)  # reference rows at a time: pairs scored at once stay under PAIR_BLOCK
+    per = max(1, PAIR_BLOCK // max(1, tile))
     for start in range(0, len(gen), per):
         g = gen[start:start + per]
-        s = scorer(np.repeat(g, len(ref), axis=0), np.tile(ref, (len(g), 1))).reshape(len(g), len(ref))
-        matched[start:start + len(g)] = s.argmax(axis=1)
-        scores[start:start + len(g)] = s.max(axis=1)
+        for first in range(0, len(ref), tile):
+            r = np.asarray(ref[first:first + tile])
+            s = scorer(np.repeat(g, len(r), axis=0), np.tile(r, (len(g), 1))).reshape(len(g), len(r))
+            best = s.argmax(axis=1)
+            better = s[np.arange(len(g)), best] > scores[start:start + len(g)]  # ties keep the earlier row
+            matched[start:start + len(g)][better] = first + best[better]
+            scores[start:start + len(g)][better] = s[np.arange(len(g)), best][better]
     return scores, matched

@@ -40,9 +40,13 @@ PIPELINE_DIR, IMAGES_DIR = "pipeline", "images"
 def file_sha256(*paths: Path) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:  # e.g. a checkpoint the trainer pruned while the sweep listed it
+            raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); if the trainer pruned this checkpoint, "
+                             "run the sweep again: it lists the checkpoints anew") from None
     return digest.hexdigest()
 
 
@@ -218,11 +222,15 @@ class SweepStudy(Study):
 
     def _text_encoder(self, unit: Unit, pipeline: Path) -> Any:
         """The checkpoint's own text encoder where the trainer kept it (the results then name a folder that
-        stays), else the pipeline's."""
+        stays), else the pipeline's. A run with EMA saves the live weights there while the pipeline (and so
+        the images) carries the EMA copy: the pipeline's, then, so both measure the same text encoder."""
         from ..models.text.hf import DiffusersTextEncoder
+        from ..training.checkpoint import checkpoint_settings
 
         source = Path(unit.settings["source"])
-        folder = source if self.settings.get("run") and (source / "text_encoder").is_dir() else pipeline
+        own = self.settings.get("run") and (source / "text_encoder").is_dir() and \
+            not checkpoint_settings(source).get("ema")
+        folder = source if own else pipeline
         return DiffusersTextEncoder(folder, device=self.options.device, allow_pickle=self.options.allow_pickle)
 
     def unit_done(self, unit: Unit, folder: Path) -> None:

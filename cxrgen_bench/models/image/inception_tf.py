@@ -43,21 +43,36 @@ class ConvBN(nn.Module):
         self.register_buffer("mean", torch.zeros(cout))
         self.register_buffer("var", torch.ones(cout))
 
-    def fold(self) -> None:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight, None, self.stride, self.padding)
+        return F.relu(F.batch_norm(x, self.mean, self.var, None, self.beta, False, 0.0, 1e-3))
+
+    def fold(self) -> "FoldedConvBN":
         """Fold the batch norm into the convolution (w·s, β − μ·s with s = 1/√(σ² + 1e-3)): one pass over the
         activations instead of two. The file's tensors stay as read (the folded pair is a non-persistent
-        buffer); features move in the last bits only (tests/test_inception.py bounds it)."""
+        buffer); features move in the last bits only (tests/test_backbones.py: within 1e-5 of the largest
+        feature, 2e-6 measured; the TorchScript parity test holds at 1e-5). The module becomes a
+        FoldedConvBN: a class of its own, so TorchScript never meets one class with two forwards."""
         scale = torch.rsqrt(self.var.double() + 1e-3)
         self.register_buffer("folded_weight", (self.weight.double() * scale[:, None, None, None]).float(),
                              persistent=False)
         self.register_buffer("folded_bias", (self.beta.double() - self.mean.double() * scale).float(),
                              persistent=False)
+        self.__class__ = FoldedConvBN
+        return self
+
+
+class FoldedConvBN(ConvBN):
+    """A ConvBN whose batch norm is folded into its convolution (`ConvBN.fold`)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if getattr(self, "folded_weight", None) is not None:
-            return F.relu(F.conv2d(x, self.folded_weight, self.folded_bias, self.stride, self.padding))
-        x = F.conv2d(x, self.weight, None, self.stride, self.padding)
-        return F.relu(F.batch_norm(x, self.mean, self.var, None, self.beta, False, 0.0, 1e-3))
+        return F.relu(F.conv2d(x, self.folded_weight, self.folded_bias, self.stride, self.padding))
+
+    def unfold(self) -> ConvBN:
+        """Back to convolution then batch norm, as the file computes (for comparisons)."""
+        del self.folded_weight, self.folded_bias
+        self.__class__ = ConvBN
+        return self
 
 
 def _avg3(x: torch.Tensor) -> torch.Tensor:

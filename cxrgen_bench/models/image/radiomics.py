@@ -156,6 +156,10 @@ class PyRadiomics(Backbone):
                                  f"{expected} of the pinned settings: a pyradiomics version that extracts "
                                  "differently; pin the version the profile names")
             rows.append(vector)
+        widths = {len(r) for r in rows if not np.isnan(r).all()}
+        if len(widths) == 1:  # an image pyradiomics failed on, before the width was known: NaN at the width
+            width = widths.pop()
+            rows = [r if len(r) == width else np.full(width, np.nan) for r in rows]
         if len({len(r) for r in rows}) > 1:
             raise InputError(f"pyradiomics gave vectors of different lengths ({sorted({len(r) for r in rows})}) "
                              f"for layer {layer!r}")
