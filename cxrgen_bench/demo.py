@@ -183,15 +183,13 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     log(f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)")
     t = time.perf_counter()
     demographics = demographic_runs(out, prompts, bootstrap, progress)
-    for name, result in demographics.items():
-        store.add(result, name=f"demographics-{name}", replace=True)
+    add_all(store, demographics, "demographics")
     timings["demographics"] = time.perf_counter() - t
     log(f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on phantoms with a sex and an age "
         "(demographic adherence, --by sex)")
     t = time.perf_counter()
     findings = finding_runs(out, prompts_csv, bootstrap, progress)
-    for name, result in findings.items():
-        store.add(result, name=f"findings-{name}", replace=True)
+    add_all(store, findings, "findings")
     timings["per finding"] = time.perf_counter() - t
     log(f"scored FD per finding of {len(FINDING_STAND_INS)} stand-ins, one failing only on {FAILED_FINDING.lower()} "
         "(--by finding)")
@@ -201,8 +199,7 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
     reader = demo_study(out / "reader-study", {"real": out / "reference", **{g: out / "generated" / g
                                                                              for g in READER_STAND_INS}},
                         prompts_csv, bootstrap=bootstrap)
-    for name, result in reader["results"].items():
-        store.add(result, name=f"reader-{name}", replace=True)
+    add_all(store, reader["results"], "reader")
     timings["reader study"] = time.perf_counter() - t
     log(f"ran a reader study on {len(READER_STAND_INS)} stand-ins: served over HTTP, answered by two simulated readers "
         f"({reader['study']})")
@@ -223,16 +220,14 @@ def run(out: str | Path = "cxrgen-demo", prompts: int = 48, bootstrap: int = 200
              "searched the nearest training phantom of every image of 2 stand-ins (memorisation study)")):
         t = time.perf_counter()
         studies[study] = run_it()
-        for name, result in studies[study].items():
-            store.add(result, name=f"{study}-{name}", replace=True)
+        add_all(store, studies[study], study)
         timings[study] = time.perf_counter() - t
         log(said)
     augmentation, reconstruction, memorisation = (studies[k] for k in ("augmentation", "reconstruction",
                                                                         "memorisation"))
     t = time.perf_counter()
     reid = reid_runs(out / "studies" / "memorisation", bootstrap, progress)
-    for name, result in reid.items():
-        store.add(result, name=f"reid-{name}", replace=True)
+    add_all(store, reid, "reid")
     timings["re-identification"] = time.perf_counter() - t
     log("scored the re-identification risk of the same 2 stand-ins against the training phantoms (reid)")
     t = time.perf_counter()
@@ -325,6 +320,12 @@ def demographics_table(results: dict[str, dict[str, Any]]) -> str:
                                  num(view["gap"]["value"], ".1f") if view else "—",
                                  (view["worst"] or "—") if view else "—"]) + " |")
     return "\n".join(lines)
+
+
+def add_all(store: Store, results: dict[str, dict[str, Any]], prefix: str) -> None:
+    """Store each run of a stage under PREFIX-NAME (a re-run of the demo replaces its entries)."""
+    for name, result in results.items():
+        store.add(result, name=f"{prefix}-{name}", replace=True)
 
 
 def finding_runs(out: Path, prompts_csv: Path, bootstrap: int, progress: bool) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Iterator, Sequence, TypeVar
 
+from .environment import environ
 from .errors import CxrgenError, InputError
 
 T = TypeVar("T")
@@ -66,16 +67,8 @@ _GROUP: Any = None  # the gloo group objects travel in, while a process group is
 def alone() -> Iterator[None]:
     """The block runs as a process of its own (rank 0 of 1) for generation, scoring and `world`: a sweep's
     processes share whole checkpoints, so none may wait for the others inside one (they are busy with theirs)."""
-    saved = {name: os.environ.get(name) for name in ("RANK", "WORLD_SIZE")}
-    os.environ.update(RANK="0", WORLD_SIZE="1")
-    try:
+    with environ({"RANK": "0", "WORLD_SIZE": "1"}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager

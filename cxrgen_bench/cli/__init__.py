@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -64,17 +63,10 @@ def offline(asked: bool) -> Iterator[None]:
     for the command and restored after it (main() also runs inside tests and notebooks)."""
     from ..models.weights import OFFLINE_VARIABLES
 
-    saved = {v: os.environ.get(v) for v in OFFLINE_VARIABLES}
-    if asked:
-        os.environ.update({v: "1" for v in OFFLINE_VARIABLES})
-    try:
+    from ..environment import environ
+
+    with environ({v: "1" for v in OFFLINE_VARIABLES} if asked else {}, restore=OFFLINE_VARIABLES):
         yield
-    finally:
-        for v, value in saved.items():
-            if value is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
