@@ -57,3 +57,19 @@ def test_installed_wheel_has_no_top_level_generators(tmp_path):
     assert "cxrgen_bench/generators/roentgen/train.py" in names
     assert not any(n.startswith("generators/") for n in names)
     assert "cxrgen_bench/calibration/phantom_evaluator.safetensors" in names
+
+
+def test_the_architecture_picture_is_the_layers_contract():
+    """docs/architecture.md says its picture is the contract: the layers it draws are pyproject's, in order."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    contracts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c.get("containers") == ["cxrgen_bench"])["layers"]
+    text = (root / "docs" / "architecture.md").read_text()
+    picture = text.split("## The layers", 1)[1].split("```", 2)[1]
+    drawn = [re.split(r"\s{2,}", line.strip())[0].removeprefix("cxrgen_bench.")
+             for line in picture.splitlines() if line.strip() and not line.startswith(" ")]
+    assert drawn == layers
