@@ -8,19 +8,11 @@ BLEU-2; the combination is `functional.radcliq_v1`. The corpus value is the mean
 `1 / mean` is not used: it turns the mean's sign and scale around)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ..card import Card
-from ..errors import InputError
-from .base import Metric
-from .report_scorers import score_entries
-from .rrg import report_pairs
-
-if TYPE_CHECKING:
-    from ..evaluation.context import EvaluationContext
+from .rrg import OneScorerReportMetric
 
 
-class RadCliQ(Metric):
+class RadCliQ(OneScorerReportMetric):
     card = Card(
         name="radcliq", direction="lower", value_range=(None, None), label="RadCliQ-v1",
         summary="RadCliQ-v1: radiologists' error count predicted from RadGraph F1, BERTScore, CheXbert-embedding "
@@ -31,9 +23,4 @@ class RadCliQ(Metric):
         limitations="Needs three models none of which is downloadable here (distilroberta-base, CheXbert, RadGraph's "
                     "2022 model); without any of them it records why and gives no value. Its BLEU-2 weight is ~0: "
                     "BLEU-2 is computed and kept in the details but barely moves the score.")
-
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
-        if self.options:
-            raise InputError(f"radcliq takes no options ({self.options}); its components are in its details")
-        ids, units, hyps, refs = report_pairs(self.name, ctx)
-        return score_entries(self, ctx, ["radcliq"], ids, units, hyps, refs)
+    options_note = "; its components are in its details"

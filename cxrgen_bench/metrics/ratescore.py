@@ -4,19 +4,11 @@ the RaTE-NER types (`functional/ratescore.py`, models in `models/report/ratescor
 the mean over pairs."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ..card import Card
-from ..errors import InputError
-from .base import Metric
-from .report_scorers import score_entries
-from .rrg import report_pairs
-
-if TYPE_CHECKING:
-    from ..evaluation.context import EvaluationContext
+from .rrg import OneScorerReportMetric
 
 
-class RaTEScore(Metric):
+class RaTEScore(OneScorerReportMetric):
     card = Card(
         name="ratescore", direction="higher", value_range=(0.0, 1.0), label="RaTEScore",
         summary="RaTEScore: F1 of the medical entities of each generated report against its reference's, matched "
@@ -25,9 +17,3 @@ class RaTEScore(Metric):
         limitations="Needs RaTE-NER and BioLORD-2023-C (not downloadable here). A pair in which either report has no "
                     "entity scores 0.5, as in the package. Sentence splitting is medspacy's PyRuSH in the package; "
                     "the punctuation splitter is a named difference.")
-
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
-        if self.options:
-            raise InputError(f"ratescore takes no options ({self.options})")
-        ids, units, hyps, refs = report_pairs(self.name, ctx)
-        return score_entries(self, ctx, ["ratescore"], ids, units, hyps, refs)

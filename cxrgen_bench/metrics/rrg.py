@@ -49,6 +49,19 @@ class ReportGeneration(Metric):
         return report_pairs(self.name, ctx)
 
 
+class OneScorerReportMetric(Metric):
+    """A report metric that is one scorer of `report_scorers` under its own name and card (radcliq,
+    ratescore): no options, the same report pairs as rrg, per-pair values kept."""
+
+    options_note = ""  # what the refusal of an option adds
+
+    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+        if self.options:
+            raise InputError(f"{self.name} takes no options ({self.options}){self.options_note}")
+        ids, units, hyps, refs = report_pairs(self.name, ctx)
+        return score_entries(self, ctx, [self.name], ids, units, hyps, refs)
+
+
 def report_pairs(metric: str, ctx: EvaluationContext) -> tuple[list[str], list[str], list[str], list[str]]:
     """(sample ids, their resampling units, hypotheses, references) of the subject: stored report pairs, or
     the reports the subject's report generator writes for its images (cached per image, so every report
