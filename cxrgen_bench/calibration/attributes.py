@@ -12,7 +12,7 @@ from torch import nn
 
 from ..models.image.attributes import AttributePredictor
 from ..models.weights import load_strict
-from .evaluator import preprocess
+from .evaluator import conv_body, preprocess
 
 AGE_MEAN, AGE_SCALE = 55.0, 20.0  # the age head predicts (age − 55) / 20
 
@@ -20,11 +20,7 @@ AGE_MEAN, AGE_SCALE = 55.0, 20.0  # the age head predicts (age − 55) / 20
 class AttributeNet(nn.Module):
     def __init__(self):
         super().__init__()
-
-        def block(cin, cout, k, s):
-            return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2), nn.BatchNorm2d(cout), nn.ReLU())
-
-        self.body = nn.Sequential(block(1, 16, 5, 2), block(16, 32, 3, 2), block(32, 32, 3, 2), block(32, 32, 3, 2))
+        self.body = conv_body((16, 32, 32, 32))
         self.pool = nn.AdaptiveAvgPool2d((2, 2))
         self.head = nn.Linear(128, 2)  # [sex logit (female), normalised age]
 

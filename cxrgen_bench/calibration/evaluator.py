@@ -18,14 +18,21 @@ from .text_encoders import PhantomFindingsText
 INPUT = 128
 
 
+def conv_body(widths: tuple[int, int, int, int]) -> nn.Sequential:
+    """The calibration networks' trunk: four stride-2 conv + batch norm + ReLU blocks (5×5, then 3×3) from one
+    grey channel to ``widths[-1]`` channels at 1/16 of the input size (the phantom evaluator and the phantom
+    attribute predictor differ only in the widths; the state-dict names are body.<block>.<layer>)."""
+    def block(cin: int, cout: int, k: int) -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(cin, cout, k, 2, k // 2), nn.BatchNorm2d(cout), nn.ReLU())
+
+    return nn.Sequential(*(block(cin, cout, 5 if i == 0 else 3)
+                           for i, (cin, cout) in enumerate(zip((1, *widths[:-1]), widths))))
+
+
 class PhantomNet(nn.Module):
     def __init__(self):
         super().__init__()
-
-        def block(cin, cout, k, s):
-            return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2), nn.BatchNorm2d(cout), nn.ReLU())
-
-        self.body = nn.Sequential(block(1, 16, 5, 2), block(16, 32, 3, 2), block(32, 48, 3, 2), block(48, 32, 3, 2))
+        self.body = conv_body((16, 32, 48, 32))
         # 2×2 pooling keeps which half of the image a finding is in (laterality); 32 × 4 = 128 features
         self.pool = nn.AdaptiveAvgPool2d((2, 2))
         self.head = nn.Linear(128, 2 * len(SIDE_OUTPUTS) + len(OTHER_OUTPUTS))
