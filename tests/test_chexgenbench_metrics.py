@@ -51,6 +51,17 @@ def test_inception_score_known_values():
         inception_score(np.full((4, 3), np.nan))
 
 
+def test_inception_score_invariances_and_pinned_value():
+    """One chunk: the order of the images and the order of the classes do not matter; a pinned value on
+    seeded logits (mean and std over 4 chunks)."""
+    x = np.random.default_rng(3).normal(0, 2, (40, 7))
+    whole = inception_score(x, splits=1)[0]
+    assert inception_score(x[::-1], splits=1)[0] == pytest.approx(whole, rel=1e-12)
+    assert inception_score(x[:, ::-1], splits=1)[0] == pytest.approx(whole, rel=1e-12)
+    assert inception_score(x + 5.0, splits=1)[0] == pytest.approx(whole, rel=1e-12)  # softmax ignores a shift
+    assert inception_score(x, splits=4)[:2] == pytest.approx((2.142967348859623, 0.16927089577062435), rel=1e-9)
+
+
 # --- FRD ------------------------------------------------------------------------------------------
 
 def their_frd(real: np.ndarray, synthetic: np.ndarray) -> float:
@@ -87,6 +98,7 @@ def test_frd_follows_chexgenbench_steps():
     assert ours["features_dropped"] == 1 and ours["n"] == {"reference": 44, "generated": 44}
     assert ours["value"] == pytest.approx(their_frd(real, synthetic), rel=1e-5)
     assert ours["value"] == pytest.approx(math.log(ours["frechet"]))
+    assert ours["value"] == pytest.approx(1.3289317497534945, rel=1e-9)  # pinned
 
 
 def test_frd_invariants():

@@ -83,6 +83,8 @@ def test_reid_follows_chexgenbench_steps(siamese_checkpoint, privacy_set, tmp_pa
     assert mean["value"] == pytest.approx(np.mean([m for m, _ in per_prompt]), rel=1e-4)
     assert mean["details"]["scorer"] == "pair score" and mean["details"]["pairing"] == "own-prompt"
     assert mean["n"]["effective"] == 6 and mean["details"]["samples_per_prompt"] == {"min": 3, "max": 3}
+    assert all(b >= m for b, m in zip(best["per_item"]["values"], mean["per_item"]["values"]))
+    assert (mean["value"], best["value"]) == pytest.approx((0.503427932659785, 0.5050567388534546), rel=1e-6)  # pinned
 
 
 def test_missing_siamese_weights_give_the_usual_message():
