@@ -46,18 +46,18 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.context import RunOptions
     from ..results.store import dumps
     from ..studies import run_study
-    from ..studies.base import process_share
+    from ..distributed import world
     from .common import check_out, log, process_device
 
     check_out(args.out, folder=True)
-    rank, world = process_share()
+    here = world()
     device = process_device(args.device)  # torchrun / accelerate launch: one device per process
     cls = args.study_class
     options = RunOptions(device=device, progress=not (args.quiet or args.json),
                          log=(lambda m: None) if args.quiet else log)
     result = run_study(cls(cls.settings_from_args(args), profile_of(args), options), args.out, model_name=args.name)
     if result is None:
-        print(f"rank {rank} of {world}: its units are done; rank 0 writes {args.out}/results.json")
+        print(f"{here}: its units are done; rank 0 writes {args.out}/results.json")
         return 0
     print(dumps(result) if args.json else json.dumps({k: v["value"] for k, v in result["metrics"].items()}, indent=2))
     return 1 if result["status"] == "partial" else 0

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from .. import workdir
+from .. import distributed, workdir
 from ..errors import InputError
 from ..evaluation.context import RunOptions
 from ..evaluation.subjects import StudySubject
@@ -100,17 +100,6 @@ class Study:
         return METRICS.get(metric)({}, []).value(key, value, n_requested, n_effective, details, **extra)
 
 
-def process_share() -> tuple[int, int]:
-    """(rank, world size) of this process under torchrun / `accelerate launch` (RANK, WORLD_SIZE), else (0, 1)."""
-    try:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        raise InputError("RANK and WORLD_SIZE must be integers (set by torchrun / accelerate launch)") from None
-    if world < 1 or not 0 <= rank < world:
-        raise InputError(f"RANK={rank} is not in 0..WORLD_SIZE-1 (WORLD_SIZE={world})")
-    return rank, world
-
-
 def unit_record(path: Path) -> dict[str, Any] | None:
     """A finished unit's record, or None when it is cut short or garbled (a disk that filled mid-write by
     another tool, a hand edit): the unit is then computed again, never read half."""
@@ -141,7 +130,8 @@ def run_study(study: Study, out: str | Path, model_name: str | None = None,
     from ..scoring.runner import new_result
 
     started = time.monotonic()
-    rank, world = share or process_share()
+    here = distributed.world() if share is None else None
+    rank, world = share or (here.rank, here.size)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     units = study.units()
