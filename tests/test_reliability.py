@@ -337,15 +337,35 @@ CASES = [
 
 
 def complete_results(folder: Path) -> set[Path]:
-    """The results files under `folder` a reader would take for a complete run."""
+    """The results files under ``folder`` that read as complete (garbled or partial ones do not)."""
     found = set()
     for path in folder.rglob("*.json"):
         try:
             if read_result(path)["status"] == "complete":
                 found.add(path)
-        except ResultsError:
+        except (ResultsError, ValueError, KeyError, TypeError):
             pass
     return found
+
+
+def assert_refused_by_name(argv: list[str], work: Path, code: int, names: tuple[str, ...], capsys,
+                           **fields: Path) -> None:
+    """Run the command line: it exits with ``code``, prints no traceback, names each of ``names`` (formatted
+    with work= and ``fields``) and leaves no new complete-looking results file under ``work``."""
+    capsys.readouterr()
+    before = complete_results(work)
+    try:
+        got = main(argv)
+    except SystemExit as exit_:  # argparse refuses a flag's value itself
+        got = exit_.code
+    out, err = capsys.readouterr()
+    said = out + err
+    assert got == code, said
+    assert TRACEBACK not in said
+    for name in names:
+        name = name.format(work=work, **fields)
+        assert name in said, f"{name!r} not named in:\n{said}"
+    assert complete_results(work) == before, "a complete-looking results file was left behind"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -358,20 +378,7 @@ def test_bad_input_is_refused_by_name(case, tmp_path, monkeypatch, plugins, caps
     monkeypatch.setattr(runner, "evaluate", lambda *a, **k: (computed.append(1), real_evaluate(*a, **k))[1])
     work = tmp_path / "work"
     work.mkdir()
-    argv = case.argv(work, monkeypatch)
-    before = complete_results(work)
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse refuses a flag's value itself
-        code = exit_.code
-    out, err = capsys.readouterr()
-    said = out + err
-    assert code == case.code, said
-    assert TRACEBACK not in said
-    for name in case.names:
-        name = name.format(work=work, tmp=tmp_path)
-        assert name in said, f"{name!r} not named in:\n{said}"
-    assert complete_results(work) == before, "a complete-looking results file was left behind"
+    assert_refused_by_name(case.argv(work, monkeypatch), work, case.code, case.names, capsys, tmp=tmp_path)
     if not case.computes:
         assert not computed, "refused only after computing"
 

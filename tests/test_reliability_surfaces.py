@@ -21,6 +21,7 @@ from cxrgen_bench.cli import main
 from cxrgen_bench.data.labels import CHEXPERT_14
 from cxrgen_bench.errors import ResultsError
 from cxrgen_bench.results import read_result
+from tests.test_reliability import assert_refused_by_name
 
 TRACEBACK = "Traceback (most recent call last)"
 TOY = {"cxrgen_bench.studies": {"toy-logistic": "tests.plugins.toy_study:ToyLogistic"},
@@ -309,37 +310,12 @@ DATA = [
 CASES = SCORE_REPORTS + TEXT_ENCODERS + STUDIES + IMPORT_REPORTED + GATE_RULES + DATA
 
 
-def complete_results(folder: Path) -> set[Path]:
-    found = set()
-    for path in folder.rglob("*.json"):
-        try:
-            if read_result(path)["status"] == "complete":
-                found.add(path)
-        except (ResultsError, ValueError, KeyError, TypeError):
-            pass
-    return found
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_on_the_newer_surfaces_is_named(case, tmp_path, plugins, capsys):
     plugins(TOY)
     work = tmp_path / "work"
     work.mkdir()
-    argv = case.argv(work)
-    capsys.readouterr()
-    before = complete_results(work)
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse refuses a flag's value itself
-        code = exit_.code
-    out, err = capsys.readouterr()
-    said = out + err
-    assert code == case.code, said
-    assert TRACEBACK not in said
-    for name in case.names:
-        name = name.format(work=work)
-        assert name in said, f"{name!r} not named in:\n{said}"
-    assert complete_results(work) == before, "a complete-looking results file was left behind"
+    assert_refused_by_name(case.argv(work), work, case.code, case.names, capsys)
     assert not list((work / "lb" / "entries").glob("*.json")) if (work / "lb").exists() else True
 
 
