@@ -73,7 +73,12 @@ def test_scores_from_memory_maps_equal_scores_from_arrays(phantom_run, monkeypat
     in_memory = run()
     assert sum(1 for e in in_memory.values() if e.get("ci95")) >= 4
     monkeypatch.setattr(features, "MMAP_ROWS", 1)
+    written = []
+    init = features.FeatureMatrix.__init__
+    monkeypatch.setattr(features.FeatureMatrix, "__init__", lambda self, records, *a: (written.append(len(records)),
+                                                                                      init(self, records, *a))[1])
     mapped = run()
+    assert written == [40, 40]  # generated and reference, once each for the run's five matrix-reading metrics
     for key, entry in in_memory.items():
         assert mapped[key]["value"] == pytest.approx(entry["value"], rel=1e-12, abs=1e-15), key
         if entry.get("ci95"):

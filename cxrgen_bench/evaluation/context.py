@@ -76,6 +76,7 @@ class EvaluationContext:
         self.unavailable: dict[str, dict[str, Any]] = {}
         self._other_models: dict[str, Any] = dict(subject.models())  # text encoders, report generators, labellers
         self._shared: dict[tuple[str, str], Any] = {}  # see shared_model
+        self._matrices: dict[str, Any] = {}  # large sets' feature matrices, written once per run (features.py)
         # files a metric leaves beside the results (name suffix → text), e.g. the generated reports as CSV
         self.artifacts: dict[str, str] = {}
 
@@ -86,6 +87,7 @@ class EvaluationContext:
 
         other = EvaluationContext(subject, self.profile, self.cache, replace(self.options, progress=False))
         other._backbones, other._shared, other.unavailable = self._backbones, self._shared, self.unavailable
+        other._matrices = self._matrices
         other._other_models = self._other_models
         return other
 
@@ -165,7 +167,7 @@ class EvaluationContext:
         net = self.backbone(backbone)
         desc = f"features {backbone}/{layer}" + (f" ({what})" if what else "")
         return extract_features(records, net, preprocessing, layer, self.cache, self.options.batch_size,
-                                self.options.workers, progress=self.progress, desc=desc)
+                                self.options.workers, progress=self.progress, desc=desc, matrices=self._matrices)
 
     def image_stats(self, records: list[ImageRecord], backbone: str, preprocessing: str, layer: str,
                     what: str = "") -> tuple[FeatureStats, str]:

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..cache import Cache
+from ..cache import Cache, key_of
 from ..errors import InputError
 from ..data.images import read_image
 from ..data.manifest import ImageRecord
@@ -115,16 +115,24 @@ def compute(jobs: Sequence[tuple[Extractor, Sequence[ImageRecord]]], cache: Cach
 
 def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preprocessing: str, layer: str,
                      cache: Cache, batch_size: int = 32, workers: int | None = None,
-                     progress: ProgressFactory = silent, desc: str = "") -> np.ndarray:
+                     progress: ProgressFactory = silent, desc: str = "",
+                     matrices: dict[str, FeatureMatrix] | None = None) -> np.ndarray:
     """(len(records), dim) float32 features; images already in the cache are not read again. From MMAP_ROWS
-    images on (with the cache on), a copy-on-write memory map (`feature_matrix`) rather than an array in memory."""
+    images on (with the cache on), a copy-on-write memory map (`FeatureMatrix`) rather than an array in memory;
+    ``matrices`` (a run's memo, by extractor and records) lets every metric of the run map the one file."""
     extractor = Extractor(backbone, preprocessing, layer)
     if cache.enabled and len(records) >= MMAP_ROWS:
+        key = key_of(kind="matrix", model=extractor.key, inputs=[r.sha256 for r in records])
+        if matrices is not None and key in matrices:
+            return matrices[key].view()
         todo = missing(records, extractor, cache)
         if todo:
             compute([(extractor, todo)], cache, batch_size, workers, progress,
                     desc or f"features {backbone.name}/{layer}")
-        return feature_matrix(records, extractor, cache)
+        matrix = FeatureMatrix(records, extractor, cache)
+        if matrices is not None:
+            matrices[key] = matrix
+        return matrix.view()
     shas = [r.sha256 for r in records]
     rows: dict[str, np.ndarray] = {}
     for sha, row in zip(shas, cache.get_rows(NAMESPACE, extractor.key, shas, extractor.shape)):
@@ -142,30 +150,42 @@ def extract_features(records: Sequence[ImageRecord], backbone: Backbone, preproc
     return np.stack([rows[s] for s in shas]).astype(np.float32, copy=False)
 
 
-def feature_matrix(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache) -> np.ndarray:
-    """(len(records), dim) float32 rows of ``records`` (all in the cache) as a copy-on-write memory map of an
-    unlinked temporary file beside the cache: the pages are the kernel's to drop, so memory holds what a
-    metric touches, not the set; writing into it (a metric centring in place) costs memory, never the file.
-    The file goes when the last reference does."""
-    chunks = stream_rows(records, extractor, cache)
-    first = next(chunks)
-    dim = extractor.shape[0] if extractor.shape else first.shape[1]
-    folder = cache.root / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    size = len(records) * dim * 4
-    with tempfile.TemporaryFile(dir=folder) as handle:  # unlinked at once: nothing is left if the run dies
+class FeatureMatrix:
+    """The rows of a set written once into an unlinked temporary file beside the cache; `view` maps it
+    copy-on-write (float32, (n, dim)): the pages are the kernel's to drop, so memory holds what a metric
+    touches, not the set, and a metric writing into its view (centring in place) changes neither the file nor
+    another view. The file goes with this object and the last view."""
+
+    def __init__(self, records: Sequence[ImageRecord], extractor: Extractor, cache: Cache):
+        chunks = stream_rows(records, extractor, cache)
+        first = next(chunks)
+        self.shape = (len(records), extractor.shape[0] if extractor.shape else first.shape[1])
+        folder = cache.root / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = self.shape[0] * self.shape[1] * 4
+        self.handle = tempfile.TemporaryFile(dir=folder)  # unlinked at once: nothing is left if the run dies
         try:  # the blocks are reserved now: a full disk is this error, not a bus error while filling the map
-            os.posix_fallocate(handle.fileno(), 0, size)
+            os.posix_fallocate(self.handle.fileno(), 0, size)
         except OSError as exc:
-            raise InputError(f"no room for the {len(records)} × {dim} feature matrix ({size / 1e9:.2f} GB) in {folder}: "
-                             f"{exc.strerror}; free space there or point --cache-dir at a larger disk") from None
-        matrix = np.memmap(handle, dtype=np.float32, mode="r+", shape=(len(records), dim))
+            self.handle.close()
+            raise InputError(f"no room for the {self.shape[0]} × {self.shape[1]} feature matrix ({size / 1e9:.2f} GB) "
+                             f"in {folder}: {exc.strerror}; free space there or point --cache-dir at a larger disk") \
+                from None
+        matrix = np.memmap(self.handle, dtype=np.float32, mode="r+", shape=self.shape)
         start = 0
         for chunk in itertools.chain([first], chunks):
             matrix[start:start + len(chunk)] = chunk
             start += len(chunk)
         matrix.flush()
-        return np.memmap(handle, dtype=np.float32, mode="c", shape=(len(records), dim))
+
+    def view(self) -> np.memmap:
+        return np.memmap(self.handle, dtype=np.float32, mode="c", shape=self.shape)
+
+
+def feature_matrix(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache) -> np.ndarray:
+    """(len(records), dim) float32 rows of ``records`` (all in the cache) as a copy-on-write memory map
+    (`FeatureMatrix`)."""
+    return FeatureMatrix(records, extractor, cache).view()
 
 
 def stream_rows(records: Sequence[ImageRecord], extractor: Extractor, cache: Cache):
