@@ -107,6 +107,8 @@ def test_frd_invariants():
     assert frechet_radiomics_distance(a, a, match_sizes=False, log=False)["value"] == pytest.approx(0, abs=1e-9)
     with pytest.raises(MetricError, match="logarithm is undefined"):  # said, not -inf
         frechet_radiomics_distance(a, a, match_sizes=False)
+    with pytest.raises(MetricError, match="at least 2 images per set"):  # too few: said, not a number
+        frechet_radiomics_distance(a[:1], a[:5])
     shifted = frechet_radiomics_distance(a, a + 1.0, match_sizes=False)
     scaled = frechet_radiomics_distance(a * 10, a * 10 + 10.0, match_sizes=False)  # z-scored: scale-free
     assert shifted["value"] == pytest.approx(scaled["value"], rel=1e-9)
