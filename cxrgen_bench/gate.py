@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .compare import compare_metric, entry_of, usable
+from .results.entry import ResultView
 from .errors import InputError
 from .registry import NoCardError, card_for, find_card
 from .results.store import profile_label
@@ -126,9 +127,9 @@ def check_comparable(baseline: dict[str, Any], candidate: dict[str, Any]) -> lis
     if baseline.get("kind") == "reported" or candidate.get("kind") == "reported":
         problems.append("a reported (typed-in) entry cannot be gated: gate measured results only")
     # A metric whose version changed is another implementation: its numbers are not comparable.
-    changed = sorted(f"{key} (v{entry.get('version')} vs v{candidate['metrics'][key].get('version')})"
-                     for key, entry in baseline["metrics"].items()
-                     if key in candidate["metrics"] and entry.get("version") != candidate["metrics"][key].get("version"))
+    a, b = ResultView.of(baseline).entries, ResultView.of(candidate).entries
+    changed = sorted(f"{key} (v{entry.version} vs v{b[key].version})" for key, entry in a.items()
+                     if key in b and entry.version != b[key].version)
     if changed:
         problems.append(f"metric versions differ: {', '.join(changed)}; re-score the baseline with this cxrgen-bench")
     return problems
@@ -141,14 +142,15 @@ def run_gate(baseline: dict[str, Any], candidate: dict[str, Any], rules: dict[st
         return GateReport(UNUSABLE, problems=problems + ["refusing to compare (pass --force to override)"])
     explicit = rules.get("metrics") or {}
     default = rules.get("default")
-    keys = list(explicit) + (sorted(k for k in baseline["metrics"] if k not in explicit) if default is not None else [])
+    base, cand = ResultView.of(baseline).entries, ResultView.of(candidate).entries
+    keys = list(explicit) + (sorted(k for k in base if k not in explicit) if default is not None else [])
     rows = []
     for key in keys:
         rule = explicit.get(key, default) or {}
         if rule.get("ignore"):
             rows.append(GateRow(key, "?", None, None, None, None, None, "ignored"))
             continue
-        entries = {"baseline": entry_of(baseline["metrics"], key), "candidate": entry_of(candidate["metrics"], key)}
+        entries = {"baseline": entry_of(base, key), "candidate": entry_of(cand, key)}
         comparison = compare_metric(key, entries["baseline"], entries["candidate"])
         if comparison.direction not in ("lower", "higher"):
             # Which way is worse comes from the metric's card only; without it nothing can be judged.

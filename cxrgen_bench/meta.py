@@ -30,6 +30,7 @@ import numpy as np
 from .functional import cmmd, kid, prdc
 from .functional.kernel_distances import unit_rows
 from .functional.frechet import FeatureStats, ReferenceRoot, frechet_infinity, frechet_replicates
+from .results.entry import ResultView
 
 KNOWN_PAIRS = (("phantom-faithful", "phantom-degraded"), ("phantom-faithful", "phantom-ignores-prompt"),
                ("phantom-faithful", "phantom-flips-laterality"))
@@ -91,33 +92,32 @@ def known_answer_agreement(results: dict[str, dict[str, Any]], pairs: Sequence[t
     if not names <= set(results):
         raise ValueError(f"known-answer agreement needs the runs {sorted(names - set(results))}")
     # MS-SSIM answers another question (diversity within a prompt): the pairs say nothing about it
-    keys = sorted(k for k in set.intersection(*(set(results[n]["metrics"]) for n in names))
-                  if not k.startswith("ms_ssim"))
+    views = {n: ResultView.of(results[n]).entries for n in names}
+    keys = sorted(k for k in set.intersection(*(set(views[n]) for n in names)) if not k.startswith("ms_ssim"))
     rows = []
     for key in keys:
         card = find_card(key)
-        entries = {n: results[n]["metrics"][key] for n in names}
-        if card is None or any(e.get("value") is None for e in entries.values()):
+        entries = {n: views[n][key] for n in names}
+        if card is None or any(e.value is None for e in entries.values()):
             continue
         sign = -1.0 if card.direction == "lower" else 1.0
 
         def tau(values: dict[str, np.ndarray]) -> np.ndarray:
             return np.mean([np.sign(sign * (values[b] - values[w])) for b, w in pairs], axis=0)
 
-        point = float(tau({n: np.float64(e["value"]) for n, e in entries.items()}))
+        point = float(tau({n: np.float64(e.value) for n, e in entries.items()}))
         ci = None
-        boots = {n: e.get("bootstrap") or {} for n, e in entries.items()}
-        reps = {n: b.get("replicates") for n, b in boots.items()}
+        reps = {n: e.bootstrap.replicates if e.bootstrap else None for n, e in entries.items()}
         # paired only when every run resampled the same units with the same seed and count
-        paired = len({(b.get("units_sha256"), b.get("seed"), len(b.get("replicates") or ()))
-                      for b in boots.values()}) == 1
+        paired = len({(e.bootstrap.units_sha256, e.bootstrap.seed, len(e.bootstrap.replicates)) if e.bootstrap
+                       else (None, None, 0) for e in entries.values()}) == 1
         if all(r is not None for r in reps.values()) and paired:
             taus = tau({n: np.asarray([np.nan if v is None else v for v in r], dtype=np.float64)
                         for n, r in reps.items()})
             taus = taus[np.isfinite(taus)]
             ci = [float(np.percentile(taus, 2.5)), float(np.percentile(taus, 97.5))] if len(taus) else None
         rows.append({"key": key, "direction": card.direction, "tau": point, "ci95": ci,
-                     "values": {n: entries[n]["value"] for n in sorted(names)}})
+                     "values": {n: entries[n].value for n in sorted(names)}})
     return rows
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -301,6 +302,16 @@ def test_units_shared_between_processes_give_the_numbers_of_one_process(small, t
     two = run_study(study(paths, root, "phantom-faithful", plan, [0], **settings), shared, share=(0, 2), wait_s=0.01)
     assert {k: m["value"] for k, m in two["metrics"].items()} == {k: m["value"] for k, m in one["metrics"].items()}
     assert two["run"]["settings"]["processes"] == 2
+
+
+def test_a_study_records_the_seconds_it_ran_on_a_fresh_and_on_a_resumed_run(small, tmp_path):
+    root, paths = small
+    for run in ("fresh", "resumed"):  # a resumed run finds finished units in its folder
+        s = study(paths, root, "phantom-faithful", ["40:0"], [0], max_epochs=2, resolution=24)
+        began = time.monotonic()
+        result = run_study(s, tmp_path / "out")
+        wall = time.monotonic() - began
+        assert 0 <= result["run"]["duration_s"] <= wall, run
 
 
 def test_study_results_are_gated_stored_and_compared_like_any_results(small, tmp_path):

@@ -145,87 +145,181 @@ def _line(x, y, points, width):
 
 def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
     """A float32 (size, size) phantom radiograph in [0, 1]."""
+    # the order of the steps that draw from `rng` is part of what a seed means: reordering them changes every phantom
     rng = np.random.default_rng(seed)
-    x, y = _grid(size)
-    # positioning and exposure variation
-    x = x + np.float32(rng.normal(0, 0.015))
-    y = y + np.float32(rng.normal(0, 0.015))
+    x, y = _positioned_grid(rng, size)
     if findings.view == "LATERAL":
         return _lateral(findings, rng, x, y, size)
-    ap = findings.view == "AP"
+    chest = _frontal_chest(findings, rng, x, y, size)
+    img = _thorax(chest)
+    img = _pneumothorax(img, chest, findings.pneumothorax)
+    img = _spine(img, chest)
+    img = _breasts(img, chest, findings.sex)
+    img = _heart_and_mediastinum(img, chest, findings, rng)
+    img = _diaphragm(img, chest)
+    img = _effusion(img, chest, findings.effusion, findings.effusion_size)
+    img = _consolidation(img, chest, findings.consolidation, rng)
+    img = _edema(img, chest, findings.edema)
+    img = _clavicles(img, chest, findings.view == "AP")
+    img = _devices(img, chest, findings.devices)
+    return _exposure(img, rng)
+
+
+def _positioned_grid(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The coordinate grid, shifted a little as patients are never placed the same way twice."""
+    x, y = _grid(size)
+    x = x + np.float32(rng.normal(0, 0.015))
+    y = y + np.float32(rng.normal(0, 0.015))
+    return x, y
+
+
+@dataclass(frozen=True)
+class _FrontalChest:
+    """The anatomy of one PA or AP phantom that the findings are drawn over (image left = patient's right)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    body: np.ndarray
+    bone: float  # share of young-adult bone density
+    lung_r: np.ndarray
+    lung_l: np.ndarray
+    lungs: np.ndarray
+    texture: np.ndarray
+    markings: np.ndarray
+    ribs: np.ndarray
+    dome_r: np.ndarray  # the hemidiaphragms' upper edge; the right dome sits higher
+    dome_l: np.ndarray
+
+    def lung(self, side: str) -> np.ndarray:
+        return self.lung_r if side == "right" else self.lung_l
+
+    @staticmethod
+    def centre_x(side: str) -> float:
+        return 0.31 if side == "right" else 0.69
+
+
+def _frontal_chest(findings: Findings, rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
+                   size: int) -> _FrontalChest:
     width = {"male": 0.49, "female": 0.42}.get(findings.sex or "", 0.46)
-    bone = bone_density(findings.age)
     body = _soft(_ellipse(x, y, 0.5, 0.62, width, 0.62), 0.08)
-    img = 0.04 + 0.30 * body
-    # lung fields: image left = patient's right
     lung_r = _soft(_ellipse(x, y, 0.31, 0.47, 0.16, 0.30), 0.12) * (y < 0.80)
     lung_l = _soft(_ellipse(x, y, 0.69, 0.47, 0.15, 0.29), 0.12) * (y < 0.78)
-    lungs = np.maximum(lung_r, lung_l)
     texture = _textures(size)[rng.integers(16)]
     markings = 0.035 * texture * (0.6 + 0.4 * (1 - np.abs(x - 0.5) * 2))  # denser centrally
-    # ribs: posterior arcs across each lung
+    # posterior rib arcs across each lung
     phase = rng.uniform(0, 2 * np.pi)
     ribs = 0.5 + 0.5 * np.cos(2 * np.pi * (y * 9.0 - 0.9 * (x - 0.5) ** 2 * 4) + phase)
     ribs = (ribs > 0.72).astype(np.float32) * 0.06
-    lung_density = 0.16 - 0.20 * lungs + markings * lungs + bone * ribs * (body > 0.5)
-    img = img + lung_density * (lungs > 0)
-    # pneumothorax: lateral rim without markings, visceral pleural line
-    for side in findings.pneumothorax:
-        cx = 0.31 if side == "right" else 0.69
+    return _FrontalChest(
+        x=x, y=y, body=body, bone=bone_density(findings.age), lung_r=lung_r, lung_l=lung_l,
+        lungs=np.maximum(lung_r, lung_l), texture=texture, markings=markings, ribs=ribs,
+        dome_r=0.78 - 0.10 * np.exp(-((x - 0.31) / 0.13) ** 2), dome_l=0.80 - 0.09 * np.exp(-((x - 0.69) / 0.12) ** 2))
+
+
+def _thorax(chest: _FrontalChest) -> np.ndarray:
+    """Soft tissue, and the lung fields with their markings and ribs."""
+    img = 0.04 + 0.30 * chest.body
+    lungs = chest.lungs
+    lung_density = 0.16 - 0.20 * lungs + chest.markings * lungs + chest.bone * chest.ribs * (chest.body > 0.5)
+    return img + lung_density * (lungs > 0)
+
+
+def _pneumothorax(img: np.ndarray, chest: _FrontalChest, sides: tuple[str, ...]) -> np.ndarray:
+    """A lateral rim without markings, bounded by the visceral pleural line."""
+    x, y = chest.x, chest.y
+    for side in sides:
+        cx = chest.centre_x(side)
         lateral = (x < cx - 0.02) if side == "right" else (x > cx + 0.02)
-        lung = lung_r if side == "right" else lung_l
+        lung = chest.lung(side)
         rim = (_ellipse(x, y, cx, 0.47, 0.16, 0.30) > 0.55) & lateral & (lung > 0.3) & (y < 0.62)
-        img = np.where(rim, img - markings * lungs - ribs * 0.5 - 0.035, img)
+        img = np.where(rim, img - chest.markings * chest.lungs - chest.ribs * 0.5 - 0.035, img)
         inner = (_ellipse(x, y, cx, 0.47, 0.16 * 0.74, 0.30 * 0.74))
         pleural_line = np.clip(1 - np.abs(inner - 1) / 0.05, 0, 1) * lateral * (y < 0.62) * (lung > 0.3)
         img = img + 0.09 * pleural_line
-    # mediastinum, spine, heart
-    spine = np.exp(-((x - 0.5) / 0.035) ** 2) * body
-    img = img + 0.20 * bone * spine
-    if findings.sex == "female":  # breast soft-tissue shadows over the lower lung fields
-        breasts = _soft(_ellipse(x, y, 0.29, 0.74, 0.14, 0.10), 0.5) + _soft(_ellipse(x, y, 0.71, 0.74, 0.14, 0.10), 0.5)
-        img = img + 0.08 * breasts
+    return img
+
+
+def _spine(img: np.ndarray, chest: _FrontalChest) -> np.ndarray:
+    spine = np.exp(-((chest.x - 0.5) / 0.035) ** 2) * chest.body
+    return img + 0.20 * chest.bone * spine
+
+
+def _breasts(img: np.ndarray, chest: _FrontalChest, sex: str | None) -> np.ndarray:
+    """Soft-tissue shadows over the lower lung fields of a female phantom."""
+    if sex != "female":
+        return img
+    x, y = chest.x, chest.y
+    breasts = _soft(_ellipse(x, y, 0.29, 0.74, 0.14, 0.10), 0.5) + _soft(_ellipse(x, y, 0.71, 0.74, 0.14, 0.10), 0.5)
+    return img + 0.08 * breasts
+
+
+def _heart_and_mediastinum(img: np.ndarray, chest: _FrontalChest, findings: Findings,
+                           rng: np.random.Generator) -> np.ndarray:
+    """The heart at a cardiothoracic ratio drawn from the normal or the enlarged range."""
+    x, y = chest.x, chest.y
     ctr = rng.uniform(0.56, 0.66) if findings.cardiomegaly else rng.uniform(0.40, 0.48)
-    if ap:
+    if findings.view == "AP":
         ctr += 0.04  # AP projection magnifies the heart
     heart_w = ctr * 0.92 / 2
     heart = _soft(_ellipse(x, y, 0.53, 0.63, heart_w, 0.14), 0.10)
     img = img + 0.22 * heart
     mediastinum = _soft(_ellipse(x, y, 0.5, 0.35, 0.07, 0.22), 0.3)
-    img = img + 0.12 * mediastinum
-    # hemidiaphragms (the right dome sits higher) and sharp costophrenic angles
-    dome_r = 0.78 - 0.10 * np.exp(-((x - 0.31) / 0.13) ** 2)
-    dome_l = 0.80 - 0.09 * np.exp(-((x - 0.69) / 0.12) ** 2)
-    below = np.where(x < 0.5, y > dome_r, y > dome_l) & (body > 0.3)
-    img = np.where(below, np.maximum(img, 0.52 + 0.04 * texture * 0.2), img)
-    # pleural effusion: dependent density with a meniscus rising laterally, blunted angle
-    height = {"small": 0.06, "moderate": 0.14, "large": 0.24}[findings.effusion_size]
-    for side in findings.effusion:
-        cx = 0.31 if side == "right" else 0.69
-        dome = dome_r if side == "right" else dome_l
+    return img + 0.12 * mediastinum
+
+
+def _diaphragm(img: np.ndarray, chest: _FrontalChest) -> np.ndarray:
+    """Everything below the hemidiaphragms, with sharp costophrenic angles."""
+    x, y = chest.x, chest.y
+    below = np.where(x < 0.5, y > chest.dome_r, y > chest.dome_l) & (chest.body > 0.3)
+    return np.where(below, np.maximum(img, 0.52 + 0.04 * chest.texture * 0.2), img)
+
+
+def _effusion(img: np.ndarray, chest: _FrontalChest, sides: tuple[str, ...], size: str) -> np.ndarray:
+    """Dependent density with a meniscus rising laterally, which blunts the costophrenic angle."""
+    x, y = chest.x, chest.y
+    height = {"small": 0.06, "moderate": 0.14, "large": 0.24}[size]
+    for side in sides:
+        cx = chest.centre_x(side)
+        dome = chest.dome_r if side == "right" else chest.dome_l
         lateral_rise = 0.10 * np.clip(np.abs(x - cx) / 0.16, 0, 1) ** 2
         level = dome - height - lateral_rise * (height / 0.14)
-        lung = lung_r if side == "right" else lung_l
-        fluid = np.clip((y - level) / 0.02, 0, 1) * (lung > 0.05) * (np.abs(x - cx) < 0.2)
-        img = img * (1 - fluid) + fluid * (0.48 + 0.02 * texture)
-    # consolidation: dense, ill-defined lobar opacity
-    for side, lobe in findings.consolidation:
-        cx = 0.31 if side == "right" else 0.69
+        fluid = np.clip((y - level) / 0.02, 0, 1) * (chest.lung(side) > 0.05) * (np.abs(x - cx) < 0.2)
+        img = img * (1 - fluid) + fluid * (0.48 + 0.02 * chest.texture)
+    return img
+
+
+def _consolidation(img: np.ndarray, chest: _FrontalChest, sites: tuple[tuple[str, str], ...],
+                   rng: np.random.Generator) -> np.ndarray:
+    """A dense, ill-defined opacity in each (side, lobe)."""
+    x, y = chest.x, chest.y
+    for side, lobe in sites:
+        cx = chest.centre_x(side)
         cy = {"upper": 0.32, "middle": 0.50, "lower": 0.64}[lobe]
         blob = np.exp(-_ellipse(x, y, cx + rng.normal(0, 0.02), cy, 0.085, 0.07) * 1.2)
-        lung = lung_r if side == "right" else lung_l
-        img = img + 0.22 * blob * (lung > 0.05) * (1 + 0.3 * texture)
-    # edema: bilateral perihilar haze
-    if findings.edema:
-        haze = np.exp(-_ellipse(x, y, 0.36, 0.50, 0.12, 0.15)) + np.exp(-_ellipse(x, y, 0.64, 0.50, 0.12, 0.15))
-        img = img + 0.10 * haze * lungs + 0.04 * np.abs(texture) * lungs
-    # clavicles (higher on AP)
-    clav_y = 0.17 if ap else 0.21
+        img = img + 0.22 * blob * (chest.lung(side) > 0.05) * (1 + 0.3 * chest.texture)
+    return img
+
+
+def _edema(img: np.ndarray, chest: _FrontalChest, present: bool) -> np.ndarray:
+    """Bilateral perihilar haze ("bat wing")."""
+    if not present:
+        return img
+    x, y, lungs = chest.x, chest.y, chest.lungs
+    haze = np.exp(-_ellipse(x, y, 0.36, 0.50, 0.12, 0.15)) + np.exp(-_ellipse(x, y, 0.64, 0.50, 0.12, 0.15))
+    return img + 0.10 * haze * lungs + 0.04 * np.abs(chest.texture) * lungs
+
+
+def _clavicles(img: np.ndarray, chest: _FrontalChest, ap: bool) -> np.ndarray:
+    clav_y = 0.17 if ap else 0.21  # an AP projection shows them higher
     for sign in (-1, 1):
-        clav = _line(x, y, [(0.5 + sign * 0.06, clav_y + 0.03), (0.5 + sign * 0.34, clav_y - 0.03)], 0.018)
-        img = img + 0.16 * bone * clav
-    # support devices
-    for device in findings.devices:
+        clav = _line(chest.x, chest.y, [(0.5 + sign * 0.06, clav_y + 0.03), (0.5 + sign * 0.34, clav_y - 0.03)], 0.018)
+        img = img + 0.16 * chest.bone * clav
+    return img
+
+
+def _devices(img: np.ndarray, chest: _FrontalChest, devices: tuple[str, ...]) -> np.ndarray:
+    x, y = chest.x, chest.y
+    for device in devices:
         if device == "endotracheal tube":
             img = img + 0.25 * _line(x, y, [(0.5, 0.0), (0.5, 0.24)], 0.007)
         elif device == "central line":
@@ -236,7 +330,11 @@ def render(findings: Findings, seed: int, size: int = 256) -> np.ndarray:
             img = img + 0.22 * _line(x, y, [(0.77, 0.24), (0.60, 0.35), (0.52, 0.55), (0.56, 0.66)], 0.004)
         elif device == "nasogastric tube":
             img = img + 0.2 * _line(x, y, [(0.49, 0.0), (0.49, 0.55), (0.56, 0.82), (0.64, 0.88)], 0.005)
-    # exposure, contrast and quantum noise
+    return img
+
+
+def _exposure(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exposure, contrast and quantum noise."""
     gamma = rng.uniform(0.85, 1.15)
     img = np.clip(img, 0, 1) ** gamma
     img = img * rng.uniform(0.9, 1.05) + rng.normal(0, 0.012, img.shape).astype(np.float32)

@@ -12,6 +12,7 @@ from ..flags import positive_int
 # The checks that refuse a bad flag before any work live with the runner, which the Python API shares;
 # the commands import them from here as before.
 from ..scoring.checks import check_device, check_metric_options, check_out  # noqa: F401
+from ..results.entry import ResultView
 
 GENERATION_FLAGS = ("samples_per_prompt", "batch_size", "steps", "guidance_scale", "resolution", "seed", "scheduler",
                     "precision", "device", "compile", "vae_batch_size", "allow_pickle")
@@ -68,11 +69,12 @@ def process_device(device: str) -> str:
 
 def curve_table(results: list[dict[str, Any]]) -> str:
     """Results over training steps as a terminal table: one row per checkpoint, one column per results key."""
-    keys = sorted({k for r in results for k in r["metrics"]})
+    views = [ResultView.of(r) for r in results]
+    keys = sorted({k for v in views for k in v.entries})
     lines = ["step      " + "  ".join(f"{k:>24s}" for k in keys)]
-    for r in results:
-        values = [r["metrics"].get(k, {}).get("value") for k in keys]
-        step = r["subject"].get("step")
+    for view in views:
+        values = [e.value if (e := view.entry(k)) is not None else None for k in keys]
+        step = view.subject.get("step")
         lines.append(f"{'—' if step is None else step:<9} " + "  ".join("—".rjust(24) if v is None else f"{v:24.4f}"
                                                                        for v in values))
     return "\n".join(lines)

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out, folder=True)
     result = run_demo(args.out, prompts=args.prompts, bootstrap=args.bootstrap, log=print, progress=not args.quiet,
                       keep_cache=args.keep_cache)
-    every = [r for key in ("results", "retrieval", "text_results", "augmentation", "reconstruction", "memorisation")
-             for r in result[key].values()]
-    return 0 if all(r["status"] == "complete" for r in every) else 1
+    incomplete = result.incomplete()
+    if incomplete:
+        print(f"not complete (see their results' errors): {', '.join(incomplete)}")
+    return 1 if incomplete else 0

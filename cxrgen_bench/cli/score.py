@@ -12,6 +12,7 @@ from ..flags import non_negative_int, parse_weights, positive_int
 from ..results.store import profile_label
 from ..registry import find_card
 from .common import add_generation_flags, add_set_flag, curve_table, generation_settings, log, profile_of
+from ..results.entry import Entry, GroupValue, ResultView, SubgroupView
 
 HELP = "score a folder of generated images (or generate it first with --generator), or a text encoder"
 
@@ -153,18 +154,36 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
     return 1 if any(r["status"] == "partial" for r in results) else 0
 
 
-def subgroup_line(attribute: str, view: dict[str, Any]) -> str:
+def subgroup_line(attribute: str, view: SubgroupView) -> str:
     """"by sex: female 23.1 (n=24), male 30.2 (n=24); gap 7.1 [2.0, 12.3], worst male"."""
-    def cell(group: str, row: dict[str, Any]) -> str:
-        if row.get("value") is not None:
-            return f"{group} {row['value']:.4g} (n={row['n']})"
-        return f"{group} {'too small' if row.get('too_small') else 'unknown group' if row.get('unknown') else 'n/a'}" \
-               f" (n={row['n']})"
-    gap = view["gap"]
-    said = "no gap" if gap["value"] is None else f"gap {gap['value']:.4g}" + (
-        f" [{gap['ci'][0]:.4g}, {gap['ci'][1]:.4g}]" if gap.get("ci") else "") + f", worst {view['worst']}"
-    matched = f"; matched n={view['matched_n']}" if view.get("matched_n") else ""
-    return f"by {attribute}: " + ", ".join(cell(g, r) for g, r in view["groups"].items()) + f"; {said}{matched}"
+    def cell(group: str, row: GroupValue) -> str:
+        if row.value is not None:
+            return f"{group} {row.value:.4g} (n={row.n})"
+        return f"{group} {'too small' if row.too_small else 'unknown group' if row.unknown else 'n/a'} (n={row.n})"
+    gap = view.gap
+    said = "no gap" if gap.value is None else f"gap {gap.value:.4g}" + (
+        f" [{gap.ci[0]:.4g}, {gap.ci[1]:.4g}]" if gap.ci else "") + f", worst {view.worst}"
+    matched = f"; matched n={view.matched_n}" if view.matched_n else ""
+    return f"by {attribute}: " + ", ".join(cell(g, r) for g, r in view.groups.items()) + f"; {said}{matched}"
+
+
+def _entry_lines(key: str, entry: Entry, unavailable: dict[str, Any]) -> list[str]:
+    """A results key as the terminal shows it: value ± std, CI and n; or why it has none; its notes and groups."""
+    card = find_card(key)
+    arrow = {"lower": "↓", "higher": "↑"}.get(card.direction if card else "", "?")
+    if entry.error:
+        needs = [m for m in unavailable if repr(m) in entry.error or entry.backbone == m]
+        said = f"needs {needs[0]}, unavailable (below)" if needs else entry.error.splitlines()[0]
+        return [f"  {key:32s} {arrow}  ERROR: {said}"]
+    if entry.value is None:
+        return [f"  {key:32s} {arrow}  undefined: {entry.undefined or 'no value'}"]
+    std = f" ± {entry.std:.4f}" if entry.std is not None else ""
+    ci = f"  95% CI [{entry.ci95[0]:.4f}, {entry.ci95[1]:.4f}]" if entry.ci95 else ""
+    n = entry.n.effective if entry.n is not None else "?"
+    lines = [f"  {key:32s} {arrow}  {entry.value:.4f}{std}{ci}   (n={n})"]
+    lines += [f"      note: {warning}" for warning in entry.warnings]
+    lines += ["      " + subgroup_line(attribute, view) for attribute, view in entry.subgroups.items()]
+    return lines
 
 
 def format_summary(result: dict[str, Any]) -> str:
@@ -177,25 +196,8 @@ def format_summary(result: dict[str, Any]) -> str:
         gone = dropped["prompts_without_images"] + dropped["image_prompt_ids_not_in_prompts"]
         lines.append(f"  --subset: {subset['effective']['prompts']} of {subset['requested']['prompts']} prompts scored"
                      + (f"; left out: {', '.join(gone[:10])}{' …' if len(gone) > 10 else ''}" if gone else ""))
-    for key, entry in sorted(result["metrics"].items()):
-        card = find_card(key)
-        arrow = {"lower": "↓", "higher": "↑"}.get(card.direction if card else "", "?")
-        if entry.get("error"):
-            needs = [m for m in unavailable if repr(m) in entry["error"] or entry.get("backbone") == m]
-            said = f"needs {needs[0]}, unavailable (below)" if needs else entry["error"].splitlines()[0]
-            lines.append(f"  {key:32s} {arrow}  ERROR: {said}")
-            continue
-        if entry["value"] is None:
-            lines.append(f"  {key:32s} {arrow}  undefined: {entry.get('undefined', 'no value')}")
-            continue
-        value = f"{entry['value']:.4f}"
-        std = f" ± {entry['std']:.4f}" if entry.get("std") is not None else ""
-        ci = f"  95% CI [{entry['ci95'][0]:.4f}, {entry['ci95'][1]:.4f}]" if entry.get("ci95") else ""
-        lines.append(f"  {key:32s} {arrow}  {value}{std}{ci}   (n={entry['n']['effective']})")
-        for warning in entry.get("warnings", []):
-            lines.append(f"      note: {warning}")
-        for attribute, view in (entry.get("subgroups") or {}).items():
-            lines.append("      " + subgroup_line(attribute, view))
+    for key, entry in sorted(ResultView.of(result).entries.items()):
+        lines += _entry_lines(key, entry, unavailable)
     if unavailable:
         lines.append("unavailable models (each named once; the metrics above that need them were not computed):")
         for name, info in unavailable.items():

@@ -8,6 +8,7 @@ import json
 from ..errors import RegistryError
 from ..registry import STUDIES
 from .common import add_set_flag, profile_of
+from ..results.entry import ResultView
 
 HELP = "run (or resume) a registered training-based study (resumable; writes the results schema)"
 
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     if result is None:
         print(f"{here}: its units are done; rank 0 writes {args.out}/results.json")
         return 0
-    print(dumps(result) if args.json else json.dumps({k: v["value"] for k, v in result["metrics"].items()}, indent=2))
+    print(dumps(result) if args.json else json.dumps({k: e.value for k, e in ResultView.of(result).entries.items()}, indent=2))
     return 1 if result["status"] == "partial" else 0

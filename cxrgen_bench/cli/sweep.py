@@ -11,6 +11,7 @@ from pathlib import Path
 from ..files import atomic_write_text
 from ..flags import non_negative_int, parse_weights, positive_int
 from .common import add_generation_flags, add_set_flag, curve_table, generation_settings, profile_of
+from ..results.entry import ResultView
 
 HELP = "generate and score every checkpoint of a training run (or pipelines): curves, board, gate (resumable)"
 DEFAULT_METRICS = "fid,ms_ssim,classifier_auroc,chexpert_at_k"
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     key = study.best_by(results)
     best = best_index(results, key)
     if best is None:  # a gate of the last unit against itself would pass whatever happened
-        held = sorted({k for r in results for k, m in r["metrics"].items() if m.get("value") is not None})
+        held = sorted({k for r in results for k, e in ResultView.of(r).entries.items() if e.value is not None})
         print(curve_table(results))
         log(f"no checkpoint has a value of {key}, so there is no best one to gate the last against; the results hold "
             f"{', '.join(held[:12]) or 'no value at all'}: choose one with --best-by (results: {args.out}/entries/)")

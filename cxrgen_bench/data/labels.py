@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InputError
+from ..settings import Settings, setting
 
 CHEXPERT_14 = (
     "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
@@ -59,6 +60,17 @@ class LabelPolicy:
     def as_dict(self) -> dict[str, Any]:
         return {"uncertain": "skip" if self.uncertain is None else self.uncertain,
                 "blank": "skip" if self.blank is None else self.blank}
+
+
+@dataclass(frozen=True)
+class LabelPolicySettings(Settings):
+    """A profile's `label_policy: {uncertain: 1, blank: 0}` block ("skip": leave the row out for that class)."""
+
+    uncertain: float | Literal["skip"] | None = setting(1.0, "what an uncertain (−1) label counts as")
+    blank: float | Literal["skip"] | None = setting(0.0, "what a blank (not mentioned) label counts as")
+
+    def policy(self) -> LabelPolicy:
+        return LabelPolicy.from_config(self.to_dict())
 
 
 # One place for what each consumer makes of uncertain (−1) and blank labels. Results record the

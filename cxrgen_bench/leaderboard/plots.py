@@ -4,14 +4,17 @@ classifier AUROC). SVG with a fixed hash salt and no date, so equal entries give
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ..card import Card
 from ..errors import RegistryError
 from ..files import atomic_path
-from ..card import Card
 from ..registry import find_card
+
+if TYPE_CHECKING:
+    from .table import Row
 
 
 def _pyplot():
@@ -30,15 +33,9 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def display_name(entry: dict[str, Any]) -> str:
-    """The name boards print for an entry (the model's name; † for numbers typed in from a paper):
-    tables and plot legends say the same thing."""
-    return entry["model"]["name"] + (" †" if entry.get("kind") == "reported" else "")
-
-
-def _calibration_note(fig: Any, entries: list[dict[str, Any]]) -> None:
+def _calibration_note(fig: Any, rows: list[Row]) -> None:
     """A plot cut out of the page keeps the warning the tables carry."""
-    if any((e.get("profile") or {}).get("calibration") for e in entries):
+    if any(r.calibration for r in rows):
         fig.text(0.01, 0.995, "calibration profile: phantom radiographs, not a CXR result", color="#a33",
                  fontsize=7, ha="left", va="top")
 
@@ -51,16 +48,21 @@ def band(bins: list[dict[str, Any]], value_range: tuple[float | None, float | No
     return np.clip(lo, value_range[0], value_range[1]), np.clip(hi, value_range[0], value_range[1])
 
 
-def by_token_length(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
-    shown = [e for e in entries if e.get("metrics", {}).get(card.name, {}).get("details", {}).get("by_token_length")]
+def _details(row: Row, key: str, field: str) -> Any:
+    entry = row.entries.get(key)
+    return entry.details.get(field) if entry is not None else None
+
+
+def by_token_length(rows: list[Row], card: Card, path: Path) -> Path | None:
+    shown = [r for r in rows if _details(r, card.name, "by_token_length")]
     if not shown:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for e in shown:
-        bins = e["metrics"][card.name]["details"]["by_token_length"]
+    for r in shown:
+        bins = _details(r, card.name, "by_token_length")
         x = [(b["tokens"][0] + b["tokens"][1]) / 2 for b in bins]
-        line, = ax.plot(x, [b["mean"] for b in bins], marker="o", label=display_name(e))
+        line, = ax.plot(x, [b["mean"] for b in bins], marker="o", label=r.display_name)
         ax.fill_between(x, *band(bins, card.value_range), alpha=0.2, color=line.get_color())
         for xi, b in zip(x, bins):
             if b.get("n") is not None:
@@ -76,9 +78,9 @@ def by_token_length(entries: list[dict[str, Any]], card: Card, path: Path) -> Pa
     return path
 
 
-def per_class_heatmap(entries: list[dict[str, Any]], card: Card, path: Path) -> Path | None:
-    shown = [e for e in entries if e.get("metrics", {}).get(card.name, {}).get("details", {}).get(card.per_class_field)]
-    rows = [(display_name(e), e["metrics"][card.name]["details"][card.per_class_field]) for e in shown]
+def per_class_heatmap(board_rows: list[Row], card: Card, path: Path) -> Path | None:
+    shown = [r for r in board_rows if _details(r, card.name, card.per_class_field)]
+    rows = [(r.display_name, _details(r, card.name, card.per_class_field)) for r in shown]
     if not rows:
         return None
     classes = sorted({c for _, per in rows for c in per})
@@ -109,23 +111,23 @@ def run_label(run: str) -> str:
     return (path.parent.name if path.name == "checkpoints" else path.name) or run
 
 
-def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path, key: str | None = None) -> Path | None:
+def checkpoint_curve(rows: list[Row], card: Card, path: Path, key: str | None = None) -> Path | None:
     """A metric (``key``, default the card's own) over the training steps of each run (entries whose subject
     is a trainer checkpoint: `score` on a checkpoints folder, `sweep`): for the card's own key one panel per
     class of its breakdown that the entries have, then the headline value, with its 95% CI as a band where
     the entries have one."""
     key = key or card.name
-    runs: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    runs: dict[str, list[tuple[int, Any]]] = {}
     shown = []
-    for e in entries:
-        subject, metric = e.get("subject") or {}, (e.get("metrics") or {}).get(key)
-        if subject.get("step") is not None and metric and metric.get("value") is not None:
-            runs.setdefault(str(subject.get("run")), []).append((int(subject["step"]), metric))
-            shown.append(e)
+    for r in rows:
+        metric = r.entries.get(key)
+        if r.step is not None and metric is not None and metric.value is not None:
+            runs.setdefault(r.run, []).append((r.step, metric))
+            shown.append(r)
     if not runs:
         return None
-    present = {c for points in runs.values() for _, m in points for c in (m.get("details") or {}).get(
-        card.per_class_field, {})} if key == card.name else set()
+    present = {c for points in runs.values() for _, m in points for c in m.per_class(card.per_class_field)} \
+        if key == card.name else set()
     headline = (card.headline_label or card.label) if key == card.name else card.column_label(key)
     panels = [c for c in card.per_class if c in present] + [headline]
     factor = 100.0 if card.scale == "percent" else 1.0
@@ -136,13 +138,13 @@ def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path, key:
         steps = [step for step, _ in points]
         for ax, panel in zip(axes[0], panels):
             if panel == panels[-1]:
-                values = [m["value"] for _, m in points]
+                values = [m.value for _, m in points]
             else:
-                values = [(m.get("details") or {}).get(card.per_class_field, {}).get(panel) for _, m in points]
+                values = [m.per_class(card.per_class_field).get(panel) for _, m in points]
             line, = ax.plot(steps, [np.nan if v is None else factor * v for v in values], marker="o",
                             label=run_label(run))
-            if panel == panels[-1] and any(m.get("ci95") for _, m in points):
-                lo, hi = band([{"mean": m["value"], "ci95": m.get("ci95")} for _, m in points], card.value_range)
+            if panel == panels[-1] and any(m.ci95 for _, m in points):
+                lo, hi = band([{"mean": m.value, "ci95": m.ci95} for _, m in points], card.value_range)
                 ax.fill_between(steps, factor * lo, factor * hi, alpha=0.2, color=line.get_color())
             ax.set_title(panel, fontsize=8)
             ax.set_xlabel("training step")
@@ -157,7 +159,7 @@ def checkpoint_curve(entries: list[dict[str, Any]], card: Card, path: Path, key:
 
 
 # Card.plot name → (drawing function, file name under plots/, caption); {metric}/{label} filled in.
-PLOTS: dict[str, tuple[Callable[[list[dict[str, Any]], Card, Path], Path | None], str, str]] = {
+PLOTS: dict[str, tuple[Callable[[list[Row], Card, Path], Path | None], str, str]] = {
     "msssim_by_tokens": (by_token_length, "{metric}_by_tokens.svg",
                          "Intra-prompt {label} by CLIP token length (RoentGen Fig. 3)"),
     "per_class_heatmap": (per_class_heatmap, "{metric}_heatmap.svg", "Per-class {label}"),
@@ -166,28 +168,31 @@ PLOTS: dict[str, tuple[Callable[[list[dict[str, Any]], Card, Path], Path | None]
 }
 
 
-def by_subgroup(entries: list[dict[str, Any]], key: str, attribute: str, path: Path) -> Path | None:
+def _view(row: Row, key: str, attribute: str) -> Any:
+    entry = row.entries.get(key)
+    return entry.subgroup(attribute) if entry is not None else None
+
+
+def by_subgroup(rows: list[Row], key: str, attribute: str, path: Path) -> Path | None:
     """A metric per group of patients, one series per model, with each group's 95% CI as an error bar."""
-    shown = [e for e in entries if ((e.get("metrics", {}).get(key) or {}).get("subgroups") or {}).get(attribute)]
+    shown = [r for r in rows if _view(r, key, attribute)]
     if not shown:
         return None
-    groups = sorted({g for e in shown for g, r in e["metrics"][key]["subgroups"][attribute]["groups"].items()
-                     if r.get("value") is not None})
+    groups = sorted({g for r in shown for g, v in _view(r, key, attribute).groups.items() if v.value is not None})
     if not groups:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(4.8, 1.1 * len(groups) + 2.0), 3.4))
     width = 0.8 / len(shown)
-    for i, e in enumerate(shown):
-        rows = e["metrics"][key]["subgroups"][attribute]["groups"]
+    for i, row in enumerate(shown):
+        per_group = _view(row, key, attribute).groups
         x = np.arange(len(groups)) + (i - (len(shown) - 1) / 2) * width
-        values = [rows.get(g, {}).get("value") for g in groups]
+        values = [per_group[g].value if g in per_group else None for g in groups]
         y = np.array([np.nan if v is None else v for v in values], dtype=float)
-        lo = [max(0.0, v - r["ci"][0]) if (r := rows.get(g, {})).get("ci") and v is not None else 0.0
-              for g, v in zip(groups, values)]
-        hi = [max(0.0, r["ci"][1] - v) if (r := rows.get(g, {})).get("ci") and v is not None else 0.0
-              for g, v in zip(groups, values)]
-        ax.errorbar(x, y, yerr=[lo, hi], fmt="o", capsize=3, label=display_name(e))
+        cis = [per_group[g].ci if g in per_group else None for g in groups]
+        lo = [max(0.0, v - ci[0]) if ci and v is not None else 0.0 for ci, v in zip(cis, values)]
+        hi = [max(0.0, ci[1] - v) if ci and v is not None else 0.0 for ci, v in zip(cis, values)]
+        ax.errorbar(x, y, yerr=[lo, hi], fmt="o", capsize=3, label=row.display_name)
     ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
     ax.set_xlabel(f"group ({attribute}); bars: 95% CI")
     ax.set_ylabel(key)
@@ -207,7 +212,7 @@ def file_slug(text: str, keep: str = "") -> str:
     return "".join(c if c.isalnum() or c in keep else "-" for c in text).strip("-")
 
 
-def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict[str, str]:
+def draw(rows: list[Row], cards: list[Card], folder: Path) -> dict[str, str]:
     """Every plot the cards ask for: caption → path relative to the board folder."""
     drawn = {}
     for card in cards:
@@ -218,24 +223,24 @@ def draw(entries: list[dict[str, Any]], cards: list[Card], folder: Path) -> dict
         function, file, caption = PLOTS[card.plot]
         names = {"metric": card.name, "label": card.label}
         rel = "plots/" + file.format(**names)
-        if function(entries, card, folder / rel):
+        if function(rows, card, folder / rel):
             drawn[caption.format(**names)] = rel
     # every other metric of checkpoint entries (`sweep`: Table 2 over training steps), headline only
-    stepped = [e for e in entries if (e.get("subject") or {}).get("step") is not None]
-    keys = sorted({k for e in stepped for k, m in (e.get("metrics") or {}).items() if (m or {}).get("value") is not None})
+    stepped = [r for r in rows if r.step is not None]
+    keys = sorted({k for r in stepped for k, m in r.entries.items() if m.value is not None})
     for key in keys[:MAX_CURVES]:
         card = find_card(key)
         if card is None or (card.plot == "checkpoint_curve" and key == card.name):
             continue  # no direction to draw it by, or drawn above with its classes
         rel = f"plots/{file_slug(key, keep='_')}_over_training.svg"
-        if checkpoint_curve(entries, card, folder / rel, key):
+        if checkpoint_curve(rows, card, folder / rel, key):
             drawn[f"{card.column_label(key)} over training steps, one line per run; bands: 95% CI where computed"] = rel
     # per group of patients (score --by): the headline metric of each attribute, as the Subgroups table lists it
-    views = sorted({(key, attribute) for e in entries for key, m in (e.get("metrics") or {}).items()
-                    for attribute, view in ((m or {}).get("subgroups") or {}).items()
-                    if (view.get("gap") or {}).get("value") is not None})  # one group: nothing to compare
+    views = sorted({(key, attribute) for r in rows for key, m in r.entries.items()
+                    for attribute, view in m.subgroups.items()
+                    if view.gap.value is not None})  # one group: nothing to compare
     for key, attribute in views[:8]:
         rel = f"plots/subgroups-{file_slug(f'{key}-by-{attribute}')}.svg"
-        if by_subgroup(entries, key, attribute, folder / rel):
+        if by_subgroup(rows, key, attribute, folder / rel):
             drawn[f"{key} by {attribute} (score --by)"] = rel
     return drawn

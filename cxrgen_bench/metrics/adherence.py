@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from ..card import Card
 from ..data.subgroups import UNKNOWN, groups_of, settings
 from ..errors import InputError, MetricError
 from ..functional.subgroups import group_gap
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 
 if TYPE_CHECKING:
@@ -29,7 +32,16 @@ if TYPE_CHECKING:
 ATTRIBUTES = ("sex", "age", "race")
 
 
+@dataclass(frozen=True)
+class AdherenceSettings(Settings):
+    predictors: dict[str, str] = setting({}, "attribute (sex, age, race) → the backbone predicting it")
+    age_tolerance: float = setting(16.0, "years a predicted age may differ from the prompt's (RoentGen-v2: 16)",
+                                   minimum=0.0)
+    samples: Literal["all", "first"] = setting("all", "every generated image, or the first sample of each prompt")
+
+
 class DemographicAdherence(Metric):
+    Settings = AdherenceSettings
     card = Card(
         name="adherence", version="1", direction="higher", value_range=(0.0, 1.0), label="Adherence",
         summary="Share of generated images whose predicted sex, age (within a tolerance) or race matches the prompt's.",
@@ -38,19 +50,19 @@ class DemographicAdherence(Metric):
         reported="RoentGen-v2 filters generated images by these checks (age within 16 years)",
         limitations="Only as good as the predictors: read it beside the same metric on real images (the ceiling).")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
         if subject.prompts is None:
             raise InputError("adherence compares each image with its prompt's sex, age and race: give --prompts with "
                              "those columns")
-        predictors = dict(self.config.get("predictors") or {})
+        predictors = dict(self.settings.predictors)
         wanted = self.options or [a for a in ATTRIBUTES if a in predictors]
         unknown = [a for a in wanted if a not in predictors]
         if unknown:
             raise InputError(f"adherence: profile {ctx.profile.name} names no predictor for {', '.join(unknown)} "
                              f"(metrics.adherence.predictors has {', '.join(predictors) or 'none'})")
-        records = subject.images.records if self.config.get("samples", "all") == "all" else subject.images.first_samples()
-        tolerance = float(self.config.get("age_tolerance", 16))
+        records = subject.images.records if self.settings.samples == "all" else subject.images.first_samples()
+        tolerance = self.settings.age_tolerance
         failures: list[dict[str, Any]] = []
         out = []
         for attribute in wanted:
@@ -60,14 +72,14 @@ class DemographicAdherence(Metric):
             except MetricError as exc:
                 if ctx.strict:
                     raise
-                out.append(self.value(key, None, len(subject.images.prompt_ids), 0, error=str(exc)))
+                out.append(self.failed(key, len(subject.images.prompt_ids), exc))
             except Exception as exc:  # a missing predictor (ModelUnavailable) costs only its attribute
                 from ..errors import CxrgenError
 
                 if not isinstance(exc, CxrgenError) or ctx.strict:
                     raise
                 ctx.log(f"{key} " + getattr(exc, "brief", f"failed: {exc}"))
-                out.append(self.value(key, None, len(subject.images.prompt_ids), 0, error=str(exc)))
+                out.append(self.failed(key, len(subject.images.prompt_ids), exc))
         if failures:
             buf = io.StringIO()
             writer = csv.DictWriter(buf, ["image", "prompt_id", "attribute", "stated", "predicted"], lineterminator="\n")
@@ -77,7 +89,7 @@ class DemographicAdherence(Metric):
         return out
 
     def _one(self, ctx: EvaluationContext, attribute: str, predictor: str, records: list, tolerance: float,
-             failures: list[dict[str, Any]]) -> dict[str, Any]:
+             failures: list[dict[str, Any]]) -> Entry:
         subject = ctx.image_subject
         net = ctx.backbone(predictor)
         layer = getattr(net, "predicts", {}).get(attribute)
@@ -123,11 +135,11 @@ class DemographicAdherence(Metric):
         details: dict[str, Any] = {
             "predictor": predictor, "layer": layer, "images_checked": len(checked),
             "images_not_checked": len(records) - len(checked), "failures": int((~correct).sum()),
-            "per_group": by_group["per_group"], "samples": self.config.get("samples", "all")}
+            "per_group": by_group["per_group"], "samples": self.settings.samples}
         if attribute == "age":
             truth = np.array([stated[r.prompt_id] for r in checked], dtype=np.float64)
             details.update(tolerance_years=tolerance, mean_absolute_error=float(np.abs(scores[:, 0] - truth).mean()))
-        entry = self.value(f"{self.name}[{attribute}]", value, len(subject.images.prompt_ids), len(units), details)
+        entry = self.entry(f"{self.name}[{attribute}]", value, len(subject.images.prompt_ids), len(units), details)
         self.per_item(entry, [f"{r.prompt_id}/{r.sample_idx}" for r in checked], correct.astype(float))
         return self.attach_bootstrap(entry, ctx, units,
                                      lambda w: (w @ hits) / np.maximum(w @ counts, 1e-12))

@@ -5,20 +5,31 @@ prompt; beside it, the same on the real images of those prompts (the reference s
 of generated images whose own prompt ranks in the top k among all the prompts."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..card import Card
 from ..errors import MetricError
 from ..functional.topk import prepare, top_k
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
-from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class AlignmentSettings(Settings):
+    pair: str | None = setting(None, "the image–text model (cxr-repair in roentgen2022, biovil-t in chexgenbench2025)")
+    ks: tuple[int, ...] = setting((1, 5), "own-prompt retrieval rates at these k (details)")
+    preprocessing: str | None = setting(None, "the image input (null: the backbone's in the profile)")
+
+
 class ImageTextAlignment(Metric):
+    Settings = AlignmentSettings
     card = Card(
         name="alignment", direction="higher", value_range=(-1.0, 1.0), label="Alignment",
         summary="Mean cosine similarity between a generated image and its own prompt in an image–text model's "
@@ -26,12 +37,12 @@ class ImageTextAlignment(Metric):
         requires=("images", "prompts", "image_encoder"), section="i2t", order=30,
         limitations="Only as good as the image–text model; compare with its value on real images.")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
-        name = self.config["pair"]
+        name = self.required("pair")
         net = ctx.backbone(name)
         tower = ctx.shared_model("text_tower", net.text_tower, backbone=name)
-        preprocessing = self.config.get("preprocessing", ctx.profile.backbone(name)["preprocessing"])
+        preprocessing = self.settings.preprocessing or ctx.profile.backbone(name)["preprocessing"]
         records = subject.images.first_samples()
         texts = [subject.prompt_text(r.prompt_id) for r in records]
         if not all(texts):
@@ -40,7 +51,7 @@ class ImageTextAlignment(Metric):
         prompts, truncated = ctx.text_embeddings(texts, tower, tower.default_extraction)
         prompts = prepare(prompts, "cosine")
         cosine = (images * prompts).sum(axis=1).astype(np.float64)
-        ks = [int(k) for k in self.config.get("ks", (1, 5))]
+        ks = list(self.settings.ks)
         distinct = list(dict.fromkeys(texts))  # a prompt is found when any copy of its text ranks in the top k
         own = np.array([distinct.index(t) for t in texts])
         ranked = top_k(images, prompts[[texts.index(t) for t in distinct]], max(ks), "cosine")
@@ -56,7 +67,7 @@ class ImageTextAlignment(Metric):
                                                     tower.default_extraction)
                 details["real_mean_cosine"] = float((real_images * prepare(real_texts, "cosine")).sum(axis=1).mean())
                 details["real_images"] = len(real)
-        entry = self.value(self.name, float(cosine.mean()), len(subject.images.prompt_ids), len(records), details)
+        entry = self.entry(self.name, float(cosine.mean()), len(subject.images.prompt_ids), len(records), details)
         self.per_item(entry, [r.prompt_id for r in records], cosine)
         return [self.attach_bootstrap(entry, ctx, [r.prompt_id for r in records],
                                       lambda w: (w @ cosine) / w.sum(axis=1))]

@@ -9,7 +9,12 @@ seed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..card import Card
+from ..data.labels import LabelPolicySettings
+from ..settings import Settings, setting
+from ..training.classifier import ClassifierSettings
 from .base import StudyMetric
 
 _TABLE5 = ("Table 5 (AUROC / accuracy, one run each, on a 5k sample of MIMIC-CXR p19): 1.1k real 0.73 / 0.71; "
@@ -18,8 +23,32 @@ _TABLE5 = ("Table 5 (AUROC / accuracy, one run each, on a 5k sample of MIMIC-CXR
            "30k real + 30k synthetic 0.84 / 0.79")
 
 
-class AugmentationAUROC(StudyMetric):
+@dataclass(frozen=True)
+class AugmentationSettings(Settings):
+    """The profile's `augmentation_auroc` block: the augmentation study's settings (its flags override some)."""
+
+    classes: tuple[str, ...] = setting((), "the findings the classifiers learn (RoentGen: six)")
+    labels: LabelPolicySettings | None = setting(None, "training labels (null: U-Ones, uncertain trains as present)")
+    eval_labels: LabelPolicySettings | None = setting(None, "validation and test labels (null: uncertain left out, "
+                                                            "blank 0)")
+    classifier: ClassifierSettings = setting(ClassifierSettings(), "the classifier and its training")
+    plan: tuple[str, ...] | None = setting(None, "training mixes REAL:SYNTHETIC (null: Table 5's eight)")
+    baseline: str | None = setting(None, "the mix gains are measured against (null: the smallest real-only mix)")
+    seeds: tuple[int, ...] | None = setting(None, "training seeds per mix (null: 0, 1, 2)")
+    validation_fraction: float = setting(0.1, "share of the real pool held out for validation without --real-val",
+                                         minimum=0.0, maximum=1.0)
+    validation_seed: int = setting(0, "seed of that draw")
+
+
+class AugmentationMetric(StudyMetric):
+    """A card of the augmentation study: its settings are the study's profile block."""
+
+    Settings = AugmentationSettings
+    profile_block = "augmentation_auroc"
     study = "augmentation"
+
+
+class AugmentationAUROC(AugmentationMetric):
     card = Card(name="augmentation_auroc", direction="higher", value_range=(0.0, 1.0), label="AUROC",
                 summary="Mean test AUROC over the six findings of a DenseNet-121 trained on real and/or synthetic "
                         "images (mean over seeds)",
@@ -29,8 +58,7 @@ class AugmentationAUROC(StudyMetric):
                             "not over test images.")
 
 
-class AugmentationAccuracy(StudyMetric):
-    study = "augmentation"
+class AugmentationAccuracy(AugmentationMetric):
     card = Card(name="augmentation_accuracy", direction="higher", value_range=(0.0, 1.0), label="Accuracy",
                 summary="Mean per-class test accuracy at probability 0.5 of the same classifiers (mean over seeds)",
                 version="1", requires=("training_budget",), section="augmentation", order=2, option_rows=True,
@@ -39,8 +67,7 @@ class AugmentationAccuracy(StudyMetric):
                             "averaged over classes.")
 
 
-class AugmentationGain(StudyMetric):
-    study = "augmentation"
+class AugmentationGain(AugmentationMetric):
     card = Card(name="augmentation_auroc_gain", direction="higher", value_range=(-1.0, 1.0), label="ΔAUROC",
                 summary="Test AUROC minus the real-only baseline's, paired by seed (the paper's ↑/↓ column)",
                 version="1", requires=("training_budget",), section="augmentation", order=3, option_rows=True,
@@ -49,8 +76,7 @@ class AugmentationGain(StudyMetric):
                          "30k real + 30k synthetic +0.11")
 
 
-class AugmentationUnderdiagnosisGap(StudyMetric):
-    study = "augmentation"
+class AugmentationUnderdiagnosisGap(AugmentationMetric):
     card = Card(name="augmentation_underdiagnosis_gap", direction="lower", value_range=(0.0, 1.0),
                 label="Underdiagnosis gap",
                 summary="Best − worst group's false-positive rate of No Finding on the test patients (--fairness-by), "
@@ -60,8 +86,7 @@ class AugmentationUnderdiagnosisGap(StudyMetric):
                 limitations="Groups with fewer patients with a finding than subgroups.min_size are left out of the gap.")
 
 
-class AugmentationUnderdiagnosisGapChange(StudyMetric):
-    study = "augmentation"
+class AugmentationUnderdiagnosisGapChange(AugmentationMetric):
     card = Card(name="augmentation_underdiagnosis_gap_change", direction="lower", value_range=(-1.0, 1.0),
                 label="Δ underdiagnosis gap",
                 summary="The underdiagnosis gap minus the real-only baseline's, paired by seed (negative: fairer)",

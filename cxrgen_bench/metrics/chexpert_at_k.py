@@ -20,15 +20,18 @@ own variability (coverage 0.77 at nominal 0.95 in `benchmarks/chexpert_at_k_cove
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..cache import key_of
-from ..data.labels import CHEXPERT_14, LabelPolicy, policy_for
+from ..data.labels import CHEXPERT_14, LabelPolicy, LabelPolicySettings, policy_for
 from ..errors import InputError, MetricError
 from ..functional.text_knowledge import pool_bootstrap, scores_from_neighbours, summarise
 from ..functional.topk import nearest_neighbours
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 from ..card import Card
 
@@ -37,6 +40,23 @@ if TYPE_CHECKING:
 
 MODES = ("single-label", "multi-label")
 POOL_LIST = 6  # neighbours listed per report, × k, for the resampling bootstrap (about 1.6 k are needed)
+
+
+@dataclass(frozen=True)
+class CheXpertAtKSettings(Settings):
+    k: int = setting(10, "neighbours per report (the papers: 10)", minimum=1)
+    mode: Literal["single-label", "multi-label"] = setting("multi-label", "which reports take part (see the "
+                                                                          "module's docstring)")
+    similarity: Literal["cosine", "dot", "jaccard"] = setting("cosine", "of two embeddings (an encoder that "
+                                                                        "declares its own wins)")
+    label_policy: LabelPolicySettings | None = setting(None, "uncertain/blank labels (null: uncertain skips, "
+                                                             "blank is 0)")
+    classes: tuple[str, ...] = setting(CHEXPERT_14, "the CheXpert classes scored")
+    per_class_cap: int | None = setting(None, "single-label: at most N reports per class, chosen by hash (null: "
+                                              "all)", minimum=1)
+    seed: int = setting(0, "seed of the per-class choice")
+    extraction: tuple[str, ...] | None = setting(None, "how embeddings are read (null: each encoder's default; "
+                                                       "--extraction overrides)")
 
 
 class CheXpertAtK(Metric):
@@ -51,27 +71,25 @@ class CheXpertAtK(Metric):
         reported="seeds/001 Table 2 (macro, k = 10): CXR-BERT-specialized 61.1 (cls), CLIP 52.9 (pooler); "
                  "RoentGen Table 6: SD 1.4 text encoder 40.5, RoentGen 30.2",
         limitations="Depends on the report set and its labeller; compare encoders on the same reports only.")
+    Settings = CheXpertAtKSettings
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.subject
         encoder, reports = subject.encoder, subject.reports
-        k = int(self.config.get("k", 10))
-        mode = self.config.get("mode", "multi-label")
-        if mode not in MODES:
-            raise InputError(f"chexpert_at_k: mode {mode!r} in the profile is not one of {', '.join(MODES)}")
-        similarity = encoder.similarity or self.config.get("similarity", "cosine")
-        policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
-                  else policy_for(self.name))
-        classes = [c for c in self.config.get("classes", CHEXPERT_14) if c in reports.label_names]
+        k, mode = self.settings.k, self.settings.mode
+        similarity = encoder.similarity or self.settings.similarity
+        given = self.settings.label_policy
+        policy = given.policy() if given is not None else policy_for(self.name)
+        classes = [c for c in self.settings.classes if c in reports.label_names]
         if not classes:
             raise InputError(f"chexpert_at_k: {reports.path} has none of the label columns "
-                             f"{list(self.config.get('classes', CHEXPERT_14))}")
+                             f"{list(self.settings.classes)}")
         ids, labels, selection = self._select(reports, classes, policy, mode)
         if len(ids) < k + 1:
             raise MetricError(f"chexpert_at_k needs more than k = {k} reports; {len(ids)} of {len(reports.prompts)} "
                               f"in {reports.path} take part (mode {mode})")
         texts = [reports.prompts[i].text for i in ids]
-        extractions = list(subject.extractions or self.config.get("extraction") or [encoder.default_extraction])
+        extractions = list(subject.extractions or self.settings.extraction or [encoder.default_extraction])
         out = []
         for extraction in extractions:
             encoder.check(extraction)
@@ -108,12 +126,12 @@ class CheXpertAtK(Metric):
                 undefined = {} if summary["macro"] is not None else {"undefined": (
                     f"the macro average is undefined: no class has more than k = {k} positive reports "
                     f"({', '.join(few)}); lower k with --set chexpert_at_k.k=N or give more reports")}
-                entry = self.value(key, summary["macro"], len(reports.prompts), len(ids), dict(details),
+                entry = self.entry(key, summary["macro"], len(reports.prompts), len(ids), dict(details),
                                    warnings=list(warnings), **undefined)
                 entry = self.attach_bootstrap(entry, ctx, ids, replicates)
-                if "bootstrap" in entry:
-                    entry["bootstrap"]["method"] += (f"; neighbourhoods recomputed among the distinct resampled "
-                                                     f"reports ({short[0]} query lists short of k)")
+                if entry.bootstrap is not None:
+                    entry.bootstrap.method += (f"; neighbourhoods recomputed among the distinct resampled "
+                                               f"reports ({short[0]} query lists short of k)")
                     short[0] = 0
                 out.append(entry)
         return out
@@ -126,9 +144,9 @@ class CheXpertAtK(Metric):
         if mode == "single-label":
             single = (np.nansum(labels == 1.0, axis=1) == 1) & ~np.isnan(labels).any(axis=1)
             keep = np.nonzero(single)[0]
-            cap = self.config.get("per_class_cap")
+            cap = self.settings.per_class_cap
             if cap:
-                seed = int(self.config.get("seed", 0))
+                seed = self.settings.seed
                 label_of = np.argmax(labels[keep] == 1.0, axis=1)
                 chosen = []
                 for cls in np.unique(label_of):  # a seeded choice that does not depend on file order

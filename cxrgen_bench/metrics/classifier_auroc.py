@@ -7,19 +7,37 @@ macro average, and says so. A class whose labels take one value has no AUROC: un
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..data.labels import LabelPolicy, policy_for
+from ..data.labels import LabelPolicy, LabelPolicySettings, policy_for
 from ..data.manifest import ImageRecord, PromptSet
 from ..errors import InputError
 from ..functional.auroc import classwise_auroc, filtered_average, macro_average
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 from ..card import Card
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
+
+
+@dataclass(frozen=True)
+class ClassifierAUROCSettings(Settings):
+    backbone: str = setting("xrv-densenet121", "the classifier: a backbone with a 'classifier' layer")
+    samples: Literal["first"] = setting("first", "one image per prompt: its first sample")
+    preprocessing: str | None = setting(None, "the classifier's input (null: the backbone's "
+                                              "classifier_preprocessing in the profile)")
+    filter_threshold: float = setting(0.75, "filtered average over classes whose AUROC on the real images exceeds "
+                                            "it", minimum=0.0, maximum=1.0)
+    drop_threshold: float = setting(0.5, "classes whose AUROC on the real images is at most this are flagged "
+                                         "dropped (Table 3)", minimum=0.0, maximum=1.0)
+    label_policy: LabelPolicySettings | None = setting(None, "uncertain/blank labels (null: uncertain 1, blank 0)")
+    classes: dict[str, str] = setting({}, "classifier output → CheXpert label column (empty: the outputs that are "
+                                          "CheXpert names)")
 
 
 class ClassifierAUROC(Metric):
@@ -33,18 +51,20 @@ class ClassifierAUROC(Metric):
         headline_label="Filtered avg", plot="per_class_heatmap",
         reported="RoentGen filtered average .81; SD 1.4 .50",
         limitations="Only as good as the classifier: classes it reads poorly on real images are filtered out.")
+    Settings = ClassifierAUROCSettings
 
     def preprocessing(self, ctx: EvaluationContext) -> str:
         # the metric's own (roentgen2022 pins pad or crop: docs/roentgen2022.md), else the backbone's
-        return self.config.get("preprocessing") or ctx.profile.backbone(self.config["backbone"])["classifier_preprocessing"]
+        return self.settings.preprocessing or \
+            ctx.profile.backbone(self.settings.backbone)["classifier_preprocessing"]
 
     def _per_class(self, ctx: EvaluationContext, records: list[ImageRecord], prompts: PromptSet,
                    policy: LabelPolicy, what: str) -> tuple[dict[str, float | None], dict[str, dict[str, int]], tuple]:
-        name = self.config["backbone"]
+        name = self.settings.backbone
         net = ctx.backbone(name)
         scores = ctx.image_features(records, name, self.preprocessing(ctx), "classifier", what)
-        mapping: dict[str, str] = self.config["classes"]  # classifier output → CheXpert name
         outputs = list(net.class_names)
+        mapping = self.settings.classes or {o: o for o in outputs}  # classifier output → CheXpert name
         usable = [(out, chex) for out, chex in mapping.items() if chex in prompts.label_names and out in outputs]
         if not usable:
             raise InputError(f"classifier_auroc: {prompts.path} has none of the label columns "
@@ -62,13 +82,13 @@ class ClassifierAUROC(Metric):
 
         subject = ctx.image_subject
         sides = [("generated", subject.images)] + ([("reference", subject.reference)] if subject.reference else [])
-        return [FeatureRequest(tuple(images.first_samples()), self.config["backbone"], self.preprocessing(ctx),
+        return [FeatureRequest(tuple(images.first_samples()), self.settings.backbone, self.preprocessing(ctx),
                                "classifier", False, side) for side, images in sides]
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
-        policy = (LabelPolicy.from_config(self.config["label_policy"]) if "label_policy" in self.config
-                  else policy_for(self.name))
+        given = self.settings.label_policy
+        policy = given.policy() if given is not None else policy_for(self.name)
         records = subject.images.first_samples()
         prompts = subject.require_prompts(self.name, records, "generated")
         per_class, counts, (scores, labels, names) = self._per_class(ctx, records, prompts, policy, "generated")
@@ -77,7 +97,7 @@ class ClassifierAUROC(Metric):
                                    "undefined_classes": sorted(c for c, v in per_class.items() if v is None)}
         warnings = [f"AUROC undefined for {c}: its labels take a single value in these prompts"
                     for c in details["undefined_classes"]]
-        threshold = float(self.config.get("filter_threshold", 0.75))
+        threshold = self.settings.filter_threshold
         averaged: list[str] | None = None  # the classes of the headline average (all defined when None)
         if subject.reference is not None:
             ref_records = subject.reference.first_samples()
@@ -85,7 +105,7 @@ class ClassifierAUROC(Metric):
             reference, _, _ = self._per_class(ctx, ref_records, prompts, policy, "reference")
             value, classes = filtered_average(per_class, reference, threshold)
             averaged = classes
-            drop = float(self.config.get("drop_threshold", 0.5))
+            drop = self.settings.drop_threshold
             details.update(reference_per_class=reference, filtered_classes=classes, filter_threshold=threshold,
                            average="filtered",
                            dropped_classes=sorted(c for c, v in reference.items() if v is None or v <= drop))
@@ -95,7 +115,7 @@ class ClassifierAUROC(Metric):
             value = macro_average(per_class)
             details["average"] = "macro over defined classes (no reference set, so no filter)"
             warnings.append("no --reference: value is the plain macro average, not the paper's filtered average")
-        entry = self.value(self.name, value, len(subject.images.prompt_ids), len(records), details, warnings=warnings)
+        entry = self.entry(self.name, value, len(subject.images.prompt_ids), len(records), details, warnings=warnings)
 
         def replicates(weights: np.ndarray) -> np.ndarray:
             # the filter's classes stay those of the point estimate; replicates resample prompts

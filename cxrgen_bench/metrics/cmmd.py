@@ -3,17 +3,26 @@ kernel (σ = 10) on unit-normalised CLIP image embeddings, no Gaussian assumptio
 bias of FID's kind; prompt-level bootstrap CI with the reference held fixed."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel, unit_rows
 from ..card import Card
-from .per_backbone import PerBackbone
+from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel, unit_rows
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class CMMDSettings(PerBackboneSettings):
+    sigma: float = setting(10.0, "bandwidth of the Gaussian RBF kernel (the paper's 10)", minimum=1e-12)
+
+
 class CMMD(PerBackbone):
+    Settings = CMMDSettings
     default_backbones = ("clip-vit-b-32",)
     card = Card(
         name="cmmd", direction="lower", value_range=(0.0, None), label="CMMD",
@@ -23,12 +32,12 @@ class CMMD(PerBackbone):
         options=(("clip-vit-b-32", "CLIP"), ("biomedclip", "BiomedCLIP"), ("phantom-evaluator", "phantom")),
         limitations="Defined on CLIP embeddings (the paper uses ViT-L/14@336); other encoders give other scales.")
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
         gen, ref = unit_rows(gen), unit_rows(ref)
-        sigma = float(self.config.get("sigma", 10.0))
+        sigma = self.settings.sigma
         details.update(sigma=sigma, scale=CMMD_SCALE, estimator="V-statistic", normalised=True)
-        entry = self.value(f"cmmd[{name}]", cmmd(gen, ref, sigma), len(ctx.image_subject.images.prompt_ids),
+        entry = self.entry(f"cmmd[{name}]", cmmd(gen, ref, sigma), len(ctx.image_subject.images.prompt_ids),
                            len(gen), details, backbone=name)
         if ctx.bootstrap > 0:
             run = mmd2_replicates(gen, ref, lambda a, b: rbf_kernel(a, b, sigma), unbiased=False)

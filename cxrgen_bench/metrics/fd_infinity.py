@@ -4,17 +4,29 @@ of different sizes compare; the fit's slope, residual and R² are kept. Each siz
 the bootstrap machinery of `fid` (the reference square root computed once)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..functional.frechet import frechet_infinity
 from ..card import Card
-from .per_backbone import PerBackbone
+from ..functional.frechet import frechet_infinity
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class FDInfinitySettings(PerBackboneSettings):
+    sizes: tuple[int, ...] | None = setting(None, "the generated sample sizes of the sweep (null: `points` sizes "
+                                                  "from n/5 to n)")
+    points: int = setting(8, "how many sizes the default sweep has", minimum=2)
+    seed: int = setting(0, "seed of each size's subset")
+
+
 class FrechetInfinity(PerBackbone):
+    Settings = FDInfinitySettings
     card = Card(
         name="fd_infinity", direction="lower", value_range=(None, None), label="FD∞",
         summary="Fréchet distance extrapolated to infinitely many generated images (fit of FD_N against 1/N).",
@@ -25,16 +37,16 @@ class FrechetInfinity(PerBackbone):
                     "finite-sample bias. No bootstrap CI (each replicate would be a sweep).")
     statistics_of = ("reference",)
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]
         ref_stats, _ = ctx.image_stats(self.reference_records(ctx), name, prep, layer, "reference")
         gen = ctx.image_features(generated, name, prep, layer, "generated")
-        fit = frechet_infinity(gen, ref_stats, self.config.get("sizes"), int(self.config.get("points", 8)),
-                               int(self.config.get("seed", 0)))
+        sizes = list(self.settings.sizes) if self.settings.sizes is not None else None
+        fit = frechet_infinity(gen, ref_stats, sizes, self.settings.points, self.settings.seed)
         details = {**fit, "preprocessing": prep, "layer": layer, "n_reference": ref_stats.n,
                    "selection": self.selection(ctx, generated)}
         details.pop("value")
         warnings = [f"the 1/N fit explains only {fit['r2']:.2f} of the variation over sizes"] if fit["r2"] < 0.8 else []
-        return self.value(f"fd_infinity[{name}]", fit["value"], len(ctx.image_subject.images.prompt_ids), len(gen),
+        return self.entry(f"fd_infinity[{name}]", fit["value"], len(ctx.image_subject.images.prompt_ids), len(gen),
                           details, backbone=name, warnings=warnings)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..results.entry import Entry
+
 from ..functional.frechet import FrechetResult, ReferenceRoot, frechet_replicates, frechet_to_root
 from ..errors import MetricError
 from ..card import Card
@@ -27,7 +29,7 @@ class FrechetDistance(PerBackbone):
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
     statistics_of = ("generated", "reference")
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         subject = ctx.image_subject
         cfg = ctx.profile.backbone(name)
         prep, layer = cfg["preprocessing"], cfg["layer"]
@@ -45,14 +47,14 @@ class FrechetDistance(PerBackbone):
         result = FrechetResult(**ctx.memo_json("frechet", distance, metric=self.card.name, version=self.card.version,
                                                generated=gen_key, reference=ref_key))
         details = result.as_dict()
-        details.update(preprocessing=prep, layer=layer, samples=self.config.get("samples", "first"),
+        details.update(preprocessing=prep, layer=layer, samples=self.settings.samples,
                        n_reference=ref_stats.n, selection=self.selection(ctx, generated))
-        entry = self.value(f"fid[{name}]", result.value, len(subject.images.prompt_ids), gen_stats.n, details,
+        entry = self.entry(f"fid[{name}]", result.value, len(subject.images.prompt_ids), gen_stats.n, details,
                            backbone=name, warnings=result.warnings)
         if ctx.bootstrap > 0:
             # features come from the cache filled by image_stats: no network runs again
             feats = ctx.image_features(generated, name, prep, layer, "generated")
             entry = self.attach_bootstrap(entry, ctx, [r.prompt_id for r in generated],
                                           frechet_replicates(feats, ref_stats))
-            entry["details"]["bootstrap_reference"] = "held fixed (target distribution)"
+            entry.details["bootstrap_reference"] = "held fixed (target distribution)"
         return entry

@@ -7,23 +7,33 @@ the smaller one's size by a seeded random draw; the bootstrap CI resamples promp
 held fixed and repeats every step per replicate."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..card import Card
 from ..errors import MetricError
 from ..functional.radiomics_distance import frechet_radiomics_distance
-from .per_backbone import PerBackbone
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class FRDSettings(PerBackboneSettings):
+    match_sizes: bool = setting(True, "cut the larger set to the smaller's size by a seeded draw (CheXGenBench: "
+                                      "true)")
+    seed: int = setting(42, "seed of that draw (CheXGenBench's np.random.seed(42))")
+    log: bool = setting(True, "report log(FD) (FRD v1: true)")
+
+
 class FrechetRadiomicsDistance(PerBackbone):
+    Settings = FRDSettings
     default_backbones = ("pyradiomics",)
-    SETTINGS = {"match_sizes": "cut the larger set to the smaller's size by a seeded draw (CheXGenBench: true)",
-                "seed": "seed of that draw (CheXGenBench: 42)", "log": "report log(FD) (FRD v1: true)"}
     card = Card(
         name="frd", direction="lower", value_range=(None, None), label="FRD",
         summary="Fréchet Radiomics Distance: log Fréchet distance between Gaussian fits of pyradiomics features "
@@ -34,10 +44,9 @@ class FrechetRadiomicsDistance(PerBackbone):
         limitations="A logarithm: differences, not ratios, compare; hand-crafted texture features of the whole image "
                     "(no lung mask). pyradiomics takes seconds per radiograph on one core.")
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
-        match, seed, log = bool(self.config.get("match_sizes", True)), int(self.config.get("seed", 42)), \
-            bool(self.config.get("log", True))
+        match, seed, log = self.settings.match_sizes, self.settings.seed, self.settings.log
         result = frechet_radiomics_distance(ref, gen, match_sizes=match, seed=seed, log=log)
         result.pop("kept")  # the kept rows themselves: not for the results file
         details.update(result, seed=seed)
@@ -50,12 +59,12 @@ class FrechetRadiomicsDistance(PerBackbone):
         if match and usable[0] != usable[1]:
             warnings.append(f"the larger set was cut at random to {min(usable)} images (match_sizes, seed {seed}), "
                             "as CheXGenBench does")
-        entry = self.value(f"frd[{name}]", result["value"], len(ctx.image_subject.images.prompt_ids),
+        entry = self.entry(f"frd[{name}]", result["value"], len(ctx.image_subject.images.prompt_ids),
                            result["n"]["generated"], details, backbone=name, warnings=warnings)
         if ctx.bootstrap > 0:
             entry = self.attach_bootstrap(entry, ctx, [r.prompt_id for r in generated],
                                           lambda w: _replicates(ref, gen, w, match, seed, log))
-            entry["details"]["bootstrap_reference"] = "held fixed; every step repeated per replicate"
+            entry.details["bootstrap_reference"] = "held fixed; every step repeated per replicate"
         return entry
 
 

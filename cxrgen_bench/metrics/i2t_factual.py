@@ -7,18 +7,25 @@ classes) and is never shown as F1-CheXbert; F1-CheXbert, BERTScore, factENT and 
 models."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..errors import MetricError
-from .base import Metric
 from ..card import Card
-from .report_scorers import score_entries
-from .retrieval_protocol import RetrievalEmbeddings, select
+from ..errors import MetricError
+from ..results.entry import Entry
+from .base import Metric
+from .report_scorers import ReportScorerSettings, score_entries
+from .retrieval_protocol import RetrievalEmbeddings, RetrievalSettings, select
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 DEFAULT_SCORERS = ("f1_chexbert", "bertscore", "factent", "radgraph")  # RoentGen Table 4, bottom
+
+
+@dataclass(frozen=True)
+class TopImpressionSettings(RetrievalSettings, ReportScorerSettings):
+    """The i2t retrieval protocol (which impression comes first) and the scorers of that impression."""
 
 
 class TopImpressionFactual(Metric):
@@ -32,21 +39,22 @@ class TopImpressionFactual(Metric):
         reported="RoentGen (CXR-RePaiR top-1): F1-CheXbert 45.3, BERTScore 34.3, factENT 15.3, RadGraph 9.2",
         limitations="F1-labeller uses the rule-based labeller (measured against OpenI MeSH in docs/labeller.md), "
                     "not CheXbert: never compare it with F1-CheXbert numbers.")
+    Settings = TopImpressionSettings
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
-        scorers = self.options or list(self.config.get("scorers", DEFAULT_SCORERS))
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
+        scorers = self.options or list(self.settings.scorers or DEFAULT_SCORERS)
         unknown = [s for s in scorers if s not in dict(self.card.options)]
         if unknown:
             raise MetricError(f"i2t_factual: unknown scorer(s) {unknown}; choose from {', '.join(dict(self.card.options))}")
-        selection = select(ctx, self.config, self.name, "reports")
-        ranking, _ = RetrievalEmbeddings(ctx, self.config, selection, to_text=True).ranking(1)
+        selection = select(ctx, self.settings, self.name, "reports")
+        ranking, _ = RetrievalEmbeddings(ctx, self.settings, selection, True, self.name).ranking(1)
         prompts = ctx.image_subject.prompts
         retrieved = [prompts.prompts[selection.candidate_ids[i]].text for i in ranking[:, 0]]
         own = [prompts.prompts[r.prompt_id].text for r in selection.queries]
         units = [r.prompt_id for r in selection.queries]
         entries = score_entries(self, ctx, scorers, units, units, retrieved, own)
         for entry in entries:
-            entry["n"]["requested"] = len(ctx.image_subject.images.prompt_ids)
-            if "error" not in entry:
-                entry["details"]["selection"] = selection.describe()
+            entry.n.requested = len(ctx.image_subject.images.prompt_ids)
+            if not entry.given("error"):
+                entry.details["selection"] = selection.describe()
         return entries

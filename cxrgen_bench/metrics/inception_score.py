@@ -8,23 +8,32 @@ pool3 activations instead; its profile sets ``layer: pool3`` to follow it, and s
 reference images and, being a score of the whole set split in chunks, has no per-item values."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..card import Card
 from ..errors import CxrgenError, MetricError, ModelUnavailable
 from ..functional.inception_score import inception_score
-from .per_backbone import PerBackbone
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class InceptionScoreSettings(PerBackboneSettings):
+    layer: str = setting("logits", "the backbone layer soft-maxed (logits: the standard; pool3: CheXGenBench's)")
+    splits: int = setting(10, "chunks of the permuted images", minimum=1)
+    seed: int = setting(0, "seed of the permutation")
+    preprocessing: str | None = setting(None, "the backbone preprocessing (null: the backbone's in the profile)")
+
+
 class InceptionScore(PerBackbone):
-    SETTINGS = {"layer": "the backbone layer soft-maxed (logits: the standard; pool3: CheXGenBench's)",
-                "splits": "chunks of the permuted images (10)", "seed": "seed of the permutation",
-                "preprocessing": "the backbone preprocessing (default: the backbone's in the profile)"}
+    Settings = InceptionScoreSettings
     card = Card(
         name="inception_score", direction="higher", value_range=(1.0, None), label="IS",
         summary="Inception Score of the generated images: exp of the mean KL divergence between each image's class "
@@ -36,7 +45,7 @@ class InceptionScore(PerBackbone):
                     "CheXGenBench's values soft-max pool3 activations, not class logits, and are not comparable "
                     "with IS elsewhere. No bootstrap CI (a score of chunks, not of items).")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         # PerBackbone's, without its demand for --reference: IS reads the generated images only
         generated = self.generated_records(ctx)
         out = []
@@ -47,15 +56,14 @@ class InceptionScore(PerBackbone):
                 if ctx.strict:
                     raise
                 ctx.log(f"{self.name}[{name}] " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {exc}"))
-                out.append(self.value(f"{self.name}[{name}]", None, len(ctx.image_subject.images.prompt_ids), 0,
-                                      backbone=name, error=str(exc)))
+                out.append(self.failed(f"{self.name}[{name}]", len(ctx.image_subject.images.prompt_ids), exc,
+                                       backbone=name))
         return out
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         cfg = ctx.profile.backbone(name)
-        prep = self.config.get("preprocessing") or cfg["preprocessing"]
-        layer = self.config.get("layer", "logits")
-        splits, seed = int(self.config.get("splits", 10)), int(self.config.get("seed", 0))
+        prep = self.settings.preprocessing or cfg["preprocessing"]
+        layer, splits, seed = self.settings.layer, self.settings.splits, self.settings.seed
         n = len(generated)
         size = -(-n // splits)  # torch.chunk's chunk size; the last chunk holds what is left
         last = n - size * (-(-n // size) - 1) if n else 0
@@ -67,7 +75,7 @@ class InceptionScore(PerBackbone):
         order = np.random.RandomState(seed).permutation(len(logits))
         mean, std, per_split = inception_score(logits, splits, order)
         details = {"preprocessing": prep, "layer": layer, "splits": splits, "chunks": len(per_split), "seed": seed,
-                   "std": std, "per_split": per_split.tolist(), "samples": self.config.get("samples", "first"),
+                   "std": std, "per_split": per_split.tolist(), "samples": self.settings.samples,
                    "selection": self.selection(ctx, generated)}
         warnings = []
         if layer != "logits":
@@ -75,5 +83,5 @@ class InceptionScore(PerBackbone):
                             "comparable with the standard Inception Score")
         if len(per_split) < splits:
             warnings.append(f"{len(logits)} images give {len(per_split)} chunks, not {splits}")
-        return self.value(f"inception_score[{name}]", mean, len(ctx.image_subject.images.prompt_ids), len(logits),
+        return self.entry(f"inception_score[{name}]", mean, len(ctx.image_subject.images.prompt_ids), len(logits),
                           details, backbone=name, std=std, warnings=warnings)

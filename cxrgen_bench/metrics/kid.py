@@ -4,17 +4,29 @@ a prompt-level bootstrap CI of the full-sample MMD² (the kernel matrices comput
 held fixed). The subset size is clipped to the smaller set and the results say so."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from ..functional.kernel_distances import kid_subsets, mmd2_replicates, polynomial_kernel
 from ..card import Card
-from .per_backbone import PerBackbone
+from ..functional.kernel_distances import kid_subsets, mmd2_replicates, polynomial_kernel
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class KIDSettings(PerBackboneSettings):
+    subset_size: int | Literal["all"] = setting(1000, "images per subset, clipped to the smaller set (all: the "
+                                                      "smaller set's size, CheXGenBench's choice)", minimum=2)
+    subsets: int = setting(100, "random subsets averaged", minimum=1)
+    seed: int = setting(0, "seed of the subsets' draw")
+
+
 class KernelInceptionDistance(PerBackbone):
+    Settings = KIDSettings
     card = Card(
         name="kid", direction="lower", value_range=(None, None), label="KID",
         summary="Unbiased MMD² with the cubic polynomial kernel between generated and reference features, per "
@@ -26,11 +38,11 @@ class KernelInceptionDistance(PerBackbone):
         limitations="Unbiased, so it can be slightly negative when the sets match; its std over subsets measures "
                     "the subsetting only: use the bootstrap CI for the uncertainty of the estimate.")
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
-        setting = self.config.get("subset_size", 1000)
-        requested = min(len(gen), len(ref)) if setting == "all" else int(setting)  # "all": CheXGenBench's choice
-        subsets, seed = int(self.config.get("subsets", 100)), int(self.config.get("seed", 0))
+        size_setting = self.settings.subset_size
+        requested = min(len(gen), len(ref)) if size_setting == "all" else size_setting
+        subsets, seed = self.settings.subsets, self.settings.seed
         values, size = kid_subsets(gen, ref, requested, subsets, seed)
         details.update(std=float(values.std()), subset_size=size, subsets=subsets, seed=seed, kernel="(x·y/d + 1)³")
         warnings = []
@@ -38,10 +50,10 @@ class KernelInceptionDistance(PerBackbone):
             warnings.append(f"subset size {requested} clipped to {size} (the smaller set)")
         if size == len(gen) == len(ref):
             warnings.append("every subset is a whole set: the std over subsets is 0 by construction")
-        entry = self.value(f"kid[{name}]", float(values.mean()), len(ctx.image_subject.images.prompt_ids), len(gen),
+        entry = self.entry(f"kid[{name}]", float(values.mean()), len(ctx.image_subject.images.prompt_ids), len(gen),
                            details, backbone=name, std=float(values.std()), warnings=warnings)
         if ctx.bootstrap > 0:
             entry = self.attach_bootstrap(entry, ctx, [r.prompt_id for r in generated],
                                           mmd2_replicates(gen, ref, polynomial_kernel, unbiased=True))
-            entry["details"]["bootstrap_statistic"] = "full-sample unbiased MMD², reference held fixed"
+            entry.details["bootstrap_statistic"] = "full-sample unbiased MMD², reference held fixed"
         return entry

@@ -11,12 +11,15 @@ than the other side.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data.laterality import stated_sides
 from ..errors import InputError, MetricError
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 from ..card import Card
 
@@ -24,7 +27,16 @@ if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class LateralitySettings(Settings):
+    backbone: str | None = setting(None, "the side-aware scorer: a backbone with a 'sides' layer")
+    findings: tuple[str, ...] | None = setting(None, "the lateralised findings checked (null: every one the "
+                                                     "scorer reads)")
+    preprocessing: str | None = setting(None, "the scorer's input (null: the backbone's in the profile)")
+
+
 class LateralityAdherence(Metric):
+    Settings = LateralitySettings
     card = Card(
         name="laterality", version="1", direction="higher", value_range=(0.0, 1.0), label="Laterality",
         summary="Share of images showing a lateralised finding on the side the prompt asks for.",
@@ -33,14 +45,14 @@ class LateralityAdherence(Metric):
         headline_label="All",
         limitations="Needs a side-aware scorer (a backbone with a 'sides' layer); the phantom evaluator is one.")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
-        name = self.config["backbone"]
+        name = self.required("backbone")
         net = ctx.backbone(name)
         if "sides" not in net.layers or not hasattr(net, "side_findings"):
             raise InputError(f"laterality: backbone {name} has no 'sides' layer (a side-aware scorer)")
         findings = list(net.side_findings)
-        wanted = [f for f in self.config.get("findings", findings) if f in findings]
+        wanted = [f for f in (self.settings.findings or findings) if f in findings]
         units: list[str] = []  # prompt ids in order
         checks: list[tuple[int, int, int]] = []  # (record index, finding index, side index)
         records = subject.images.records
@@ -63,8 +75,8 @@ class LateralityAdherence(Metric):
             raise MetricError("laterality: no prompt places a lateralised finding on one side "
                               f"({', '.join(wanted)} with 'left' or 'right')")
         used = sorted({i for i, _, _ in checks})
-        sides = ctx.image_features([records[i] for i in used], name, self.config.get("preprocessing",
-                             ctx.profile.backbone(name)["preprocessing"]), "sides")
+        preprocessing = self.settings.preprocessing or ctx.profile.backbone(name)["preprocessing"]
+        sides = ctx.image_features([records[i] for i in used], name, preprocessing, "sides")
         row = {i: k for k, i in enumerate(used)}
         correct = np.array([sides[row[i], 2 * f + s] > sides[row[i], 2 * f + 1 - s] for i, f, s in checks], float)
         unit_of = np.array([prompt_index[records[i].prompt_id] for i, _, _ in checks])
@@ -73,7 +85,7 @@ class LateralityAdherence(Metric):
         # per-prompt sums and counts, so the bootstrap resamples prompts with all their samples
         hits = np.bincount(unit_of, weights=correct, minlength=len(units))
         counts = np.bincount(unit_of, minlength=len(units)).astype(float)
-        entry = self.value(self.name, float(correct.mean()), len(subject.images.prompt_ids), len(checks),
+        entry = self.entry(self.name, float(correct.mean()), len(subject.images.prompt_ids), len(checks),
                            {"per_finding": per_finding, "scorer": name, "checks": len(checks),
                             "prompts_with_sides": len(units), "rule": "requested side scores higher"})
         self.per_item(entry, [f"{records[i].prompt_id}/{records[i].sample_idx}/{findings[f]}" for i, f, _ in checks],

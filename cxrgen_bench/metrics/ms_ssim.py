@@ -13,13 +13,14 @@ script takes the first 2,000 files of an unordered glob). Without them, every pr
 Samples of one prompt must have one size (the official script would fail otherwise): `resize: R`
 brings every image to R×R first (shorter side to R with the clean bicubic rule, centre crop; recorded in
 the details and a warning). Each setting can be changed for a run with `--set ms_ssim.KEY=VALUE`
-(`SETTINGS` below; `cxrgen-bench ls profiles NAME` lists a profile's values).
+(`MSSSIMSettings` below; `cxrgen-bench ls metrics ms_ssim` lists them with their defaults).
 """
 from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -29,6 +30,8 @@ from ..data.manifest import ImageRecord
 from ..errors import MetricError
 from ..functional.msssim import ms_ssim
 from ..functional.resize import square
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 from ..card import Card
 
@@ -47,6 +50,32 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | Non
     return mean, mean - half, mean + half
 
 
+@dataclass(frozen=True)
+class MSSSIMSettings(Settings):
+    win_size: int = setting(11, "Gaussian window side", minimum=3)
+    sigma: float = setting(1.5, "Gaussian window sigma", minimum=1e-12)
+    weights: tuple[float, ...] = setting((0.0448, 0.2856, 0.3001, 0.2363, 0.1333), "the scale weights, finest first")
+    data_range: float = setting(1.0, "value range of the images", minimum=1e-12)
+    k: tuple[float, float] = setting((0.01, 0.03), "(K1, K2) of SSIM")
+    precision: Literal["float64", "float32"] = setting("float64", "float64, or float32 as pytorch-msssim runs")
+    grayscale: Literal["luma", "pil-L"] = setting("luma", "pil-L (8-bit luma, as the official script reads colour "
+                                                          "files) or luma (unrounded)")
+    prompts: int | None = setting(None, "compare the first N prompt ids in sorted order (null: all)", minimum=1)
+    samples_per_prompt: int | None = setting(None, "compare exactly samples 0..N-1 of every prompt (null: every "
+                                                   "sample of each prompt with at least min_samples_per_prompt)",
+                                             minimum=2)
+    min_samples_per_prompt: int = setting(2, "without samples_per_prompt: prompts with fewer samples are skipped",
+                                          minimum=2)
+    resize: int | None = setting(None, "bring every image to R×R first (shorter side to R, centre crop; null: sizes "
+                                       "must agree)", minimum=1)
+    token_bin_width: int = setting(10, "bin width of the Fig. 3 breakdown by CLIP token length", minimum=1)
+
+    def numerics(self) -> dict[str, Any]:
+        """The arguments of `functional.msssim.ms_ssim`."""
+        return {"win_size": self.win_size, "sigma": self.sigma, "weights": self.weights,
+                "data_range": self.data_range, "k": self.k, "precision": self.precision}
+
+
 class IntraPromptMSSSIM(Metric):
     card = Card(
         name="ms_ssim", version="3", direction="lower", value_range=(0.0, 1.0), label="MS-SSIM",
@@ -55,41 +84,20 @@ class IntraPromptMSSSIM(Metric):
         reported="RoentGen .32 ± .09; SD 1.4 .09 ± .05 (± = std over prompts)",
         limitations="Also drops for broken, out-of-domain outputs: read it together with FID.")
 
-    # The settings this metric reads from its profile block (what `--set ms_ssim.KEY=VALUE` may change)
-    SETTINGS = {
-        "win_size": "Gaussian window side (11)", "sigma": "Gaussian window sigma (1.5)",
-        "weights": "the five scale weights", "data_range": "value range of the images (1.0)", "k": "(K1, K2)",
-        "precision": "float64 or float32", "grayscale": "pil-L (8-bit luma, as the official script) or luma",
-        "prompts": "compare the first N prompt ids in sorted order (null: all)",
-        "samples_per_prompt": "compare exactly samples 0..N-1 of every prompt (null: every sample of each prompt "
-                              "with at least min_samples_per_prompt)",
-        "min_samples_per_prompt": "without samples_per_prompt: prompts with fewer samples are skipped (2)",
-        "resize": "bring every image to R×R first (shorter side to R, centre crop; null: sizes must agree)",
-        "token_bin_width": "bin width of the Fig. 3 breakdown by CLIP token length (10)"}
-
-    def _settings(self) -> dict[str, Any]:
-        c = self.config
-        return {"win_size": int(c.get("win_size", 11)), "sigma": float(c.get("sigma", 1.5)),
-                "weights": tuple(float(w) for w in c.get("weights", (0.0448, 0.2856, 0.3001, 0.2363, 0.1333))),
-                "data_range": float(c.get("data_range", 1.0)), "k": tuple(float(x) for x in c.get("k", (0.01, 0.03))),
-                "precision": str(c.get("precision", "float64"))}
+    Settings = MSSSIMSettings
 
     def grayscale(self, path: Any) -> np.ndarray:
         """The image MS-SSIM compares: PIL's "L" of a colour file (`grayscale: pil-L`, as the official
         script reads files) or the canonical luma (`luma`, unrounded); the same on grayscale files."""
-        rule = self.config.get("grayscale", "luma")
-        if rule not in ("luma", "pil-L"):
-            raise MetricError(f"ms_ssim: grayscale must be luma or pil-L, not {rule!r}")
         loaded = read_image(path)
-        return loaded.pil_l() if rule == "pil-L" else loaded.pixels
+        return loaded.pil_l() if self.settings.grayscale == "pil-L" else loaded.pixels
 
     def pair_values(self, group: list[ImageRecord], settings: dict[str, Any]) -> np.ndarray:
         import torch
 
         images = [self.grayscale(r.path) for r in group]
-        side = self.config.get("resize")
-        if side:
-            images = [square(im, int(side)) for im in images]
+        if self.settings.resize:
+            images = [square(im, self.settings.resize) for im in images]
         shapes = {im.shape for im in images}
         if len(shapes) > 1:
             listing = ", ".join(f"{r.path.name} {im.shape[1]}×{im.shape[0]}" for r, im in zip(group, images))
@@ -110,7 +118,7 @@ class IntraPromptMSSSIM(Metric):
     def select(self, groups: dict[str, list[ImageRecord]], root: Any) -> tuple[dict[str, list[ImageRecord]], dict, list[str]]:
         """The prompts and samples compared, what was chosen, and warnings (see the module's docstring)."""
         warnings: list[str] = []
-        exact = self.config.get("samples_per_prompt")
+        exact = self.settings.samples_per_prompt
         if max(len(g) for g in groups.values()) < 2:
             raise MetricError(
                 f"ms_ssim compares samples of the same prompt, but every prompt in {root} has one image "
@@ -118,7 +126,7 @@ class IntraPromptMSSSIM(Metric):
                 "recognised by their names, {prompt_id}_{k}.png, or by a manifest.csv (prompt_id, sample_idx, path); "
                 "generate several samples per prompt (the paper uses 4), or leave ms_ssim out of --metrics.")
         if exact is not None:
-            n = int(exact)
+            n = exact
             lacking = {pid: sorted(set(range(n)) - {r.sample_idx for r in g}) for pid, g in groups.items()}
             lacking = {pid: missing for pid, missing in lacking.items() if missing}
             if lacking:
@@ -133,7 +141,7 @@ class IntraPromptMSSSIM(Metric):
             if extra:
                 warnings.append(f"{extra} sample(s) with index ≥ {n} left out (the profile compares samples 0..{n - 1})")
         else:
-            minimum = int(self.config.get("min_samples_per_prompt", 2))
+            minimum = self.settings.min_samples_per_prompt
             usable = {pid: g for pid, g in sorted(groups.items()) if len(g) >= minimum}
             if not usable:
                 raise MetricError(
@@ -143,20 +151,20 @@ class IntraPromptMSSSIM(Metric):
                     "samples per prompt (the paper uses 4).")
             if len(usable) < len(groups):
                 warnings.append(f"{len(groups) - len(usable)} prompt(s) with fewer than {minimum} samples were skipped")
-        cap = self.config.get("prompts")
-        if cap is not None and len(usable) > int(cap):
-            usable = dict(list(usable.items())[:int(cap)])
+        cap, side = self.settings.prompts, self.settings.resize
+        if cap is not None and len(usable) > cap:
+            usable = dict(list(usable.items())[:cap])
         selection = {"prompts_available": len(groups), "prompts_used": len(usable), "prompts_cap": cap,
                      "order": "sorted prompt ids", "samples_per_prompt": exact,
-                     "grayscale": self.config.get("grayscale", "luma"), "resize": self.config.get("resize")}
-        if self.config.get("resize"):
-            warnings.append(f"every image brought to {int(self.config['resize'])}×{int(self.config['resize'])} first "
+                     "grayscale": self.settings.grayscale, "resize": side}
+        if side:
+            warnings.append(f"every image brought to {side}×{side} first "
                             "(shorter side, clean bicubic, centre crop): a coercion, not the paper's protocol")
         return usable, selection, warnings
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
-        settings = self._settings()
+        settings = self.settings.numerics()
         groups = subject.images.by_prompt()
         usable, selection, warnings = self.select(groups, subject.images.root)
         per_prompt, every_pair = [], []
@@ -182,14 +190,14 @@ class IntraPromptMSSSIM(Metric):
             details["by_token_length"] = self.by_token_length(values, texts)  # type: ignore[arg-type]
         else:
             warnings.append("prompt texts unknown (no --prompts and no prompt column): no token-length breakdown")
-        entry = self.value("ms_ssim", float(values.mean()), len(groups), len(usable), details, std=details["std"],
+        entry = self.entry("ms_ssim", float(values.mean()), len(groups), len(usable), details, std=details["std"],
                            warnings=warnings)
         self.per_item(entry, list(usable), values)
         return [self.attach_bootstrap(entry, ctx, list(usable), lambda w: w @ values / w.sum(axis=1))]
 
     def by_token_length(self, values: np.ndarray, texts: list[str]) -> list[dict[str, Any]]:
         """Fig. 3: mean MS-SSIM per bin of CLIP token length, with 95% CIs."""
-        width = int(self.config.get("token_bin_width", 10))
+        width = self.settings.token_bin_width
         lengths = np.array(clip_token_lengths(texts))
         bins = []
         for start in sorted(set((lengths // width) * width)):

@@ -6,24 +6,38 @@ official RoentGen script takes the first 5,000 of each list), and one backbone's
 weights) recorded in its own entry without costing the others."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..registry import BACKBONES
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
 
+@dataclass(frozen=True)
+class PerBackboneSettings(Settings):
+    backbones: tuple[str, ...] | None = setting(None, "the backbones, one results key each (null: the metric's own "
+                                                      "default); options in the spec (fid[NAME]) override it")
+    samples: Literal["first", "all"] = setting("first", "generated side: the first sample of each prompt, or every "
+                                                        "image")
+    max_images: int | None = setting(None, "use at most the first N images of each side, sorted by (prompt id, "
+                                           "sample) (null: all)", minimum=1)
+
+
 class PerBackbone(Metric):
+    Settings = PerBackboneSettings
     default_backbones: tuple[str, ...] = ("inception-v3-fid",)
     statistics_of: tuple[str, ...] = ()  # the sides ("generated", "reference") whose statistics compute reads
 
     def backbones(self, ctx: EvaluationContext) -> list[str]:
-        chosen = self.options or list(self.config.get("backbones", self.default_backbones))
+        chosen = self.options or list(self.settings.backbones or self.default_backbones)
         # a registered backbone, or one the profile configures under its own name (`kind: open-clip`)
         unknown = [b for b in chosen if b not in BACKBONES and b not in ctx.profile.backbones]
         if unknown:
@@ -33,25 +47,25 @@ class PerBackbone(Metric):
 
     def generated_records(self, ctx: EvaluationContext) -> list:
         images = ctx.image_subject.images
-        return self._capped(images.first_samples() if self.config.get("samples", "first") == "first" else images.records)
+        return self._capped(images.first_samples() if self.settings.samples == "first" else images.records)
 
     def reference_records(self, ctx: EvaluationContext) -> list:
         return self._capped(ctx.image_subject.reference.records)
 
     def _capped(self, records: list) -> list:
-        cap = self.config.get("max_images")
-        return records if cap is None else records[:int(cap)]  # records come sorted by (prompt id, sample)
+        cap = self.settings.max_images
+        return records if cap is None else records[:cap]  # records come sorted by (prompt id, sample)
 
     def selection(self, ctx: EvaluationContext, generated: list) -> dict[str, Any]:
         """Which images were used, for the results: the rule, the cap and the counts on each side."""
         images, reference = ctx.image_subject.images, ctx.image_subject.reference
-        available = len(images.prompt_ids) if self.config.get("samples", "first") == "first" else len(images.records)
-        return {"samples": self.config.get("samples", "first"), "max_images": self.config.get("max_images"),
+        available = len(images.prompt_ids) if self.settings.samples == "first" else len(images.records)
+        return {"samples": self.settings.samples, "max_images": self.settings.max_images,
                 "order": "sorted by (prompt id, sample index)",
                 "generated": {"available": available, "used": len(generated)},
                 "reference": {"available": len(reference.records), "used": len(self.reference_records(ctx))}}
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
         if subject.reference is None:
             raise InputError(f"{self.name} needs --reference (a folder of real images)")
@@ -64,11 +78,10 @@ class PerBackbone(Metric):
                 if ctx.strict:
                     raise
                 ctx.log(f"{self.name}[{name}] " + (exc.brief if isinstance(exc, ModelUnavailable) else f"failed: {exc}"))
-                out.append(self.value(f"{self.name}[{name}]", None, len(subject.images.prompt_ids), 0,
-                                      backbone=name, error=str(exc)))
+                out.append(self.failed(f"{self.name}[{name}]", len(subject.images.prompt_ids), exc, backbone=name))
         return out
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         raise NotImplementedError
 
     def feature_requests(self, ctx: EvaluationContext) -> list[Any]:
@@ -90,5 +103,5 @@ class PerBackbone(Metric):
         prep, layer = cfg["preprocessing"], cfg["layer"]
         gen = ctx.image_features(generated, name, prep, layer, "generated")
         ref = ctx.image_features(self.reference_records(ctx), name, prep, layer, "reference")
-        return gen, ref, {"preprocessing": prep, "layer": layer, "samples": self.config.get("samples", "first"),
+        return gen, ref, {"preprocessing": prep, "layer": layer, "samples": self.settings.samples,
                           "n_reference": len(ref), "selection": self.selection(ctx, generated)}

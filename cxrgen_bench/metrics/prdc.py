@@ -5,13 +5,16 @@ the resampled set's distinct samples, precision and density weighted by multipli
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..functional.prdc import prdc
 from ..card import Card
-from .per_backbone import PerBackbone
+from ..functional.prdc import prdc
+from ..results.entry import Entry
+from ..settings import setting
+from .per_backbone import PerBackbone, PerBackboneSettings
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
@@ -28,18 +31,24 @@ def _card(measure: str, label: str, summary: str, order: int, high: float | None
                             "density measure fidelity, recall and coverage diversity.")
 
 
+@dataclass(frozen=True)
+class PRDCSettings(PerBackboneSettings):
+    k: int = setting(5, "neighbours defining each sample's ball (Naeem et al.: 5)", minimum=1)
+
+
 class _PRDC(PerBackbone):
+    Settings = PRDCSettings
     measure: ClassVar[str]
     default_backbones = ("inception-v3-fid",)
 
-    def one(self, ctx: EvaluationContext, name: str, generated: list) -> dict[str, Any]:
+    def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
-        k = int(self.config.get("k", 5))
+        k = self.settings.k
         keys = dict(backbone=name, k=k, details=details, generated=[r.sha256 for r in generated],
                     reference=sorted(r.sha256 for r in self.reference_records(ctx)))
         values = ctx.memo_json("prdc", lambda: prdc(ref, gen, k), **keys)
         details.update(k=k, **{f"all_{m}": v for m, v in values.items()})
-        entry = self.value(f"{self.name}[{name}]", values[self.measure], len(ctx.image_subject.images.prompt_ids),
+        entry = self.entry(f"{self.name}[{name}]", values[self.measure], len(ctx.image_subject.images.prompt_ids),
                            len(gen), details, backbone=name)
         if ctx.bootstrap > 0:
             def all_four(weights: np.ndarray) -> dict[str, np.ndarray]:

@@ -9,10 +9,12 @@ BLEU-2; the combination is `functional.radcliq_v1`. The corpus value is the mean
 from __future__ import annotations
 
 from ..card import Card
+from .report_scorers import RadCliQSettings
 from .rrg import OneScorerReportMetric
 
 
 class RadCliQ(OneScorerReportMetric):
+    Settings = RadCliQSettings
     card = Card(
         name="radcliq", direction="lower", value_range=(None, None), label="RadCliQ-v1",
         summary="RadCliQ-v1: radiologists' error count predicted from RadGraph F1, BERTScore, CheXbert-embedding "

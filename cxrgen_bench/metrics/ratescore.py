@@ -5,10 +5,12 @@ the mean over pairs."""
 from __future__ import annotations
 
 from ..card import Card
+from .report_scorers import RaTEScoreSettings
 from .rrg import OneScorerReportMetric
 
 
 class RaTEScore(OneScorerReportMetric):
+    Settings = RaTEScoreSettings
     card = Card(
         name="ratescore", direction="higher", value_range=(0.0, 1.0), label="RaTEScore",
         summary="RaTEScore: F1 of the medical entities of each generated report against its reference's, matched "

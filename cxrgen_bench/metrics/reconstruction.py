@@ -10,7 +10,12 @@ PSNR and SSIM compare directly.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Literal
+
 from ..card import Card
+from ..data.labels import LabelPolicySettings
+from ..settings import Settings, setting
 from .base import StudyMetric
 
 STUDY = "vae-reconstruction"
@@ -20,8 +25,45 @@ TABLE1_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enla
                   "Support Devices")
 
 
-class ReconRMSE(StudyMetric):
+@dataclass(frozen=True)
+class VAEReconstructionSettings(Settings):
+    """The profile's `vae_reconstruction` block: the study's settings (its flags override them)."""
+
+    autoencoder: str = setting("diffusers", "the autoencoder plug-in reading --vae")
+    resolution: int | None = setting(None, "the autoencoder's input side (null: the profile's generation "
+                                           "resolution)", minimum=1)
+    resize: Literal["clean", "none"] = setting("clean", "clean: shorter side to the resolution, centre crop; none: "
+                                                        "images must already be resolution²")
+    chunk: int = setting(64, "images per resumable unit", minimum=1)
+    max_images: int | None = setting(None, "the first N images in sorted id order (null: all)", minimum=1)
+    precision: Literal["fp32", "fp16", "bf16"] = setting("fp32", "autoencoder precision")
+    allow_pickle: bool = setting(False, "allow pickled (.bin) VAE weights (recorded)")
+    backbones: tuple[str, ...] | None = setting(None, "backbones of the Fréchet distance (null: the profile's fid "
+                                                      "backbones)")
+    classifier: str | None = setting(None, "backbone whose classifier reads both sides (null: the profile's "
+                                           "classifier_auroc backbone; '' for none)")
+    classes: dict[str, str] | None = setting(None, "classifier output → CheXpert class (null: classifier_auroc's)")
+    classifier_preprocessing: str | None = setting(None, "the classifier's input (null: classifier_auroc's, else "
+                                                         "the backbone's)")
+    embedding_layer: str | None = setting(None, "the layer whose embeddings are compared (null: the backbone's)")
+    # xrv's outputs put each class's operating point at 0.5; the phantom evaluator's are sigmoids
+    threshold: float = setting(0.5, "classifier operating point", minimum=0.0, maximum=1.0)
+    # seeds/001 §2.3: uncertain counts as positive, blank as absent
+    label_policy: LabelPolicySettings = setting(LabelPolicySettings(), "uncertain/blank labels")
+    bootstrap: int = setting(1000, "resamples for 95% CIs (0: none)", minimum=0)
+    bootstrap_seed: int = setting(0, "seed of the resamples", minimum=0)
+    weights: dict[str, Any] = setting({}, "BACKBONE → weights file")
+
+
+class ReconstructionMetric(StudyMetric):
+    """A card of the VAE-reconstruction study: its settings are the study's profile block."""
+
+    Settings = VAEReconstructionSettings
+    profile_block = "vae_reconstruction"
     study = STUDY
+
+
+class ReconRMSE(ReconstructionMetric):
     card = Card(name="recon_rmse", direction="lower", value_range=(0.0, 1.0), label="RMSE",
                 summary="Root mean square error of each original/reconstruction pair (grayscale in [0, 1]); mean "
                         "over images.",
@@ -30,8 +72,7 @@ class ReconRMSE(StudyMetric):
                 limitations="Pixel-wise: a one-pixel shift of sharp edges costs as much as a lost lesion.")
 
 
-class ReconPSNR(StudyMetric):
-    study = STUDY
+class ReconPSNR(ReconstructionMetric):
     card = Card(name="recon_psnr", direction="higher", value_range=(0.0, 100.0), label="PSNR (dB)",
                 summary="Peak signal-to-noise ratio of each pair (data range 1), capped at 100 dB for identical "
                         "images; mean over images.",
@@ -40,8 +81,7 @@ class ReconPSNR(StudyMetric):
                 limitations="Identical pairs reach the 100 dB cap (counted in details) instead of infinity.")
 
 
-class ReconSSIM(StudyMetric):
-    study = STUDY
+class ReconSSIM(ReconstructionMetric):
     card = Card(name="recon_ssim", direction="higher", value_range=(-1.0, 1.0), label="SSIM",
                 summary="Structural similarity of each pair (Gaussian 11×11, σ 1.5, valid positions); mean over "
                         "images.",
@@ -49,8 +89,7 @@ class ReconSSIM(StudyMetric):
                 reported="seeds/001: 0.92 ± 0.02 (median 0.93, range 0.80–0.96)")
 
 
-class ReconFD(StudyMetric):
-    study = STUDY
+class ReconFD(ReconstructionMetric):
     card = Card(name="recon_fd", direction="lower", value_range=(0.0, None), label="FD", scale="open",
                 summary="Fréchet distance of the reconstructions' features to the originals', per backbone.",
                 requires=REQUIRES, section="reconstruction", order=40,
@@ -60,8 +99,7 @@ class ReconFD(StudyMetric):
                 limitations="Unpaired: a decoder that returns other images of the same distribution scores well.")
 
 
-class ReconAccuracy(StudyMetric):
-    study = STUDY
+class ReconAccuracy(ReconstructionMetric):
     card = Card(name="recon_accuracy", direction="higher", value_range=(0.0, 1.0), label="Acc. recon.",
                 scale="percent",
                 summary="Classifier accuracy against the labels on reconstructions, per class (originals and "
@@ -73,8 +111,7 @@ class ReconAccuracy(StudyMetric):
                 limitations="Measures the classifier as much as the VAE; compare with the originals' row.")
 
 
-class ReconF1(StudyMetric):
-    study = STUDY
+class ReconF1(ReconstructionMetric):
     card = Card(name="recon_f1", direction="higher", value_range=(0.0, 1.0), label="F1 recon.", scale="percent",
                 summary="Classifier F1 against the labels on reconstructions, per class (originals and %change in "
                         "details); headline: macro average over classes where F1 is defined.",
@@ -83,8 +120,7 @@ class ReconF1(StudyMetric):
                 reported="seeds/001 Table 1: e.g. Pleural Effusion 60.6 → 61.3, Pneumonia 26.9 → 25.4")
 
 
-class ReconAgreement(StudyMetric):
-    study = STUDY
+class ReconAgreement(ReconstructionMetric):
     card = Card(name="recon_agreement", direction="higher", value_range=(0.0, 1.0), label="Agreement",
                 summary="Share of images whose thresholded classifier reading is the same on the original and the "
                         "reconstruction, per class; headline: macro average.",
@@ -93,8 +129,7 @@ class ReconAgreement(StudyMetric):
                 limitations="Needs no labels; a rare class agrees often by default (both readings negative).")
 
 
-class ReconCosine(StudyMetric):
-    study = STUDY
+class ReconCosine(ReconstructionMetric):
     card = Card(name="recon_cosine", direction="higher", value_range=(-1.0, 1.0), label="Cosine",
                 summary="Cosine similarity of the classifier's embeddings of each original/reconstruction pair; "
                         "mean over images (std, median and range in details).",

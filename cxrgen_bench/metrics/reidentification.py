@@ -18,26 +18,37 @@ Siamese weights. Per-prompt values are kept (`per_item` of each key) for paired 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
 from ..card import Card
 from ..errors import InputError, MetricError
+from ..results.entry import Entry
+from ..settings import Settings, setting
 from .base import Metric
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
 
-PAIRINGS = ("own-prompt", "nearest")
 PAIR_BLOCK = 65536  # generated × reference pairs scored at once (nearest pairing)
 
 
+@dataclass(frozen=True)
+class ReIdentificationSettings(Settings):
+    backbone: str = setting("reid-siamese", "the scorer (reid-siamese; phantom-evaluator on phantoms)")
+    pairing: Literal["own-prompt", "nearest"] = setting("own-prompt", "which real image: the prompt's own "
+                                                                      "(CheXGenBench) or the nearest")
+    samples: Literal["all", "first"] = setting("all", "every sample of a prompt (CheXGenBench: 10 seeds) or the "
+                                                      "first")
+    preprocessing: str | None = setting(None, "of the generated images (null: the backbone's in the profile)")
+    reference_preprocessing: str | None = setting(None, "of the real images (null: as the generated images)")
+    threshold: float = setting(0.5, "a pair score above it counts as re-identified")
+
+
 class ReIdentification(Metric):
-    SETTINGS = {"backbone": "the scorer (reid-siamese; phantom-evaluator on phantoms)",
-                "pairing": "own-prompt (CheXGenBench) or nearest", "samples": "all (every seed) or first",
-                "preprocessing": "of the generated images", "reference_preprocessing": "of the real images",
-                "threshold": "a pair score above it counts as re-identified (0.5)"}
+    Settings = ReIdentificationSettings
     card = Card(
         name="reid", direction="lower", value_range=(-1.0, 1.0), label="Re-ID",
         summary="Patient re-identification score of generated images against real ones (Siamese ResNet-50): per "
@@ -49,22 +60,19 @@ class ReIdentification(Metric):
                     "(--weights reid-siamese=FILE). With a scorer that has no pair head the value is a cosine "
                     "similarity, on another scale.")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         subject = ctx.image_subject
         if subject.reference is None:
             raise InputError("reid needs --reference: the real images the generated ones are compared with (for "
                              "CheXGenBench's pairing, the training image of each prompt under the same prompt id)")
-        name = self.config.get("backbone", "reid-siamese")
-        pairing = self.config.get("pairing", "own-prompt")
-        if pairing not in PAIRINGS:
-            raise InputError(f"reid: pairing must be one of {PAIRINGS}, not {pairing!r}")
+        name, pairing = self.settings.backbone, self.settings.pairing
         net = ctx.backbone(name)
         cfg = ctx.profile.backbone(name)
-        prep = self.config.get("preprocessing") or cfg["preprocessing"]
-        ref_prep = self.config.get("reference_preprocessing") or prep
+        prep = self.settings.preprocessing or cfg["preprocessing"]
+        ref_prep = self.settings.reference_preprocessing or prep
         layer = cfg.get("layer") or next(iter(net.layers))
         images = subject.images
-        generated = images.records if self.config.get("samples", "all") == "all" else images.first_samples()
+        generated = images.records if self.settings.samples == "all" else images.first_samples()
         if pairing == "own-prompt":
             own = {r.prompt_id: r for r in subject.reference.first_samples()}
             unpaired = sorted({r.prompt_id for r in generated} - set(own))
@@ -89,7 +97,7 @@ class ReIdentification(Metric):
         mean = np.bincount(of, weights=scores, minlength=len(prompts)) / np.bincount(of, minlength=len(prompts))
         best = np.full(len(prompts), -np.inf)
         np.maximum.at(best, of, scores)
-        threshold = float(self.config.get("threshold", 0.5))
+        threshold = self.settings.threshold
         samples = np.bincount(of, minlength=len(prompts))
         details: dict[str, Any] = {
             "backbone": name, "scorer": kind, "pairing": pairing, "preprocessing": prep,
@@ -109,7 +117,7 @@ class ReIdentification(Metric):
             warnings.append(f"{name} has no pair head: the score is the cosine similarity of its features")
         out = []
         for stat, per_prompt in (("mean", mean), ("max", best)):
-            entry = self.value(f"reid[{stat}]", float(per_prompt.mean()), len(images.prompt_ids), len(generated),
+            entry = self.entry(f"reid[{stat}]", float(per_prompt.mean()), len(images.prompt_ids), len(generated),
                                {**details, "per_prompt": stat}, backbone=name, warnings=list(warnings))
             self.per_item(entry, prompts, per_prompt)
             out.append(self.attach_bootstrap(entry, ctx, prompts, lambda w, v=per_prompt: (w @ v) / w.sum(axis=1)))

@@ -15,7 +15,8 @@ A scorer whose model is absent raises a clear error (the metric records it per k
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from ..functional.label_f1 import chexpert_f1, label_counts, positive_or_uncerta
 from ..functional.report_entities import entity_f1, entity_nli_f1, radgraph_reward
 from ..functional.text_overlap import bleu_from_stats, bleu_stats, rouge_l_scores, split_punctuation
 from ..registry import LABELLERS
+from ..results.entry import Entry
+from ..settings import Settings, setting
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
@@ -33,6 +36,47 @@ WORST = 5  # lowest-scoring pairs kept with their texts in the details
 F1_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 Reduce = Callable[[np.ndarray], np.ndarray]
 Scored = tuple[np.ndarray, Reduce, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BERTScoreSettings(Settings):
+    model: str = setting("distilbert-base-uncased", "the encoder's name (its folder: --weights bertscore=FOLDER)")
+    num_layers: int = setting(5, "the layer whose token states are matched", minimum=1)
+    rescale_with_baseline: bool = setting(True, "rescale with bert-score's baseline file for the model")
+    folder: str | None = setting(None, "a transformers folder of the model (else --weights or python_package)")
+    python_package: str | None = setting(None, "an installed package that carries the model folder")
+    path: str = setting("", "the model folder inside python_package")
+
+    def model_config(self) -> dict[str, Any]:
+        """What the BERTScore model reads: the settings given, without the empty ones."""
+        return {k: v for k, v in self.to_dict().items() if v not in (None, "")}
+
+
+RADCLIQ_BERTSCORE_SETTINGS = BERTScoreSettings(model="distilroberta-base", num_layers=5, rescale_with_baseline=True)
+
+
+@dataclass(frozen=True)
+class RadGraphSettings(Settings):
+    model_type: str = setting("radgraph", "radgraph (the 2022 model) or radgraph-xl (scores differently)")
+    reward_level: Literal["simple", "partial", "complete"] = setting("partial", "the RadGraph reward")
+    lowercase: bool = setting(False, "annotate lower-cased reports (radgraph 0.1.18 is case-sensitive)")
+    cache_dir: str | None = setting(None, "where radgraph keeps its model files")
+
+
+@dataclass(frozen=True)
+class ReportScorerSettings(Settings):
+    """What the report scorers read, for the metrics that run several of them (rrg, i2t_factual)."""
+
+    scorers: tuple[str, ...] | None = setting(None, "the scorers, one results key each (null: the metric's own "
+                                                    "list); options in the spec (rrg[NAME]) override it")
+    bleu_tokens: str = setting("split-punctuation", "BLEU-4 tokens: split-punctuation (punctuation split off, as "
+                                                    "pycocoevalcap's tokenizer), anything else: whitespace only")
+    bertscore: BERTScoreSettings = setting(BERTScoreSettings(), "BERTScore (also factENTNLI's sentence pairing)")
+    f1_classes: tuple[str, ...] = setting(F1_CLASSES, "the CheXpert classes of the label F1")
+    labeller: str = setting("rule-based", "the labeller of f1_labeller (f1_chexbert always uses CheXbert)")
+    stanza_resources: str | None = setting(None, "Stanza's resources folder (factENT, factENTNLI)")
+    nli_folder: str | None = setting(None, "the NLI model of factENTNLI (else --weights factentnli=FOLDER)")
+    radgraph: RadGraphSettings = setting(RadGraphSettings(), "RadGraph F1")
 
 
 def mean_of(totals: np.ndarray) -> np.ndarray:
@@ -55,33 +99,32 @@ def _means(scores) -> tuple[np.ndarray, Reduce]:
     return np.stack([np.asarray(scores, np.float64), np.ones(len(scores))], axis=1), mean_of
 
 
-def bleu4(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    if config.get("bleu_tokens", "split-punctuation") == "split-punctuation":
+def bleu4(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    if settings.bleu_tokens == "split-punctuation":
         hyps, refs = [split_punctuation(h) for h in hyps], [split_punctuation(r) for r in refs]
     return bleu_stats(hyps, refs), bleu_from_stats, {
-        "tokens": config.get("bleu_tokens", "split-punctuation"), "reference_length": "closest",
+        "tokens": settings.bleu_tokens, "reference_length": "closest",
         "definition": "pycocoevalcap corpus BLEU-4"}
 
 
-def rouge_l(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def rouge_l(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
     return (*_means(rouge_l_scores(hyps, refs)), {"package": "rouge-score", "stemmer": True, "measure": "F"})
 
 
-def bertscore_model(ctx: EvaluationContext, config: dict[str, Any], weights_name: str = "bertscore") -> Any:
+def bertscore_model(ctx: EvaluationContext, settings: Any, weights_name: str = "bertscore") -> Any:
     """The profile's BERTScore model (bertscore and factentnli share it; RadCliQ's, another model, is given
     by `--weights radcliq-bertscore=`)."""
     from ..models.report.bertscore import BERTScore
 
-    cfg = dict(config.get("bertscore") or {"model": "distilbert-base-uncased", "num_layers": 5,
-                                           "rescale_with_baseline": True})
+    cfg = settings.bertscore.model_config()
     return ctx.shared_model(weights_name, lambda: BERTScore(cfg, weights=ctx.options.weights.get(weights_name),
                                                             device=ctx.options.device,
                                                             allow_pickle=ctx.options.allow_pickle,
                                                             weights_name=weights_name), **cfg)
 
 
-def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    model = bertscore_model(ctx, config)
+def bertscore(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    model = bertscore_model(ctx, settings)
     key = model.score_key()
 
     def compute():
@@ -92,11 +135,11 @@ def bertscore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], r
                                  "mean_recall": float(prf[:, 1].mean())})
 
 
-def _labels_f1(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str],
+def _labels_f1(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str],
                labeller_name: str) -> Scored:
     labeller = ctx.shared_model(f"labeller:{labeller_name}", lambda: LABELLERS.get(labeller_name)(
         ctx.options.weights.get(labeller_name), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
-    classes = list(config.get("f1_classes", F1_CLASSES))
+    classes = list(settings.f1_classes)
     h = positive_or_uncertain(ctx.labels(hyps, labeller))
     r = positive_or_uncertain(ctx.labels(refs, labeller))
     tp, fp, fn = label_counts(h, r)  # (n, 14) each
@@ -111,25 +154,25 @@ def _labels_f1(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], 
     return stats, micro_f1, details
 
 
-def f1_chexbert(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    return _labels_f1(ctx, config, hyps, refs, "chexbert")
+def f1_chexbert(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    return _labels_f1(ctx, settings, hyps, refs, "chexbert")
 
 
-def f1_labeller(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    return _labels_f1(ctx, config, hyps, refs, config.get("labeller", "rule-based"))
+def f1_labeller(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    return _labels_f1(ctx, settings, hyps, refs, settings.labeller)
 
 
-def stanza_ner(ctx: EvaluationContext, config: dict[str, Any]) -> Any:
+def stanza_ner(ctx: EvaluationContext, settings: Any) -> Any:
     """Stanza's radiology NER (factent and factentnli share it)."""
     from ..models.report.entities import StanzaRadiologyNER
 
-    resources = config.get("stanza_resources")
+    resources = settings.stanza_resources
     return ctx.shared_model("ner", lambda: StanzaRadiologyNER(resources, device=ctx.options.device),
                             resources=resources)
 
 
-def factent(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    ner = stanza_ner(ctx, config)
+def factent(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    ner = stanza_ner(ctx, settings)
     hyp_e, ref_e = ner.entities(hyps), ner.entities(refs)
     return (*_means([entity_f1(a, b) for a, b in zip(hyp_e, ref_e)]),
             {"annotator": "stanza radiology NER", "entities": "single-token ANATOMY/OBSERVATION",
@@ -178,13 +221,13 @@ def entity_nli_scores(hyps: list[list[tuple[str, list[str]]]], refs: list[list[t
     return out
 
 
-def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def factentnli(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
     from ..models.report.entities import RadiologyNLI
 
-    folder = ctx.options.weights.get("factentnli") or config.get("nli_folder")
+    folder = ctx.options.weights.get("factentnli") or settings.nli_folder
     nli = ctx.shared_model("nli", lambda: RadiologyNLI(folder, device=ctx.options.device), folder=folder)
-    scorer = bertscore_model(ctx, config)
-    ner = stanza_ner(ctx, config)
+    scorer = bertscore_model(ctx, settings)
+    ner = stanza_ner(ctx, settings)
     scores = entity_nli_scores(ner.sentences(hyps), ner.sentences(refs),
                                lambda a, b: scorer.score(a, b)[:, 2], nli.predict)
     stats = np.array([[0.0, 0.0] if v is None else [v, 1.0] for v in scores])
@@ -193,30 +236,44 @@ def factentnli(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], 
                                 sum(v is None for v in scores))}
 
 
-def radgraph_annotator(ctx: EvaluationContext, cfg: dict[str, Any]) -> Any:
+def radgraph_annotator(ctx: EvaluationContext, cfg: RadGraphSettings) -> Any:
     from ..models.report.entities import RadGraphAnnotator
 
-    settings = {k: v for k, v in cfg.items() if k != "reward_level"}  # one annotator serves every reward
+    keys = {k: v for k, v in cfg.to_dict().items() if k != "reward_level"}  # one annotator serves every reward
     return ctx.shared_model("radgraph", lambda: RadGraphAnnotator(
-        cfg.get("model_type", "radgraph"), cfg.get("lowercase", False), device=ctx.options.device,
-        cache_dir=cfg.get("cache_dir")), **settings)
+        cfg.model_type, cfg.lowercase, device=ctx.options.device, cache_dir=cfg.cache_dir), **keys)
 
 
-def radgraph(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
-    cfg = dict(config.get("radgraph") or {})
-    level = cfg.get("reward_level", "partial")
-    annotator = radgraph_annotator(ctx, cfg)
+def radgraph(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
+    level = settings.radgraph.reward_level
+    annotator = radgraph_annotator(ctx, settings.radgraph)
     hyp_a, ref_a = annotator.annotate(hyps), annotator.annotate(refs)  # empty reports: no entities, not annotated
     return (*_means([radgraph_reward(a, b, level) for a, b in zip(hyp_a, ref_a)]),
             {"model_type": annotator.model_type, "reward_level": level, "lowercase": annotator.lowercase})
 
 
-# CXR-Report-Metric's BERTScorer: distilroberta-base at bert-score's default layer for it, idf off (its config's
-# USE_IDF = False; RadEval turns idf on), baseline rescaling
-RADCLIQ_BERTSCORE = {"model": "distilroberta-base", "num_layers": 5, "rescale_with_baseline": True}
+@dataclass(frozen=True)
+class RadCliQSettings(Settings):
+    # CXR-Report-Metric's BERTScorer: distilroberta-base at bert-score's default layer for it, idf off (its
+    # config's USE_IDF = False; RadEval turns idf on), baseline rescaling
+    bertscore: BERTScoreSettings = setting(RADCLIQ_BERTSCORE_SETTINGS, "RadCliQ's BERTScore (--weights "
+                                                                       "radcliq-bertscore=FOLDER)")
+    radgraph: RadGraphSettings = setting(RadGraphSettings(), "the RadGraph annotator (entity and relation F1)")
 
 
-def radcliq_components(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str],
+@dataclass(frozen=True)
+class RaTEScoreSettings(Settings):
+    affinity: Literal["long", "short"] = setting("long", "the package's type-affinity matrix and negation weight")
+    sentence_splitter: Literal["pyrush", "punctuation"] = setting("pyrush", "medspacy's PyRuSH (the package's) or "
+                                                                            "a punctuation splitter")
+    ner_folder: str | None = setting(None, "RaTE-NER as a transformers folder (else --weights rate-ner=FOLDER)")
+    embedding_folder: str | None = setting(None, "BioLORD-2023-C as a transformers folder (else --weights "
+                                                 "biolord=FOLDER)")
+    ner_sha256: str | None = setting(None, "pinned sha256 of the RaTE-NER folder")
+    embedding_sha256: str | None = setting(None, "pinned sha256 of the BioLORD folder")
+
+
+def radcliq_components(ctx: EvaluationContext, settings: Any, hyps: list[str],
                        refs: list[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """RadCliQ-v1's four per-pair components as CXR-Report-Metric's run_eval.py computes them (each model
     must be present: a missing one is an error naming it, never a component left out)."""
@@ -225,11 +282,10 @@ def radcliq_components(ctx: EvaluationContext, config: dict[str, Any], hyps: lis
     from ..functional.report_entities import radgraph_entity_relation_f1
     from ..functional.text_overlap import radcliq_bleu2
 
-    config = {**config, "bertscore": config.get("bertscore") or RADCLIQ_BERTSCORE}
-    scorer = bertscore_model(ctx, config, "radcliq-bertscore")
+    scorer = bertscore_model(ctx, settings, "radcliq-bertscore")
     chexbert = ctx.shared_model("labeller:chexbert", lambda: LABELLERS.get("chexbert")(
         ctx.options.weights.get("chexbert"), device=ctx.options.device, allow_pickle=ctx.options.allow_pickle))
-    annotator = radgraph_annotator(ctx, dict(config.get("radgraph") or {}))
+    annotator = radgraph_annotator(ctx, settings.radgraph)
 
     def compute() -> dict[str, np.ndarray]:
         spaced = [re.sub(r" +", " ", t) for t in hyps], [re.sub(r" +", " ", t) for t in refs]  # as run_eval.py
@@ -250,21 +306,21 @@ def radcliq_components(ctx: EvaluationContext, config: dict[str, Any], hyps: lis
     return parts, models
 
 
-def radcliq(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def radcliq(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
     from ..functional.radcliq import radcliq_v1
 
-    parts, models = radcliq_components(ctx, config, hyps, refs)
+    parts, models = radcliq_components(ctx, settings, hyps, refs)
     scores = radcliq_v1(parts["radgraph"], parts["bertscore"], parts["semb"], parts["bleu2"])
     means = {k: round(float(v.mean()), 6) for k, v in parts.items()}
     return (*_means(scores), {"definition": "RadCliQ-v1 (CXR-Report-Metric, published scaler and coefficients)",
                               "component_means": means, "components": models})
 
 
-def ratescore(ctx: EvaluationContext, config: dict[str, Any], hyps: list[str], refs: list[str]) -> Scored:
+def ratescore(ctx: EvaluationContext, settings: Any, hyps: list[str], refs: list[str]) -> Scored:
     from ..functional.ratescore import ratescore_pair
     from ..models.report.ratescore import RaTEScoreModels
 
-    cfg = {k: v for k, v in config.items() if k not in ("scorers",)}
+    cfg = {k: v for k, v in settings.to_dict().items() if v is not None}
     models = ctx.shared_model("ratescore", lambda: RaTEScoreModels(cfg, ctx.options.weights, device=ctx.options.device,
                                                                    allow_pickle=ctx.options.allow_pickle), **cfg)
     affinity = models.settings()["affinity"]
@@ -295,7 +351,7 @@ SCORERS: dict[str, Callable[..., Scored]] = {
 
 
 def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], ids: list[str], units: list[str],
-                  hyps: list[str], refs: list[str]) -> list[dict[str, Any]]:
+                  hyps: list[str], refs: list[str]) -> list[Entry]:
     """One results entry per scorer (`metric.name[scorer]`): the corpus value, per-sample values and the
     worst pairs in the details, and a bootstrap over `units` (the pairs of a resampled unit move together).
     A scorer that cannot run gives an entry with its reason (with --strict, the error stops the run).
@@ -309,14 +365,14 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
     for scorer in scorers:
         key = metric.name if scorer == metric.name else f"{metric.name}[{scorer}]"  # radcliq, ratescore: plain keys
         try:
-            stats, reduce, details = SCORERS[scorer](ctx, metric.config, hyps, refs)
+            stats, reduce, details = SCORERS[scorer](ctx, metric.settings, hyps, refs)
         except Exception as exc:  # noqa: BLE001 — one scorer's model (or plug-in) must not cost the others
             if ctx.strict:
                 raise
             message = str(exc) if isinstance(exc, (CxrgenError, ImportError)) else \
                 f"{type(exc).__name__} in scorer {scorer}: {exc}"
             ctx.log(f"{key} failed: {message}")
-            entries.append(metric.value(key, None, len(ids), 0, error=message))
+            entries.append(metric.entry(key, None, len(ids), 0, error=message))
             continue
         per_sample = np.asarray(reduce(stats), dtype=np.float64)
         kept = ~((stats[:, 1] == 0) if reduce is mean_of else np.zeros(len(ids), dtype=bool))
@@ -328,20 +384,20 @@ def score_entries(metric: Metric, ctx: EvaluationContext, scorers: list[str], id
             worst=[{"id": ids[i], "value": round(float(per_sample[i]), 4), "hypothesis": hyps[i],
                     "reference": refs[i]} for i in worst])
         if not kept.any():
-            entries.append(metric.value(key, None, len(ids), 0, details,
+            entries.append(metric.entry(key, None, len(ids), 0, details,
                                         error=f"{scorer}: no pair could be scored (see details)"))
             continue
         corpus = float(reduce(stats.sum(axis=0)))
         if not np.isfinite(corpus):
-            entries.append(metric.value(key, None, len(ids), int(kept.sum()), details, undefined=(
+            entries.append(metric.entry(key, None, len(ids), int(kept.sum()), details, undefined=(
                 f"{scorer}: no report, generated or reference, has any of the scored classes positive or uncertain "
                 f"({', '.join(details.get('classes', []))}): the micro-F1 is 0/0")))
             continue
-        entry = metric.value(key, corpus, len(ids), int(kept.sum()), details)
+        entry = metric.entry(key, corpus, len(ids), int(kept.sum()), details)
         if reduce is mean_of:  # a mean of per-pair scores: the pairs themselves can be compared between systems
             metric.per_item(entry, [ids[i] for i in np.flatnonzero(kept)], per_sample[kept])
         if empty:
-            entry["warnings"] = [f"{empty} generated report(s) are empty; they were scored as written "
+            entry.warnings = [f"{empty} generated report(s) are empty; they were scored as written "
                                  + ("(0 on every scorer)" if scorer not in ("radcliq", "ratescore") else
                                     "(no word, no entity: BERTScore, BLEU-2 and RadGraph F1 0; RaTEScore 0.5)")]
 

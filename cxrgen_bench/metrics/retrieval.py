@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from .base import Metric
 from ..card import Card
-from .retrieval_protocol import RetrievalPrecision
+from .retrieval_protocol import RetrievalPrecision, RetrievalSettings
 
 _KS = (("1", "P@1"), ("5", "P@5"), ("10", "P@10"), ("50", "P@50"))
 
 
 class ImageToImagePrecision(RetrievalPrecision, Metric):
+    Settings = RetrievalSettings
     to_text = False
     card = Card(
         name="i2i_precision", direction="higher", value_range=(0.0, 1.0), label="Precision@k",
@@ -27,6 +28,7 @@ class ImageToImagePrecision(RetrievalPrecision, Metric):
 
 
 class ImageToTextPrecision(RetrievalPrecision, Metric):
+    Settings = RetrievalSettings
     to_text = True
     card = Card(
         name="i2t_precision", direction="higher", value_range=(0.0, 1.0), label="Precision@k",

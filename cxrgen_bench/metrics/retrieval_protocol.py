@@ -20,9 +20,34 @@ from typing import Any
 import numpy as np
 
 from ..cache import key_of
-from ..data.labels import LabelPolicy, policy_for
+from ..data.labels import LabelPolicy, LabelPolicySettings, policy_for
 from ..data.manifest import ImageRecord, PromptSet
 from ..errors import InputError, MetricError
+from ..results.entry import Entry
+from ..settings import Settings, setting
+
+ROENTGEN_CLASSES = ("Atelectasis", "Consolidation", "Cardiomegaly", "Edema", "Fracture", "Pleural Effusion",
+                    "Pneumonia", "Pneumothorax")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings(Settings):
+    backbone: str | None = setting(None, "image→image: the image encoder (a registered or configured backbone)")
+    pair: str | None = setting(None, "image→text: the image–text model")
+    layer: str | None = setting(None, "image→image: the encoder's layer (null: the backbone's in the profile)")
+    preprocessing: str | None = setting(None, "the image input (null: the backbone's in the profile)")
+    classes: tuple[str, ...] = setting(ROENTGEN_CLASSES, "the labels; a prompt takes part when its report has "
+                                                         "exactly one of them")
+    queries: int | None = setting(None, "at most N query images, chosen by hash (null: all)", minimum=1)
+    candidates: int | None = setting(None, "at most N candidates, chosen by hash (null: all)", minimum=1)
+    exclude_query_prompts: bool = setting(True, "a query never retrieves its own real image or its own report")
+    ks: tuple[int, ...] = setting((5, 10, 50), "the k of Precision@k, one results key each")
+    seed: int = setting(0, "seed of the query and candidate choice")
+    label_policy: LabelPolicySettings | None = setting(None, "uncertain/blank labels (null: uncertain skips the "
+                                                             "report, blank is 0)")
+
+    def policy(self) -> LabelPolicy:
+        return self.label_policy.policy() if self.label_policy is not None else policy_for("retrieval")
 
 
 @dataclass
@@ -61,17 +86,17 @@ def seeded(ids: list[str], n: int | None, seed: int) -> list[str]:
     return sorted(sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())[:n])
 
 
-def select(ctx: Any, config: dict[str, Any], metric: str, candidates_from: str) -> Selection:
+def select(ctx: Any, settings: RetrievalSettings, metric: str, candidates_from: str) -> Selection:
     """Queries among the generated images and candidates among the reference images ("images") or the
     prompts' reports ("reports")."""
     subject = ctx.image_subject
     prompts = subject.require_prompts(metric, subject.images.first_samples(), "generated")
-    classes = list(config["classes"])
-    policy = LabelPolicy.from_config(config["label_policy"]) if "label_policy" in config else policy_for("retrieval")
+    classes = list(settings.classes)
+    policy = settings.policy()
     labels = single_labels(prompts, classes, policy)
-    seed = int(config.get("seed", 0))
+    seed = settings.seed
     by_prompt = {r.prompt_id: r for r in subject.images.first_samples()}
-    query_ids = seeded([pid for pid in by_prompt if pid in labels], config.get("queries"), seed)
+    query_ids = seeded([pid for pid in by_prompt if pid in labels], settings.queries, seed)
     if not query_ids:
         raise MetricError(f"{metric}: no generated image's prompt has exactly one of {classes} (single-label "
                           f"reports are the retrieval queries); {len(labels)} prompt(s) of {prompts.path} qualify")
@@ -82,19 +107,19 @@ def select(ctx: Any, config: dict[str, Any], metric: str, candidates_from: str) 
         refs = {r.prompt_id: r for r in subject.reference.first_samples()}
     else:
         pool = set(labels)
-    if config.get("exclude_query_prompts", True):
+    if settings.exclude_query_prompts:
         pool -= set(query_ids)
-    candidate_ids = seeded(sorted(pool), config.get("candidates"), seed + 1)
-    ks = [int(k) for k in config.get("ks", (5, 10, 50))]
+    candidate_ids = seeded(sorted(pool), settings.candidates, seed + 1)
+    ks = list(settings.ks)
     if len(candidate_ids) < max(ks):
-        excluded = " (the queries' own prompts left out)" if config.get("exclude_query_prompts", True) else ""
+        excluded = " (the queries' own prompts left out)" if settings.exclude_query_prompts else ""
         raise MetricError(f"{metric}: Precision@{max(ks)} needs at least {max(ks)} candidates; {len(candidate_ids)} "
                           f"single-label {'reference images' if candidates_from == 'images' else 'reports'} "
                           f"qualify{excluded}")
-    settings = {"classes": classes, "seed": seed, "exclude_query_prompts": bool(config.get("exclude_query_prompts", True)),
+    recorded = {"classes": classes, "seed": seed, "exclude_query_prompts": settings.exclude_query_prompts,
                 "label_policy": policy.as_dict(), "ks": ks}
     return Selection([by_prompt[pid] for pid in query_ids], [labels[pid] for pid in query_ids], candidate_ids,
-                     [labels[pid] for pid in candidate_ids], settings,
+                     [labels[pid] for pid in candidate_ids], recorded,
                      [refs[pid] for pid in candidate_ids] if candidates_from == "images" else None)
 
 
@@ -102,17 +127,21 @@ class RetrievalEmbeddings:
     """Query and candidate embeddings of a retrieval metric, and their cosine ranking (memoised, so that
     image→text Precision@k and the factual scores of the top-1 impression rank once)."""
 
-    def __init__(self, ctx: Any, config: dict[str, Any], selection: Selection, to_text: bool):
-        self.ctx, self.config, self.selection, self.to_text = ctx, config, selection, to_text
+    def __init__(self, ctx: Any, settings: RetrievalSettings, selection: Selection, to_text: bool, metric: str):
+        self.ctx, self.settings, self.selection, self.to_text, self.metric = ctx, settings, selection, to_text, metric
 
     def model(self) -> tuple[str, str, str]:
         """(backbone, preprocessing, layer) of the image side."""
-        name = self.config["pair" if self.to_text else "backbone"]
+        role = "pair" if self.to_text else "backbone"
+        name = getattr(self.settings, role)
+        if name is None:
+            raise InputError(f"{self.metric}: the profile sets no metrics.{self.metric}.{role} (the "
+                             f"{'image–text model' if self.to_text else 'image encoder'})")
         net = self.ctx.backbone(name)
-        layer = net.shared_layer if self.to_text else self.config.get("layer", self.ctx.profile.backbone(name)["layer"])
+        layer = net.shared_layer if self.to_text else (self.settings.layer or self.ctx.profile.backbone(name)["layer"])
         if self.to_text and layer is None:
             net.text_tower()  # raises: not an image–text model
-        preprocessing = self.config.get("preprocessing", self.ctx.profile.backbone(name)["preprocessing"])
+        preprocessing = self.settings.preprocessing or self.ctx.profile.backbone(name)["preprocessing"]
         return name, preprocessing, layer
 
     def queries(self) -> np.ndarray:
@@ -146,12 +175,12 @@ class RetrievalPrecision:
 
     to_text: bool
 
-    def compute(self, ctx: Any) -> list[dict[str, Any]]:
+    def compute(self, ctx: Any) -> list[Entry]:
         from ..functional.retrieval import per_query_precision, precision_from_ranking
 
-        selection = select(ctx, self.config, self.name, "reports" if self.to_text else "images")
+        selection = select(ctx, self.settings, self.name, "reports" if self.to_text else "images")
         ks = selection.settings["ks"]
-        ranking, truncated = RetrievalEmbeddings(ctx, self.config, selection, self.to_text).ranking(max(ks))
+        ranking, truncated = RetrievalEmbeddings(ctx, self.settings, selection, self.to_text, self.name).ranking(max(ks))
         result = precision_from_ranking(ranking, selection.query_labels, selection.candidate_labels, ks)
         absent = sorted(label for label, v in result["per_label"].items() if v["candidates"] == 0)
         warnings = [f"no candidate has the label of these queries (their precision is 0): {', '.join(absent)}"] \
@@ -166,7 +195,7 @@ class RetrievalPrecision:
             details = {"per_label": {label: {"precision": v[f"precision@{k}"], "queries": v["queries"],
                                              "candidates": v["candidates"]} for label, v in result["per_label"].items()},
                        "selection": selection.describe(), "k": k}
-            entry = self.value(f"{self.name}[{k}]", result[f"precision@{k}"], n_prompts, len(units), details,
+            entry = self.entry(f"{self.name}[{k}]", result[f"precision@{k}"], n_prompts, len(units), details,
                                warnings=list(warnings))
             out.append(self.attach_bootstrap(entry, ctx, units, lambda w, p=per_query: (w @ p) / w.sum(axis=1)))
         return out

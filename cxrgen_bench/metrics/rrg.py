@@ -9,12 +9,15 @@ the reason (the run is then `partial`); the others still run.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
-from .base import Metric
 from ..card import Card
-from .report_scorers import score_entries
+from ..errors import InputError
+from ..results.entry import Entry
+from ..settings import Settings, setting
+from .base import Metric
+from .report_scorers import ReportScorerSettings, score_entries
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
@@ -22,7 +25,19 @@ if TYPE_CHECKING:
 PAPER_SCORERS = ("bleu4", "rouge_l", "bertscore", "f1_chexbert", "factent", "factentnli", "radgraph")
 
 
+@dataclass(frozen=True)
+class ReportGeneratorSettings(Settings):
+    decoding: dict[str, Any] = setting({}, "generation arguments of the report generator (num_beams, "
+                                           "max_new_tokens, do_sample: false)")
+
+
+@dataclass(frozen=True)
+class RRGSettings(ReportScorerSettings):
+    report_generator: ReportGeneratorSettings = setting(ReportGeneratorSettings(), "how --report-generator writes")
+
+
 class ReportGeneration(Metric):
+    Settings = RRGSettings
     card = Card(
         name="rrg", direction="higher", value_range=(0.0, 1.0), label="RRG",
         summary="Agreement of the impression a fixed report generator writes for each generated image with the "
@@ -37,9 +52,9 @@ class ReportGeneration(Metric):
                     "same model (its sha256 is in the results). F1-labeller uses the rule-based labeller, not "
                     "CheXbert: never compare it with F1-CheXbert numbers.")
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         ids, units, hyps, refs = self._pairs(ctx)
-        scorers = self.options or list(self.config.get("scorers", PAPER_SCORERS))
+        scorers = self.options or list(self.settings.scorers or PAPER_SCORERS)
         unknown = [s for s in scorers if s not in dict(self.card.options)]
         if unknown:
             raise InputError(f"rrg: unknown scorer(s) {unknown}; choose from {', '.join(dict(self.card.options))}")
@@ -55,7 +70,7 @@ class OneScorerReportMetric(Metric):
 
     options_note = ""  # what the refusal of an option adds
 
-    def compute(self, ctx: EvaluationContext) -> list[dict[str, Any]]:
+    def compute(self, ctx: EvaluationContext) -> list[Entry]:
         if self.options:
             raise InputError(f"{self.name} takes no options ({self.options}){self.options_note}")
         ids, units, hyps, refs = report_pairs(self.name, ctx)

@@ -2,7 +2,11 @@
 metric settings. `get_profile("roentgen2022")` or `get_profile("path/to/my.yaml")` (a file may start
 from a built-in one with `extends: roentgen2022`). For one run, `with_overrides(["ms_ssim.resize=512"])`
 (the `--set` flag) changes single settings: the profile keeps its name and version, records the
-overrides and gets another sha256, so results of a changed profile are never taken for the original's."""
+overrides and gets another sha256, so results of a changed profile are never taken for the original's.
+
+Every `metrics:` block is parsed, when the profile loads, into the typed settings its metric (or study)
+declares (`Metric.Settings`, `cxrgen_bench/settings.py`): an unknown or misspelt key, a value of the
+wrong type or out of range is an error naming the file, the block, the key and the valid keys."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +18,8 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
-from ..registry import PROFILES
+from ..registry import METRICS, PROFILES
+from ..settings import Settings, SettingsError, did_you_mean, field_names, nested_class, parse_settings
 from ..yamlfile import load_yaml
 
 _HERE = Path(__file__).parent
@@ -35,6 +40,24 @@ class Profile:
     overrides: tuple[str, ...] = ()  # "metrics.ms_ssim.resize=512", as --set gave them (normalised)
     # how `--by` forms groups: min_size, age_bands, race_groups, matched_sizes (data/subgroups.py)
     subgroups: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the file it was read from (messages name it)
+    # each `metrics:` block parsed into its metric's settings (filled by __post_init__: one check for every route)
+    typed: dict[str, Settings] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "typed", {name: parse_settings(settings_class(name, self.where()), block,
+                                                                f"{self.where()}: metrics.{name}")
+                                           for name, block in self.metrics.items()})
+
+    def where(self) -> str:
+        return f"profile {self.name}" + (f" ({self.source})" if self.source else "")
+
+    def settings_for(self, block: str) -> Settings:
+        """The typed settings of a `metrics:` block: the profile's values, defaults for the rest (a block the
+        profile does not have is all defaults)."""
+        if block not in self.typed:
+            return parse_settings(settings_class(block, self.where()), {}, f"{self.where()}: metrics.{block}")
+        return self.typed[block]
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Profile":
@@ -52,10 +75,12 @@ class Profile:
         missing = [k for k in ("name", "version", "backbones", "metrics") if k not in (data or {})]
         if missing:
             raise InputError(f"{path}: profile lacks {', '.join(missing)}")
+        if not isinstance(data["metrics"], dict):
+            raise InputError(f"{path}: `metrics:` maps metric names to their settings, not {data['metrics']!r}")
         return cls(name=data["name"], version=str(data["version"]), description=str(data.get("description", "")).strip(),
                    backbones=data["backbones"], metrics=data["metrics"], calibration=bool(data.get("calibration", False)),
                    sha256=hashlib.sha256(text.encode()).hexdigest(), generation=dict(data.get("generation") or {}),
-                   subgroups=dict(data.get("subgroups") or {}),
+                   subgroups=dict(data.get("subgroups") or {}), source=str(path),
                    differences=tuple(str(d) for d in data.get("differences") or ()))
 
     def backbone(self, name: str) -> dict[str, Any]:
@@ -90,7 +115,7 @@ class Profile:
         """This profile with single settings changed: ``["ms_ssim.samples_per_prompt=null", ...]`` (values
         read as YAML; null removes the setting) or a mapping of the same keys. A key may leave out
         ``metrics.``/``backbones.`` when its first part names a metric or backbone of the profile. Keys
-        the profile does not have and the metric does not read (its ``SETTINGS``) are refused."""
+        the metric does not declare (its ``Settings``) and values of the wrong type are refused."""
         pairs = list(items.items()) if isinstance(items, dict) else [_split_override(i) for i in items]
         if not pairs:
             return self
@@ -138,14 +163,36 @@ class Profile:
         if len(parts) < 3:
             raise InputError(f"--set {key}: name a setting of {parts[1]} (e.g. {parts[1]}.SETTING=VALUE)")
         kind, name, setting = parts[0], parts[1], parts[2]
-        existing = (self.metrics if kind == "metrics" else self.backbones).get(name, {})
-        known = set(existing)
-        if kind == "metrics" and name in METRICS:
-            known |= set(getattr(METRICS.get(name), "SETTINGS", {}))
+        if kind == "metrics":
+            cls = settings_class(name, self.where())
+            for depth, part in enumerate(parts[2:]):
+                known = field_names(cls)
+                if part not in known:
+                    block = ".".join([name, *parts[2:2 + depth]])
+                    raise InputError(f"--set {key}: {block} has no setting {part!r}{did_you_mean(part, known)}; it "
+                                     f"has: {', '.join(known) or 'none'} (`cxrgen-bench ls metrics {name}` lists them "
+                                     "with their types and defaults)")
+                cls = nested_class(cls, part)
+                if cls is None:
+                    break
+            return parts
+        known = set(self.backbones.get(name, {}))
         if setting not in known:
             raise InputError(f"--set {key}: {name} has no setting {setting!r} in profile {self.name}; it has: "
                              f"{', '.join(sorted(known)) or 'none'} (`cxrgen-bench ls profiles {self.name}` lists them)")
         return parts
+
+
+def settings_class(block: str, where: str = "the profile") -> type[Settings]:
+    """The settings a `metrics:` block holds: its metric's, or those of the study whose metrics read it."""
+    if block in METRICS:
+        return METRICS.get(block).Settings
+    for name in METRICS.names():
+        metric = METRICS.get(name)
+        if metric.block_name() == block:
+            return metric.Settings
+    raise SettingsError(f"{where}: metrics.{block} is not a registered metric or a study's block"
+                        f"{did_you_mean(block, METRICS.names())}; `cxrgen-bench ls metrics` lists them")
 
 
 def _split_override(item: str) -> tuple[str, Any]:

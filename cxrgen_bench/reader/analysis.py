@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..functional.agreement import cohen_kappa, krippendorff_alpha
 from ..functional.bootstrap import BootstrapResult, percentile_ci, resample_weights
 from ..registry import METRICS
+from ..results.entry import Bootstrap, Entry, ResultView
 from .db import check_study, owner_connection
 from .scales import TASKS, VALUES, toward_real
 
@@ -48,24 +49,22 @@ def _load(folder: Path) -> dict[str, Any]:
 
 
 def _entry(metric: str, key: str, value: float | None, n_requested: int, n_effective: int,
-           details: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return METRICS.get(metric)({}, []).value(key, value, n_requested, n_effective, details, **extra)
+           details: dict[str, Any], **optional: Any) -> Entry:
+    return METRICS.get(metric)().entry(key, value, n_requested, n_effective, details, **optional)
 
 
-def _with_bootstrap(entry: dict[str, Any], replicates: np.ndarray, resamples: int, seed: int,
-                    units: list[str]) -> dict[str, Any]:
-    if entry.get("value") is None or resamples <= 0:
+def _with_bootstrap(entry: Entry, replicates: np.ndarray, resamples: int, seed: int, units: list[str]) -> Entry:
+    if entry.value is None or resamples <= 0:
         return entry
     from ..registry import card_for
 
-    result = BootstrapResult(entry["value"], percentile_ci(replicates, estimate=entry["value"]), replicates,
-                             resamples, seed)
-    lo, hi = card_for(entry["key"]).value_range
-    entry["ci95"] = None if result.ci95 is None else [result.ci95[0] if lo is None else max(result.ci95[0], lo),
-                                                       result.ci95[1] if hi is None else min(result.ci95[1], hi)]
-    entry["bootstrap"] = {**result.as_dict(), "method": "percentile of replicates re-centred on the estimate, "
-                          "resampling units (realism slots / alignment prompts), readers' ratings of a unit together",
-                          "units_sha256": key_of(units=units)}
+    result = BootstrapResult(entry.value, percentile_ci(replicates, estimate=entry.value), replicates, resamples, seed)
+    lo, hi = card_for(entry.key).value_range
+    entry.ci95 = None if result.ci95 is None else (result.ci95[0] if lo is None else max(result.ci95[0], lo),
+                                                   result.ci95[1] if hi is None else min(result.ci95[1], hi))
+    entry.bootstrap = Bootstrap.from_json({
+        **result.as_dict(), "method": "percentile of replicates re-centred on the estimate, resampling units "
+        "(realism slots / alignment prompts), readers' ratings of a unit together", "units_sha256": key_of(units=units)})
     return entry
 
 
@@ -114,7 +113,7 @@ def _agreement_replicates(table: np.ndarray, readers: list[str], statistic: str,
 
 
 def task_entries(task: str, table: np.ndarray, readers: list[str], units: list[str], findings: list[str],
-                 seconds: np.ndarray, resamples: int, seed: int) -> list[dict[str, Any]]:
+                 seconds: np.ndarray, resamples: int, seed: int) -> list[Entry]:
     """The entries of one task of one generator: ``table`` is readers × units on the analysis scale."""
     n_units = len(units)
     weights = resample_weights(n_units, resamples, seed) if resamples > 0 else np.zeros((0, n_units), np.int64)
@@ -136,7 +135,7 @@ def task_entries(task: str, table: np.ndarray, readers: list[str], units: list[s
             continue
         entry = _entry(metric, key, mean, n_units, rated, details, std=std)
         if rated < n_units:
-            entry["warnings"] = [(f"{n_units - rated} of {n_units} {task} units not rated by "
+            entry.warnings = [(f"{n_units - rated} of {n_units} {task} units not rated by "
                                   f"{'any reader' if who == POOLED else who}")]
         entries.append(_with_bootstrap(entry, _weighted_means(part, weights), resamples, seed, units))
         if task == "realism":
@@ -179,107 +178,141 @@ def analyse(folder: str | Path, out: str | Path | None = None, bootstrap: int = 
             profile: str = "roentgen2022", name: str | None = None,
             log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
     """Results objects of the study in ``folder``, by generator (validated; written when ``out`` is given)."""
-    from ..evaluation.subjects import StudySubject
-    from ..profiles import get_profile
-    from ..results.store import to_json_safe, validate, write_result
-    from ..scoring.runner import new_result
+    from ..results.store import write_result
 
     started = time.monotonic()
     folder = Path(folder)
     settings = check_study(folder, verify_images=False)
     if bootstrap < 0:
         raise InputError("--bootstrap must be 0 (no CIs) or a number of resamples")
-    data = _load(folder)
-    readers, items = data["readers"], data["items"]
-    generators = sorted({it["generator"] for it in items.values()})
-    if name and len(generators) > 1:
-        raise InputError(f"--name names one model, but this study has {len(generators)} generators "
-                         f"({', '.join(generators)}); each result is named after its generator")
-    rating: dict[tuple[str, int], float] = {}
-    seconds: dict[tuple[str, int], float] = {}
-    for reader, item_id, swap, choice, spent in data["answers"]:
-        item = items[item_id]
-        value = choice if item["task"] == "alignment" else \
-            toward_real(choice, (item["real_image"] == "b") != bool(swap))
-        rating[reader, item_id] = float(value)
-        seconds[reader, item_id] = float(spent)
-    prof = get_profile(profile)
-    # agreement over every item of the study (all generators): what describes the readers, whatever each
-    # generator's items happen to hold (one generator's pairs may all get the same rating)
-    whole: dict[str, dict[str, float | None]] = {}
-    for task in TASKS:
-        ids = sorted(i for i, it in items.items() if it["task"] == task)
-        if ids and len(readers) >= 2:
-            table = np.array([[rating.get((r, i), np.nan) for i in ids] for r in readers], dtype=np.float64)
-            whole[task] = {"kappa": _agreement(table, readers, "kappa")[0],
-                           "alpha": _agreement(table, readers, "alpha")[0], "items": len(ids)}
+    study = Ratings.load(folder)
+    if name and len(study.generators) > 1:
+        raise InputError(f"--name names one model, but this study has {len(study.generators)} generators "
+                         f"({', '.join(study.generators)}); each result is named after its generator")
+    paths = output_paths(out, study.generators) if out is not None else {}
     results: dict[str, dict[str, Any]] = {}
-    paths = output_paths(out, generators) if out is not None else {}
-    summary_units: dict[str, str] = {}
-    for gen in generators:
-        metrics: list[dict[str, Any]] = []
+    for gen in study.generators:
+        entries, units = study.generator_entries(gen, bootstrap, bootstrap_seed)
+        results[gen] = _result(study, gen, entries, units, settings, folder, profile, name, bootstrap,
+                               bootstrap_seed, started)
+        if out is not None:
+            write_result(results[gen], paths[gen])
+            if log:
+                log(f"wrote {paths[gen]}")
+    return results
+
+
+class Ratings:
+    """A study's answers on the analysis scale (realism toward the real image), with the key's items."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.meta, self.readers, self.items = data["meta"], data["readers"], data["items"]
+        self.generators = sorted({it["generator"] for it in self.items.values()})
+        self.rating: dict[tuple[str, int], float] = {}
+        self.seconds: dict[tuple[str, int], float] = {}
+        for reader, item_id, swap, choice, spent in data["answers"]:
+            item = self.items[item_id]
+            value = choice if item["task"] == "alignment" else \
+                toward_real(choice, (item["real_image"] == "b") != bool(swap))
+            self.rating[reader, item_id] = float(value)
+            self.seconds[reader, item_id] = float(spent)
+        self.whole = self._whole_study()
+
+    @classmethod
+    def load(cls, folder: Path) -> "Ratings":
+        return cls(_load(folder))
+
+    def table(self, ids: list[int], values: dict[tuple[str, int], float]) -> np.ndarray:
+        """readers × items (NaN: not rated)."""
+        return np.array([[values.get((r, i), np.nan) for i in ids] for r in self.readers], dtype=np.float64)
+
+    def _whole_study(self) -> dict[str, dict[str, float | None]]:
+        """Agreement over every item of the study (all generators): what describes the readers, whatever each
+        generator's items happen to hold (one generator's pairs may all get the same rating)."""
+        whole: dict[str, dict[str, float | None]] = {}
         for task in TASKS:
-            mine = sorted((it["unit"], item_id) for item_id, it in items.items()
+            ids = sorted(i for i, it in self.items.items() if it["task"] == task)
+            if ids and len(self.readers) >= 2:
+                table = self.table(ids, self.rating)
+                whole[task] = {"kappa": _agreement(table, self.readers, "kappa")[0],
+                               "alpha": _agreement(table, self.readers, "alpha")[0], "items": len(ids)}
+        return whole
+
+    def generator_entries(self, gen: str, bootstrap: int, seed: int) -> tuple[list[Entry], dict[str, str]]:
+        """Every entry of one generator, and the sha256 of each task's units."""
+        entries: list[Entry] = []
+        units_sha256: dict[str, str] = {}
+        for task in TASKS:
+            mine = sorted((it["unit"], item_id) for item_id, it in self.items.items()
                           if it["task"] == task and it["generator"] == gen)
             if not mine:
                 continue
-            units = [u for u, _ in mine]
-            table = np.array([[rating.get((r, i), np.nan) for _, i in mine] for r in readers], dtype=np.float64)
-            spent = np.array([[seconds.get((r, i), np.nan) for _, i in mine] for r in readers], dtype=np.float64)
-            findings = [items[i]["finding"] for _, i in mine]
-            entries = task_entries(task, table, readers, units, findings, spent, bootstrap, bootstrap_seed)
-            for entry in entries:
-                if entry["metric"] in ("reader_kappa", "reader_alpha") and task in whole:
-                    entry["details"]["whole_study"] = {"value": whole[task][entry["metric"].split("_")[1]],
-                                                       "items": whole[task]["items"], "generators": generators}
-            metrics += entries
-            summary_units[task] = key_of(units=units)
-        answered = sum(1 for (r, i) in rating if items[i]["generator"] == gen)
-        total = len(readers) * sum(1 for it in items.values() if it["generator"] == gen)
-        subject = StudySubject("reader-study", {
-            "version": ANALYSIS_VERSION, "generator": gen, "readers": readers, "bootstrap": bootstrap,
-            "bootstrap_seed": bootstrap_seed, **{k: settings.get(k) for k in (
-                "seed", "balance_by", "realism_pairs", "alignment_items", "generators", "size")}},
-            {"study_id": data["meta"].get("study_id"), "units_sha256": dict(summary_units),
-             "answers_sha256": key_of(answers=sorted((r, i, v) for (r, i), v in rating.items()
-                                                    if items[i]["generator"] == gen)),
-             "prompts_sha256": (settings.get("inputs", {}).get("prompts") or {}).get("sha256"),
-             "real_content_sha256": (settings.get("inputs", {}).get("real") or {}).get("content_sha256"),
-             "generated_content_sha256": ((settings.get("inputs", {}).get("generated") or {}).get(gen) or {})
-             .get("content_sha256")})
-        provenance = ((settings.get("inputs", {}).get("generated") or {}).get(gen) or {}).get("generator")
-        run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "duration_s": round(time.monotonic() - started, 3),
-               "settings": {"study": "reader-study", "folder": str(folder), "answers": answered, "expected": total,
-                            "complete": answered == total}}
-        result = new_result(subject, prof, {e["key"]: e for e in metrics}, {}, run, name or gen,
-                            {"generator": provenance} if provenance else None)
-        result = validate(to_json_safe(result))
-        if out is not None:
-            write_result(result, paths[gen])
-            if log:
-                log(f"wrote {paths[gen]}")
-        results[gen] = result
-    return results
+            units, ids = [u for u, _ in mine], [i for _, i in mine]
+            found = task_entries(task, self.table(ids, self.rating), self.readers, units,
+                                 [self.items[i]["finding"] for i in ids], self.table(ids, self.seconds), bootstrap, seed)
+            for entry in found:
+                if entry.metric in ("reader_kappa", "reader_alpha") and task in self.whole:
+                    entry.details["whole_study"] = {"value": self.whole[task][entry.metric.split("_")[1]],
+                                                    "items": self.whole[task]["items"], "generators": self.generators}
+            entries += found
+            units_sha256[task] = key_of(units=units)
+        return entries, units_sha256
+
+    def answered(self, gen: str) -> tuple[int, int]:
+        """(answers given, answers expected) for one generator's items."""
+        answered = sum(1 for (r, i) in self.rating if self.items[i]["generator"] == gen)
+        return answered, len(self.readers) * sum(1 for it in self.items.values() if it["generator"] == gen)
+
+
+def _result(study: Ratings, gen: str, entries: list[Entry], units: dict[str, str], settings: dict[str, Any],
+            folder: Path, profile: str, name: str | None, bootstrap: int, bootstrap_seed: int,
+            started: float) -> dict[str, Any]:
+    """One generator's validated results object."""
+    from ..evaluation.subjects import StudySubject
+    from ..profiles import get_profile
+    from ..results.store import to_json_safe, validate
+    from ..scoring.record import new_result
+
+    inputs = settings.get("inputs", {})
+    generated = (inputs.get("generated") or {}).get(gen) or {}
+    subject = StudySubject("reader-study", {
+        "version": ANALYSIS_VERSION, "generator": gen, "readers": study.readers, "bootstrap": bootstrap,
+        "bootstrap_seed": bootstrap_seed, **{k: settings.get(k) for k in (
+            "seed", "balance_by", "realism_pairs", "alignment_items", "generators", "size")}},
+        {"study_id": study.meta.get("study_id"), "units_sha256": dict(units),
+         "answers_sha256": key_of(answers=sorted((r, i, v) for (r, i), v in study.rating.items()
+                                                if study.items[i]["generator"] == gen)),
+         "prompts_sha256": (inputs.get("prompts") or {}).get("sha256"),
+         "real_content_sha256": (inputs.get("real") or {}).get("content_sha256"),
+         "generated_content_sha256": generated.get("content_sha256")})
+    answered, total = study.answered(gen)
+    run = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "duration_s": round(time.monotonic() - started, 3),
+           "settings": {"study": "reader-study", "folder": str(folder), "answers": answered, "expected": total,
+                        "complete": answered == total}}
+    provenance = generated.get("generator")
+    result = new_result(subject, get_profile(profile), {e.key: e for e in entries}, {}, run, name or gen,
+                        {"generator": provenance} if provenance else None)
+    return validate(to_json_safe(result))
 
 
 def summary(results: dict[str, dict[str, Any]]) -> str:
     """The paper's form, per generator: mean ± std [95% CI] per reader and pooled; lean-real share; κ and α."""
-    def fmt(entry: dict[str, Any] | None, percent: bool = False) -> str:
-        if not entry or entry.get("value") is None:
+    def fmt(entry: Entry | None, percent: bool = False) -> str:
+        if entry is None or entry.value is None:
             return "—"
-        v = entry["value"]
+        v = entry.value
         text = f"{100 * v:.0f}%" if percent else f"{v:+.2f}"
-        if entry.get("std") is not None and not percent:
-            text += f" ± {entry['std']:.2f}"
-        if entry.get("ci95"):
-            lo, hi = entry["ci95"]
+        if entry.std is not None and not percent:
+            text += f" ± {entry.std:.2f}"
+        if entry.ci95:
+            lo, hi = entry.ci95
             text += f" [{100 * lo:.0f}, {100 * hi:.0f}]" if percent else f" [{lo:+.2f}, {hi:+.2f}]"
         return text
 
     lines = []
     for gen, result in results.items():
-        m = result["metrics"]
+        m = ResultView.of(result).entries
         readers = result["subject"]["settings"]["readers"]
         lines.append(f"{gen}:")
         for task in TASKS:
@@ -289,16 +322,17 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
             lines.append(f"  {task:9s} pooled {fmt(m[f'reader_{task}[{POOLED}]'])}; {who}")
             if task == "realism":
                 lines.append(f"  {'':9s} leaned towards the real image: {fmt(m.get('reader_lean_real[pooled]'), True)}")
-            agreement = [f"{label} {m[k]['value']:.2f}" for label, k in (("κ", f"reader_kappa[{task}]"),
-                                                                          ("α", f"reader_alpha[{task}]"))
-                         if k in m and m[k].get("value") is not None]
+            agreement = [f"{label} {m[k].value:.2f}" for label, k in (("κ", f"reader_kappa[{task}]"),
+                                                                       ("α", f"reader_alpha[{task}]"))
+                         if k in m and m[k].value is not None]
             if agreement:
                 lines.append(f"  {'':9s} agreement on these items: {', '.join(agreement)}")
-    first = next(iter(results.values()), None)
+    first = ResultView.of(next(iter(results.values()))).entries if results else None
     if first is not None and len(results) > 1:
         for task in TASKS:
-            whole = (first["metrics"].get(f"reader_kappa[{task}]") or {}).get("details", {}).get("whole_study")
-            alpha = (first["metrics"].get(f"reader_alpha[{task}]") or {}).get("details", {}).get("whole_study")
+            kappa_entry, alpha_entry = first.get(f"reader_kappa[{task}]"), first.get(f"reader_alpha[{task}]")
+            whole = kappa_entry.details.get("whole_study") if kappa_entry else None
+            alpha = alpha_entry.details.get("whole_study") if alpha_entry else None
             if whole:
                 lines.append(f"agreement on all {whole['items']} {task} items: κ (quadratic) "
                              f"{_number(whole['value'])}, α (ordinal) {_number((alpha or {}).get('value'))}")

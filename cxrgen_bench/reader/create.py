@@ -188,6 +188,43 @@ def _sets(generated: Mapping[str, Path], real: Path | None, prompts_csv: Path, n
     return prompts, sets, real_set
 
 
+@dataclass(frozen=True)
+class StudyDesign:
+    """How a study is drawn and its images encoded (see the module docstring); recorded in study.json."""
+
+    realism_pairs: int = 104
+    alignment_items: int = 107
+    readers: tuple[str, ...] = ("r1", "r2")
+    balance_by: str = "labels"
+    seed: int = 0
+    size: int = 512
+    compress: bool = False
+    base_url: str = DEFAULT_URL
+
+    def check(self, generators: Sequence[str]) -> None:
+        _check_names(self.readers, generators)
+        if self.balance_by not in BALANCE:
+            raise InputError(f"--balance-by must be one of {', '.join(BALANCE)}, not {self.balance_by!r}")
+        if self.realism_pairs < 0 or self.alignment_items < 0 or self.realism_pairs + self.alignment_items == 0:
+            raise InputError("ask for at least one realism pair or alignment item (--realism-pairs, --alignment-items)")
+        if not 32 <= self.size <= 4096:
+            raise InputError(f"--size {self.size}: choose 32 to 4096 pixels")
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """What the items are drawn from: the prompts with their strata, each generator's images and the real ones."""
+
+    prompts: Any
+    sets: dict[str, Any]
+    real_set: Any | None
+    names: list[str]  # the generators, sorted
+    groups: dict[str, dict[str, list[Any]]]  # generator → prompt id → its images, lowest sample index first
+    real_groups: dict[str, list[Any]]
+    stratum: dict[str, str]  # prompt id → its stratum
+    by_stratum: dict[str, list[str]]
+
+
 def create_study(out: str | Path, generated: Mapping[str, str | Path], prompts: str | Path,
                  real: str | Path | None = None, realism_pairs: int = 104, alignment_items: int = 107,
                  readers: Sequence[str] = ("r1", "r2"), balance_by: str = "labels", seed: int = 0, size: int = 512,
@@ -199,107 +236,132 @@ def create_study(out: str | Path, generated: Mapping[str, str | Path], prompts: 
     log = log or (lambda message: None)
     out = Path(out)
     generated = {name: Path(folder) for name, folder in generated.items()}
-    readers = list(readers)
-    _check_names(readers, list(generated))
-    if balance_by not in BALANCE:
-        raise InputError(f"--balance-by must be one of {', '.join(BALANCE)}, not {balance_by!r}")
-    if realism_pairs < 0 or alignment_items < 0 or realism_pairs + alignment_items == 0:
-        raise InputError("ask for at least one realism pair or alignment item (--realism-pairs, --alignment-items)")
-    if not 32 <= size <= 4096:
-        raise InputError(f"--size {size}: choose 32 to 4096 pixels")
+    design = StudyDesign(realism_pairs, alignment_items, tuple(readers), balance_by, seed, size, compress, base_url)
+    design.check(list(generated))
+    _check_out(out)
+    pool = _read_pool(generated, Path(real) if real else None, Path(prompts), design)
+    realism, realism_items, shown = _draw_realism(pool, design)
+    alignment, alignment_list = _draw_alignment(pool, design, shown)
+    settings = _settings(pool, design, realism, alignment)
+    log(f"drew {len(realism)} realism slot(s) × {len(pool.names)} generator(s) and {len(alignment)} alignment "
+        f"prompt(s) × {len(pool.names)} generator(s); {len(design.readers)} reader(s)")
+    return _write_new_folder(out, realism_items + alignment_list, design, settings, __version__, log)
+
+
+def _check_out(out: Path) -> None:
     if out.exists() or out.is_symlink():
         raise InputError(f"{out} already exists; a study folder is never overwritten. Choose a new --out (the "
                          "existing study, with its answers, is left as it is)")
     if not out.parent.is_dir():
         raise InputError(f"{out.parent}: no such folder to create the study in")
-    prompts, sets, real_set = _sets(generated, Path(real) if real else None, Path(prompts), realism_pairs > 0)
+
+
+def _read_pool(generated: Mapping[str, Path], real: Path | None, prompts_csv: Path, design: StudyDesign) -> _Pool:
+    prompts, sets, real_set = _sets(generated, real, prompts_csv, design.realism_pairs > 0)
     names = sorted(generated)
-    groups = {g: sets[g].by_prompt() for g in names}  # prompt id → its images, lowest sample index first
-    real_groups = real_set.by_prompt() if real_set is not None else {}
-    stratum = strata(prompts, balance_by)
+    stratum = strata(prompts, design.balance_by)
     by_stratum: dict[str, list[str]] = {}
     for pid, s in stratum.items():
         by_stratum.setdefault(s, []).append(pid)
+    return _Pool(prompts=prompts, sets=sets, real_set=real_set, names=names,
+                 groups={g: sets[g].by_prompt() for g in names},
+                 real_groups=real_set.by_prompt() if real_set is not None else {},
+                 stratum=stratum, by_stratum=by_stratum)
 
-    # realism: per slot one prompt per generator, no prompt twice
-    rng_realism = np.random.default_rng([seed, 1])
-    realism = draw_slots(by_stratum, realism_pairs, len(names), rng_realism)
-    if len(realism) < realism_pairs:
-        possible = len(stratum) // len(names)
+
+def _draw_realism(pool: _Pool, design: StudyDesign) -> tuple[list[tuple[str, list[str]]], list[dict[str, Any]],
+                                                            dict[tuple[str, str], set[int]]]:
+    """Per slot one prompt per generator, no prompt twice; returns the slots, their items and the sample
+    indices they show, by (generator, prompt id)."""
+    names = pool.names
+    rng = np.random.default_rng([design.seed, 1])
+    slots = draw_slots(pool.by_stratum, design.realism_pairs, len(names), rng)
+    if len(slots) < design.realism_pairs:
+        possible = len(pool.stratum) // len(names)
         raise InputError(
-            f"asked for {realism_pairs} realism pairs per generator ({len(names)} generator(s): {len(names)} distinct "
-            f"prompts per pair slot, so that no real image is shown twice), but the {len(prompts.prompts)} prompts of "
-            f"{prompts.path} allow {possible}. Give more prompts (with their real and generated images) or ask for "
-            "fewer pairs (--realism-pairs)")
-    used: dict[tuple[str, str], set[int]] = {}
-    realism_items = []
-    for k, (_, pids) in enumerate(realism, start=1):
-        order = rng_realism.permutation(len(names))
+            f"asked for {design.realism_pairs} realism pairs per generator ({len(names)} generator(s): {len(names)} "
+            f"distinct prompts per pair slot, so that no real image is shown twice), but the {len(pool.prompts.prompts)} "
+            f"prompts of {pool.prompts.path} allow {possible}. Give more prompts (with their real and generated "
+            "images) or ask for fewer pairs (--realism-pairs)")
+    shown: dict[tuple[str, str], set[int]] = {}
+    items = []
+    for k, (_, pids) in enumerate(slots, start=1):
+        order = rng.permutation(len(names))
         for gen_index, pid in zip(order, pids):
             gen = names[gen_index]
-            synthetic = groups[gen][pid][0]
-            real_record = real_groups[pid][0]
-            used.setdefault((gen, pid), set()).add(synthetic.sample_idx)
-            real_first = bool(rng_realism.integers(2))
-            realism_items.append({"task": "realism", "unit": f"realism-{k:04d}", "slot_prompts": sorted(pids),
-                                  "prompt_id": pid, "generator": gen, "finding": stratum[pid],
-                                  "real_image": "a" if real_first else "b",
-                                  "a": real_record if real_first else synthetic,
-                                  "b": synthetic if real_first else real_record})
+            synthetic = pool.groups[gen][pid][0]
+            real_record = pool.real_groups[pid][0]
+            shown.setdefault((gen, pid), set()).add(synthetic.sample_idx)
+            real_first = bool(rng.integers(2))
+            items.append({"task": "realism", "unit": f"realism-{k:04d}", "slot_prompts": sorted(pids),
+                          "prompt_id": pid, "generator": gen, "finding": pool.stratum[pid],
+                          "real_image": "a" if real_first else "b",
+                          "a": real_record if real_first else synthetic,
+                          "b": synthetic if real_first else real_record})
+    return slots, items, shown
 
-    # alignment: one prompt per slot, every generator's image of it, never an image realism showed
+
+def _draw_alignment(pool: _Pool, design: StudyDesign, shown: dict[tuple[str, str], set[int]]
+                    ) -> tuple[list[tuple[str, list[str]]], list[dict[str, Any]]]:
+    """One prompt per slot, every generator's image of it, never an image realism showed."""
+    names = pool.names
+
     def free_sample(gen: str, pid: str):
-        taken = used.get((gen, pid), set())
-        return next((r for r in groups[gen][pid] if r.sample_idx not in taken), None)
+        taken = shown.get((gen, pid), set())
+        return next((r for r in pool.groups[gen][pid] if r.sample_idx not in taken), None)
 
     eligible: dict[str, list[str]] = {}
-    for s, pids in by_stratum.items():
+    for s, pids in pool.by_stratum.items():
         keep = [p for p in pids if all(free_sample(g, p) is not None for g in names)]
         if keep:
             eligible[s] = keep
-    rng_alignment = np.random.default_rng([seed, 2])
-    alignment = draw_slots(eligible, alignment_items, 1, rng_alignment)
-    if len(alignment) < alignment_items:
+    slots = draw_slots(eligible, design.alignment_items, 1, np.random.default_rng([design.seed, 2]))
+    if len(slots) < design.alignment_items:
         possible = sum(len(v) for v in eligible.values())
         raise InputError(
-            f"asked for {alignment_items} alignment items, but only {possible} prompts have, for every generator, an "
-            "image that the realism pairs do not already show (a synthetic image is never shown twice). Give more "
+            f"asked for {design.alignment_items} alignment items, but only {possible} prompts have, for every generator, "
+            "an image that the realism pairs do not already show (a synthetic image is never shown twice). Give more "
             "prompts, more samples per prompt (a second sample of a prompt used for realism will do), or ask for "
             "fewer items (--alignment-items)")
-    alignment_list = []
-    for k, (_, (pid,)) in enumerate(alignment, start=1):
-        for gen in names:
-            alignment_list.append({"task": "alignment", "unit": f"alignment-{k:04d}", "slot_prompts": [pid],
-                                   "prompt_id": pid, "generator": gen, "finding": stratum[pid], "real_image": None,
-                                   "a": free_sample(gen, pid), "b": None, "prompt": prompts.prompts[pid].text})
-    items = realism_items + alignment_list
+    items = [{"task": "alignment", "unit": f"alignment-{k:04d}", "slot_prompts": [pid], "prompt_id": pid,
+              "generator": gen, "finding": pool.stratum[pid], "real_image": None, "a": free_sample(gen, pid),
+              "b": None, "prompt": pool.prompts.prompts[pid].text}
+             for k, (_, (pid,)) in enumerate(slots, start=1) for gen in names]
+    return slots, items
 
-    settings = {
-        "format": studydb.FORMAT, "seed": seed, "balance_by": balance_by,
+
+def _settings(pool: _Pool, design: StudyDesign, realism: list[tuple[str, list[str]]],
+              alignment: list[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Every choice behind the draw, as study.json and the database record it."""
+    names = pool.names
+    return {
+        "format": studydb.FORMAT, "seed": design.seed, "balance_by": design.balance_by,
         "balance_rule": ("stratum = the rarest positive CheXpert label of the prompt (No Finding when none); "
-                         "round robin over the strata in a seeded order" if balance_by == "labels"
+                         "round robin over the strata in a seeded order" if design.balance_by == "labels"
                          else "one stratum: a seeded random sample"),
-        "realism_pairs": realism_pairs, "alignment_items": alignment_items, "generators": names,
-        "readers": readers, "size": size, "encoding": {
+        "realism_pairs": design.realism_pairs, "alignment_items": design.alignment_items, "generators": names,
+        "readers": list(design.readers), "size": design.size, "encoding": {
             "format": "PNG", "mode": "L (8-bit grayscale)", "chunks": "IHDR, IDAT, IEND only",
-            "zlib_level": 9 if compress else 0, "equal_file_sizes": not compress,
+            "zlib_level": 9 if design.compress else 0, "equal_file_sizes": not design.compress,
             "resize": "shorter side to size (bicubic on float pixels), centre crop (functional.resize.square)"},
         "order": "realism block, then alignment; each block in a random order per reader; realism pairs swapped "
                  "left-right at random per reader",
         "sample_rule": "realism: each generator's lowest sample index; alignment: the lowest index realism did not "
                        "show",
-        "strata": {s: len(v) for s, v in sorted(by_stratum.items())},
+        "strata": {s: len(v) for s, v in sorted(pool.by_stratum.items())},
         "drawn": {"realism": _count(s for s, _ in realism), "alignment": _count(s for s, _ in alignment)},
-        "inputs": {"prompts": prompts.describe(),
-                   "real": real_set.describe() if real_set is not None else None,
-                   "generated": {n: {**sets[n].describe(), "generator": _provenance(sets[n])} for n in names}},
+        "inputs": {"prompts": pool.prompts.describe(),
+                   "real": pool.real_set.describe() if pool.real_set is not None else None,
+                   "generated": {n: {**pool.sets[n].describe(), "generator": _provenance(pool.sets[n])} for n in names}},
     }
-    log(f"drew {len(realism)} realism slot(s) × {len(names)} generator(s) and {len(alignment)} alignment prompt(s) × "
-        f"{len(names)} generator(s); {len(readers)} reader(s)")
 
+
+def _write_new_folder(out: Path, items: list[dict[str, Any]], design: StudyDesign, settings: dict[str, Any],
+                      version: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The study written beside ``out`` and renamed into place, so that no half-made study ever has its name."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.creating-", dir=out.parent))
     try:
-        summary = _write(tmp, items, readers, settings, size, compress, seed, base_url, __version__, log)
+        summary = _write(tmp, items, design, settings, version, log)
         try:
             os.rename(tmp, out)  # fails if something appeared at `out` meanwhile: never overwrites
         except OSError as exc:
@@ -334,18 +396,49 @@ def admin_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/admin/{token}/"
 
 
-def _write(folder: Path, items: list[dict[str, Any]], readers: list[str], settings: dict[str, Any], size: int,
-           compress: bool, seed: int, base_url: str, version: str, log: Callable[[str], None]) -> dict[str, Any]:
-    import hashlib
+def _write(folder: Path, items: list[dict[str, Any]], design: StudyDesign, settings: dict[str, Any], version: str,
+           log: Callable[[str], None]) -> dict[str, Any]:
+    files = _image_files(items)
+    written, sizes = _write_images(folder / studydb.IMAGES_DIR, files, items, design)
+    log(f"re-encoded {len(files)} image(s) to {design.size}×{design.size} 8-bit grayscale PNG"
+        + ("" if design.compress else " (uncompressed: equal file sizes)"))
+    admin_token = secrets.token_urlsafe(32)
+    tokens = {r: secrets.token_urlsafe(32) for r in design.readers}
+    study_id = secrets.token_hex(8)
+    meta = {"format": str(studydb.FORMAT), "cxrgen_bench": version,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "admin_token": admin_token,
+            "study_id": study_id, "settings": json.dumps(settings, sort_keys=True, default=str)}
+    _write_database(folder / studydb.DB_NAME, items, files, written, meta, tokens, design.seed)
+    _write_readers_csv(folder / studydb.READERS_CSV, tokens, design.base_url)
+    counts = {"realism": sum(1 for i in items if i["task"] == "realism"),
+              "alignment": sum(1 for i in items if i["task"] == "alignment")}
+    study = {"format": studydb.FORMAT, "study_id": study_id, "cxrgen_bench": version, "settings": settings,
+             "items": counts,
+             "note": "the answer key and the readers' links are in study.db and readers.csv (keep them private)"}
+    (folder / studydb.STUDY_JSON).write_text(json.dumps(study, indent=2, default=str) + "\n", encoding="utf-8")
+    return {"study_id": study_id, "items": counts,
+            "readers": {n: reader_url(design.base_url, t) for n, t in tokens.items()},
+            "admin": admin_url(design.base_url, admin_token), "file_sizes": _size_summary(sizes), "settings": settings}
 
-    images_dir = folder / studydb.IMAGES_DIR
-    images_dir.mkdir()
+
+def _image_files(items: list[dict[str, Any]]) -> dict[Path, _Image]:
+    """Each source file the items show, once, with the random name it is served under."""
     files: dict[Path, _Image] = {}
     for item in items:
         for side in ("a", "b"):
             record = item[side]
             if record is not None and record.path not in files:
                 files[record.path] = _Image(record.path)
+    return files
+
+
+def _write_images(images_dir: Path, files: dict[Path, _Image], items: list[dict[str, Any]],
+                  design: StudyDesign) -> tuple[dict[str, tuple[str, int]], dict[str, list[int]]]:
+    """Every image re-encoded under its name; returns name → (sha256, bytes), and the byte counts of the real
+    and the synthetic files."""
+    import hashlib
+
+    images_dir.mkdir()
     written: dict[str, tuple[str, int]] = {}
     sizes: dict[str, list[int]] = {"real": [], "synthetic": []}
     real_sources = {item[item["real_image"]].path for item in items if item["real_image"]}
@@ -353,7 +446,7 @@ def _write(folder: Path, items: list[dict[str, Any]], readers: list[str], settin
     for i in np.random.default_rng().permutation(len(order)):  # write order says nothing either
         image = order[i]
         try:
-            data = _encode(image.source, size, compress)
+            data = _encode(image.source, design.size, design.compress)
         except InputError as exc:
             raise InputError(f"{exc} (drawn for the study; replace the file or leave its prompt out)") from None
         path = images_dir / image.name
@@ -361,66 +454,69 @@ def _write(folder: Path, items: list[dict[str, Any]], readers: list[str], settin
         os.utime(path, (FIXED_MTIME, FIXED_MTIME))
         written[image.name] = (hashlib.sha256(data).hexdigest(), len(data))
         sizes["real" if image.source in real_sources else "synthetic"].append(len(data))
-    log(f"re-encoded {len(files)} image(s) to {size}×{size} 8-bit grayscale PNG"
-        + ("" if compress else " (uncompressed: equal file sizes)"))
+    return written, sizes
 
-    admin_token = secrets.token_urlsafe(32)
-    tokens = {r: secrets.token_urlsafe(32) for r in readers}
-    study_id = secrets.token_hex(8)
-    db_path = folder / studydb.DB_NAME
-    conn = studydb.connect(db_path, create=True)
+
+def _write_database(path: Path, items: list[dict[str, Any]], files: dict[Path, _Image],
+                    written: dict[str, tuple[str, int]], meta: dict[str, str], tokens: dict[str, str],
+                    seed: int) -> None:
+    """study.db in one transaction, private to its owner: it holds the answer key and the readers' tokens."""
+    conn = studydb.connect(path, create=True)
     try:
         conn.executescript("BEGIN;" + studydb.SCHEMA + "COMMIT;")
         with studydb.transaction(conn):
-            meta = {"format": str(studydb.FORMAT), "cxrgen_bench": version,
-                    "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "admin_token": admin_token,
-                    "study_id": study_id, "settings": json.dumps(settings, sort_keys=True, default=str)}
             conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
             conn.executemany("INSERT INTO images (name, sha256, bytes) VALUES (?, ?, ?)",
                              [(n, d, b) for n, (d, b) in sorted(written.items())])
-            for item_id, item in enumerate(items, start=1):
-                a, b = item["a"], item["b"]
-                conn.execute("INSERT INTO items (id, task, prompt, image_a, image_b) VALUES (?, ?, ?, ?, ?)",
-                             (item_id, item["task"], item.get("prompt"), files[a.path].name,
-                              files[b.path].name if b is not None else None))
-                conn.execute(
-                    "INSERT INTO answer_key (item_id, unit, prompt_id, generator, finding, real_image, source_a, "
-                    "source_b, sample_a, sample_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (item_id, f"{item['unit']}:{'+'.join(item['slot_prompts'])}", item["prompt_id"],
-                     item["generator"], item["finding"], item["real_image"], str(a.path),
-                     str(b.path) if b is not None else None, a.sample_idx, b.sample_idx if b is not None else None))
-            for reader_index, name in enumerate(readers):
-                cursor = conn.execute("INSERT INTO readers (name, token, csrf) VALUES (?, ?, ?)",
-                                      (name, tokens[name], secrets.token_urlsafe(32)))
-                reader_id = cursor.lastrowid
-                rng = np.random.default_rng([seed, 3, reader_index])
-                position = 0
-                for task in ("realism", "alignment"):
-                    ids = [i for i, item in enumerate(items, start=1) if item["task"] == task]
-                    for j in rng.permutation(len(ids)):
-                        position += 1
-                        swap = int(rng.integers(2)) if task == "realism" else 0
-                        conn.execute("INSERT INTO assignments (public_id, reader_id, item_id, position, swap) "
-                                     "VALUES (?, ?, ?, ?, ?)",
-                                     (secrets.token_urlsafe(12), reader_id, ids[j], position, swap))
+            _insert_items(conn, items, files)
+            _insert_readers(conn, items, tokens, seed)
     finally:
         conn.close()
-    os.chmod(db_path, 0o600)
+    os.chmod(path, 0o600)
 
+
+def _insert_items(conn: Any, items: list[dict[str, Any]], files: dict[Path, _Image]) -> None:
+    """Each item as readers see it (images by their served names) and, apart, its line of the answer key."""
+    for item_id, item in enumerate(items, start=1):
+        a, b = item["a"], item["b"]
+        conn.execute("INSERT INTO items (id, task, prompt, image_a, image_b) VALUES (?, ?, ?, ?, ?)",
+                     (item_id, item["task"], item.get("prompt"), files[a.path].name,
+                      files[b.path].name if b is not None else None))
+        conn.execute(
+            "INSERT INTO answer_key (item_id, unit, prompt_id, generator, finding, real_image, source_a, "
+            "source_b, sample_a, sample_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, f"{item['unit']}:{'+'.join(item['slot_prompts'])}", item["prompt_id"],
+             item["generator"], item["finding"], item["real_image"], str(a.path),
+             str(b.path) if b is not None else None, a.sample_idx, b.sample_idx if b is not None else None))
+
+
+def _insert_readers(conn: Any, items: list[dict[str, Any]], tokens: dict[str, str], seed: int) -> None:
+    """Each reader with every item: the realism block, then alignment, each in the reader's own seeded order,
+    and each realism pair swapped left-right or not."""
+    for reader_index, (name, token) in enumerate(tokens.items()):
+        cursor = conn.execute("INSERT INTO readers (name, token, csrf) VALUES (?, ?, ?)",
+                              (name, token, secrets.token_urlsafe(32)))
+        reader_id = cursor.lastrowid
+        rng = np.random.default_rng([seed, 3, reader_index])
+        position = 0
+        for task in ("realism", "alignment"):
+            ids = [i for i, item in enumerate(items, start=1) if item["task"] == task]
+            for j in rng.permutation(len(ids)):
+                position += 1
+                swap = int(rng.integers(2)) if task == "realism" else 0
+                conn.execute("INSERT INTO assignments (public_id, reader_id, item_id, position, swap) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             (secrets.token_urlsafe(12), reader_id, ids[j], position, swap))
+
+
+def _write_readers_csv(path: Path, tokens: dict[str, str], base_url: str) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["reader", "url"])
-    for name in readers:
-        writer.writerow([name, reader_url(base_url, tokens[name])])
-    (folder / studydb.READERS_CSV).write_text(buf.getvalue(), encoding="utf-8")
-    os.chmod(folder / studydb.READERS_CSV, 0o600)
-    study = {"format": studydb.FORMAT, "study_id": study_id, "cxrgen_bench": version, "settings": settings,
-             "items": {"realism": sum(1 for i in items if i["task"] == "realism"),
-                       "alignment": sum(1 for i in items if i["task"] == "alignment")},
-             "note": "the answer key and the readers' links are in study.db and readers.csv (keep them private)"}
-    (folder / studydb.STUDY_JSON).write_text(json.dumps(study, indent=2, default=str) + "\n", encoding="utf-8")
-    return {"study_id": study_id, "items": study["items"], "readers": {n: reader_url(base_url, tokens[n]) for n in readers},
-            "admin": admin_url(base_url, admin_token), "file_sizes": _size_summary(sizes), "settings": settings}
+    for name, token in tokens.items():
+        writer.writerow([name, reader_url(base_url, token)])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    os.chmod(path, 0o600)  # the links are the readers' passwords
 
 
 def _size_summary(sizes: dict[str, list[int]]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import CxrgenError
 from ..profiles import Profile, get_profile
 from ..registry import BACKBONES, METRICS
+from ..settings import Settings
 from .checks import parse_metric_specs
 
 # What a folder of generated images and a folder of real images provide: anything else a card requires
@@ -88,33 +89,32 @@ def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> Mode
     return ModelStatus(name, "image", True, where=f"{found.path} ({how})")
 
 
-def _scorer_probes(config: Mapping[str, Any], weights: Mapping[str, str]) -> dict[str, Callable[[], Any]]:
-    """Construct each scorer model the way a run does (which resolves its files without loading them)."""
+def _scorer_probes(settings: Settings, weights: Mapping[str, str]) -> dict[str, Callable[[], Any]]:
+    """Construct each scorer model the way a run does (which resolves its files without loading them), from
+    the settings of the metric that runs it (only the probes of the scorers a metric runs are called)."""
     from ..models.report.bertscore import BERTScore
-    from ..metrics.report_scorers import RADCLIQ_BERTSCORE
     from ..models.report.entities import RadGraphAnnotator, RadiologyNLI, StanzaRadiologyNER
     from ..models.report.ratescore import model_folder
     from ..registry import LABELLERS
 
-    radgraph = dict(config.get("radgraph") or {})
+    s: Any = settings
     return {
-        "bertscore": lambda: BERTScore(dict(config.get("bertscore") or {"model": "distilbert-base-uncased"}),
-                                       weights=weights.get("bertscore")),
+        "bertscore": lambda: BERTScore(s.bertscore.model_config(), weights=weights.get("bertscore")),
         "chexbert": lambda: LABELLERS.get("chexbert")(weights.get("chexbert")),
-        "stanza": lambda: StanzaRadiologyNER(config.get("stanza_resources")),
-        "factentnli": lambda: RadiologyNLI(weights.get("factentnli") or config.get("nli_folder")),
-        "radgraph": lambda: RadGraphAnnotator(radgraph.get("model_type", "radgraph"), radgraph.get("lowercase", False),
-                                              cache_dir=radgraph.get("cache_dir")),
-        "radcliq-bertscore": lambda: BERTScore(dict(config.get("bertscore") or RADCLIQ_BERTSCORE),
-                                               weights=weights.get("radcliq-bertscore"), weights_name="radcliq-bertscore"),
-        "rate-ner": lambda: model_folder("rate-ner", weights.get("rate-ner"), config, "ner_folder"),
-        "biolord": lambda: model_folder("biolord", weights.get("biolord"), config, "embedding_folder"),
+        "stanza": lambda: StanzaRadiologyNER(s.stanza_resources),
+        "factentnli": lambda: RadiologyNLI(weights.get("factentnli") or s.nli_folder),
+        "radgraph": lambda: RadGraphAnnotator(s.radgraph.model_type, s.radgraph.lowercase,
+                                              cache_dir=s.radgraph.cache_dir),
+        "radcliq-bertscore": lambda: BERTScore(s.bertscore.model_config(), weights=weights.get("radcliq-bertscore"),
+                                               weights_name="radcliq-bertscore"),
+        "rate-ner": lambda: model_folder("rate-ner", weights.get("rate-ner"), s.to_dict(), "ner_folder"),
+        "biolord": lambda: model_folder("biolord", weights.get("biolord"), s.to_dict(), "embedding_folder"),
     }
 
 
-def scorer_model(name: str, config: Mapping[str, Any], weights: Mapping[str, str]) -> ModelStatus:
+def scorer_model(name: str, settings: Settings, weights: Mapping[str, str]) -> ModelStatus:
     try:
-        model = _scorer_probes(config, weights)[name]()
+        model = _scorer_probes(settings, weights)[name]()
     except (CxrgenError, ImportError) as exc:
         return ModelStatus(name, "report scorer", False, problem=" ".join(str(exc).split()))
     where = model if isinstance(model, Path) else \
@@ -124,21 +124,25 @@ def scorer_model(name: str, config: Mapping[str, Any], weights: Mapping[str, str
 
 def _models_of(profile: Profile, name: str, options: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
     """(key, [(model kind, model name)]) for each results key of metric ``name``."""
-    config = profile.metrics.get(name, {})
-    if options and not config.get("scorers"):
+    metric = METRICS.get(name)
+    settings = profile.settings_for(metric.block_name())
+    scorers = getattr(settings, "scorers", None)
+    if options and not scorers:
         backbones = options
+    elif hasattr(settings, "backbones"):
+        backbones = list(settings.backbones or getattr(metric, "default_backbones", ()))
     else:
-        backbones = list(config.get("backbones") or [])
+        backbones = []
     if backbones:
         return [(f"{name}[{b}]", [("image", b)]) for b in backbones]
     # an image–text metric reads its `pair` only (i2t_precision inherits i2i's `backbone` in the profile)
-    images = [("image", config["pair"])] if config.get("pair") else \
-        [("image", config["backbone"])] if config.get("backbone") else []
+    pair, backbone = getattr(settings, "pair", None), getattr(settings, "backbone", None)
+    images = [("image", pair)] if pair else [("image", backbone)] if backbone else []
     if name in ("radcliq", "ratescore"):
         return [(name, [("report scorer", m) for m in SCORER_MODELS[name]])]
-    if config.get("scorers"):
-        scorers = options or list(config["scorers"])
-        return [(f"{name}[{s}]", images + [("report scorer", m) for m in SCORER_MODELS.get(s, ())]) for s in scorers]
+    if scorers:
+        chosen = options or list(scorers)
+        return [(f"{name}[{s}]", images + [("report scorer", m) for m in SCORER_MODELS.get(s, ())]) for s in chosen]
     return [(name, images)]
 
 
@@ -168,7 +172,7 @@ def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] |
                             model, kind, False, problem=f"not configured in profile {profile.name}"
                             + ("" if model in BACKBONES else " (nor registered)"))
                     else:
-                        models[kind, model] = scorer_model(model, profile.metrics.get(name, {}), weights)
+                        models[kind, model] = scorer_model(model, profile.settings_for(metric.block_name()), weights)
             blocked = [m for k, m in needed if not models[k, m].found]
             keys.append(KeyStatus(key, [m for _, m in needed], inputs, blocked))
     ready = [k.key for k in keys if k.ready]

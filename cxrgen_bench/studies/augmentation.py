@@ -36,6 +36,7 @@ from ..errors import InputError
 from ..training.classifier import ClassifierSettings, predict, scores, train_classifier
 from ..training.image_cache import RULE, CachedSet, Rows, build_cache
 from .base import Study, Unit
+from ..results.entry import Entry, SubgroupView
 
 METRIC = "augmentation_auroc"  # the profile block holding the study's settings
 PAPER_PLAN = ("1100:0", "0:1100", "1100:1100", "0:5500", "1100:5500", "30000:0", "0:30000", "30000:30000")
@@ -413,7 +414,7 @@ class AugmentationStudy(Study):
         for checkpoint in folder.glob("checkpoint-*"):
             shutil.rmtree(checkpoint, ignore_errors=True)
 
-    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[Entry]:
         seeds = list(self.config()["seeds"])
         base = self.baseline()
         by_mix: dict[tuple[int, int], dict[int, dict[str, Any]]] = {}
@@ -455,14 +456,14 @@ class AugmentationStudy(Study):
 
     def _fairness_entries(self, runs: dict[int, dict[str, Any]], baseline: dict[int, dict[str, Any]], option: str,
                           label: str, mix: dict[str, int], seeds: list[int], common: dict[str, Any],
-                          entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Per attribute: the AUROC per group beside the mix's AUROC entry (entry["subgroups"]), and the
+                          entries: list[Entry]) -> list[Entry]:
+        """Per attribute: the AUROC per group beside the mix's AUROC entry (its subgroups), and the
         underdiagnosis gap (best − worst group's No-Finding false-positive rate) over seeds, with its change
         against the baseline mix paired by seed."""
         from ..functional.subgroups import gap_of
 
         out = []
-        auroc_entry = next((e for e in entries if e["key"] == f"augmentation_auroc[{option}]"), None)
+        auroc_entry = next((e for e in entries if e.key == f"augmentation_auroc[{option}]"), None)
         for attribute in self.settings.get("fairness_by") or []:
             per_seed = {s: runs[s]["fairness"][attribute]["groups"] for s in seeds if s in runs and "fairness" in runs[s]}
             if not per_seed:
@@ -479,9 +480,9 @@ class AugmentationStudy(Study):
                 rows = {g: {"value": mean_of("auroc", g), "n": n_of[g], "ci": None,
                             **({} if g in ranked else {"too_small": True})} for g in groups}
                 gap, worst = gap_of({g: rows[g]["value"] for g in ranked}, True)
-                auroc_entry.setdefault("subgroups", {})[attribute] = {
+                auroc_entry.add_subgroups(attribute, SubgroupView.from_json({
                     "groups": rows, "gap": {"value": gap, "ci": None}, "worst": worst, "min_size": min_size,
-                    "over": "test patients of each group, mean over seeds"}
+                    "over": "test patients of each group, mean over seeds"}))
 
             def gap_per_seed(source: dict[int, dict[str, Any]]) -> dict[int, float]:
                 out_: dict[int, float] = {}

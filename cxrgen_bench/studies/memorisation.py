@@ -41,23 +41,14 @@ from ..files import atomic_write_bytes
 from ..functional.bootstrap import BootstrapResult, percentile_ci, resample_weights
 from ..functional.nearest import nearest_neighbours
 from ..functional.resize import square
+from ..metrics.memorisation import MemorisationSettings
 from ..registry import BACKBONES
+from ..results.entry import Entry
 from .base import Study, Unit
 
 PIXEL = "pixel"
 SETTINGS_BLOCK = "memorisation_share"  # the profile's `metrics:` block holding this study's settings
-DEFAULTS: dict[str, Any] = {
-    "quantile": 0.05,  # q: the expected share for a non-memorising generator
-    "pixel_size": 64,
-    "feature_distance": "cosine",
-    "bootstrap": 1000,
-    "seed": 0,
-    "top_pairs": 16,
-    "min_held_out": 20,
-    "query_block": 1024,
-    "reference_block": None,  # None: as many rows as fit in 32 MiB of float64 (functional.nearest)
-    "drop_held_out_overlap": False,  # False: held-out images that are training images stop the run
-}
+DEFAULTS: dict[str, Any] = MemorisationSettings().to_dict()
 DISTANCE_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 PAIR_SCORE_THRESHOLD = 0.5  # a re-identification net's "same patient" decision
 TILE = 128
@@ -73,12 +64,9 @@ class MemorisationStudy(Study):
 
     def __init__(self, settings: dict[str, Any], profile: Any = "roentgen2022", options: Any = None):
         super().__init__(settings, profile, options)
-        block = dict(self.profile.metrics.get(SETTINGS_BLOCK) or {})
-        unknown = sorted(set(block) - set(DEFAULTS))
-        if unknown:
-            raise InputError(f"profile {self.profile.name}: metrics.{SETTINGS_BLOCK} has unknown setting(s) {unknown}; "
-                             f"known: {', '.join(DEFAULTS)}")
-        self.settings = {**DEFAULTS, **block, **{k: v for k, v in settings.items() if v is not None}}
+        # the profile's block, checked and typed when the profile loaded; the run's flags over it
+        block = self.profile.settings_for(SETTINGS_BLOCK).to_dict()
+        self.settings = {**block, **{k: v for k, v in settings.items() if v is not None}}
         self._check_settings()
         self.cache = Cache()
         self._sets: dict[str, ImageSet] = {}
@@ -318,13 +306,13 @@ class MemorisationStudy(Study):
         return pairs
 
     # --- units → metric entries -------------------------------------------------------------------
-    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[Entry]:
         entries = []
         for space, o in outputs.items():
             entries.extend(self.space_entries(space, o))
         return entries
 
-    def space_entries(self, space: str, o: dict[str, Any]) -> list[dict[str, Any]]:
+    def space_entries(self, space: str, o: dict[str, Any]) -> list[Entry]:
         q = float(self.settings["quantile"])
         gen_d, held_d = np.asarray(o["generated"]["distance"]), np.asarray(o["held_out"]["distance"])
         prompts = [pid for pid, _ in o["generated"]["ids"]]

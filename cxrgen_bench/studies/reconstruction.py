@@ -38,27 +38,15 @@ from ..files import atomic_write_bytes
 from ..functional import reconstruction as F
 from ..functional.bootstrap import paired_difference, percentile_ci, resample_weights
 from ..functional.resize import square
+from ..metrics.reconstruction import VAEReconstructionSettings
+from ..results.entry import Bootstrap, Entry
 from .base import Study, Unit
 
 PROFILE_BLOCK = "vae_reconstruction"  # the profile's `metrics:` block holding this study's settings
 RESIZES = ("clean", "none")
 FRECHET_UNIT = "frechet"
-DEFAULTS: dict[str, Any] = {
-    "autoencoder": "diffusers",
-    "resolution": None,  # None: the profile's generation resolution (512 in roentgen2022)
-    "resize": "clean",
-    "chunk": 64,
-    "max_images": None,
-    "precision": "fp32",
-    "allow_pickle": False,
-    "backbones": None,  # None: the profile's fid backbones
-    "classifier": None,  # None: the profile's classifier_auroc backbone ("" for none)
-    "threshold": 0.5,  # xrv's outputs put each class's operating point at 0.5; the phantom evaluator's are sigmoids
-    "label_policy": {"uncertain": 1, "blank": 0},  # seeds/001 §2.3: uncertain counts as positive, blank as absent
-    "bootstrap": 1000,
-    "bootstrap_seed": 0,
-    "weights": {},
-}
+# what the profile's block and the flags fall back on (null where it comes from elsewhere in the profile)
+DEFAULTS: dict[str, Any] = VAEReconstructionSettings().to_dict()
 
 
 class Resamples(NamedTuple):
@@ -79,8 +67,8 @@ class VAEReconstruction(Study):
         # batch size changes no number (each image is reconstructed on its own): a run option, not an identity
         batch_size = given.pop("batch_size", None)
         self.batch_size = _count(self.options.batch_size if batch_size is None else batch_size, "batch_size", 1)
-        block = self.profile.metrics.get(PROFILE_BLOCK, {})
-        merged = {**DEFAULTS, **block, **{k: v for k, v in given.items() if v is not None}}
+        block = self.profile.settings_for(PROFILE_BLOCK).to_dict()  # checked and typed when the profile loaded
+        merged = {**block, **{k: v for k, v in given.items() if v is not None}}
         self.settings = json.loads(json.dumps(self._resolve(merged)))  # as study.json will read it back
         self._load_inputs()
 
@@ -116,10 +104,13 @@ class VAEReconstruction(Study):
             s["classifier"] = classifier_cfg.get("backbone", "")
         if s["classifier"]:
             backbone = self.profile.backbone(s["classifier"])
-            s.setdefault("classes", classifier_cfg.get("classes"))
-            s.setdefault("classifier_preprocessing", classifier_cfg.get("preprocessing")
-                         or backbone.get("classifier_preprocessing") or backbone["preprocessing"])
-            s.setdefault("embedding_layer", backbone["layer"])  # the paper's "latent embeddings" (features2 for xrv)
+            fallbacks = {"classes": classifier_cfg.get("classes"),
+                         "classifier_preprocessing": classifier_cfg.get("preprocessing")
+                         or backbone.get("classifier_preprocessing") or backbone["preprocessing"],
+                         "embedding_layer": backbone["layer"]}  # the paper's "latent embeddings" (features2 for xrv)
+            for key, value in fallbacks.items():
+                if s.get(key) is None:
+                    s[key] = value
             if not s["classes"]:
                 raise InputError(f"profile {self.profile.name} maps no classifier outputs to CheXpert classes "
                                  f"(metrics: classifier_auroc: classes, or {PROFILE_BLOCK}: classes)")
@@ -320,7 +311,7 @@ class VAEReconstruction(Study):
                 for name, sides in stats.items()}
 
     # --- summary ------------------------------------------------------------------------------------
-    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[Entry]:
         # run_study hands the outputs in the study's order (chunk order = sorted image order); sorting the
         # unit ids instead would put chunk-10000 before chunk-9999 and pair images with other weights
         chunks = [o for uid, o in outputs.items() if uid != FRECHET_UNIT]
@@ -357,7 +348,7 @@ class VAEReconstruction(Study):
             short = (f"max_images (--max-images) {self.n_requested} asked for more images than {self.images.root} "
                      f"holds ({n}): all {n} were used")
             for entry in entries:
-                entry["warnings"] = [*entry.get("warnings", []), short]
+                entry.warn(short)
         return entries
 
     def _resamples(self, ids: list[str]) -> Resamples | None:
@@ -368,24 +359,24 @@ class VAEReconstruction(Study):
             return None
         return Resamples(resample_weights(len(ids), resamples, seed), seed, key_of(units=ids))
 
-    def _entry(self, metric: str, value: float | None, n: int, details: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return self.entry(metric, metric, value, self.n_requested, n, details, **extra)
+    def _entry(self, metric: str, value: float | None, n: int, details: dict[str, Any], **optional: Any) -> Entry:
+        return self.entry(metric, metric, value, self.n_requested, n, details, **optional)
 
     @staticmethod
-    def _with_ci(entry: dict[str, Any], replicates: np.ndarray | None, boot: Resamples | None) -> dict[str, Any]:
+    def _with_ci(entry: Entry, replicates: np.ndarray | None, boot: Resamples | None) -> Entry:
         from ..functional.bootstrap import BootstrapResult
 
-        if boot is None or replicates is None or entry["value"] is None:
+        if boot is None or replicates is None or entry.value is None:
             return entry
-        result = BootstrapResult(entry["value"], percentile_ci(replicates, estimate=entry["value"]), replicates,
+        result = BootstrapResult(entry.value, percentile_ci(replicates, estimate=entry.value), replicates,
                                  len(boot.weights), boot.seed)
-        entry["ci95"] = list(result.ci95) if result.ci95 else None
-        entry["bootstrap"] = {**result.as_dict(), "method": result.as_dict()["method"].replace("prompt", "image"),
-                              "units_sha256": boot.units_sha256}
+        entry.ci95 = tuple(result.ci95) if result.ci95 else None
+        entry.bootstrap = Bootstrap.from_json({**result.as_dict(), "units_sha256": boot.units_sha256,
+                                               "method": result.as_dict()["method"].replace("prompt", "image")})
         return entry
 
     def _mean_entry(self, metric: str, values: np.ndarray, boot: Resamples | None,
-                    details: dict[str, Any] | None = None) -> dict[str, Any]:
+                    details: dict[str, Any] | None = None) -> Entry:
         n = len(values)
         summary = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if n > 1 else None,
                    "median": float(np.median(values)), "min": float(values.min()), "max": float(values.max())}
@@ -393,7 +384,7 @@ class VAEReconstruction(Study):
         return self._with_ci(entry, None if boot is None else boot.weights @ values / n, boot)
 
     def _classifier_entries(self, chunks: list[dict[str, Any]], ids: list[str], n: int,
-                            boot: Resamples | None) -> list[dict[str, Any]]:
+                            boot: Resamples | None) -> list[Entry]:
         s = self.settings
         classes = chunks[0]["classes"]
         threshold = float(s["threshold"])
@@ -408,7 +399,7 @@ class VAEReconstruction(Study):
         entries = [self._per_class_entry("recon_agreement", classes, agreement[0], n,
                                          None if boot is None else boot.weights @ same / n, boot, policy)]
         if self.labels is None:
-            entries[0]["warnings"] = ["no --labels: classifier accuracy and F1 against labels not computed"]
+            entries[0].warnings = ["no --labels: classifier accuracy and F1 against labels not computed"]
         else:
             label_policy = LabelPolicy.from_config(s["label_policy"])
             usable = [j for j, c in enumerate(classes) if c in self.labels.label_names]
@@ -438,7 +429,7 @@ class VAEReconstruction(Study):
 
     def _per_class_entry(self, metric: str, classes: list[str], values: np.ndarray, n: int,
                          replicates: np.ndarray | None, boot: Resamples | None,
-                         details: dict[str, Any]) -> dict[str, Any]:
+                         details: dict[str, Any]) -> Entry:
         per_class = {c: _finite(values[j]) for j, c in enumerate(classes)}
         undefined = sorted(c for c, v in per_class.items() if v is None)
         entry = self._entry(metric, _nanmean(values), n,

@@ -27,6 +27,7 @@ from ..distributed import alone
 from ..errors import InputError
 from ..evaluation.context import RunOptions
 from ..models.folders import folder_sha256
+from ..results.entry import Entry, ResultView
 from ..registry import METRICS, TRAINERS, find_card
 from ..results.store import validate
 from ..scoring.checks import check_run_arguments, parse_metric_specs
@@ -69,8 +70,8 @@ def best_index(results: list[dict[str, Any]], key: str) -> int | None:
     if card is None or card.direction not in ("lower", "higher"):
         raise InputError(f"--best-by {key}: no metric card says which way it is better; `cxrgen-bench ls metrics`")
     sign = 1 if card.direction == "lower" else -1
-    scored = [(sign * v, i) for i, r in enumerate(results)
-              if (v := ((r.get("metrics") or {}).get(key) or {}).get("value")) is not None]
+    scored = [(sign * e.value, i) for i, r in enumerate(results)
+              if (e := ResultView.of(r).entry(key)) is not None and e.value is not None]
     return min(scored)[1] if scored else None
 
 
@@ -242,24 +243,25 @@ class SweepStudy(Study):
         if self.settings.get("best_by"):
             return self.settings["best_by"]
         first = parse_metric_specs(self.settings["metrics"])[0][0]
-        keys = [k for r in results for k, m in r["metrics"].items() if m.get("metric") == first]
+        keys = [k for r in results for k, e in ResultView.of(r).entries.items() if e.metric == first]
         if not keys:
             raise InputError(f"the results hold no {first} value to pick the best unit by; choose one with --best-by")
         return keys[0]
 
-    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def summarise(self, outputs: dict[str, dict[str, Any]]) -> list[Entry]:
         """The last unit's values (what the run ends with), each with its curve over the units and the best."""
         ids = list(outputs)
-        results = [outputs[i] for i in ids]
-        key = self.best_by(results)
-        best = best_index(results, key)
+        results = [ResultView.of(outputs[i]) for i in ids]
+        key = self.best_by(list(outputs.values()))
+        best = best_index(list(outputs.values()), key)
         entries = []
-        for k, last in results[-1]["metrics"].items():
-            curve = [{"unit": i, "step": r["subject"].get("step"), "value": (r["metrics"].get(k) or {}).get("value"),
-                      "ci95": (r["metrics"].get(k) or {}).get("ci95")} for i, r in zip(ids, results)]
-            sweep = {"curve": curve, "last": ids[-1], "best_by": key,
-                     "best": None if best is None else ids[best]}
-            entries.append({**last, "details": {**(last.get("details") or {}), "sweep": sweep}})
+        for k, last in results[-1].entries.items():
+            curve = [{"unit": i, "step": r.subject.get("step"), "value": e.value if e else None,
+                      "ci95": list(e.ci95) if e and e.ci95 else None}
+                     for i, r in zip(ids, results) for e in [r.entry(k)]]
+            sweep = {"curve": curve, "last": ids[-1], "best_by": key, "best": None if best is None else ids[best]}
+            last.details = {**last.details, "sweep": sweep}
+            entries.append(last)
         return entries
 
     def results(self, out: str | Path) -> list[tuple[Unit, dict[str, Any]]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ import torch
 from ..errors import InputError
 from ..functional.auroc import classwise_auroc, macro_average
 from ..progress import ProgressFactory, silent
+from ..settings import Settings, parse_settings, setting
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
 ARCHITECTURES = ("densenet121", "densenet-tiny")
@@ -29,37 +30,28 @@ MIN_SIDE = {"densenet121": 32, "densenet-tiny": 16}
 
 
 @dataclass(frozen=True)
-class ClassifierSettings:
-    architecture: str = "densenet121"  # torchvision's DenseNet-121 (weights=None), one input channel
-    resolution: int = 224
-    batch_size: int = 32
-    lr: float = 1e-3  # AdamW (the paper's learning rate: the cyclic schedule's peak)
-    weight_decay: float = 1e-5
-    base_lr: float = 1e-4  # the cyclic schedule's floor
-    step_size_up_epochs: float = 2.0  # half a cycle, in epochs
-    cycle_mode: str = "triangular"
-    patience: int = 15  # epochs without a validation-AUROC gain before stopping
-    max_epochs: int = 100
-    threshold: float = 0.5  # on the sigmoid, for accuracy
-    eval_batch_size: int = 128
+class ClassifierSettings(Settings):
+    architecture: Literal["densenet121", "densenet-tiny"] = setting(
+        "densenet121", "torchvision's DenseNet-121 (weights=None), one input channel; densenet-tiny: the demo's")
+    resolution: int = setting(224, "input side in pixels", minimum=1)
+    # batch normalisation cannot train on batches of one
+    batch_size: int = setting(32, "training batch size", minimum=2)
+    lr: float = setting(1e-3, "AdamW's learning rate (the paper's): the cyclic schedule's peak", minimum=0.0)
+    weight_decay: float = setting(1e-5, "AdamW's weight decay", minimum=0.0)
+    base_lr: float = setting(1e-4, "the cyclic schedule's floor", minimum=0.0)
+    step_size_up_epochs: float = setting(2.0, "half a cycle, in epochs", minimum=0.0)
+    cycle_mode: Literal["triangular", "triangular2", "exp_range"] = setting("triangular", "torch's CyclicLR mode")
+    patience: int = setting(15, "epochs without a validation-AUROC gain before stopping", minimum=1)
+    max_epochs: int = setting(100, "epochs at most", minimum=1)
+    threshold: float = setting(0.5, "on the sigmoid, for accuracy", minimum=0.0, maximum=1.0)
+    eval_batch_size: int = setting(128, "batch size of prediction (changes no number)", minimum=1)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], where: str) -> "ClassifierSettings":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise InputError(f"{where}: unknown classifier setting(s) {unknown}; known: {', '.join(sorted(known))}")
-        settings = cls(**cfg)
-        if settings.architecture not in ARCHITECTURES:
-            raise InputError(f"{where}: architecture {settings.architecture!r}; known: {', '.join(ARCHITECTURES)}")
-        for name in ("resolution", "batch_size", "patience", "max_epochs", "eval_batch_size"):
-            if int(getattr(settings, name)) < 1:
-                raise InputError(f"{where}: {name} must be a positive integer")
+        settings = parse_settings(cls, cfg, where)
         if settings.resolution < MIN_SIDE[settings.architecture]:
             raise InputError(f"{where}: resolution {settings.resolution} is too small for {settings.architecture} "
                              f"(at least {MIN_SIDE[settings.architecture]} px; --resolution)")
-        if settings.batch_size < 2:
-            raise InputError(f"{where}: batch_size must be at least 2 (batch normalisation)")
         return settings
 
     def as_dict(self) -> dict[str, Any]:
