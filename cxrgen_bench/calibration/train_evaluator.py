@@ -2,81 +2,37 @@
 
     python -m cxrgen_bench.calibration.train_evaluator [--out cxrgen_bench/calibration/phantom_evaluator.safetensors]
 
-The printed sha256 goes into cxrgen_bench/profiles/calibration-phantom.yaml.
+The printed sha256 goes into cxrgen_bench/profiles/calibration-phantom.yaml. The loop is `training.py`'s;
+this file says what the evaluator learns: the nine findings outputs of `phantom.targets`.
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
-import time
-from pathlib import Path
-
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
+import torch.nn.functional as F
 
-from .evaluator import PhantomNet, preprocess
-from .phantom import random_findings, render, targets
+from . import training
+from .evaluator import PhantomNet
+from .phantom import Findings, random_findings, targets
 
-HERE = Path(__file__).parent
+
+def draw(rng: np.random.Generator, view: str) -> tuple[Findings, np.ndarray]:
+    findings = random_findings(rng, view=view)
+    return findings, targets(findings)
 
 
-def dataset(n: int, seed: int, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for i in range(n):
-        view = "AP" if rng.random() < 0.2 else "PA"
-        f = random_findings(rng, view=view)
-        image = render(f, int(rng.integers(2**31)), size=256)
-        if augment and rng.random() < 0.3:  # robustness to blur/noise, so degraded images stay readable
-            blurred = Image.fromarray(np.uint8(image * 255)).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.5)))
-            image = np.clip(np.asarray(blurred, np.float32) / 255 + rng.normal(0, rng.uniform(0, 0.05), image.shape), 0, 1)
-        xs.append(preprocess(image))
-        ys.append(targets(f))
-    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+def report(outputs: torch.Tensor, y: torch.Tensor) -> str:
+    accuracy = ((outputs > 0).float() == y).float().mean(0)
+    return "accuracy per output " + " ".join(f"{a:.2f}" for a in accuracy.tolist())
+
+
+RECIPE = training.Recipe(script="cxrgen_bench.calibration.train_evaluator", weights="phantom_evaluator.safetensors",
+                         epochs=8, model=PhantomNet, draw=draw, loss=F.binary_cross_entropy_with_logits,
+                         report=report)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=str(HERE / "phantom_evaluator.safetensors"))
-    ap.add_argument("--train", type=int, default=4000)
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    start = time.perf_counter()
-    x, y = dataset(args.train, args.seed, augment=True)
-    xv, yv = dataset(500, args.seed + 1, augment=False)
-    model = PhantomNet()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * (len(x) // 64))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    g = torch.Generator().manual_seed(args.seed)
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=g)
-        for s in range(0, len(x) - 63, 64):
-            idx = order[s:s + 64]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
-        with torch.no_grad():
-            acc = ((model(xv) > 0).float() == yv).float().mean(0)
-        print(f"epoch {epoch + 1}: loss {loss.item():.3f}; validation accuracy per output "
-              + " ".join(f"{a:.2f}" for a in acc.tolist()))
-    from safetensors.torch import save_file
-
-    model.eval()
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.out,
-              metadata={"trained_by": "python -m cxrgen_bench.calibration.train_evaluator", "seed": str(args.seed),
-                        "train_images": str(args.train), "epochs": str(args.epochs)})
-    digest = hashlib.sha256(Path(args.out).read_bytes()).hexdigest()
-    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1024:.0f} KiB) sha256 {digest} "
-          f"in {time.perf_counter() - start:.0f} s")
+    training.main(RECIPE)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -170,150 +170,262 @@ def diffusion_loss(c: Components, unet, text_encoder, pixels: torch.Tensor, inpu
     return F.mse_loss(prediction.float(), target.float())
 
 
+@dataclass
+class Run:
+    """What the steps of one training run share: the models, the optimiser and where the run stands."""
+
+    cfg: TrainConfig
+    acc: Any  # accelerate.Accelerator
+    c: Components
+    trainable: dict[str, torch.nn.Parameter]  # by qualified name ("unet.…", "text_encoder.…")
+    weight_dtype: torch.dtype
+    dataset: PairDataset
+    class_paths: list[Path]
+    optimizer: Any
+    scheduler: Any
+    ema: dict[str, torch.Tensor] | None
+    ti_reference: torch.Tensor | None  # textual inversion: the embeddings every other token keeps
+    log: Callable[[str], None]
+    unet: Any = None  # the U-Net and text encoder as accelerate prepared them (DDP-wrapped when they train)
+    text_encoder: Any = None
+    trained_models: list[Any] = field(default_factory=list)
+    writer: Any = None
+    step: int = 0
+    position: int = 0  # samples consumed, over all processes and epochs
+    losses: list[float] = field(default_factory=list)
+    started: float = 0.0
+    first_step: int = 0
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.acc.num_processes * self.cfg.gradient_accumulation
+
+
 def train(cfg: TrainConfig, stop_after: int | None = None, log: Callable[[str], None] = print) -> Path:
     """Train (or resume) and write the pipeline folder; `stop_after` simulates an interruption (tests)."""
-    from accelerate import Accelerator
+    from concurrent.futures import ThreadPoolExecutor
 
     cfg.validate()
-    out = Path(cfg.out)
+    run = set_up(cfg, log)
+    resume(run)
+    prepare(run)
+    run.writer = tensorboard_writer(run)
+    run.started, run.first_step = time.monotonic(), run.step  # a resumed run's rate counts only its own steps
+    with ThreadPoolExecutor(max_workers=max(1, cfg.num_workers)) as loader:  # PIL/numpy decoding releases the GIL
+        while run.step < cfg.max_steps:
+            optimizer_step(run, loader)
+            after_step(run)
+            if stop_after is not None and stop_after <= run.step < cfg.max_steps:
+                return run.out  # simulated interruption: the checkpoint on disk is all that survives
+    finish(run)
+    return run.out
+
+
+def set_up(cfg: TrainConfig, log: Callable[[str], None]) -> Run:
+    """The accelerator, the models with the method's trainable parameters, the data and the optimiser."""
+    from accelerate import Accelerator
+
     acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.gradient_accumulation,
                       cpu=cfg.device == "cpu")
     c = load_components(cfg)
     trainable = configure_method(cfg, c)
-    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.mixed_precision, torch.float32)
-    c.vae.to(acc.device)
-    if weight_dtype != torch.float32:  # frozen parts run in the training precision
-        c.vae.to(dtype=weight_dtype)
-        if not any(n.startswith("text_encoder.") for n in trainable):
-            c.text_encoder.to(dtype=weight_dtype)
+    weight_dtype = place_frozen_parts(cfg, c, trainable, acc.device)
     ti_reference = c.text_encoder.get_input_embeddings().weight.detach().clone() \
         if cfg.method == "textual-inversion" else None
     dataset = PairDataset(cfg.prompts, cfg.images_root, c.tokenizer, cfg.resolution)
-    class_paths = make_class_images(cfg, c, out / "class_images") if cfg.prior_preservation else []
+    class_paths = make_class_images(cfg, c, Path(cfg.out) / "class_images") if cfg.prior_preservation else []
     optimizer = torch.optim.AdamW(list(trainable.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     ema = {n: p.detach().clone().float() for n, p in trainable.items()} if cfg.ema else None
-    step, info = 0, {}
-    resume = latest_checkpoint(out / "checkpoints")
-    if resume:
-        state = load_checkpoint(resume)
-        with torch.no_grad():
-            for name, p in trainable.items():
-                p.copy_(state["trainable"][name])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if ema is not None:
-            ema = {n: state["trainable"][f"ema.{n}"].clone() for n in trainable}
-        step, info = state["info"]["step"], state["info"]
-        if info.get("config_sha256") != config_hash(cfg):
-            raise InputError(f"{resume}: made with other settings; use another --out to start over")
-        log(f"resuming from {resume} at step {step}")
-    # Only modules that train go to accelerate.prepare (DDP refuses modules without trainable parameters).
-    trains_unet = any(n.startswith("unet.") for n in trainable)
-    trains_text = any(n.startswith("text_encoder.") for n in trainable)
-    unet = acc.prepare(c.unet) if trains_unet else c.unet.to(acc.device)
-    text_encoder = acc.prepare(c.text_encoder) if trains_text else c.text_encoder.to(acc.device)
-    optimizer = acc.prepare(optimizer)
-    trained_models = [m for m, t in ((unet, trains_unet), (text_encoder, trains_text)) if t]
-    world, rank = acc.num_processes, acc.process_index
-    global_batch = cfg.batch_size * world * cfg.gradient_accumulation
-    log(f"method {cfg.method}: {sum(p.numel() for p in trainable.values()):,} trainable parameters; global batch "
-        f"{global_batch} = {cfg.batch_size} per device × {world} processes × {cfg.gradient_accumulation} accumulation")
-    position = info.get("position", 0)  # samples consumed, over all processes and epochs
-    writer = None
-    if cfg.tensorboard and acc.is_main_process:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as exc:
-            raise InputError("--tensorboard needs the tensorboard package: pip install tensorboard") from exc
-        writer = SummaryWriter(str(out / "logs"))
-    losses: list[float] = []
-    started, first_step = time.monotonic(), step  # a resumed run's rate counts only its own steps
-    from concurrent.futures import ThreadPoolExecutor
+    return Run(cfg, acc, c, trainable, weight_dtype, dataset, class_paths, optimizer, scheduler, ema, ti_reference,
+               log)
 
-    loader = ThreadPoolExecutor(max_workers=max(1, cfg.num_workers))  # PIL/numpy decoding releases the GIL
-    while step < cfg.max_steps:
-        for micro in range(cfg.gradient_accumulation):
-            chunk = []
-            for j in range(cfg.batch_size * world):
-                epoch, offset = divmod(position + j, len(dataset))
-                chunk.append((position + j, epoch_order(len(dataset), cfg.seed, epoch)[offset]))
-            position += cfg.batch_size * world
-            mine = chunk[rank * cfg.batch_size:(rank + 1) * cfg.batch_size]
-            items = list(loader.map(dataset.__getitem__, [i for _, i in mine]))  # decoded in parallel, in order
-            pixels = torch.stack([it["pixel_values"] for it in items]).to(acc.device)
-            ids = torch.stack([it["input_ids"] for it in items])
-            gens = [sample_generator(cfg.seed, step, g) for g, _ in mine]
-            with acc.accumulate(*trained_models):
-                loss = diffusion_loss(c, unet, text_encoder, pixels, ids, gens, weight_dtype)
-                if class_paths:
-                    picks = [class_paths[g % len(class_paths)] for g, _ in mine]
-                    class_pixels = torch.stack([dataset.pixels(p) for p in picks]).to(acc.device)
-                    class_ids = c.tokenizer([cfg.class_prompt] * len(picks), max_length=c.tokenizer.model_max_length,
-                                            padding="max_length", truncation=True, return_tensors="pt").input_ids
-                    prior = [sample_generator(cfg.seed + 1, step, g) for g, _ in mine]
-                    loss = loss + cfg.prior_loss_weight * diffusion_loss(c, unet, text_encoder, class_pixels,
-                                                                         class_ids, prior, weight_dtype)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(list(trainable.values()), cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step() if acc.sync_gradients else None
-                optimizer.zero_grad(set_to_none=True)
-            if ti_reference is not None:  # only the new token's row may change
-                with torch.no_grad():
-                    weight = c.text_encoder.get_input_embeddings().weight
-                    weight[:-1] = ti_reference[:-1].to(weight.dtype)
-            losses.append(acc.gather(loss.detach()[None]).mean().item())
-        step += 1
-        if ema is not None:
+
+def place_frozen_parts(cfg: TrainConfig, c: Components, trainable: dict[str, torch.nn.Parameter],
+                       device: torch.device) -> torch.dtype:
+    """Move the VAE to the device; frozen parts run in the training precision, which is returned."""
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.mixed_precision, torch.float32)
+    c.vae.to(device)
+    if weight_dtype != torch.float32:
+        c.vae.to(dtype=weight_dtype)
+        if not any(n.startswith("text_encoder.") for n in trainable):
+            c.text_encoder.to(dtype=weight_dtype)
+    return weight_dtype
+
+
+def resume(run: Run) -> None:
+    """Continue from the latest checkpoint in --out, if there is one, exactly where it stopped."""
+    latest = latest_checkpoint(run.out / "checkpoints")
+    if not latest:
+        return
+    state = load_checkpoint(latest)
+    with torch.no_grad():
+        for name, p in run.trainable.items():
+            p.copy_(state["trainable"][name])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if run.ema is not None:
+        run.ema = {n: state["trainable"][f"ema.{n}"].clone() for n in run.trainable}
+    info = state["info"]
+    if info.get("config_sha256") != config_hash(run.cfg):
+        raise InputError(f"{latest}: made with other settings; use another --out to start over")
+    run.step, run.position = info["step"], info.get("position", 0)
+    run.log(f"resuming from {latest} at step {run.step}")
+
+
+def prepare(run: Run) -> None:
+    """Hand the modules that train and the optimiser to accelerate; log the global batch."""
+    # DDP refuses modules without trainable parameters, so frozen ones only move to the device.
+    trains_unet = any(n.startswith("unet.") for n in run.trainable)
+    trains_text = any(n.startswith("text_encoder.") for n in run.trainable)
+    acc = run.acc
+    run.unet = acc.prepare(run.c.unet) if trains_unet else run.c.unet.to(acc.device)
+    run.text_encoder = acc.prepare(run.c.text_encoder) if trains_text else run.c.text_encoder.to(acc.device)
+    run.optimizer = acc.prepare(run.optimizer)
+    run.trained_models = [m for m, t in ((run.unet, trains_unet), (run.text_encoder, trains_text)) if t]
+    cfg, world = run.cfg, acc.num_processes
+    run.log(f"method {cfg.method}: {sum(p.numel() for p in run.trainable.values()):,} trainable parameters; global "
+            f"batch {run.global_batch} = {cfg.batch_size} per device × {world} processes × "
+            f"{cfg.gradient_accumulation} accumulation")
+
+
+def tensorboard_writer(run: Run) -> Any:
+    if not (run.cfg.tensorboard and run.acc.is_main_process):
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise InputError("--tensorboard needs the tensorboard package: pip install tensorboard") from exc
+    return SummaryWriter(str(run.out / "logs"))
+
+
+def optimizer_step(run: Run, loader: Any) -> None:
+    """One optimizer step: --gradient-accumulation micro-batches of --batch-size on each process."""
+    acc = run.acc
+    for _ in range(run.cfg.gradient_accumulation):
+        mine = next_micro_batch(run)
+        items = list(loader.map(run.dataset.__getitem__, [i for _, i in mine]))  # decoded in parallel, in order
+        pixels = torch.stack([it["pixel_values"] for it in items]).to(acc.device)
+        ids = torch.stack([it["input_ids"] for it in items])
+        with acc.accumulate(*run.trained_models):
+            loss = batch_loss(run, mine, pixels, ids)
+            acc.backward(loss)
+            if acc.sync_gradients and run.cfg.max_grad_norm > 0:
+                acc.clip_grad_norm_(list(run.trainable.values()), run.cfg.max_grad_norm)
+            run.optimizer.step()
+            if acc.sync_gradients:
+                run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        if run.ti_reference is not None:  # only the new token's row may change
             with torch.no_grad():
-                for n, p in trainable.items():
-                    ema[n].mul_(cfg.ema_decay).add_(p.detach().float(), alpha=1 - cfg.ema_decay)
-        if writer is not None:
-            writer.add_scalar("train/loss", losses[-1], step)
-            writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
-        if cfg.validation_every and cfg.validation_prompts and step % cfg.validation_every == 0 and acc.is_main_process:
-            for key, value in validate(cfg, c, acc.unwrap_model(unet), acc.unwrap_model(text_encoder), step, log).items():
-                if writer is not None and value is not None:
-                    writer.add_scalar(f"validation/{key}", value, step)
-        if step % 10 == 0 or step == cfg.max_steps:
-            elapsed = max(1e-9, time.monotonic() - started)
-            eta = (cfg.max_steps - step) * elapsed / max(1, step - first_step)
-            log(f"step {step}/{cfg.max_steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f} "
-                f"lr {scheduler.get_last_lr()[0]:.2e} {(step - first_step) * global_batch / elapsed:.1f} images/s "
-                f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            acc.wait_for_everyone()
-            if acc.is_main_process:
-                tensors = {n: p for n, p in trainable.items()}
-                if ema is not None:
-                    tensors.update({f"ema.{n}": v for n, v in ema.items()})
-                save_checkpoint(out / "checkpoints" / f"checkpoint-{step}", tensors, optimizer, scheduler,
-                                {"torch": torch.get_rng_state()},
-                                # the settings travel with the checkpoint: a sweep rebuilds its pipeline mid-run
-                                {"step": step, "position": position, "config_sha256": config_hash(cfg),
-                                 "loss": losses[-1], "settings": asdict(cfg)})
-                if cfg.save_text_encoder_every_checkpoint:  # with its tokenizer: a folder CheXpert@k can read
-                    acc.unwrap_model(text_encoder).save_pretrained(
-                        out / "checkpoints" / f"checkpoint-{step}" / "text_encoder", safe_serialization=True)
-                    c.tokenizer.save_pretrained(str(out / "checkpoints" / f"checkpoint-{step}" / "tokenizer"))
-                _prune(out / "checkpoints", cfg.keep_checkpoints)
-        if stop_after is not None and step >= stop_after and step < cfg.max_steps:
-            loader.shutdown()
-            return out  # simulated interruption: the checkpoint on disk is all that survives
-    loader.shutdown()
+                weight = run.c.text_encoder.get_input_embeddings().weight
+                weight[:-1] = run.ti_reference[:-1].to(weight.dtype)
+        run.losses.append(acc.gather(loss.detach()[None]).mean().item())
+    run.step += 1
+
+
+def next_micro_batch(run: Run) -> list[tuple[int, int]]:
+    """This process's share of the next micro-batch of all processes, as (global sample index, dataset index).
+    Every process walks the same seeded epoch orders, so the samples do not depend on the number of processes."""
+    cfg, world, rank, n = run.cfg, run.acc.num_processes, run.acc.process_index, len(run.dataset)
+    chunk = []
+    for j in range(cfg.batch_size * world):
+        epoch, offset = divmod(run.position + j, n)
+        chunk.append((run.position + j, epoch_order(n, cfg.seed, epoch)[offset]))
+    run.position += cfg.batch_size * world
+    return chunk[rank * cfg.batch_size:(rank + 1) * cfg.batch_size]
+
+
+def batch_loss(run: Run, mine: list[tuple[int, int]], pixels: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The diffusion loss of the batch, plus DreamBooth's prior-preservation loss on class images."""
+    cfg, c = run.cfg, run.c
+    gens = [sample_generator(cfg.seed, run.step, g) for g, _ in mine]
+    loss = diffusion_loss(c, run.unet, run.text_encoder, pixels, ids, gens, run.weight_dtype)
+    if not run.class_paths:
+        return loss
+    picks = [run.class_paths[g % len(run.class_paths)] for g, _ in mine]
+    class_pixels = torch.stack([run.dataset.pixels(p) for p in picks]).to(run.acc.device)
+    class_ids = c.tokenizer([cfg.class_prompt] * len(picks), max_length=c.tokenizer.model_max_length,
+                            padding="max_length", truncation=True, return_tensors="pt").input_ids
+    prior = [sample_generator(cfg.seed + 1, run.step, g) for g, _ in mine]
+    return loss + cfg.prior_loss_weight * diffusion_loss(c, run.unet, run.text_encoder, class_pixels, class_ids,
+                                                         prior, run.weight_dtype)
+
+
+def after_step(run: Run) -> None:
+    """The EMA, then logs, validation and checkpoints, each on its own schedule."""
+    cfg, step = run.cfg, run.step
+    if run.ema is not None:
+        with torch.no_grad():
+            for n, p in run.trainable.items():
+                run.ema[n].mul_(cfg.ema_decay).add_(p.detach().float(), alpha=1 - cfg.ema_decay)
+    if run.writer is not None:
+        run.writer.add_scalar("train/loss", run.losses[-1], step)
+        run.writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], step)
+    if cfg.validation_every and cfg.validation_prompts and step % cfg.validation_every == 0 and run.acc.is_main_process:
+        validate_now(run)
+    if step % 10 == 0 or step == cfg.max_steps:
+        log_progress(run)
+    if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+        checkpoint(run)
+
+
+def validate_now(run: Run) -> None:
+    acc = run.acc
+    metrics = validate(run.cfg, run.c, acc.unwrap_model(run.unet), acc.unwrap_model(run.text_encoder), run.step,
+                       run.log)
+    for key, value in metrics.items():
+        if run.writer is not None and value is not None:
+            run.writer.add_scalar(f"validation/{key}", value, run.step)
+
+
+def log_progress(run: Run) -> None:
+    step, max_steps = run.step, run.cfg.max_steps
+    elapsed = max(1e-9, time.monotonic() - run.started)
+    eta = (max_steps - step) * elapsed / max(1, step - run.first_step)
+    recent = run.losses[-10:]
+    run.log(f"step {step}/{max_steps} loss {sum(recent) / len(recent):.4f} "
+            f"lr {run.scheduler.get_last_lr()[0]:.2e} {(step - run.first_step) * run.global_batch / elapsed:.1f} "
+            f"images/s ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}")
+
+
+def checkpoint(run: Run) -> None:
+    """Weights (and their EMA), optimizer, schedule, RNG and data position: what `resume` needs to go on exactly."""
+    run.acc.wait_for_everyone()
+    if not run.acc.is_main_process:
+        return
+    cfg, step = run.cfg, run.step
+    folder = run.out / "checkpoints" / f"checkpoint-{step}"
+    tensors = dict(run.trainable)
+    if run.ema is not None:
+        tensors.update({f"ema.{n}": v for n, v in run.ema.items()})
+    save_checkpoint(folder, tensors, run.optimizer, run.scheduler, {"torch": torch.get_rng_state()},
+                    # the settings travel with the checkpoint: a sweep rebuilds its pipeline mid-run
+                    {"step": step, "position": run.position, "config_sha256": config_hash(cfg),
+                     "loss": run.losses[-1], "settings": asdict(cfg)})
+    if cfg.save_text_encoder_every_checkpoint:  # with its tokenizer: a folder CheXpert@k can read
+        run.acc.unwrap_model(run.text_encoder).save_pretrained(folder / "text_encoder", safe_serialization=True)
+        run.c.tokenizer.save_pretrained(str(folder / "tokenizer"))
+    _prune(run.out / "checkpoints", cfg.keep_checkpoints)
+
+
+def finish(run: Run) -> None:
+    """The pipeline folder, written by the main process; with --ema its weights are the averaged ones."""
+    acc = run.acc
     acc.wait_for_everyone()
     if acc.is_main_process:
-        if ema is not None:
+        if run.ema is not None:
             with torch.no_grad():
-                for n, p in trainable.items():
-                    p.copy_(ema[n])
-        save_pipeline(cfg, c, acc.unwrap_model(unet), acc.unwrap_model(text_encoder), dataset, losses, global_batch,
-                      world)
+                for n, p in run.trainable.items():
+                    p.copy_(run.ema[n])
+        save_pipeline(run.cfg, run.c, acc.unwrap_model(run.unet), acc.unwrap_model(run.text_encoder), run.dataset,
+                      run.losses, run.global_batch, acc.num_processes)
     acc.wait_for_everyone()
-    return out
 
 
 class InMemoryPipeline:
