@@ -145,120 +145,154 @@ REGISTRIES: dict[str, Registry] = {r.kind: r for r in (
     STUDIES, AUTOENCODERS)}
 
 
-def _register_builtins() -> None:
-    # Strings, not imports: listing plug-ins must stay cheap (no torch import for `cxrgen-bench ls`).
-    METRICS.register("fid", "cxrgen_bench.metrics.fid:FrechetDistance")
-    METRICS.register("kid", "cxrgen_bench.metrics.kid:KernelInceptionDistance")
-    METRICS.register("cmmd", "cxrgen_bench.metrics.cmmd:CMMD")
-    METRICS.register("fd_infinity", "cxrgen_bench.metrics.fd_infinity:FrechetInfinity")
-    METRICS.register("prdc_precision", "cxrgen_bench.metrics.prdc:PRDCPrecision")
-    METRICS.register("prdc_recall", "cxrgen_bench.metrics.prdc:PRDCRecall")
-    METRICS.register("prdc_density", "cxrgen_bench.metrics.prdc:PRDCDensity")
-    METRICS.register("prdc_coverage", "cxrgen_bench.metrics.prdc:PRDCCoverage")
-    # CheXGenBench's image metrics (issue 28): radiomics distance, Inception Score, re-identification
-    METRICS.register("frd", "cxrgen_bench.metrics.frd:FrechetRadiomicsDistance")
-    METRICS.register("inception_score", "cxrgen_bench.metrics.inception_score:InceptionScore")
-    METRICS.register("reid", "cxrgen_bench.metrics.reidentification:ReIdentification")
-    METRICS.register("ms_ssim", "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM")
-    METRICS.register("classifier_auroc", "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC")
-    METRICS.register("laterality", "cxrgen_bench.metrics.laterality:LateralityAdherence")
-    METRICS.register("chexpert_at_k", "cxrgen_bench.metrics.chexpert_at_k:CheXpertAtK")
-    METRICS.register("i2i_precision", "cxrgen_bench.metrics.retrieval:ImageToImagePrecision")
-    METRICS.register("i2t_precision", "cxrgen_bench.metrics.retrieval:ImageToTextPrecision")
-    METRICS.register("i2t_factual", "cxrgen_bench.metrics.i2t_factual:TopImpressionFactual")
-    METRICS.register("alignment", "cxrgen_bench.metrics.alignment:ImageTextAlignment")
-    METRICS.register("rrg", "cxrgen_bench.metrics.rrg:ReportGeneration")
-    METRICS.register("radcliq", "cxrgen_bench.metrics.radcliq:RadCliQ")  # RadEval's report metrics (issue 28)
-    METRICS.register("ratescore", "cxrgen_bench.metrics.ratescore:RaTEScore")
-    # Downstream utility (RoentGen Table 5), computed by the augmentation study
-    METRICS.register("augmentation_auroc", "cxrgen_bench.metrics.augmentation:AugmentationAUROC")
-    METRICS.register("augmentation_accuracy", "cxrgen_bench.metrics.augmentation:AugmentationAccuracy")
-    METRICS.register("augmentation_auroc_gain", "cxrgen_bench.metrics.augmentation:AugmentationGain")
-    METRICS.register("augmentation_underdiagnosis_gap", "cxrgen_bench.metrics.augmentation:AugmentationUnderdiagnosisGap")
-    METRICS.register("augmentation_underdiagnosis_gap_change",
-                     "cxrgen_bench.metrics.augmentation:AugmentationUnderdiagnosisGapChange")
-    STUDIES.register("augmentation", "cxrgen_bench.studies.augmentation:AugmentationStudy")
-    BACKBONES.register("inception-v3-fid", "cxrgen_bench.models.image.inception_tf:InceptionV3FID")
-    BACKBONES.register("xrv-densenet121", "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121")
-    BACKBONES.register("clip-vit-b-32", "cxrgen_bench.models.image_text.clip_vit:CLIPViTB32")
-    BACKBONES.register("cxr-repair", "cxrgen_bench.models.image_text.cxr_repair:CXRRePaiR")
-    BACKBONES.register("convirt-resnet50", "cxrgen_bench.models.image.convirt:ConVIRTResNet50")
-    BACKBONES.register("open-clip", "cxrgen_bench.models.image_text.open_clip:OpenCLIPImage")  # generic: `kind:`
-    BACKBONES.register("transformers", "cxrgen_bench.models.image_text.transformers:TransformersVision")
-    BACKBONES.register("phantom-evaluator", "cxrgen_bench.calibration.evaluator:PhantomEvaluator")
-    BACKBONES.register("reid-siamese", "cxrgen_bench.models.image.reid_siamese:ReIDSiamese")
-    BACKBONES.register("pyradiomics", "cxrgen_bench.models.image.radiomics:PyRadiomics")  # FRD's features
-    BACKBONES.register("biovil-t", "cxrgen_bench.models.image_text.biovil_t:BioViLT")  # CheXGenBench's alignment
-    # attribute predictors (demographic adherence, RoentGen-v2's quality check)
-    BACKBONES.register("mira-sex", "cxrgen_bench.models.image.attributes:MiraSex")
-    BACKBONES.register("xrv-race", "cxrgen_bench.models.image.attributes:XRVRace")
-    BACKBONES.register("riken-age", "cxrgen_bench.models.image.attributes:RikenAge")
-    BACKBONES.register("phantom-attributes", "cxrgen_bench.calibration.attributes:PhantomAttributes")
-    METRICS.register("adherence", "cxrgen_bench.metrics.adherence:DemographicAdherence")
-    TEXT_ENCODERS.register("transformers", "cxrgen_bench.models.text.hf:TransformersEncoder")
-    TEXT_ENCODERS.register("diffusers", "cxrgen_bench.models.text.hf:DiffusersTextEncoder")
-    TEXT_ENCODERS.register("open-clip", "cxrgen_bench.models.text.open_clip_text:OpenCLIPText")
-    TEXT_ENCODERS.register("bow", "cxrgen_bench.models.text.bag_of_words:BagOfWords")
-    TEXT_ENCODERS.register("phantom-reader", "cxrgen_bench.calibration.text_encoders:PhantomReader")
-    TEXT_ENCODERS.register("phantom-reader-shuffled", "cxrgen_bench.calibration.text_encoders:ShuffledReader")
-    TEXT_ENCODERS.register("random-hash", "cxrgen_bench.calibration.text_encoders:RandomHash")
-    REPORT_GENERATORS.register("callable", "cxrgen_bench.models.report.callable:CallableReportGenerator")
-    REPORT_GENERATORS.register("transformers", "cxrgen_bench.models.report.transformers_rrg:TransformersReportGenerator")
-    REPORT_GENERATORS.register("phantom-reader", "cxrgen_bench.calibration.report_generator:PhantomReportGenerator")
-    LABELLERS.register("rule-based", "cxrgen_bench.models.labellers.rule_based:RuleBasedLabeller")
-    LABELLERS.register("chexbert", "cxrgen_bench.models.labellers.chexbert:CheXbertLabeller")
-    GENERATORS.register("diffusers", "cxrgen_bench.generators.diffusers_pipeline:DiffusersGenerator")
-    GENERATORS.register("folder", "cxrgen_bench.generators.folder:FolderGenerator")
-    GENERATORS.register("real", "cxrgen_bench.generators.real:RealImages")
-    GENERATORS.register("callable", "cxrgen_bench.generators.callable:CallableGenerator")
-    GENERATORS.register("textual-projection", "cxrgen_bench.generators.textual_projection:TextualProjectionGenerator")
-    GENERATORS.register("phantom-faithful", "cxrgen_bench.generators.phantom:PhantomGenerator")
-    GENERATORS.register("phantom-ignores-prompt", "cxrgen_bench.generators.phantom:IgnoresPrompt")
-    GENERATORS.register("phantom-flips-laterality", "cxrgen_bench.generators.phantom:FlipsLaterality")
-    GENERATORS.register("phantom-mode-collapse", "cxrgen_bench.generators.phantom:ModeCollapse")
-    GENERATORS.register("phantom-degraded", "cxrgen_bench.generators.phantom:Degraded")
-    GENERATORS.register("phantom-fails-effusion", "cxrgen_bench.generators.phantom:FailsEffusion")
-    GENERATORS.register("phantom-copies-training", "cxrgen_bench.generators.phantom:CopiesTraining")
-    GENERATORS.register("phantom-ignores-demographics", "cxrgen_bench.generators.phantom:IgnoresDemographics")
-    GENERATORS.register("phantom-underserves-female", "cxrgen_bench.generators.phantom:UnderservesFemale")
-    DATASETS.register("phantom", "cxrgen_bench.calibration.dataset:PhantomDataset")
-    DATASETS.register("mimic-cxr", "cxrgen_bench.data.datasets.mimic:MimicCXR")
-    DATASETS.register("openi", "cxrgen_bench.data.datasets.openi:OpenI")
-    DATASETS.register("padchest", "cxrgen_bench.data.datasets.padchest:PadChest")
-    PROFILES.register("roentgen2022", "cxrgen_bench.profiles:roentgen2022")
-    PROFILES.register("roentgen2022-quick", "cxrgen_bench.profiles:roentgen2022_quick")
-    PROFILES.register("calibration-phantom", "cxrgen_bench.profiles:calibration_phantom")
-    PROFILES.register("chexgenbench2025", "cxrgen_bench.profiles:chexgenbench2025")
-    TRAINERS.register("roentgen", "cxrgen_bench.generators.roentgen.methods:FineTune")
-    TRAINERS.register("dreambooth", "cxrgen_bench.generators.roentgen.methods:DreamBooth")
-    TRAINERS.register("lora", "cxrgen_bench.generators.roentgen.methods:LoRA")
-    TRAINERS.register("textual-inversion", "cxrgen_bench.generators.roentgen.methods:TextualInversion")
-    TRAINERS.register("textual-projection", "cxrgen_bench.generators.roentgen.methods:TextualProjection")
-    STUDIES.register("memorisation", "cxrgen_bench.studies.memorisation:MemorisationStudy")
-    METRICS.register("memorisation_share", "cxrgen_bench.metrics.memorisation:MemorisationShare")
-    METRICS.register("memorisation_ratio", "cxrgen_bench.metrics.memorisation:MemorisationRatio")
-    METRICS.register("memorisation_distance", "cxrgen_bench.metrics.memorisation:MemorisationDistance")
-    # The radiologists' reader study (RoentGen §6.5): cards of what `cxrgen-bench reader-study analyse` writes
-    METRICS.register("reader_realism", "cxrgen_bench.metrics.reader:ReaderRealism")
-    METRICS.register("reader_lean_real", "cxrgen_bench.metrics.reader:ReaderLeanReal")
-    METRICS.register("reader_alignment", "cxrgen_bench.metrics.reader:ReaderAlignment")
-    METRICS.register("reader_kappa", "cxrgen_bench.metrics.reader:ReaderKappa")
-    METRICS.register("reader_alpha", "cxrgen_bench.metrics.reader:ReaderAlpha")
-    # VAE reconstruction (seeds/001 §2.3, Table 1): the study, its metric cards and the autoencoders
-    STUDIES.register("vae-reconstruction", "cxrgen_bench.studies.reconstruction:VAEReconstruction")
-    METRICS.register("recon_rmse", "cxrgen_bench.metrics.reconstruction:ReconRMSE")
-    METRICS.register("recon_psnr", "cxrgen_bench.metrics.reconstruction:ReconPSNR")
-    METRICS.register("recon_ssim", "cxrgen_bench.metrics.reconstruction:ReconSSIM")
-    METRICS.register("recon_fd", "cxrgen_bench.metrics.reconstruction:ReconFD")
-    METRICS.register("recon_accuracy", "cxrgen_bench.metrics.reconstruction:ReconAccuracy")
-    METRICS.register("recon_f1", "cxrgen_bench.metrics.reconstruction:ReconF1")
-    METRICS.register("recon_agreement", "cxrgen_bench.metrics.reconstruction:ReconAgreement")
-    METRICS.register("recon_cosine", "cxrgen_bench.metrics.reconstruction:ReconCosine")
-    AUTOENCODERS.register("diffusers", "cxrgen_bench.models.autoencoders:DiffusersAutoencoder")
-    AUTOENCODERS.register("codec-down2", "cxrgen_bench.calibration.codecs:Down2")
-    AUTOENCODERS.register("codec-down8", "cxrgen_bench.calibration.codecs:Down8")
-    AUTOENCODERS.register("codec-shuffle", "cxrgen_bench.calibration.codecs:ShuffleCodec")
+# Strings, not imports: listing plug-ins must stay cheap (no torch import for `cxrgen-bench ls`). One table per
+# kind; the metric modules group their keys by what they measure.
+BUILTINS: dict[str, dict[str, str]] = {
+    # fidelity, diversity, factual correctness, retrieval, text knowledge, demographics; study cards; the reader study's
+    "metrics": {
+        "adherence": "cxrgen_bench.metrics.adherence:DemographicAdherence",
+        "alignment": "cxrgen_bench.metrics.alignment:ImageTextAlignment",
+        "augmentation_accuracy": "cxrgen_bench.metrics.augmentation:AugmentationAccuracy",
+        "augmentation_auroc": "cxrgen_bench.metrics.augmentation:AugmentationAUROC",
+        "augmentation_auroc_gain": "cxrgen_bench.metrics.augmentation:AugmentationGain",
+        "augmentation_underdiagnosis_gap": "cxrgen_bench.metrics.augmentation:AugmentationUnderdiagnosisGap",
+        "augmentation_underdiagnosis_gap_change": "cxrgen_bench.metrics.augmentation:AugmentationUnderdiagnosisGapChange",
+        "chexpert_at_k": "cxrgen_bench.metrics.chexpert_at_k:CheXpertAtK",
+        "classifier_auroc": "cxrgen_bench.metrics.classifier_auroc:ClassifierAUROC",
+        "cmmd": "cxrgen_bench.metrics.cmmd:CMMD",
+        "fd_infinity": "cxrgen_bench.metrics.fd_infinity:FrechetInfinity",
+        "fid": "cxrgen_bench.metrics.fid:FrechetDistance",
+        "frd": "cxrgen_bench.metrics.frd:FrechetRadiomicsDistance",
+        "i2t_factual": "cxrgen_bench.metrics.i2t_factual:TopImpressionFactual",
+        "inception_score": "cxrgen_bench.metrics.inception_score:InceptionScore",
+        "kid": "cxrgen_bench.metrics.kid:KernelInceptionDistance",
+        "laterality": "cxrgen_bench.metrics.laterality:LateralityAdherence",
+        "memorisation_distance": "cxrgen_bench.metrics.memorisation:MemorisationDistance",
+        "memorisation_ratio": "cxrgen_bench.metrics.memorisation:MemorisationRatio",
+        "memorisation_share": "cxrgen_bench.metrics.memorisation:MemorisationShare",
+        "ms_ssim": "cxrgen_bench.metrics.ms_ssim:IntraPromptMSSSIM",
+        "prdc_coverage": "cxrgen_bench.metrics.prdc:PRDCCoverage",
+        "prdc_density": "cxrgen_bench.metrics.prdc:PRDCDensity",
+        "prdc_precision": "cxrgen_bench.metrics.prdc:PRDCPrecision",
+        "prdc_recall": "cxrgen_bench.metrics.prdc:PRDCRecall",
+        "radcliq": "cxrgen_bench.metrics.radcliq:RadCliQ",
+        "ratescore": "cxrgen_bench.metrics.ratescore:RaTEScore",
+        "reader_alignment": "cxrgen_bench.metrics.reader:ReaderAlignment",
+        "reader_alpha": "cxrgen_bench.metrics.reader:ReaderAlpha",
+        "reader_kappa": "cxrgen_bench.metrics.reader:ReaderKappa",
+        "reader_lean_real": "cxrgen_bench.metrics.reader:ReaderLeanReal",
+        "reader_realism": "cxrgen_bench.metrics.reader:ReaderRealism",
+        "recon_accuracy": "cxrgen_bench.metrics.reconstruction:ReconAccuracy",
+        "recon_agreement": "cxrgen_bench.metrics.reconstruction:ReconAgreement",
+        "recon_cosine": "cxrgen_bench.metrics.reconstruction:ReconCosine",
+        "recon_f1": "cxrgen_bench.metrics.reconstruction:ReconF1",
+        "recon_fd": "cxrgen_bench.metrics.reconstruction:ReconFD",
+        "recon_psnr": "cxrgen_bench.metrics.reconstruction:ReconPSNR",
+        "recon_rmse": "cxrgen_bench.metrics.reconstruction:ReconRMSE",
+        "recon_ssim": "cxrgen_bench.metrics.reconstruction:ReconSSIM",
+        "reid": "cxrgen_bench.metrics.reidentification:ReIdentification",
+        "i2i_precision": "cxrgen_bench.metrics.retrieval:ImageToImagePrecision",
+        "i2t_precision": "cxrgen_bench.metrics.retrieval:ImageToTextPrecision",
+        "rrg": "cxrgen_bench.metrics.rrg:ReportGeneration",
+    },
+    # units of training work (RoentGen Table 5, seeds/001 Table 1, memorisation)
+    "studies": {
+        "augmentation": "cxrgen_bench.studies.augmentation:AugmentationStudy",
+        "memorisation": "cxrgen_bench.studies.memorisation:MemorisationStudy",
+        "vae-reconstruction": "cxrgen_bench.studies.reconstruction:VAEReconstruction",
+    },
+    # image encoders; `open-clip` and `transformers` are generic (a profile names one with `kind:`)
+    "backbones": {
+        "inception-v3-fid": "cxrgen_bench.models.image.inception_tf:InceptionV3FID",
+        "xrv-densenet121": "cxrgen_bench.models.image.xrv_densenet:XRVDenseNet121",
+        "clip-vit-b-32": "cxrgen_bench.models.image_text.clip_vit:CLIPViTB32",
+        "cxr-repair": "cxrgen_bench.models.image_text.cxr_repair:CXRRePaiR",
+        "convirt-resnet50": "cxrgen_bench.models.image.convirt:ConVIRTResNet50",
+        "open-clip": "cxrgen_bench.models.image_text.open_clip:OpenCLIPImage",
+        "transformers": "cxrgen_bench.models.image_text.transformers:TransformersVision",
+        "phantom-evaluator": "cxrgen_bench.calibration.evaluator:PhantomEvaluator",
+        "reid-siamese": "cxrgen_bench.models.image.reid_siamese:ReIDSiamese",
+        "pyradiomics": "cxrgen_bench.models.image.radiomics:PyRadiomics",
+        "biovil-t": "cxrgen_bench.models.image_text.biovil_t:BioViLT",
+        "mira-sex": "cxrgen_bench.models.image.attributes:MiraSex",
+        "xrv-race": "cxrgen_bench.models.image.attributes:XRVRace",
+        "riken-age": "cxrgen_bench.models.image.attributes:RikenAge",
+        "phantom-attributes": "cxrgen_bench.calibration.attributes:PhantomAttributes",
+    },
+    # CheXpert@k's subjects
+    "text_encoders": {
+        "transformers": "cxrgen_bench.models.text.hf:TransformersEncoder",
+        "diffusers": "cxrgen_bench.models.text.hf:DiffusersTextEncoder",
+        "open-clip": "cxrgen_bench.models.text.open_clip_text:OpenCLIPText",
+        "bow": "cxrgen_bench.models.text.bag_of_words:BagOfWords",
+        "phantom-reader": "cxrgen_bench.calibration.text_encoders:PhantomReader",
+        "phantom-reader-shuffled": "cxrgen_bench.calibration.text_encoders:ShuffledReader",
+        "random-hash": "cxrgen_bench.calibration.text_encoders:RandomHash",
+    },
+    # image → impression (rrg)
+    "report_generators": {
+        "callable": "cxrgen_bench.models.report.callable:CallableReportGenerator",
+        "transformers": "cxrgen_bench.models.report.transformers_rrg:TransformersReportGenerator",
+        "phantom-reader": "cxrgen_bench.calibration.report_generator:PhantomReportGenerator",
+    },
+    # report → CheXpert labels
+    "labellers": {
+        "rule-based": "cxrgen_bench.models.labellers.rule_based:RuleBasedLabeller",
+        "chexbert": "cxrgen_bench.models.labellers.chexbert:CheXbertLabeller",
+    },
+    # image VAEs (encode → decode), e.g. a diffusers pipeline's
+    "autoencoders": {
+        "diffusers": "cxrgen_bench.models.autoencoders:DiffusersAutoencoder",
+        "codec-down2": "cxrgen_bench.calibration.codecs:Down2",
+        "codec-down8": "cxrgen_bench.calibration.codecs:Down8",
+        "codec-shuffle": "cxrgen_bench.calibration.codecs:ShuffleCodec",
+    },
+    # text-to-image plug-ins of the harness, and the calibration stand-ins of known quality
+    "generators": {
+        "diffusers": "cxrgen_bench.generators.diffusers_pipeline:DiffusersGenerator",
+        "folder": "cxrgen_bench.generators.folder:FolderGenerator",
+        "real": "cxrgen_bench.generators.real:RealImages",
+        "callable": "cxrgen_bench.generators.callable:CallableGenerator",
+        "textual-projection": "cxrgen_bench.generators.textual_projection:TextualProjectionGenerator",
+        "phantom-faithful": "cxrgen_bench.generators.phantom:PhantomGenerator",
+        "phantom-ignores-prompt": "cxrgen_bench.generators.phantom:IgnoresPrompt",
+        "phantom-flips-laterality": "cxrgen_bench.generators.phantom:FlipsLaterality",
+        "phantom-mode-collapse": "cxrgen_bench.generators.phantom:ModeCollapse",
+        "phantom-degraded": "cxrgen_bench.generators.phantom:Degraded",
+        "phantom-fails-effusion": "cxrgen_bench.generators.phantom:FailsEffusion",
+        "phantom-copies-training": "cxrgen_bench.generators.phantom:CopiesTraining",
+        "phantom-ignores-demographics": "cxrgen_bench.generators.phantom:IgnoresDemographics",
+        "phantom-underserves-female": "cxrgen_bench.generators.phantom:UnderservesFemale",
+    },
+    # prompt sets and their images
+    "datasets": {
+        "phantom": "cxrgen_bench.calibration.dataset:PhantomDataset",
+        "mimic-cxr": "cxrgen_bench.data.datasets.mimic:MimicCXR",
+        "openi": "cxrgen_bench.data.datasets.openi:OpenI",
+        "padchest": "cxrgen_bench.data.datasets.padchest:PadChest",
+    },
+    # versioned profiles
+    "profiles": {
+        "roentgen2022": "cxrgen_bench.profiles:roentgen2022",
+        "roentgen2022-quick": "cxrgen_bench.profiles:roentgen2022_quick",
+        "calibration-phantom": "cxrgen_bench.profiles:calibration_phantom",
+        "chexgenbench2025": "cxrgen_bench.profiles:chexgenbench2025",
+    },
+    # the reference trainer's methods
+    "trainers": {
+        "roentgen": "cxrgen_bench.generators.roentgen.methods:FineTune",
+        "dreambooth": "cxrgen_bench.generators.roentgen.methods:DreamBooth",
+        "lora": "cxrgen_bench.generators.roentgen.methods:LoRA",
+        "textual-inversion": "cxrgen_bench.generators.roentgen.methods:TextualInversion",
+        "textual-projection": "cxrgen_bench.generators.roentgen.methods:TextualProjection",
+    },
+}
 
+
+def _register_builtins() -> None:
+    for kind, targets in BUILTINS.items():
+        for name, target in targets.items():
+            REGISTRIES[kind].register(name, target)
 
 _register_builtins()
 

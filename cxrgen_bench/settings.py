@@ -26,10 +26,10 @@ class SettingsError(InputError):
 
 
 def setting(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
-            maximum: float | None = None) -> Any:
+            maximum: float | None = None, positive: bool = False) -> Any:
     """A settings field: ``default`` (a list or dict default is copied per instance), a one-line ``doc``,
-    and optionally the values it may take or the range of a number (inclusive)."""
-    meta = {"doc": doc, "choices": tuple(choices), "minimum": minimum, "maximum": maximum}
+    and optionally the values it may take, the range of a number (inclusive) or that it is above 0."""
+    meta = {"doc": doc, "choices": tuple(choices), "minimum": minimum, "maximum": maximum, "positive": positive}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -113,6 +113,8 @@ def coerce(value: Any, tp: Any, where: str, meta: Mapping[str, Any] | None = Non
         low, high = meta.get("minimum"), meta.get("maximum")
         if (low is not None and out < low) or (high is not None and out > high):
             raise SettingsError(f"{where}: must be {_range_text(low, high)}, not {out!r}")
+        if meta.get("positive") and not out > 0:
+            raise SettingsError(f"{where}: must be > 0, not {out!r}")
     return out
 
 
@@ -129,6 +131,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, option, where)
             except SettingsError as exc:
                 problems.append(exc)
+        # an option of the value's own shape that failed inside (a block with a bad key) says what is wrong
+        deeper = [p for p in problems if str(p).startswith((f"{where}.", f"{where}["))]
+        if deeper:
+            raise deeper[0]
         raise SettingsError(f"{where}: expected {type_name(tp)}, not {_shown(value)}") from problems[0]
     if origin is Literal:
         if value in args and not (isinstance(value, bool) and not any(isinstance(a, bool) for a in args)):
@@ -200,10 +206,11 @@ def type_name(tp: Any) -> str:
 
 
 def allowed_text(tp: Any, meta: Mapping[str, Any]) -> str:
+    """The values a setting may take beyond what its type says (choices, a range)."""
     if meta.get("choices"):
         return ", ".join(map(str, meta["choices"]))
-    if typing.get_origin(tp) is Literal:
-        return ", ".join(map(str, typing.get_args(tp)))
+    if meta.get("positive"):
+        return "> 0"
     if meta.get("minimum") is not None or meta.get("maximum") is not None:
         return _range_text(meta.get("minimum"), meta.get("maximum"))
     return ""

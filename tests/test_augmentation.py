@@ -162,7 +162,7 @@ def test_summary_means_over_seeds_with_t_intervals_and_gains_paired_by_seed(smal
                     "mean_accuracy": 0.8}
             outputs[f"r{r}-s{syn}-seed{seed}"] = {"real": r, "synthetic": syn, "seed": seed, "test": test, "n_test": 80,
                                                   "best_epoch": 1, "stopped": "max epochs"}
-    entries = {e["key"]: e for e in s.summarise(outputs)}
+    entries = {e.key: e.to_json() for e in s.summarise(outputs)}
     auroc = entries["augmentation_auroc[real-60]"]
     assert auroc["value"] == pytest.approx(np.mean(base)) and auroc["std"] == pytest.approx(np.std(base, ddof=1))
     lo, hi = t.interval(0.95, 2, loc=np.mean(base), scale=np.std(base, ddof=1) / math.sqrt(3))

@@ -173,7 +173,7 @@ def test_ties_at_the_shown_precision_share_a_rank_and_rows_are_ranked(tmp_path):
     c = measured("mid", fid=12.0, auroc=0.70)
     tables = tables_for([_with(a, "zeta"), _with(b, "alpha"), _with(c, "mid")])
     fidelity = next(t for t in tables if t.section.slug == "fidelity")
-    assert [e["name"] for e in fidelity.rows] == ["alpha", "zeta", "mid"]  # best first, ties by name
+    assert [r.name for r in fidelity.rows] == ["alpha", "zeta", "mid"]  # best first, ties by name
     fid = next(j for j, col in enumerate(fidelity.columns) if col.key == "fid[xrv-densenet121]")
     assert fidelity.ranks[(0, fid)] == fidelity.ranks[(1, fid)] == 1 and fidelity.ranks[(2, fid)] == 2
 

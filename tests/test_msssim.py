@@ -100,7 +100,7 @@ def test_the_metric_compares_views_one_pair_at_a_time(tmp_path, monkeypatch):
     real = msssim.ms_ssim
     monkeypatch.setattr(metric_module, "ms_ssim", lambda x, y, **kw: (calls.append((x, y)), real(x, y, **kw))[1])
     metric = metric_module.IntraPromptMSSSIM({}, [])
-    values = metric.pair_values(ImageSet.from_folder(folder).records, metric._settings())
+    values = metric.pair_values(ImageSet.from_folder(folder).records, metric.settings.numerics())
     assert len(calls) == len(values) == 6 and all(x.shape[0] == y.shape[0] == 1 for x, y in calls)
     bases = {x.untyped_storage().data_ptr() for pair_ in calls for x in pair_}
     assert len(bases) == 4  # the four decoded images, shared by the six pairs

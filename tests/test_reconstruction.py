@@ -389,7 +389,7 @@ def test_summarise_follows_the_studys_unit_order_and_keeps_no_state(phantoms, tm
     # chunks 9999, 10000, 10001 of a big run, in the study's order: sorting their ids would put 9999 last
     renamed = dict(zip(["chunk-9999", "chunk-10000", "chunk-10001", "frechet"], outputs.values()))
     before = set(vars(s))
-    entries = {e["key"]: e for e in s.summarise(renamed)}
+    entries = {e.key: e.to_json() for e in s.summarise(renamed)}
     assert set(vars(s)) == before  # the bootstrap weights are passed along, not kept on the study
     for key, entry in result["metrics"].items():
         assert entries[key]["value"] == entry["value"] and entries[key].get("ci95") == entry.get("ci95"), key

@@ -22,7 +22,8 @@ import pytest
 
 from cxrgen_bench.cli import main
 from cxrgen_bench.errors import ResultsError
-from cxrgen_bench.leaderboard.render import build, csv_text, tables_for
+from cxrgen_bench.leaderboard.exports import csv_text
+from cxrgen_bench.leaderboard.render import build, tables_for
 from cxrgen_bench.leaderboard.store import Store
 from cxrgen_bench.results import read_result
 

@@ -54,7 +54,8 @@ def describe_one(kind: str, name: str) -> dict[str, Any]:
         out.update({"version": profile.version, "description": profile.description, "settings": profile.settings()})
     elif kind == "metrics":
         metric = reg.get(name)
-        out.update({"card": metric.card.describe(), "settings": dict(getattr(metric, "SETTINGS", {}))})
+        out.update({"card": metric.card.describe(), "profile_block": metric.block_name(),
+                    "settings": metric.Settings.describe()})
     return out
 
 
@@ -75,7 +76,12 @@ def show_one(args: argparse.Namespace) -> int:
         for key, value in info["card"].items():
             print(f"  {key}: {value}")
         if info["settings"]:
-            print("settings it reads from its profile block (--set NAME.KEY=VALUE):")
-            for key, what in info["settings"].items():
-                print(f"  {key}: {what}")
+            block = info["profile_block"]
+            print(f"settings it reads from its profile block metrics.{block} (--set {block}.KEY=VALUE):")
+            width = max(len(s["name"]) for s in info["settings"])
+            for s in info["settings"]:
+                allowed = f"; {s['allowed']}" if s["allowed"] else ""
+                print(f"  {s['name']:<{width}}  {s['type']} = {json.dumps(s['default'])}{allowed}  {s['doc']}")
+        else:
+            print("settings: none (its profile block, if any, must be empty)")
     return 0

@@ -23,26 +23,10 @@ from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..functional.frechet import FeatureStats
 from ..profiles import Profile
 from ..progress import ProgressFactory, factory
+from .requests import FeatureRequest, stats_key
 from .subjects import ImageSetSubject, Subject
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class FeatureRequest:
-    """Features a metric will read: a backbone's rows of ``records`` (and their statistics when ``stats``)."""
-
-    records: tuple[ImageRecord, ...]
-    backbone: str
-    preprocessing: str
-    layer: str
-    stats: bool = False
-    what: str = ""
-
-
-def stats_key(extractor: Any, records: list[ImageRecord] | tuple[ImageRecord, ...]) -> str:
-    """The cache key of a set's statistics: the extractor and the sorted contents (duplicates count)."""
-    return key_of(kind="stats", format="mean-scatter", model=extractor.key, inputs=sorted(r.sha256 for r in records))
 
 
 @dataclass

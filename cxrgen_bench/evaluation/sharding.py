@@ -21,9 +21,10 @@ from ..distributed import agree, broadcast, gather, share, world, active
 from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..functional.frechet import FeatureStats
 from .features import NAMESPACE, Extractor, compute, missing, stream_rows
+from .requests import FeatureRequest, stats_key
 
-if TYPE_CHECKING:
-    from .context import EvaluationContext, FeatureRequest
+if TYPE_CHECKING:  # for annotations only: the context calls this module, never the other way round
+    from .context import EvaluationContext
 
 SEND_ROWS = 2048  # rows per message from a rank to rank 0
 
@@ -109,8 +110,6 @@ def _rows_to_root(ctx: EvaluationContext, groups: dict[tuple[str, str, str], dic
 
 def _merged_stats(ctx: EvaluationContext, requests: list[FeatureRequest],
                   extractors: dict[tuple[str, str, str], Extractor], rank: int, size: int) -> None:
-    from .context import stats_key
-
     problem = None
     for req in requests:
         ext = extractors.get((req.backbone, req.preprocessing, req.layer))

@@ -78,7 +78,7 @@ class ClassifierAUROC(Metric):
         return per_class, counts, (scores[:, cols], labels, names)
 
     def feature_requests(self, ctx: EvaluationContext) -> list[Any]:
-        from ..evaluation.context import FeatureRequest
+        from ..evaluation.requests import FeatureRequest
 
         subject = ctx.image_subject
         sides = [("generated", subject.images)] + ([("reference", subject.reference)] if subject.reference else [])

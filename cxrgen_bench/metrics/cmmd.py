@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CMMDSettings(PerBackboneSettings):
-    sigma: float = setting(10.0, "bandwidth of the Gaussian RBF kernel (the paper's 10)", minimum=1e-12)
+    sigma: float = setting(10.0, "bandwidth of the Gaussian RBF kernel (the paper's 10)", positive=True)
 
 
 class CMMD(PerBackbone):

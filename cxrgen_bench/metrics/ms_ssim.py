@@ -53,9 +53,9 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float | Non
 @dataclass(frozen=True)
 class MSSSIMSettings(Settings):
     win_size: int = setting(11, "Gaussian window side", minimum=3)
-    sigma: float = setting(1.5, "Gaussian window sigma", minimum=1e-12)
+    sigma: float = setting(1.5, "Gaussian window sigma", positive=True)
     weights: tuple[float, ...] = setting((0.0448, 0.2856, 0.3001, 0.2363, 0.1333), "the scale weights, finest first")
-    data_range: float = setting(1.0, "value range of the images", minimum=1e-12)
+    data_range: float = setting(1.0, "value range of the images", positive=True)
     k: tuple[float, float] = setting((0.01, 0.03), "(K1, K2) of SSIM")
     precision: Literal["float64", "float32"] = setting("float64", "float64, or float32 as pytorch-msssim runs")
     grayscale: Literal["luma", "pil-L"] = setting("luma", "pil-L (8-bit luma, as the official script reads colour "

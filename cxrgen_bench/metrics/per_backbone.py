@@ -85,7 +85,7 @@ class PerBackbone(Metric):
         raise NotImplementedError
 
     def feature_requests(self, ctx: EvaluationContext) -> list[Any]:
-        from ..evaluation.context import FeatureRequest
+        from ..evaluation.requests import FeatureRequest
 
         if getattr(ctx.subject, "reference", None) is None:
             return []

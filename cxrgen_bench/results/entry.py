@@ -18,6 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
+from ..card import base_of
+
 
 class _Unset:
     """The default of an optional field not given: replaced by the field's empty value after init."""
@@ -126,16 +128,19 @@ class Count(Record):
 class Bootstrap(Record):
     """The prompt-level bootstrap of an entry: its replicates (None where undefined) pair runs in compare."""
 
-    resamples: int
-    seed: int
-    replicates: list[float | None]
+    resamples: int = UNSET
+    seed: int = UNSET
+    replicates: list[float | None] = UNSET
     method: str = UNSET
     bias: float | None = UNSET
     defined: int = UNSET
     units_sha256: str = UNSET
     extra: dict[str, Any] = field(default_factory=dict)
 
-    EMPTY = {"method": str, "bias": lambda: None, "defined": lambda: 0, "units_sha256": str}
+    # a results file always holds resamples, seed and replicates (the schema says so); comparisons of
+    # entries built in memory may carry only some of them
+    EMPTY = {"resamples": lambda: 0, "seed": lambda: None, "replicates": list, "method": str, "bias": lambda: None,
+             "defined": lambda: 0, "units_sha256": str}
 
     def pairs_with(self, other: "Bootstrap") -> bool:
         """Same resampled prompt sets: the same seed, number of resamples and units."""
@@ -238,8 +243,10 @@ class Entry(Record):
 
     @classmethod
     def read(cls, key: str, data: Mapping[str, Any]) -> "Entry":
-        """The entry stored under ``key`` (files may leave out the copy of the key inside the entry)."""
-        return cls.from_json(data, key=key)
+        """The entry stored under ``key``. Files may leave out the copy of the key inside the entry, and
+        entries built by hand (tests, plug-ins) the metric's name and version: readers get them filled in
+        (the metric from the key), and writing leaves them out again."""
+        return cls.from_json(data, key=key, metric=base_of(key), version="", value=None)
 
     # --- what readers ask --------------------------------------------------------------------------
     @property
