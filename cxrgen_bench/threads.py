@@ -2,7 +2,7 @@
 
 torch starts one intra-op thread per core. On a small machine shared with another busy process that
 is oversubscription: every parallel region waits for its slowest thread, which the scheduler has just
-handed to the other process, and the demo took 3.9× its quiet time under one busy neighbour (issue 18).
+handed to the other process, and the demo took 3.9× its quiet time under one busy neighbour.
 So the default is the cores this process may run on minus the ones other processes keep busy right
 now (the kernel's count of runnable tasks, sampled a few times), at least one; under torchrun, the cores
 divided among the node's processes (LOCAL_WORLD_SIZE). `--threads N` or

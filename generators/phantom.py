@@ -1,4 +1,4 @@
-"""Phantom stand-in generators of known quality (the calibration benchmark, issue 7). They run
+"""Phantom stand-in generators of known quality (the calibration benchmark). They run
 through the real harness like any generator; each renders `cxrgen_bench.calibration.phantom`
 radiographs:
 

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     from ..flags import parse_weights
-    from ..scoring.plan import format_plan, plan
+    from ..scoring.weights_status import format_plan, plan
 
     status = plan(args.profile, args.metrics, parse_weights(args.weights))
     print(json.dumps(status, indent=2) if args.json else format_plan(status))

@@ -310,9 +310,9 @@ class ReportTable:
                 raise InputError(f"{path} line {line}: a NUL byte: not a UTF-8 CSV (a binary file, or UTF-16 text: "
                                  "re-save it as CSV UTF-8)")
             # newline="": quoted line breaks inside a report stay part of it (splitlines would cut them)
-            reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
-            header = list(reader.fieldnames or [])
-            rows = list(reader)
+            table = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+            header = list(table.fieldnames or [])
+            rows = list(table)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc}); re-save the CSV as UTF-8") from None
         except csv.Error as exc:
