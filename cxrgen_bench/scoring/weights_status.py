@@ -61,19 +61,23 @@ class KeyStatus:
 
 
 def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> ModelStatus:
-    from ..models.weights import WeightsSpec, resolve_weights
+    from ..models.weights import WeightsSpec, model_folder, resolve_weights
 
     cfg = profile.backbone(name)
     if cfg.get("kind") == "transformers" or cfg.get("folder"):
-        folder = weights.get(name) or cfg.get("folder")
-        if folder:
-            from pathlib import Path
-
-            ok = (Path(folder).expanduser() / "config.json").is_file()
-            return ModelStatus(name, "image", ok, where=str(folder) if ok else "",
-                               problem="" if ok else f"{folder} has no config.json (not a transformers folder)")
+        given = weights.get(name) or cfg.get("folder")
+        try:
+            folder = model_folder(name, weights.get(name), cfg.get("folder"))
+        except CxrgenError as exc:  # a weights folder whose lock no longer matches
+            return ModelStatus(name, "image", False, problem=str(exc).splitlines()[0])
+        if folder is not None:
+            return ModelStatus(name, "image", True, where=str(folder))
+        if given:
+            return ModelStatus(name, "image", False, problem=f"{given} has no config.json (not a transformers folder)")
         return ModelStatus(name, "image", False, problem="a model folder (transformers save_pretrained)",
-                           accepted=[f"a folder with config.json and model.safetensors, given as --weights {name}=FOLDER"])
+                           accepted=[f"a folder with config.json and model.safetensors, given as --weights {name}=FOLDER"
+                                     f" or put in the weights folder as {name}/"],
+                           fetch=[f"cxrgen-bench weights fetch --only {name} --profile {profile.name}"])
     spec = WeightsSpec.from_profile(name, cfg)
     try:
         found = resolve_weights(spec, weights.get(name), offline=True)
@@ -86,7 +90,32 @@ def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> Mode
             convert=(f"cxrgen-bench weights convert {name} {needs_pickle[0].filename} --allow-pickle "
                      f"--profile {profile.name}") if needs_pickle else "")
     how = f"{found.source}" + (f"; matches the published {found.known.filename}" if found.known else "")
+    if found.known is None and needs_unpickling(found.path):
+        return ModelStatus(name, "image", False, where=f"{found.path} ({how})",
+                           problem=f"{found.path.name} is read by unpickling and no publisher states its hash: convert "
+                                   "it once to safetensors",
+                           convert=f"cxrgen-bench weights convert {name} {found.path} --allow-pickle --profile "
+                                   f"{profile.name}")
     return ModelStatus(name, "image", True, where=f"{found.path} ({how})")
+
+
+def needs_unpickling(path: Path) -> bool:
+    """A pickled module or TorchScript archive (a run refuses it without --allow-pickle), as opposed to
+    safetensors or a torch.save state dict read weights-only."""
+    from ..models.weights import sniff_format
+
+    fmt = sniff_format(path)
+    if fmt in ("safetensors", "unknown"):
+        return False
+    if fmt == "torchscript":
+        return True
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+        return False
+    except Exception:  # noqa: BLE001 — the weights-only unpickler refuses Python objects: that is the answer
+        return True
 
 
 def _scorer_probes(settings: Settings, weights: Mapping[str, str]) -> dict[str, Callable[[], Any]]:
@@ -127,6 +156,10 @@ def _models_of(profile: Profile, name: str, options: list[str]) -> list[tuple[st
     metric = METRICS.get(name)
     settings = profile.settings_for(metric.block_name())
     scorers = getattr(settings, "scorers", None)
+    predictors = getattr(settings, "predictors", None)
+    if predictors:  # demographic adherence: one key per attribute, each read by its predictor
+        chosen = options or list(predictors)
+        return [(f"{name}[{a}]", [("image", predictors[a])]) for a in chosen if a in predictors]
     if options and not scorers:
         backbones = options
     elif hasattr(settings, "backbones"):
@@ -144,6 +177,29 @@ def _models_of(profile: Profile, name: str, options: list[str]) -> list[tuple[st
         chosen = options or list(scorers)
         return [(f"{name}[{s}]", images + [("report scorer", m) for m in SCORER_MODELS.get(s, ())]) for s in chosen]
     return [(name, images)]
+
+
+def models_needed(profile: str | Profile, metrics: str | Sequence[str] | None = None) -> list[str]:
+    """Every model the profile's metrics (or ``metrics``) load, in the order `weights status` lists them,
+    without those that ship inside cxrgen-bench (the calibration networks)."""
+    profile = get_profile(profile)
+    names = parse_metric_specs(metrics) if metrics else [(m, []) for m in profile.metrics if m in METRICS]
+    seen: dict[str, None] = {}
+    for name, options in names:
+        for _, needed in _models_of(profile, name, options):
+            for kind, model in needed:
+                if not (kind == "image" and _ships_inside(profile, model)):
+                    seen[model] = None
+    return list(seen)
+
+
+def _ships_inside(profile: Profile, name: str) -> bool:
+    if name not in profile.backbones:
+        return False
+    from ..models.weights import WeightsSpec
+
+    spec = WeightsSpec.from_profile(name, profile.backbone(name))
+    return any(k.python_package == "cxrgen_bench" for k in spec.known_files)
 
 
 def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] | None = None,

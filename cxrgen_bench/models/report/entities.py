@@ -23,6 +23,9 @@ from typing import Any
 
 from ...errors import InputError, WeightsError
 from ..base import Model
+from ..weights import weights_root
+
+HUB_CACHE = "hf-cache"  # RadGraph's embedder BERT, as `weights fetch` keeps it beside the model
 
 
 def factent_text(report: str) -> str:
@@ -37,7 +40,9 @@ class StanzaRadiologyNER(Model):
 
     def __init__(self, resources: str | None = None, device: str = "cpu", **_: Any):
         super().__init__(device=device)
-        self.resources = resources or os.environ.get("STANZA_RESOURCES_DIR") or os.path.expanduser("~/stanza_resources")
+        fetched = weights_root() / "stanza"  # where `weights fetch` puts Stanza's resources
+        self.resources = resources or os.environ.get("STANZA_RESOURCES_DIR") or \
+            (str(fetched) if fetched.is_dir() else os.path.expanduser("~/stanza_resources"))
         try:
             import stanza
         except ImportError:
@@ -86,7 +91,10 @@ class RadiologyNLI(Model):
         from pathlib import Path
 
         hint = (f"factENTNLI needs {self.SOURCE}: put model_medrad_19k.gz and bert-base-uncased's vocab.txt in a "
-                "folder and pass --weights factentnli=FOLDER")
+                "folder and pass --weights factentnli=FOLDER, or put them in the weights folder's factentnli/ "
+                "(`cxrgen-bench weights fetch --only factentnli` says where to get them)")
+        location = location or (str(weights_root() / "factentnli") if (weights_root() / "factentnli").is_dir()
+                                else None)
         if not location:
             raise WeightsError(hint)
         self.folder = Path(location).expanduser()
@@ -170,21 +178,28 @@ class RadGraphAnnotator(Model):
             raise InputError("RadGraph F1 needs the radgraph package (pip install radgraph==0.1.18) and its model "
                              f"{model_type!r}") from None
         # radgraph downloads its model into this folder when it is empty: here it must already be there
-        self.cache_dir = cache_dir or user_cache_dir("radgraph")
+        fetched = weights_root() / "radgraph"  # where `weights fetch` unpacks it
+        self.cache_dir = cache_dir or (str(fetched) if (fetched / model_type).is_dir() else user_cache_dir("radgraph"))
         model_dir = os.path.join(self.cache_dir, model_type)
         if not os.path.isdir(model_dir) or not os.listdir(model_dir):
-            raise WeightsError(f"RadGraph model {model_type!r} is not in {model_dir}: on a machine with internet run "
-                               f"python -c \"import radgraph; radgraph.RadGraph(model_type='{model_type}')\" and copy "
-                               f"that folder (and the Hugging Face cache of its BERT tokenizer) here, or set "
-                               "metrics.rrg.radgraph.cache_dir in the profile")
+            raise WeightsError(f"RadGraph model {model_type!r} is not in {model_dir}: fetch it with `cxrgen-bench "
+                               "weights fetch --only radgraph` (or on a machine without internet, install a bundle: "
+                               "`cxrgen-bench weights install models.tar`), or set metrics.rrg.radgraph.cache_dir "
+                               "in the profile")
         self.provenance = {"path": model_dir, "source": f"radgraph {getattr(radgraph, '__version__', '?')} model "
                                                         f"{model_type}", "sha256": _tree_sha256(model_dir)}
 
     def load(self) -> Any:
         import radgraph
 
-        return radgraph.RadGraph(model_type=self.model_type, model_cache_dir=self.cache_dir,
-                                 cuda=-1 if self.device == "cpu" else 0)
+        from ...environment import environ
+
+        # `weights fetch` keeps the BERT that RadGraph's embedder names in a Hub cache beside the model, so that
+        # a folder carried to a machine without internet holds everything
+        hub_cache = os.path.join(self.cache_dir, HUB_CACHE)
+        with environ({"HF_HUB_CACHE": hub_cache} if os.path.isdir(hub_cache) else {}):
+            return radgraph.RadGraph(model_type=self.model_type, model_cache_dir=self.cache_dir,
+                                     cuda=-1 if self.device == "cpu" else 0)
 
     def annotate(self, reports: list[str]) -> list[dict[str, Any]]:
         """One annotation per report; an empty report has no entities and is not sent to the model

@@ -29,6 +29,7 @@ from ...errors import InputError, WeightsError
 from ...functional.ratescore import AFFINITY, TYPES, entity_spans
 from ..base import Model, folder_provenance
 from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
+from ..weights import model_folder as find_model_folder
 from ..transformers_folders import load_checked, load_tokenizer, quiet_transformers, read_config, require_tokenizer
 
 SOURCES = {"rate-ner": "RaTE-NER (Angelakeke/RaTE-NER-Deberta on the Hugging Face hub)",
@@ -40,14 +41,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def model_folder(name: str, explicit: str | None, cfg: Mapping[str, Any], key: str) -> Path:
-    where = explicit or cfg.get(key)
-    hint = (f"RaTEScore needs {SOURCES[name]}: save it as a transformers folder (config.json, model.safetensors, "
-            f"tokenizer files) and pass --weights {name}=FOLDER (or set `{key}:` under metrics.ratescore in the profile)")
-    if not where:
+    hint = (f"RaTEScore needs {SOURCES[name]}: fetch it with `cxrgen-bench weights fetch --only {name}`, or save it "
+            f"as a transformers folder (config.json, model.safetensors, tokenizer files) and pass --weights "
+            f"{name}=FOLDER (or set `{key}:` under metrics.ratescore in the profile)")
+    given = explicit or cfg.get(key)
+    if given and not (Path(given).expanduser() / "config.json").is_file():
+        raise WeightsError(f"{Path(given).expanduser()}: no config.json, so not a transformers model folder. {hint}")
+    folder = find_model_folder(name, explicit, cfg.get(key))
+    if folder is None:
         raise WeightsError(hint)
-    folder = Path(where).expanduser()
-    if not (folder / "config.json").is_file():
-        raise WeightsError(f"{folder}: no config.json, so not a transformers model folder. {hint}")
     require_tokenizer(folder)
     return folder
 
