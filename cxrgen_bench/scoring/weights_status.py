@@ -46,6 +46,7 @@ class ModelStatus:
     accepted: list[str] = field(default_factory=list)  # files that would do, best first
     fetch: list[str] = field(default_factory=list)  # published addresses
     convert: str = ""  # the `weights convert` command, where the published file needs unpickling
+    get: str = ""  # how to get it: the `weights fetch` command, or the page of a model no public host serves
 
 
 @dataclass
@@ -76,8 +77,7 @@ def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> Mode
             return ModelStatus(name, "image", False, problem=f"{given} has no config.json (not a transformers folder)")
         return ModelStatus(name, "image", False, problem="a model folder (transformers save_pretrained)",
                            accepted=[f"a folder with config.json and model.safetensors, given as --weights {name}=FOLDER"
-                                     f" or put in the weights folder as {name}/"],
-                           fetch=[f"cxrgen-bench weights fetch --only {name} --profile {profile.name}"])
+                                     f" or put in the weights folder as {name}/"])
     spec = WeightsSpec.from_profile(name, cfg)
     try:
         found = resolve_weights(spec, weights.get(name), offline=True)
@@ -231,11 +231,26 @@ def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] |
                         models[kind, model] = scorer_model(model, profile.settings_for(metric.block_name()), weights)
             blocked = [m for k, m in needed if not models[k, m].found]
             keys.append(KeyStatus(key, [m for _, m in needed], inputs, blocked))
+    for status in models.values():
+        if not status.found:
+            status.get = how_to_get(status.name, profile)
     ready = [k.key for k in keys if k.ready]
     return {"profile": profile.name, "models": [asdict(m) for m in models.values()],
             "metrics": [{**asdict(k), "ready": k.ready} for k in keys], "ready": ready,
             "command": ("cxrgen-bench score --images GENERATED/ --reference REAL/ --metrics "
                         f"\"{','.join(ready)}\" --profile {profile.name} --offline") if ready else None}
+
+
+def how_to_get(name: str, profile: Profile) -> str:
+    """The `weights fetch` command for a model with a public source; the page and what to do for one without."""
+    from ..models.sources import names, source_for
+
+    if name not in names():
+        return ""
+    source = source_for(name, profile)
+    if source.kind == "manual":
+        return f"no public download: {source.page}; {source.put}"
+    return f"cxrgen-bench weights fetch --only {name} --profile {profile.name}"
 
 
 def format_plan(p: dict[str, Any]) -> str:
@@ -258,6 +273,8 @@ def format_plan(p: dict[str, Any]) -> str:
             lines.append(f"{pad}published at {url}")
         if m["convert"]:
             lines.append(f"{pad}once fetched, convert it to safetensors: {m['convert']}")
+        if m["get"]:
+            lines.append(f"{pad}{'get it: ' if m['get'].startswith('cxrgen-bench') else ''}{m['get']}")
     lines += ["", "metrics"]
     kw = max([len(k["key"]) for k in p["metrics"]] + [8])
     for k in p["metrics"]:
@@ -268,6 +285,9 @@ def format_plan(p: dict[str, Any]) -> str:
                     ([f"needs {', '.join(k['inputs'])}"] if k["inputs"] else [])
             state = "; ".join(parts)
         lines.append(f"  {k['key']:<{kw}}  {state}")
+    if any(m["get"].startswith("cxrgen-bench") for m in p["models"] if not m["found"]):
+        lines += ["", "fetch every missing model that has a public source (into $CXRGEN_WEIGHTS, with a lock):",
+                  f"  cxrgen-bench weights fetch --profile {p['profile']}"]
     lines.append("")
     if p["command"]:
         lines += ["score what is ready now:", f"  {p['command']}"]
