@@ -65,6 +65,8 @@ def image_model(profile: Profile, name: str, weights: Mapping[str, str]) -> Mode
     from ..models.weights import WeightsSpec, model_folder, resolve_weights
 
     cfg = profile.backbone(name)
+    if not needs_weights(name, cfg):
+        return ModelStatus(name, "image", True, where="no weights (a library computes its features)")
     if cfg.get("kind") == "transformers" or cfg.get("folder"):
         given = weights.get(name) or cfg.get("folder")
         try:
@@ -194,12 +196,25 @@ def models_needed(profile: str | Profile, metrics: str | Sequence[str] | None = 
 
 
 def _ships_inside(profile: Profile, name: str) -> bool:
+    """A backbone whose weights are in cxrgen-bench itself (the calibration networks), or that has none."""
     if name not in profile.backbones:
         return False
     from ..models.weights import WeightsSpec
 
-    spec = WeightsSpec.from_profile(name, profile.backbone(name))
-    return any(k.python_package == "cxrgen_bench" for k in spec.known_files)
+    cfg = profile.backbone(name)
+    spec = WeightsSpec.from_profile(name, cfg)
+    return not needs_weights(name, cfg) or any(k.python_package == "cxrgen_bench" for k in spec.known_files)
+
+
+def needs_weights(name: str, cfg: Mapping[str, Any]) -> bool:
+    """False for a registered feature extractor that has no weights (pyradiomics)."""
+    registered = cfg.get("kind") or name
+    if registered not in BACKBONES:
+        return True
+    try:
+        return getattr(BACKBONES.get(registered), "needs_weights", True)
+    except CxrgenError:
+        return True
 
 
 def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] | None = None,

@@ -32,6 +32,8 @@ class Backbone(Model, ABC):
     channels_last: ClassVar[bool] = False
     # An image–text model (CLIP-style): the image layer that lives in the space its text tower embeds into.
     shared_layer: ClassVar[str | None] = None
+    # False for a feature extractor with no weights at all (pyradiomics): nothing to find, fetch or bundle.
+    needs_weights: ClassVar[bool] = True
 
     def __init__(self, profile_cfg: Mapping[str, Any], weights: str | None = None, allow_pickle: bool = False,
                  device: str = "cpu", state_dict: Mapping[str, torch.Tensor] | None = None, name: str | None = None):

@@ -72,6 +72,7 @@ def _numeric(value: Any) -> bool:
 class PyRadiomics(Backbone):
     name = "pyradiomics"
     version = "1"
+    needs_weights = False
     layers = {"radiomics": 385, "chexgenbench": 398}
     preprocessings = ("pil-l",)
 
