@@ -36,6 +36,7 @@ from ..folders import CONFIG_SUFFIXES, WEIGHT_SUFFIXES
 from ..image.base import Backbone
 from ..image.chexgenbench_input import chexgenbench_299
 from ..text.base import TextEncoder
+from ..weights import model_folder
 from ..transformers_folders import (features_of, import_transformers, load_checked, load_tokenizer, quiet_transformers,
                                    read_config, require_tokenizer, token_lengths, token_limit)
 
@@ -56,11 +57,13 @@ class TransformersVision(Backbone):
         self.name = name or self.name
         self.cfg = dict(profile_cfg)
         self.torch_device = torch.device(device)
-        where = weights or self.cfg.get("folder")
-        if not where:
-            raise WeightsError(f"backbone {self.name} (kind transformers) needs a model folder: --weights "
+        given = weights or self.cfg.get("folder")
+        found = model_folder(self.name, weights, self.cfg.get("folder"), marker="")
+        if found is None and not given:
+            raise WeightsError(f"backbone {self.name} (kind transformers) needs a model folder: `cxrgen-bench weights "
+                               f"fetch --only {self.name}` puts it in the weights folder; or --weights "
                                f"{self.name}=FOLDER, or `folder:` in the profile's block")
-        self.folder = Path(where).expanduser()
+        self.folder = found or Path(given).expanduser()
         self.provenance = folder_provenance(self.folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
         config = _json(self.folder / "config.json")
         processor = _json(self.folder / PROCESSOR_CONFIG, what="image processor config (save the processor "
