@@ -86,8 +86,11 @@ def paired_difference(estimate_a: float, estimate_b: float, replicates_a: np.nda
     keep = np.isfinite(a) & np.isfinite(b)
     point = estimate_b - estimate_a
     diff = b[keep] - a[keep]
-    if diff.size < 2:
-        return PairedComparison(point, None, None, int(diff.size))
+    # Fewer than two distinct differences: the bootstrap collapsed (a metric constant over resamples), so it
+    # says nothing of the uncertainty; a zero-width interval would make any change look significant.
+    if diff.size < 2 or np.ptp(diff) == 0:
+        identical = diff.size >= 2 and point == 0 and not diff.any()  # the same numbers on every resample
+        return PairedComparison(point, None, 1.0 if identical else None, int(diff.size))
     diff = diff - diff.mean() + point  # re-centred, as in percentile_ci
     # Two-sided p-value by inverting the percentile interval: the share of replicates on the far side of 0.
     below, above = (diff <= 0).mean(), (diff >= 0).mean()
