@@ -604,7 +604,7 @@ def test_weights_where_offline_never_downloads_and_says_so(monkeypatch, capsys):
 
     monkeypatch.delenv("CXRGEN_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(weights, "_download", lambda *a: pytest.fail("downloaded while offline"))
+    monkeypatch.setattr(weights, "fetch_locked", lambda *a, **k: pytest.fail("downloaded while offline"))
     main(["weights", "where", "--offline"])
     out, err = capsys.readouterr()
     assert "offline: only looking" in err and "download: offline" in out and TRACEBACK not in out + err
