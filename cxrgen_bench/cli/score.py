@@ -159,9 +159,9 @@ def subgroup_line(attribute: str, view: SubgroupView) -> str:
     def cell(group: str, row: GroupValue) -> str:
         if row.value is not None:
             return f"{group} {row.value:.4g} (n={row.n})"
-        return f"{group} {'too small' if row.too_small else 'unknown group' if row.unknown else 'n/a'} (n={row.n})"
+        return f"{group} {row.why_none(view.min_size)} (n={row.n})"
     gap = view.gap
-    said = "no gap" if gap.value is None else f"gap {gap.value:.4g}" + (
+    said = view.why_no_gap() if gap.value is None else f"gap {gap.value:.4g}" + (
         f" [{gap.ci[0]:.4g}, {gap.ci[1]:.4g}]" if gap.ci else "") + f", worst {view.worst}"
     matched = f"; matched n={view.matched_n}" if view.matched_n else ""
     return f"by {attribute}: " + ", ".join(cell(g, r) for g, r in view.groups.items()) + f"; {said}{matched}"

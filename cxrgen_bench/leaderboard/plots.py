@@ -33,6 +33,12 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def legend_outside(ax: Any, fontsize: int) -> None:
+    """The legend right of the axes: "best" still lands on error bars and bands when the series fill the
+    plot (savefig's tight box widens the figure to keep it)."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+
+
 def _calibration_note(fig: Any, rows: list[Row]) -> None:
     """A plot cut out of the page keeps the warning the tables carry."""
     if any(r.calibration for r in rows):
@@ -71,7 +77,7 @@ def by_token_length(rows: list[Row], card: Card, path: Path) -> Path | None:
     ax.set_xlabel("CLIP token length of the prompt (bins of 10; n = prompts in the bin)")
     better = "lower" if card.direction == "lower" else "higher"
     ax.set_ylabel(f"mean {card.label} ({better} is better)")
-    ax.legend(fontsize=7, loc="best")
+    legend_outside(ax, 7)
     _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)
@@ -150,8 +156,8 @@ def checkpoint_curve(rows: list[Row], card: Card, path: Path, key: str | None = 
             ax.set_xlabel("training step")
     arrow = {"lower": " ↓", "higher": " ↑"}.get(card.direction or "", "")
     axes[0][0].set_ylabel(card.label + (" (%)" if factor == 100.0 else "") + arrow)
-    axes[0][-1].legend(fontsize=6, loc="best")
     fig.tight_layout()
+    legend_outside(axes[0][-1], 6)
     _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)
@@ -196,7 +202,7 @@ def by_subgroup(rows: list[Row], key: str, attribute: str, path: Path) -> Path |
     ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
     ax.set_xlabel(f"group ({attribute}); bars: 95% CI")
     ax.set_ylabel(key)
-    ax.legend(fontsize=7, loc="best")
+    legend_outside(ax, 7)
     _calibration_note(fig, shown)
     path = _save(fig, path)
     plt.close(fig)

@@ -111,6 +111,25 @@ class Cell:
     std: float | None = None
     ci95: tuple[float, float] | None = None
 
+    @property
+    def defined(self) -> bool:
+        return not (isinstance(self.value, float) and math.isnan(self.value))
+
+    @property
+    def flat_ci(self) -> bool:
+        """Every resample gave the same value: the CI is no uncertainty estimate."""
+        return self.ci95 is not None and abs(self.ci95[1] - self.ci95[0]) <= 1e-12 * max(1.0, abs(self.value))
+
+    def at_bound(self, card: Card | None) -> bool:
+        """A value at an end of the metric's range (retrieval P@1 of 100 %): every resample hitting the bound is
+        the best possible result, not a collapse."""
+        return card is not None and any(b is not None and abs(self.value - b) <= 1e-12 for b in card.value_range)
+
+    def rankable(self, card: Card | None) -> bool:
+        """Boards bold and rank only defined values with an uncertainty estimate (or at the range's end): a
+        reader κ of 0 whose bootstrap collapsed to one value is not "best"."""
+        return self.defined and not (self.flat_ci and not self.at_bound(card))
+
 
 @dataclass(frozen=True)
 class Column:
@@ -218,8 +237,16 @@ def cell_text(row: Row, col: Column) -> str:
     if cell.std is not None and not col.per_class:
         text += f" ± {fmt(cell.std, col)}"
     if cell.ci95 and not col.per_class:
-        text += f" [{fmt(cell.ci95[0], col)}, {fmt(cell.ci95[1], col)}]"
+        text += ci_text(cell, col)
     return text
+
+
+def ci_text(cell: Cell, col: Column) -> str:
+    """A CI only where it has width at the board's precision; a collapsed one says so instead."""
+    if cell.flat_ci:
+        return " (every resample)" if cell.at_bound(col.card) else " (no CI: every resample equal)"
+    lo, hi = fmt(cell.ci95[0], col), fmt(cell.ci95[1], col)
+    return "" if lo == hi else f" [{lo}, {hi}]"
 
 
 # --- tables ------------------------------------------------------------------------------------------
@@ -256,10 +283,11 @@ def _rank(table: Table) -> None:
         if col.direction is None:
             continue  # no card, no direction: nothing to rank
         sign = -1 if col.direction == "lower" else 1
-        values = sorted({shown(c.value, col) for r in table.rows if (c := col.cell(r))}, key=lambda x: -sign * x)
+        values = sorted({shown(c.value, col) for r in table.rows if (c := col.cell(r)) and c.rankable(col.card)},
+                        key=lambda x: -sign * x)
         for i, row in enumerate(table.rows):
             cell = col.cell(row)
-            if cell and len(values) > 1:
+            if cell and cell.rankable(col.card) and len(values) > 1:
                 position = values.index(shown(cell.value, col))  # ties share a rank: both best, or both second
                 if position < 2:
                     table.ranks[(i, j)] = position + 1
@@ -272,7 +300,7 @@ def _order(rows: list[Row], columns: list[Column]) -> list[Row]:
 
     def key(row: Row) -> tuple:
         cell = key_col.cell(row) if key_col else None
-        if cell is None:
+        if cell is None or not cell.defined:
             return (not row.measured, 1, 0.0, row.name)
         return (not row.measured, 0, shown(cell.value, key_col) * (1 if key_col.direction == "lower" else -1),
                 row.name)
@@ -293,8 +321,8 @@ def tables_for(results: Iterable[Mapping[str, Any] | ResultView | Row]) -> list[
     return out
 
 
-SUMMARY_NOTE = ("One headline value per section (each section's first ranked column), one row per model, as the "
-                "terminal prints it; the sections below hold the rest, with CIs.")
+SUMMARY_NOTE = ("One headline value per section (each section's first ranked column), one row per model with at "
+                "least two of them, as the terminal prints it; the sections below hold the rest, with CIs.")
 SUBJECT_ORDER = ("generators", "text encoders", "autoencoders")
 
 
@@ -327,6 +355,9 @@ def _summary(chosen: list[Table], profile: str, subject: str) -> Table | None:
             for key, entry in row.entries.items():
                 entries.setdefault(key, entry)
     rows = [Row(first.result, entries, first.name, first.model_name) for first, entries in merged.values()]
+    # A model with one headline value (a subgroup run, a memorisation study) reads better in its own section:
+    # kept here, it would add a row of dashes and a column only it fills.
+    rows = [r for r in rows if sum(c.cell(r) is not None for _, c in picked) >= 2]
     picked = [(s, on_its_own(c)) for s, c in picked if any(c.cell(r) for r in rows)]
     if len(picked) < 2 or not rows:
         return None
@@ -388,7 +419,8 @@ def mark_significance(table: Table, test: str, alpha: float) -> None:
             continue
         reference = table.rows[best].entries.get(c.key)
         for i, row in enumerate(table.rows):
-            if i == best or not row.measured or table.ranks.get((i, j)) == 1 or not c.cell(row):
+            cell = c.cell(row)
+            if i == best or not row.measured or table.ranks.get((i, j)) == 1 or not cell or not cell.rankable(c.card):
                 continue
             result = compare_metric(c.key, reference, row.entries.get(c.key), shuffles=10000 if test == "ar" else 0)
             p = result.ar_p_value if test == "ar" else result.p_value
@@ -413,7 +445,7 @@ def subgroup_rows(rows: list[Row]) -> list[tuple[str, list[str]]]:
                 column = Column(key, key, card)
                 groups = "; ".join(
                     f"{g} {fmt(r.value, column)} ({r.n})" if r.value is not None else
-                    f"{g} {'too small' if r.too_small else '—'} ({r.n})" for g, r in view.groups.items())
+                    f"{g} {r.why_none(view.min_size)} ({r.n})" for g, r in view.groups.items())
                 gap = view.gap
                 gap_text = "—" if gap.value is None else fmt(gap.value, column) + (
                     f" [{fmt(gap.ci[0], column)}, {fmt(gap.ci[1], column)}]" if gap.ci else "")

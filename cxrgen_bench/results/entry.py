@@ -175,6 +175,17 @@ class GroupValue(Record):
              "unknown": bool}
     NESTED = {"ci": (_pair, _plain)}
 
+    def why_none(self, min_size: int) -> str:
+        """Why the group has no value, in a few words (terminal and board alike)."""
+        if self.too_small:
+            return f"too small (n < {min_size})" if min_size else "too small"
+        if self.unknown:
+            return "unknown group (attribute missing)"
+        if self.error:
+            first = self.error.splitlines()[0]
+            return "n/a: " + (first if len(first) <= 70 else first[:69] + "…")
+        return "n/a: not computed"
+
 
 @dataclass(eq=False)
 class Gap(Record):
@@ -205,6 +216,10 @@ class SubgroupView(Record):
     EMPTY = {"gap": Gap, "worst": lambda: None, "min_size": lambda: 0, "unknown": lambda: 0,
              "matched_n": lambda: 0, "ranked": list}
     NESTED = {"groups": _records(GroupValue), "gap": _record(Gap)}
+
+    def why_no_gap(self) -> str:
+        valued = sum(1 for g in self.ranked if g in self.groups and self.groups[g].value is not None)
+        return f"no gap: {'one group' if valued == 1 else 'no group'} of n ≥ {self.min_size} with a value"
 
     def worst_value(self) -> float | None:
         group = self.groups.get(self.worst or "")
