@@ -207,4 +207,8 @@ def format_summary(result: dict[str, Any]) -> str:
             lines.append(f"  {name}: {how}")
         lines.append(f"  what each metric needs, and where to fetch it: cxrgen-bench weights status "
                      f"--profile {result['profile']['name']}")
+    skipped = result["run"].get("settings", {}).get("skipped") or {}
+    if skipped:  # `score` without --metrics: the default metrics these inputs cannot run
+        lines.append("skipped (default metrics these inputs or models cannot run; name them with --metrics):")
+        lines += [f"  {key}: {why}" for key, why in skipped.items()]
     return "\n".join(lines)

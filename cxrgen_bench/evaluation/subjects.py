@@ -52,9 +52,15 @@ class Subject:
         """Models that are part of the subject itself (a text encoder under evaluation), by role."""
         return {}
 
-    def missing_for(self, metric: str, requires: tuple[str, ...]) -> str | None:
-        """A sentence saying what this subject lacks for a metric, or None when it has everything."""
-        missing = [r for r in requires if r not in CHECKED_BY_METRIC and r not in self.provides()]
+    # requirements a metric checks itself that the subject can also tell before any work (`checked_here`)
+    checkable: ClassVar[frozenset[str]] = frozenset()
+
+    def missing_for(self, metric: str, requires: tuple[str, ...], checked_here: bool = False) -> str | None:
+        """A sentence saying what this subject lacks for a metric, or None when it has everything. A metric
+        asked for by name checks some requirements itself (with its own, fuller message); ``checked_here``
+        tells those the subject can (a default metric is skipped on them instead)."""
+        left_to_metric = CHECKED_BY_METRIC - (self.checkable if checked_here else frozenset())
+        missing = [r for r in requires if r not in left_to_metric and r not in self.provides()]
         if not missing:
             return None
         needs = "; ".join(self.requirement_text(r) for r in missing)
@@ -83,6 +89,7 @@ class ImageSetSubject(Subject):
     kind: ClassVar[str] = "image-set"
 
     reference_prompts: PromptSet | None = None  # the reference images' own prompts (retrieval candidates)
+    checkable: ClassVar[frozenset[str]] = frozenset({"samples>=2"})
 
     def __post_init__(self) -> None:
         if self.reference_prompts is not None:
@@ -114,6 +121,8 @@ class ImageSetSubject(Subject):
             out.add("prompts")
         if self.prompts is not None and self.prompts.label_names:
             out.add("labels")
+        if any(len(samples) > 1 for samples in self.images.by_prompt().values()):
+            out.add("samples>=2")
         return out
 
     def summary(self) -> str:

@@ -28,6 +28,7 @@ from ..registry import METRICS
 from ..results.entry import Entry
 from ..results.store import to_json_safe, validate, write_result
 from .checks import check_run_arguments, parse_metric_specs
+from .defaults import runnable_defaults
 from .record import environment, new_result
 
 __all__ = ["DEFAULT_METRICS", "ScoreRun", "SubjectInputs", "build_subject", "environment", "evaluate",
@@ -289,12 +290,15 @@ class ScoreRun:
            recorded: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Score ``subject`` (to ``out`` when given, else the run's own); ``recorded``: how its inputs were
         read (the results' run settings)."""
-        metrics = self.metrics
+        metrics, settings = self.metrics, dict(recorded or {})
         if metrics is None:
             if not isinstance(subject, ImageSetSubject):
                 raise InputError("name the metrics to compute for a text encoder (--metrics)")
-            metrics = DEFAULT_METRICS
-        options = replace(self.options, by=parse_by(self.by, subject), settings=dict(recorded or {}))
+            metrics, skipped = runnable_defaults(subject, get_profile(self.profile), DEFAULT_METRICS,
+                                                 self.options.weights)
+            if skipped:
+                settings["skipped"] = skipped
+        options = replace(self.options, by=parse_by(self.by, subject), settings=settings)
         return evaluate(subject, metrics, self.profile, out=self.out if out is None else out,
                         model_name=self.model_name, cache=Cache(self.cache_dir, enabled=self.use_cache),
                         options=options)

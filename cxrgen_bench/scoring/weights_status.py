@@ -23,9 +23,12 @@ from .checks import parse_metric_specs
 
 # What a folder of generated images and a folder of real images provide: anything else a card requires
 # is an input to name, not a model to find.
-IMAGE_FOLDERS = {"images", "reference", "samples>=2", "image_encoder"}
+IMAGE_FOLDERS = {"images", "reference", "image_encoder"}
+# The usual folder holds one image per prompt: MS-SSIM is ready only where the generator wrote several.
+SEVERAL_SAMPLES = "several images per prompt ({prompt_id}_{k} files)"
 # What each other requirement asks of the command line, in a few words (card.REQUIREMENTS says it in full).
-INPUTS = {"prompts": "--prompts", "labels": "CheXpert label columns in --prompts", "text_encoder": "--text-encoder",
+INPUTS = {"samples>=2": SEVERAL_SAMPLES, "prompts": "--prompts", "labels": "CheXpert label columns in --prompts",
+          "text_encoder": "--text-encoder",
           "reports": "--reports", "report_generator": "--report-generator",
           "report_pairs": "--report-generator with --prompts (or score-reports)"}
 # The models of the report scorers (rrg, i2t_factual), by the name `--weights NAME=...` gives them.
@@ -250,8 +253,10 @@ def plan(profile: str | Profile = "roentgen2022", metrics: str | Sequence[str] |
         if not status.found:
             status.get = how_to_get(status.name, profile)
     ready = [k.key for k in keys if k.ready]
+    with_samples = [k.key for k in keys if not k.blocked_by and k.inputs == [SEVERAL_SAMPLES]]
     return {"profile": profile.name, "models": [asdict(m) for m in models.values()],
             "metrics": [{**asdict(k), "ready": k.ready} for k in keys], "ready": ready,
+            "ready_with_samples": with_samples,
             "command": ("cxrgen-bench score --images GENERATED/ --reference REAL/ --metrics "
                         f"\"{','.join(ready)}\" --profile {profile.name} --offline") if ready else None}
 
@@ -306,6 +311,9 @@ def format_plan(p: dict[str, Any]) -> str:
     lines.append("")
     if p["command"]:
         lines += ["score what is ready now:", f"  {p['command']}"]
+        if p["ready_with_samples"]:
+            lines.append(f"  with {SEVERAL_SAMPLES}, add {','.join(p['ready_with_samples'])} (it compares the "
+                         "samples of one prompt: one image per prompt cannot run it)")
     else:
         lines.append("nothing of this profile can be scored with two image folders and the models found here")
     return "\n".join(lines)
