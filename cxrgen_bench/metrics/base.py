@@ -85,14 +85,16 @@ class Metric:
         if ctx.bootstrap <= 0 or entry.value is None:
             return entry
         weights = resample_weights(len(units), ctx.bootstrap, ctx.bootstrap_seed)
-        parts = []
+        parts, refused = [], []
         with ctx.progress(len(weights), f"bootstrap {entry.key}", "resamples") as bar:
             for start in range(0, len(weights), BOOTSTRAP_CHUNK):
-                parts.append(np.asarray(replicates(weights[start:start + BOOTSTRAP_CHUNK]), dtype=np.float64))
+                parts.append(_replicates_or_nan(replicates, weights[start:start + BOOTSTRAP_CHUNK], refused))
                 bar.update(len(parts[-1]))
         values = np.concatenate(parts)
-        result = BootstrapResult(entry.value, percentile_ci(values, estimate=entry.value), values, ctx.bootstrap,
-                                 ctx.bootstrap_seed)
+        ci = percentile_ci(values, estimate=entry.value)
+        if refused:
+            ci = _said_refused(entry, weights, values, refused, ci)
+        result = BootstrapResult(entry.value, ci, values, ctx.bootstrap, ctx.bootstrap_seed)
         # re-centring on the estimate can carry an end past what the metric can take (an F1 above 1)
         lo, hi = self.card.value_range
         entry.ci95 = None if result.ci95 is None else (
@@ -108,6 +110,38 @@ class Metric:
         keep = np.isfinite(v)
         entry.per_item = PerItem([str(i) for i, k in zip(ids, keep) if k], [float(x) for x in v[keep]])
         return entry
+
+
+def _replicates_or_nan(replicates: Callable[[np.ndarray], np.ndarray], weights: np.ndarray,
+                       refused: list[str]) -> np.ndarray:
+    """B values for B resamples. A resample the metric's own size rule refuses (PRDC's k + 1 distinct samples,
+    drawn 5 distinct of 8 prompts) is NaN, its message kept in ``refused``: one such resample must not cost
+    the value that computes on the whole set, nor the other replicates."""
+    try:
+        return np.asarray(replicates(weights), dtype=np.float64)
+    except (InputError, MetricError) as exc:
+        if len(weights) == 1:
+            refused.append(str(exc).splitlines()[0])
+            return np.array([np.nan])
+        return np.concatenate([_replicates_or_nan(replicates, w[None], refused) for w in weights])
+
+
+MIN_REPLICATES_USED = 0.5  # below this share of computable resamples the CI would describe a biased few
+
+
+def _said_refused(entry: Entry, weights: np.ndarray, values: np.ndarray, refused: list[str],
+                  ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Count the replicates that could not be computed, say why with the real counts, and keep the CI only
+    when most resamples computed."""
+    failed = ~np.isfinite(values)
+    distinct = (weights[failed] > 0).sum(axis=1)
+    used = 1.0 - failed.mean()
+    enough = used >= MIN_REPLICATES_USED
+    then = f"the CI is from the other {int((~failed).sum())}" if enough else "too few computed for a CI"
+    entry.warn(f"bootstrap: {int(failed.sum())} of {len(values)} resamples could not be computed — each drew "
+               f"{int(distinct.min())}–{int(distinct.max())} distinct of the {weights.shape[1]} prompts "
+               f"({refused[0]}); {then} ({100 * used:.0f} % of resamples used)")
+    return ci if enough else None
 
 
 class StudyMetric(Metric):
