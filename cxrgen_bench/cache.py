@@ -10,6 +10,11 @@ each. Writes are atomic (`files.py`, and transactions in the store): readers nev
 entry, and two runs writing the same key both succeed with identical content. A damaged entry
 (truncated, unreadable, or a row of another shape than its model declares) reads as missing, is
 recomputed and overwritten, with a warning naming the file.
+
+A cache that cannot be written (a full disk, a store another process held past `rowstore.WAIT_S`, a folder
+that refuses writes) is said once, naming the folder and what to do, and the run goes on without writing to
+it: what the run computes from then on is kept in memory, so every later read in the run still finds it.
+The cache only saves time; it never decides whether a run finishes.
 """
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .files import atomic_write_bytes, atomic_write_text
-from .rowstore import RowStore
+from .files import atomic_write_bytes
+from .rowstore import RowStore, StoreUnavailable, error_kind
 
 LOG = logging.getLogger(__name__)
 # What reading a damaged file raises: numpy's header and pickle refusals, short reads, broken zips.
@@ -62,6 +67,9 @@ class Cache:
         self.root = Path(root) if root else default_cache_dir()
         self.enabled = enabled
         self._stores: dict[Path, RowStore] = {}  # per model folder
+        self.skipped: str | None = None  # why writes stopped ("full", "busy", "unusable"); None while they work
+        self._kept_rows: dict[Path, dict[str, np.ndarray]] = {}  # rows not written, per model folder
+        self._kept_files: dict[Path, bytes] = {}  # per-set values not written, as their files would hold them
 
     # --- one row per item (an image's features, a text's embedding or labels) ---------------------
     def _folder(self, namespace: str, model_key: str) -> Path:
@@ -79,16 +87,33 @@ class Cache:
         what each row must be (the model's declared dimension), so a foreign or damaged row is recomputed."""
         if not self.enabled:
             return [None] * len(items)
-        rows = self._store(namespace, model_key).get(items, shape)
+        folder = self._folder(namespace, model_key)
+        try:
+            rows = self._store(namespace, model_key).get(items, shape)
+        except StoreUnavailable as exc:
+            self._skip(exc)
+            rows = [None] * len(items)
+        kept = self._kept_rows.get(folder)
+        if kept:
+            rows = [kept.get(item) if row is None else row for item, row in zip(items, rows)]
         missing = [i for i, row in enumerate(rows) if row is None]
-        if missing and self._folder(namespace, model_key).joinpath(LEGACY_SHAPE).exists():
+        if missing and folder.joinpath(LEGACY_SHAPE).exists():
             self._migrate(namespace, model_key, items, rows, missing, shape)
         return rows
 
     def put_rows(self, namespace: str, model_key: str, rows: Iterable[tuple[str, np.ndarray]]) -> None:
-        """Store rows (item sha256, row) in one transaction."""
-        if self.enabled:
-            self._store(namespace, model_key).put(rows)
+        """Store rows (item sha256, row) in one transaction; kept in memory when the store cannot take them."""
+        if not self.enabled:
+            return
+        rows = list(rows)
+        if self.skipped is None:
+            try:
+                self._store(namespace, model_key).put(rows)
+                return
+            except StoreUnavailable as exc:
+                self._skip(exc)
+        self._kept_rows.setdefault(self._folder(namespace, model_key), {}).update(
+            (item, np.array(row)) for item, row in rows)
 
     def get_row(self, namespace: str, model_key: str, item_sha: str,
                 shape: Sequence[int] | None = None) -> np.ndarray | None:
@@ -133,7 +158,7 @@ class Cache:
             return None
         path = self._arrays_path(namespace, key)
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(io.BytesIO(self._read(path)), allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         except FileNotFoundError:
             return None
@@ -146,14 +171,14 @@ class Cache:
             return
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        atomic_write_bytes(self._arrays_path(namespace, key), buf.getvalue())
+        self._write_file(self._arrays_path(namespace, key), buf.getvalue())
 
     def get_json(self, namespace: str, key: str) -> Any:
         if not self.enabled:
             return None
         path = self.root / namespace / f"{key}.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(self._read(path).decode("utf-8"))
         except FileNotFoundError:
             return None
         except DAMAGED as exc:
@@ -162,4 +187,39 @@ class Cache:
 
     def put_json(self, namespace: str, key: str, value: Any) -> None:
         if self.enabled:
-            atomic_write_text(self.root / namespace / f"{key}.json", json.dumps(value, sort_keys=True))
+            self._write_file(self.root / namespace / f"{key}.json", json.dumps(value, sort_keys=True).encode("utf-8"))
+
+    # --- a cache that cannot be written ------------------------------------------------------------
+    def _read(self, path: Path) -> bytes:
+        """A per-set value's bytes: from memory when this run could not write its file."""
+        kept = self._kept_files.get(path)
+        return path.read_bytes() if kept is None else kept
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        if self.skipped is None:
+            try:
+                atomic_write_bytes(path, data)
+                return
+            except OSError as exc:
+                self._skip(StoreUnavailable(path, error_kind(exc), exc.strerror or str(exc)))
+        self._kept_files[path] = data
+
+    def _skip(self, exc: StoreUnavailable) -> None:
+        """Stop writing for the rest of the run, said once: the run's numbers do not depend on the cache."""
+        if self.skipped is not None:
+            return
+        self.skipped = exc.kind
+        LOG.warning("%s", self._skip_message(exc))
+
+    def _skip_message(self, exc: StoreUnavailable) -> str:
+        going_on = ("scoring goes on without writing to the cache (what this run computes is kept in memory, the "
+                    "results are the same; a later run computes it again)")
+        if exc.kind == "busy":
+            return (f"cache store {exc.path}: another process (another rank or run using this cache) held its "
+                    f"write lock for more than {exc.waited:g} s, so the cache is skipped for this write and the rest "
+                    f"of this run; {going_on}. The store is not damaged and is kept")
+        if exc.kind == "full":
+            return (f"the cache folder {self.root} is on a full disk ({exc.detail}, writing {exc.path}): {going_on}. "
+                    f"Free space there, or point --cache-dir (or $CXRGEN_CACHE) at a disk with room")
+        return (f"cannot write to the cache folder {self.root} ({exc.detail}, writing {exc.path}): {going_on}. "
+                "Check that the folder is writable, or point --cache-dir (or $CXRGEN_CACHE) elsewhere")

@@ -868,3 +868,77 @@ def test_cli_create_status_export_analyse_and_cards(source, tmp_path, capsys):
         "reader_realism", METRICS.get("reader_realism").card.requires)
     assert "reader-study" in message
     assert StudySubject("reader-study").describe()["kind"] == "study"
+
+
+# --- analyse --out FILE writes FILE; an incomplete study names each reader's progress (issue 38) -------------------
+
+def _answer(study: Path, positions: dict[str, range]) -> None:
+    """Each reader rates the items at ``positions[reader]`` (1-based; realism items come first in every order)."""
+    from cxrgen_bench.reader.db import StudyDB
+
+    db = StudyDB(study)
+    for reader in db.readers:
+        for position in positions.get(reader.name, ()):
+            assert db.save(reader, position, db.item(reader, position)["public_id"], (position % 5) - 2, "", 1.0, None,
+                           f"n{position:07d}") == "saved"
+    db.close()
+
+
+def test_analyse_out_writes_exactly_that_file_and_per_generator_files_only_when_asked(source, tmp_path, capsys):
+    """Before: `--out reader.json` on a study of two generators wrote reader.GEN.json files and no reader.json."""
+    from cxrgen_bench.cli import main
+    from cxrgen_bench.compare import compare
+    from cxrgen_bench.results.store import read_result, validate
+
+    study = tmp_path / "study"
+    make_study(source, study, generators=("phantom-faithful", "phantom-degraded"), realism=2, alignment=2)
+    _answer(study, {"r1": range(1, 9), "r2": range(1, 9)})
+    out = tmp_path / "out" / "reader.json"
+    assert main(["reader-study", "analyse", str(study), "--out", str(out), "--bootstrap", "20"]) == 0
+    printed = capsys.readouterr()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["reader.json"]  # that file, and only that file
+    document = json.loads(out.read_text())
+    assert document["kind"] == "reader-study-analysis" and document["generators"] == ["phantom-degraded", "phantom-faithful"]
+    assert document["complete"] and [r["rated"] for r in document["readers"]] == [8, 8]
+    for gen, result in document["results"].items():  # each generator's results object, as the schema wants it
+        assert validate(result)["model"]["name"] == gen and result["status"] == "complete"
+    assert f"wrote {out}" in printed.out and "--per-generator" in printed.out and "study incomplete" not in printed.err
+
+    assert main(["reader-study", "analyse", str(study), "--out", str(out), "--bootstrap", "20", "--per-generator"]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["reader.json", "reader.phantom-degraded.json",
+                                                            "reader.phantom-faithful.json"]
+    a, b = (read_result(out.parent / f"reader.{g}.json") for g in ("phantom-faithful", "phantom-degraded"))
+    assert any(row.paired for row in compare(a, b)) and "cxrgen-bench compare" in capsys.readouterr().out
+
+    single = tmp_path / "single"  # one generator: FILE is its results object, which the board reads
+    make_study(source, single, realism=2, alignment=2)
+    _answer(single, {"r1": range(1, 5), "r2": range(1, 5)})
+    assert main(["reader-study", "analyse", str(single), "--out", str(tmp_path / "one.json"), "--bootstrap", "0",
+                 "--per-generator"]) == 0
+    assert read_result(tmp_path / "one.json")["model"]["name"] == "phantom-faithful"
+    assert not list(tmp_path.glob("one.*.json"))
+
+
+def test_an_incomplete_study_names_each_readers_progress(source, tmp_path, capsys):
+    """Before: exit 1 with one reader half done, saying neither which reader nor how much is left."""
+    from cxrgen_bench.cli import main
+
+    study = tmp_path / "study"
+    make_study(source, study, generators=("phantom-faithful", "phantom-degraded"), realism=3, alignment=3,
+               readers=("r1", "r2", "r3"))
+    _answer(study, {"r1": range(1, 13), "r2": range(1, 6)})  # r2: realism half done, no alignment; r3: none
+    out = tmp_path / "reader.json"
+    assert main(["reader-study", "analyse", str(study), "--out", str(out), "--bootstrap", "0"]) == 1
+    err = capsys.readouterr().err
+    assert ("study incomplete: reader r1: 12 of 12 rated; reader r2: 5 of 12 rated (realism 5 of 6, alignment 0 of "
+            "6); reader r3: 0 of 12 rated (realism 0 of 6, alignment 0 of 6); 19 ratings left") in err
+    assert "partial" in err and f"reader-study status {study}" in err
+    assert json.loads(out.read_text())["complete"] is False  # written all the same, saying so
+    assert main(["reader-study", "analyse", str(study), "--out", str(out), "--bootstrap", "0", "--json"]) == 1
+    assert "reader r2: 5 of 12 rated" in capsys.readouterr().err  # said with --json too, beside the JSON
+    _answer(study, {"r2": range(6, 13), "r3": range(1, 13)})
+    from cxrgen_bench.reader.analysis import describe_progress, reader_progress
+
+    assert describe_progress(reader_progress(study)) is None
+    assert main(["reader-study", "analyse", str(study), "--out", str(out), "--bootstrap", "0"]) == 0
+    assert "study incomplete" not in capsys.readouterr().err

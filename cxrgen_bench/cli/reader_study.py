@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..flags import positive_int
 
@@ -64,7 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a = actions.add_parser("analyse", help="means ± std with bootstrap CIs, lean-real share, κ and α → results schema")
     a.add_argument("study", help="the study folder")
     a.add_argument("--out", required=True,
-                   help="results file (one generator), or OUT.GENERATOR.json beside it for each of several")
+                   help="the file to write: one generator's results object (results schema), or for several one "
+                        "document holding each generator's results object and each reader's progress")
+    a.add_argument("--per-generator", action="store_true",
+                   help="with several generators, also write OUT.GENERATOR.json beside --out for each: the results "
+                        "files `compare` and `leaderboard add` read")
     a.add_argument("--bootstrap", type=_count, default=1000, help="bootstrap resamples over units (0: no CIs)")
     a.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resamples (the same for every generator)")
     a.add_argument("--profile", default="roentgen2022",
@@ -121,20 +126,55 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_analyse(args: argparse.Namespace) -> int:
-    from ..reader.analysis import analyse, output_paths, summary
+    from ..reader.analysis import analyse, summary
     from ..results.store import dumps
 
     results = analyse(args.study, out=args.out, bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
-                      profile=args.profile, name=args.name, log=None if args.json else print)
+                      profile=args.profile, name=args.name, log=None if args.json else print,
+                      per_generator=args.per_generator)
     if args.json:
         print(json.dumps({g: json.loads(dumps(r)) for g, r in results.items()}, indent=2))
     else:
         print(summary(results))
-        paths = list(output_paths(args.out, list(results)).values())
-        if len(paths) > 1:
-            print(f"paired comparisons: cxrgen-bench compare {paths[0]} {paths[1]}")
-        print(f"on the board: cxrgen-bench leaderboard add {paths[0]}")
-    return 1 if any(r["status"] == "partial" for r in results.values()) else 0
+        print(_next_steps(args.out, list(results), args.per_generator))
+    partial = {gen: [k for k, e in r["metrics"].items() if "error" in e or "undefined" in e]
+               for gen, r in results.items() if r["status"] == "partial"}
+    message = _incomplete(args.study, partial)
+    if message:  # on stderr, with --json too: why the exit is 1, and what is left to do
+        print(f"cxrgen-bench: {message}", file=sys.stderr)
+    return 1 if partial else 0
+
+
+def _incomplete(study: str, partial: dict[str, list[str]]) -> str | None:
+    """Each reader's progress when some are not done, and the keys without a value when results are partial."""
+    from ..reader.analysis import describe_progress, reader_progress
+
+    left = describe_progress(reader_progress(study))
+    parts = [left] if left else []
+    if partial:
+        keys = "; ".join(f"{gen}: {', '.join(k[:4])}{f' and {len(k) - 4} more' if len(k) > 4 else ''}"
+                         for gen, k in partial.items())
+        parts.append(f"the results are partial (exit 1): no value for {keys} (each entry says why)")
+    elif left:
+        parts.append("each reader's missing items are counted in the results (n.effective, a warning)")
+    if left:
+        parts.append(f"`cxrgen-bench reader-study status {study}` shows who is left")
+    return "; ".join(parts) or None
+
+
+def _next_steps(out: str, generators: list[str], per_generator: bool) -> str:
+    """Where the results go next: `compare` and `leaderboard add` read one generator's results file."""
+    from ..reader.analysis import output_paths
+
+    if len(generators) == 1:
+        return f"on the board: cxrgen-bench leaderboard add {out}"
+    paths = list(output_paths(out, generators).values())
+    if not per_generator:
+        return (f"{out} holds the results of {len(generators)} generators; for `compare` and `leaderboard add`, "
+                f"which read one generator's results file, add --per-generator (writes {paths[0].name} and the "
+                "others beside it)")
+    return (f"paired comparisons: cxrgen-bench compare {paths[0]} {paths[1]}\n"
+            f"on the board: cxrgen-bench leaderboard add {paths[0]}")
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -11,10 +11,15 @@ The bootstrap resamples units: a realism slot (one pair per generator, matched o
 alignment prompt (one item per generator). Every generator of a study has the same units and the same
 resamples, so `cxrgen-bench compare reader.A.json reader.B.json` makes paired comparisons, as for any
 other metric. Pooled over readers, the ratings of one unit stay together (a clustered bootstrap).
+
+``--out FILE`` is the file written: for one generator its results object; for several, one document with
+each generator's results object and each reader's progress (`combined`), and, when asked
+(``per_generator``), FILE.GENERATOR.json beside it, which `compare` and `leaderboard add` read.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +37,7 @@ from .scales import TASKS, VALUES, toward_real
 
 ANALYSIS_VERSION = "1"
 POOLED = "pooled"
+COMBINED_KIND = "reader-study-analysis"  # what a FILE of several generators' results says it is
 
 
 def _load(folder: Path) -> dict[str, Any]:
@@ -176,10 +182,11 @@ def output_paths(out: str | Path, generators: list[str]) -> dict[str, Path]:
 
 def analyse(folder: str | Path, out: str | Path | None = None, bootstrap: int = 1000, bootstrap_seed: int = 0,
             profile: str = "roentgen2022", name: str | None = None,
-            log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Results objects of the study in ``folder``, by generator (validated; written when ``out`` is given)."""
-    from ..results.store import write_result
-
+            log: Callable[[str], None] | None = None, per_generator: bool = True) -> dict[str, dict[str, Any]]:
+    """Results objects of the study in ``folder``, by generator (validated). Given ``out``, they are written
+    to it (`write_analysis`): one generator's results object, or several generators' in one document; with
+    ``per_generator`` (the Python default, as before; the CLI asks with --per-generator) also
+    OUT.GENERATOR.json beside it for each of several."""
     started = time.monotonic()
     folder = Path(folder)
     settings = check_study(folder, verify_images=False)
@@ -189,17 +196,98 @@ def analyse(folder: str | Path, out: str | Path | None = None, bootstrap: int = 
     if name and len(study.generators) > 1:
         raise InputError(f"--name names one model, but this study has {len(study.generators)} generators "
                          f"({', '.join(study.generators)}); each result is named after its generator")
-    paths = output_paths(out, study.generators) if out is not None else {}
     results: dict[str, dict[str, Any]] = {}
     for gen in study.generators:
         entries, units = study.generator_entries(gen, bootstrap, bootstrap_seed)
         results[gen] = _result(study, gen, entries, units, settings, folder, profile, name, bootstrap,
                                bootstrap_seed, started)
-        if out is not None:
-            write_result(results[gen], paths[gen])
+    if out is not None:
+        for path in write_analysis(results, out, study.progress(), folder, per_generator):
             if log:
-                log(f"wrote {paths[gen]}")
+                log(f"wrote {path}")
     return results
+
+
+def write_analysis(results: dict[str, dict[str, Any]], out: str | Path, progress: list[ReaderProgress],
+                   folder: Path, per_generator: bool) -> list[Path]:
+    """Write ``out`` (and, for several generators with ``per_generator``, OUT.GENERATOR.json beside it);
+    the paths written, ``out`` first."""
+    from ..results.store import write_result
+
+    out = Path(out)
+    if len(results) == 1:  # the results object itself: what `leaderboard add` and `compare` read
+        return [write_result(next(iter(results.values())), out)]
+    written = [_write_document(combined(results, progress, folder), out)]
+    if per_generator:
+        written += [write_result(results[gen], path) for gen, path in output_paths(out, list(results)).items()]
+    return written
+
+
+def combined(results: dict[str, dict[str, Any]], progress: list[ReaderProgress], folder: Path) -> dict[str, Any]:
+    """One study's analysis of several generators in one document: each generator's results object
+    (results schema, validated) under its name, and how far each reader got."""
+    return {"kind": COMBINED_KIND, "version": ANALYSIS_VERSION, "study": str(folder),
+            "complete": all(p.done for p in progress), "readers": [p.to_json() for p in progress],
+            "generators": list(results), "results": results}
+
+
+def _write_document(document: dict[str, Any], path: Path) -> Path:
+    """Atomically, like a results file; when that fails the text is kept elsewhere, as `write_result` does."""
+    from ..errors import ResultsNotWritten
+    from ..files import atomic_write_text
+    from ..results.store import _save_elsewhere, dumps
+
+    text = dumps(document)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ResultsNotWritten(path, exc, _save_elsewhere(path, text), text) from exc
+    return path
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    """How far one reader got: per task, (items rated, items given); every reader is given every item."""
+
+    reader: str
+    tasks: dict[str, tuple[int, int]]
+
+    @property
+    def rated(self) -> int:
+        return sum(rated for rated, _ in self.tasks.values())
+
+    @property
+    def total(self) -> int:
+        return sum(total for _, total in self.tasks.values())
+
+    @property
+    def done(self) -> bool:
+        return self.rated == self.total
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reader": self.reader, "rated": self.rated, "total": self.total,
+                "tasks": {task: {"rated": rated, "total": total} for task, (rated, total) in self.tasks.items()}}
+
+    def describe(self) -> str:
+        """"reader r2: 5 of 12 rated (realism 5 of 6, alignment 0 of 6)"; the tasks only when not done."""
+        text = f"reader {self.reader}: {self.rated} of {self.total} rated"
+        if self.done:
+            return text
+        return text + " (" + ", ".join(f"{task} {rated} of {total}" for task, (rated, total) in self.tasks.items()
+                                       if total) + ")"
+
+
+def reader_progress(folder: str | Path) -> list[ReaderProgress]:
+    """How far each reader of the study in ``folder`` got."""
+    return Ratings.load(Path(folder)).progress()
+
+
+def describe_progress(progress: list[ReaderProgress]) -> str | None:
+    """Every reader's progress and the ratings left; None when every reader has rated every item."""
+    left = sum(p.total - p.rated for p in progress)
+    if not left:
+        return None
+    return f"study incomplete: {'; '.join(p.describe() for p in progress)}; {left} rating{'s' * (left != 1)} left"
 
 
 class Ratings:
@@ -257,6 +345,12 @@ class Ratings:
             entries += found
             units_sha256[task] = key_of(units=units)
         return entries, units_sha256
+
+    def progress(self) -> list[ReaderProgress]:
+        tasks = {task: [i for i, it in self.items.items() if it["task"] == task] for task in TASKS}
+        return [ReaderProgress(reader, {task: (sum(1 for i in ids if (reader, i) in self.rating), len(ids))
+                                        for task, ids in tasks.items()})
+                for reader in self.readers]
 
     def answered(self, gen: str) -> tuple[int, int]:
         """(answers given, answers expected) for one generator's items."""
