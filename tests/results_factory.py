@@ -20,7 +20,7 @@ def replicates(values: np.ndarray, resamples: int = 400, seed: int = 0) -> list[
 
 
 def measured(name: str = "model-a", fid: float = 10.0, ms: float = 0.30, auroc: float = 0.80,
-             profile: str = "roentgen2022", version: str = "2.0", prompt_sha: str = "p" * 64,
+             profile: str = "roentgen2022", version: str = "2.1", prompt_sha: str = "p" * 64,
              ms_values: np.ndarray | None = None) -> dict:
     ms_values = per_prompt(ms, 1) if ms_values is None else ms_values
     return {

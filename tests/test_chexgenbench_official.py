@@ -73,7 +73,7 @@ def test_reid_inputs_are_theirs(radiographs):
 
 def test_profile_pins_their_settings():
     m, b = PROFILE.metrics, PROFILE.backbones
-    assert PROFILE.version == "2.0"
+    assert PROFILE.version == "2.1"
     assert m["fid"]["backbones"] == ["inception-v3-fid", "rad-dino"] and m["fid"]["max_images"] is None
     assert m["kid"]["subset_size"] == "all" and m["kid"]["subsets"] == 100  # KID_SUBSET_SIZE = min(len), 100 subsets
     assert m["prdc_precision"]["k"] == 5 and m["prdc_precision"]["backbones"] == ["rad-dino"]

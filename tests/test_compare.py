@@ -37,7 +37,7 @@ def test_a_backbone_setting_touches_that_backbones_keys_and_another_profile_ever
     rows = {r.key: r for r in compare(a, b, shuffles=0)}
     assert rows["fid[xrv-densenet121]"].difference is None and rows["ms_ssim"].difference is not None
     a, b = pair(tmp_path, name="roentgen2022-quick")
-    assert all(r.difference is None and "profile roentgen2022 v2.0 vs roentgen2022-quick" in r.note
+    assert all(r.difference is None and "profile roentgen2022 v2.1 vs roentgen2022-quick" in r.note
                for r in compare(a, b, shuffles=0))
 
 

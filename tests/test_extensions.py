@@ -53,9 +53,9 @@ def test_third_party_metric_is_listed_scored_stored_ranked_and_gated(plugins, sy
         store.add(tmp_path / f"{name}.json")
     md = build(store.load(), tmp_path / "board")["README.md"].read_text()
     sections = [line for line in md.splitlines() if line.startswith("## ")]
-    assert sections[:3] == ["## Summary: generators — profile roentgen2022 v2.0",  # one headline per section
-                            "## Fidelity and diversity — profile roentgen2022 v2.0",
-                            "## Plug-in: image brightness — profile roentgen2022 v2.0"]  # its card's order: 15
+    assert sections[:3] == ["## Summary: generators — profile roentgen2022 v2.1",  # one headline per section
+                            "## Fidelity and diversity — profile roentgen2022 v2.1",
+                            "## Plug-in: image brightness — profile roentgen2022 v2.1"]  # its card's order: 15
     assert "| model | Brightness ↑ |" in md and "| bright | **" in md  # ranked by the card's direction
 
     rules = load_rules(None)

@@ -148,7 +148,7 @@ def test_set_refuses_what_the_profile_does_not_have(capsys):
             get_profile("roentgen2022").with_overrides([item])
     profile = get_profile("roentgen2022").with_overrides(["fid.max_images=100", "xrv-densenet121.layer=features2"])
     assert profile.metrics["fid"]["max_images"] == 100 and get_profile("roentgen2022").metrics["fid"]["max_images"] == 5000
-    assert profile.label.startswith("roentgen2022 v2.0 + metrics.fid.max_images=100")
+    assert profile.label.startswith("roentgen2022 v2.1 + metrics.fid.max_images=100")
 
 
 def test_ls_lists_a_profiles_settings_and_a_metrics_settings(capsys):

@@ -30,6 +30,16 @@ def rgb(image: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)).convert("RGB")
 
 
+def pil_processor(folder):
+    """The library's PIL ("slow") image processor: what transformers 4 ran by default, and the peers with it
+    (tests/test_image_processors.py)."""
+    import transformers
+
+    major = int(transformers.__version__.split(".")[0])
+    return transformers.AutoImageProcessor.from_pretrained(str(folder), **({"backend": "pil"} if major >= 5 else
+                                                                           {"use_fast": False}))
+
+
 @pytest.fixture(scope="module")
 def hub_folder(tmp_path_factory):
     """open_clip's hub format (BiomedCLIP's layout): open_clip_config.json + open_clip_model.safetensors."""
@@ -134,14 +144,14 @@ def dinov2_folder(tmp_path_factory):
 
 
 def test_transformers_vision_folder_matches_the_librarys_route(dinov2_folder):
-    from transformers import AutoImageProcessor, AutoModel
+    from transformers import AutoModel
 
     net = build_backbone("rad-dino", {"kind": "transformers"}, weights=str(dinov2_folder))
     assert net.layers == {"pooled": 32, "cls": 32} and net.provenance["format"] == "safetensors"
     images = [picture(0), picture(1)]
     x = [net.preprocess(im, "processor") for im in images]
     assert x[0].shape == (3, 56, 56)
-    processor = AutoImageProcessor.from_pretrained(str(dinov2_folder))
+    processor = pil_processor(dinov2_folder)
     model = AutoModel.from_pretrained(str(dinov2_folder)).eval()
     with torch.no_grad():
         out = model(**processor(images=[rgb(im) for im in images], return_tensors="pt"))
@@ -202,14 +212,14 @@ def hf_clip_folder(tmp_path_factory):
 
 
 def test_transformers_image_text_folder_shares_one_space(hf_clip_folder):
-    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
 
     from cxrgen_bench.models.transformers_folders import features_of
 
     net = build_backbone("my-clip", {"kind": "transformers", "folder": str(hf_clip_folder)})
     assert net.layers == {"image_embeds": 16} and net.shared_layer == "image_embeds"
     model = AutoModel.from_pretrained(str(hf_clip_folder)).eval()
-    processor = AutoImageProcessor.from_pretrained(str(hf_clip_folder))
+    processor = pil_processor(hf_clip_folder)
     tokenizer = AutoTokenizer.from_pretrained(str(hf_clip_folder))
     x = [net.preprocess(picture(), "processor")]
     texts = ["cardiomegaly .", "left pleural effusion ."]

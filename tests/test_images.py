@@ -50,6 +50,96 @@ def test_rgba_alpha_composited_on_black(tmp_path):
     assert read_image(tmp_path / "e.png").coercions == []
 
 
+def partly_transparent() -> np.ndarray:
+    """(12, 10, 4) RGBA: opaque rows, half-transparent rows, and a bright row that is fully transparent."""
+    arr = np.random.default_rng(4).integers(0, 256, (12, 10, 4)).astype(np.uint8)
+    arr[:4, :, 3] = 255
+    arr[4:8, :, 3] = 128
+    arr[-1, :, :3], arr[-1, :, 3] = 240, 0
+    return arr
+
+
+def palette_with_transparency(path) -> None:
+    indices = np.random.default_rng(5).integers(0, 4, (12, 10)).astype(np.uint8)
+    image = Image.fromarray(indices, "P")
+    image.putpalette([250, 250, 250, 10, 200, 30, 120, 60, 240, 0, 0, 0])
+    image.save(path, transparency=0)  # index 0, the brightest, is transparent
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "PA"])
+def test_alpha_drop_reads_a_file_as_pils_convert(tmp_path, mode):
+    """`alpha: drop` is what PIL's convert("RGB") / convert("L") give (the peers' reading, bit for bit); the
+    default lays the file on black. Fully transparent bright pixels are black in one, bright in the other."""
+    path = tmp_path / f"{mode}.png"
+    if mode == "PA":
+        palette_with_transparency(path)
+    else:
+        arr = partly_transparent()
+        Image.fromarray(arr if mode == "RGBA" else arr[..., [0, 3]], mode).save(path)
+    loaded = read_image(path)
+    dropped = loaded.under("drop")
+    with Image.open(path) as image:
+        rgb, grey = np.asarray(image.convert("RGB")), np.asarray(image.convert("L"))
+    assert np.array_equal(np.rint(dropped.rgb() * 255).astype(np.uint8), rgb)
+    assert np.array_equal(np.rint(dropped.pil_l() * 255).astype(np.uint8), grey)
+    assert loaded.under("composite-black") is loaded and "alpha composited on black" in loaded.coercions
+    assert "alpha dropped" in dropped.coercions
+    apart = np.abs(np.rint(loaded.rgb() * 255) - rgb).max()
+    assert apart >= 200  # the transparent bright pixels: black composited, as stored when dropped
+    with pytest.raises(InputError, match="alpha rule 'keep'"):
+        loaded.under("keep")
+
+
+def test_alpha_rules_agree_on_opaque_files(tmp_path):
+    arr = partly_transparent()
+    arr[..., 3] = 255
+    Image.fromarray(arr, "RGBA").save(tmp_path / "opaque.png")
+    loaded = read_image(tmp_path / "opaque.png")
+    assert loaded.alpha_dropped is None and loaded.under("drop") is loaded
+
+
+def test_a_backbone_reads_transparent_files_by_its_profile_block(tmp_path):
+    """The rule is the backbone block's `alpha` (chexgenbench2025 and roentgen2022 drop it, as PIL does in
+    the peers' scripts); it enters the feature cache's key and is refused by name when misspelt."""
+    from cxrgen_bench.models.image import build_backbone
+    from cxrgen_bench.profiles import get_profile
+
+    Image.fromarray(partly_transparent(), "RGBA").save(tmp_path / "t.png")
+    loaded = read_image(tmp_path / "t.png")
+    cfg = dict(get_profile("roentgen2022").backbone("xrv-densenet121"))
+    keep, drop = ({**cfg, "alpha": rule} for rule in ("composite-black", "drop"))
+    nets = {rule: build_backbone("xrv-densenet121", c, state_dict={}) for rule, c in (("black", keep), ("drop", drop))}
+    with Image.open(tmp_path / "t.png") as image:
+        rgb = np.asarray(image.convert("RGB"))
+    prep = cfg["preprocessing"]  # a colour preprocessing: the file's RGB
+    assert np.array_equal(np.rint(nets["drop"].input_image(loaded, prep) * 255).astype(np.uint8), rgb)
+    assert not np.array_equal(nets["black"].input_image(loaded, prep), nets["drop"].input_image(loaded, prep))
+    bare = {k: v for k, v in cfg.items() if k != "alpha"}
+    assert nets["black"].extractor_key(prep, "features2") == \
+        build_backbone("xrv-densenet121", bare, state_dict={}).extractor_key(prep, "features2")
+    assert nets["drop"].extractor_key(prep, "features2") != nets["black"].extractor_key(prep, "features2")
+    with pytest.raises(InputError, match=r"backbones\.xrv-densenet121\.alpha"):
+        build_backbone("xrv-densenet121", {**cfg, "alpha": "drop-it"}, state_dict={})
+    for profile, names in (("chexgenbench2025", ("inception-v3-fid", "rad-dino", "pyradiomics", "biovil-t",
+                                                 "reid-siamese")),
+                           ("roentgen2022", ("inception-v3-fid", "xrv-densenet121", "clip-vit-b-32"))):
+        assert all(get_profile(profile).backbone(n)["alpha"] == "drop" for n in names), profile
+
+
+def test_ms_ssim_reads_transparent_files_by_its_alpha_setting(tmp_path):
+    """roentgen2022's MS-SSIM reads files as the official script's convert("L") does: alpha dropped."""
+    from cxrgen_bench.metrics.ms_ssim import IntraPromptMSSSIM
+    from cxrgen_bench.profiles import get_profile
+
+    Image.fromarray(partly_transparent(), "RGBA").save(tmp_path / "t.png")
+    official = IntraPromptMSSSIM(get_profile("roentgen2022").settings_for("ms_ssim"))
+    with Image.open(tmp_path / "t.png") as image:
+        grey = np.asarray(image.convert("L"))
+    assert np.array_equal(np.rint(official.grayscale(tmp_path / "t.png") * 255).astype(np.uint8), grey)
+    laid_on_black = IntraPromptMSSSIM({"grayscale": "pil-L"}).grayscale(tmp_path / "t.png")
+    assert np.rint(laid_on_black[-1] * 255).max() == 0
+
+
 def test_real_dicom_monochrome1_is_inverted(dicom_file):
     import pydicom
 

@@ -58,6 +58,54 @@ def test_prdc_parity_with_the_prdc_package():
             assert ours[key] == pytest.approx(theirs[key], abs=1e-12), (key, k)
 
 
+def radius_ties() -> tuple[np.ndarray, np.ndarray]:
+    """float32 features whose distances differ in float64 but round to a real k-NN radius in float32 (k = 5):
+    a generated point just inside the unit circle around a real point whose five neighbours lie at distance 1,
+    and at squared distance 2 − ε from those neighbours, whose radius is √2."""
+    a, b = np.float32(0.6), np.float32(0.8)
+    while float(a) ** 2 + float(b) ** 2 >= 1.0:
+        b = np.nextafter(b, np.float32(0))
+    real = np.zeros((7, 8), np.float32)
+    real[1:6, :5] = np.eye(5, dtype=np.float32)
+    real[6, 0] = -10.0
+    fake = np.zeros((7, 8), np.float32)
+    fake[0, 5], fake[0, 6] = a, b
+    fake[1:, 7] = 100.0 + np.arange(6, dtype=np.float32)
+    return real, fake
+
+
+def test_prdc_in_float32_is_the_prdc_package_on_float32_features():
+    """`precision: float32` (chexgenbench2025) is what CheXGenBench's call computes: prdc on float32 features,
+    whose distances scikit-learn rounds to float32; on radius ties it differs from float64 by whole ball counts."""
+    reference = pytest.importorskip("prdc")
+    cases = [radius_ties()] + [(feats(seed, n=200, d=64).astype(np.float32),
+                                feats(seed + 10, n=150, d=64, shift=0.15).astype(np.float32)) for seed in (0, 1)]
+    for real, fake in cases:
+        for k in (3, 5):
+            if min(len(real), len(fake)) <= k + 1:  # the package needs k + 2 samples per set
+                continue
+            theirs = reference.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+            ours = prdc(real, fake, k=k, precision="float32")
+            for key in ("precision", "recall", "density", "coverage"):
+                assert ours[key] == pytest.approx(float(theirs[key]), abs=1e-12), (key, k)
+    real, fake = radius_ties()
+    in32, in64 = prdc(real, fake, 5, precision="float32"), prdc(real, fake, 5)
+    assert in64["density"] - in32["density"] == pytest.approx(6 / 35)  # six balls lost on ties, over 7 × k
+    assert in64 == pytest.approx(reference.compute_prdc(real.astype(np.float64), fake.astype(np.float64), 5))
+    with pytest.raises(InputError, match="float64 or float32"):
+        prdc(real, fake, 5, precision="float16")
+
+
+def test_prdc_precision_is_a_typed_setting_followed_by_chexgenbench2025():
+    from cxrgen_bench.profiles import get_profile
+    from cxrgen_bench.settings import SettingsError
+
+    assert get_profile("chexgenbench2025").settings_for("prdc_density").precision == "float32"
+    assert get_profile("roentgen2022").settings_for("prdc_density").precision == "float64"
+    with pytest.raises(SettingsError, match="prdc_density.precision"):
+        get_profile("roentgen2022").with_overrides(["prdc_density.precision=float16"])
+
+
 def test_prdc_invariances_and_pinned_values():
     real = feats(0, n=200)
     same = prdc(real, real, k=5)

@@ -70,7 +70,7 @@ def test_rendering_is_deterministic_and_complete(tmp_path):
     for name in a:
         assert a[name].read_bytes() == b[name].read_bytes(), name
     md = a["README.md"].read_text()
-    assert "## Fidelity and diversity — profile roentgen2022 v2.0" in md
+    assert "## Fidelity and diversity — profile roentgen2022 v2.1" in md
     assert "| RoentGen (5e-5, 60k) † | **3.6** | **54.9** |" in md  # best value bold, reported row marked
     assert "FID XRV ↓" in md and "Filtered avg ↑" in md
     assert "[9.0, 11.0]" in md  # a measured CI is shown
@@ -87,7 +87,7 @@ def test_sections_without_entries_are_omitted_and_profiles_never_mixed(tmp_path)
         e["name"] = e["model"]["name"]
     tables = tables_for([quick, full])
     assert {t.section.slug for t in tables} == {"fidelity", "auroc"}
-    assert {t.profile for t in tables} == {"roentgen2022 v2.0", "roentgen2022-quick v2.0"}
+    assert {t.profile for t in tables} == {"roentgen2022 v2.1", "roentgen2022-quick v2.1"}
     assert all(len(t.rows) == 1 for t in tables)  # one model per profile table: nothing ranked across profiles
 
 

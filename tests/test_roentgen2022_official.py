@@ -170,19 +170,19 @@ def test_results_of_the_previous_profile_version_are_kept_apart():
 
     from .results_factory import measured
 
-    assert PROFILE.version == "2.0" and get_profile("roentgen2022-quick").version == "2.0"
-    old, new = measured(version="1.0"), measured(name="model-b", version="2.0")
+    assert PROFILE.version == "2.1" and get_profile("roentgen2022-quick").version == "2.1"
+    old, new = measured(version="2.0"), measured(name="model-b", version="2.1")
     report = run_gate(old, new, {"default": {"relative": 0.05}})
-    assert report.exit_code == UNUSABLE and "baseline roentgen2022 v1.0, candidate roentgen2022 v2.0" in report.problems[0]
+    assert report.exit_code == UNUSABLE and "baseline roentgen2022 v2.0, candidate roentgen2022 v2.1" in report.problems[0]
     assert run_gate(old, new, {"default": {"relative": 0.05}}, force=True).exit_code == PASS
     for entry in (old, new):
         entry["name"] = entry["model"]["name"]
-    assert {t.profile for t in tables_for([old, new])} == {"roentgen2022 v1.0", "roentgen2022 v2.0"}
+    assert {t.profile for t in tables_for([old, new])} == {"roentgen2022 v2.0", "roentgen2022 v2.1"}
 
 
 def test_profile_records_what_still_differs_from_the_official_run():
     described = PROFILE.describe()
-    assert described["version"] == "2.0" and any("fp16" in d for d in described["differences"])
+    assert described["version"] == "2.1" and any("fp16" in d for d in described["differences"])
     assert get_profile("roentgen2022-quick").differences == PROFILE.differences
     for metric in ("fid", "kid", "fd_infinity", "cmmd", "prdc_recall"):
         assert PROFILE.metric(metric)["max_images"] == 5000

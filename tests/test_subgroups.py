@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import cxrgen_bench
 from cxrgen_bench.cli import main
@@ -263,6 +264,79 @@ def test_the_race_models_input_is_torchxrayvisions():
     x = xrv.utils.fix_resolution(x, 320, object())
     x = torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])((x + 1024) / 2048)
     np.testing.assert_allclose(xrv_input(image), x[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def monai_rescaled(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """monai's `rescale_array(x, minv=lo, maxv=hi)` (monai/transforms/utils.py), as RoentGen-v2's
+    ScaleIntensityd calls it, written out: a constant array comes back multiplied by ``lo``."""
+    if x.min() == x.max():
+        return x * lo
+    return (x - x.min()) / (x.max() - x.min()) * (hi - lo) + lo
+
+
+@pytest.mark.parametrize("grey", [0.0, 0.5, 1.0, 0.3])
+def test_a_constant_image_reaches_the_predictors_as_roentgen_v2_scales_it(grey):
+    """A blank generated image (a failed or filtered sample is often black) is scaled by monai's rule for a
+    constant array, not set to the bottom of the range: black reaches the race and age models as mid-grey."""
+    import torchvision
+    import torchxrayvision as xrv
+
+    from cxrgen_bench.models.image import build_backbone
+    from cxrgen_bench.models.image.attributes import xrv_input
+
+    image = np.full((300, 260), grey, np.float32)
+    x = torch.nn.functional.interpolate(torch.from_numpy(image)[None, None], size=(224, 224), mode="area")
+    race_in = monai_rescaled(x, -1024.0, 1024.0).repeat(1, 3, 1, 1)
+    race_in = xrv.utils.fix_resolution(race_in, 320, object())
+    race_in = torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])((race_in + 1024) / 2048)
+    np.testing.assert_allclose(xrv_input(image), race_in[0].numpy(), rtol=1e-5, atol=1e-5)
+    sex_in = build_backbone("mira-sex", {}, state_dict={}).preprocess(image)  # preprocessing needs no weights
+    np.testing.assert_array_equal(sex_in, monai_rescaled(x, 0.0, 255.0).repeat(1, 3, 1, 1)[0].numpy())
+    if grey == 0.0:  # black → 0 on the −1024…1024 scale → 0.5 after (x + 1024) / 2048
+        np.testing.assert_allclose(xrv_input(image)[0], (0.5 - 0.485) / 0.229, rtol=1e-6)
+
+
+def test_race_adherence_gives_roentgen_v2s_count_beside_ours(tmp_path):
+    """Ours leaves out prompts whose race the predictor cannot check; RoentGen-v2 checks only CSV values that are a
+    class once capitalised and passes every other image. Both counts, from the same predictions."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    from cxrgen_bench.data.images import read_image
+    from cxrgen_bench.models.image import build_backbone
+    from cxrgen_bench.profiles import get_profile
+
+    torch.manual_seed(1)
+    race = torchvision.models.resnet34(weights=None)
+    race.fc = torch.nn.Sequential(torch.nn.Linear(512, 3), torch.nn.LogSoftmax(dim=1))
+    save_file({k: v.contiguous() for k, v in race.state_dict().items()}, str(tmp_path / "race.safetensors"))
+    written = ["WHITE", "BLACK/AFRICAN AMERICAN", "ASIAN", "HISPANIC/LATINO - PUERTO RICAN", "", "White", "BLACK",
+               "WHITE - OTHER EUROPEAN", "ASIAN - CHINESE", "OTHER"]
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(len(written)):
+        pixels = np.zeros((64, 64), np.uint8) if i == 3 else rng.integers(0, 256, (64, 64)).astype(np.uint8)
+        Image.fromarray(pixels).save(images / f"p{i}_0.png")
+    csv = tmp_path / "prompts.csv"
+    csv.write_text("prompt_id,text,race\n" + "".join(f'p{i},"a chest x-ray",{r}\n' for i, r in enumerate(written)))
+    result = cxrgen_bench.score(images=images, prompts=csv, metrics="adherence[race]", profile="roentgen2022",
+                                weights={"xrv-race": str(tmp_path / "race.safetensors")}, progress=False)
+    entry = result["metrics"]["adherence[race]"]
+
+    net = build_backbone("xrv-race", get_profile("roentgen2022").backbone("xrv-race"),
+                         weights=str(tmp_path / "race.safetensors"))
+    scores = net.features([net.preprocess(read_image(images / f"p{i}_0.png").pixels) for i in range(len(written))],
+                          "race")
+    predicted = [net.classes[j] for j in scores.argmax(1)]
+    ours = {0: "White", 1: "Black", 2: "Asian", 5: "White", 6: "Black", 7: "White", 8: "Asian"}  # grouped spellings
+    theirs = {0: "White", 2: "Asian", 5: "White", 6: "Black"}  # exact values once capitalised
+    assert entry["value"] == pytest.approx(np.mean([predicted[i] == g for i, g in ours.items()]))
+    assert entry["details"]["images_checked"] == len(ours) and entry["details"]["images_not_checked"] == 3
+    peer = entry["details"]["roentgen_v2"]
+    passed = len(written) - len(theirs) + sum(predicted[i] == g for i, g in theirs.items())
+    assert (peer["images"], peer["images_checked"], peer["passed"]) == (len(written), len(theirs), passed)
+    assert peer["value"] == pytest.approx(passed / len(written)) and peer["value"] != entry["value"]
 
 
 @pytest.mark.slow

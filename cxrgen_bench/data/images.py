@@ -9,7 +9,10 @@ The conversion, per source (the same for generated and reference images):
                                    preprocessings that read colour, as the official RoentGen
                                    evaluation did (PIL `convert("RGB")`, three channels to the network)
 - with alpha (LA, RGBA, PA):       composited onto black (the X-ray background) when any pixel is
-                                   not opaque; recorded as a coercion
+                                   not opaque; recorded as a coercion. The same file with its alpha
+                                   dropped, as PIL's `convert("RGB")` / `convert("L")` read it (the
+                                   peers' scripts), rides along: a backbone whose profile block says
+                                   `alpha: drop` reads that one (`LoadedImage.under`, `ALPHA_RULES`)
 - DICOM:                           modality LUT (rescale slope/intercept) → VOI LUT or the first
                                    window when the file has one → min-max to [0, 1] →
                                    inverted when MONOCHROME1 (so bone is bright, as in PNG/JPEG)
@@ -19,8 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -29,9 +34,21 @@ from ..errors import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dcm", ".dicom"}
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# How a file with partly transparent pixels is read: "composite-black" lays it on black, as a viewer shows an
+# X-ray; "drop" ignores the alpha channel, as PIL's convert("RGB") / convert("L") do (CheXGenBench, RoentGen).
+ALPHA_RULES = ("composite-black", "drop")
 
 # Refuse decompression bombs with a clear error, but allow large radiographs (4k × 4k and more).
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+def alpha_rule(backbone_block: Mapping[str, Any], name: str) -> str:
+    """A profile's backbone block's `alpha`: one of `ALPHA_RULES`, composited onto black when not given."""
+    rule = backbone_block.get("alpha", ALPHA_RULES[0])
+    if rule not in ALPHA_RULES:
+        raise InputError(f"backbone {name}: alpha: {rule!r} is not one of {', '.join(ALPHA_RULES)} (the profile's "
+                         f"backbones.{name}.alpha)")
+    return rule
 
 
 @dataclass
@@ -40,6 +57,14 @@ class LoadedImage:
     source_mode: str
     coercions: list[str] = field(default_factory=list)
     colour: np.ndarray | None = None  # uint8 (H, W, 3) of a colour file (alpha composited), else None
+    # the same file with its alpha channel ignored; only for files with a pixel that is not opaque
+    alpha_dropped: LoadedImage | None = None
+
+    def under(self, alpha: str) -> LoadedImage:
+        """The image as the alpha rule ``alpha`` (one of `ALPHA_RULES`) reads the file."""
+        if alpha not in ALPHA_RULES:
+            raise InputError(f"alpha rule {alpha!r}: expected one of {', '.join(ALPHA_RULES)}")
+        return self.alpha_dropped if alpha == "drop" and self.alpha_dropped is not None else self
 
     def rgb(self) -> np.ndarray:
         """float32 (H, W, 3) in [0, 1]: a colour file's channels, or the grayscale image on all three
@@ -140,16 +165,7 @@ def _to_gray01(img: Image.Image, path: Path) -> LoadedImage:
     else:
         mode_now = mode
     if mode_now in ("LA", "RGBA", "PA"):
-        arr = np.asarray(img, dtype=np.float64)
-        alpha = arr[..., -1] / 255.0
-        color = arr[..., :-1]
-        if (alpha < 1).any():
-            color = color * alpha[..., None]
-            coercions.append("alpha composited on black")
-        if color.shape[-1] == 1:
-            return LoadedImage((color[..., 0] / 255.0).astype(np.float32), mode, coercions)
-        return LoadedImage((color @ np.array(LUMA_WEIGHTS) / 255.0).astype(np.float32), mode, coercions,
-                           colour=np.clip(np.rint(color), 0, 255).astype(np.uint8))
+        return _with_alpha(np.asarray(img, dtype=np.float64), mode)
     if mode_now in ("1", "L"):
         return LoadedImage((np.asarray(img.convert("L"), dtype=np.float32) / 255.0), mode, coercions)
     if mode_now.startswith("I;16") or mode_now == "I":
@@ -167,6 +183,26 @@ def _to_gray01(img: Image.Image, path: Path) -> LoadedImage:
         gray = colour.astype(np.float64) @ np.array(LUMA_WEIGHTS) / 255.0
         return LoadedImage(gray.astype(np.float32), mode, coercions, colour=colour)
     raise InputError(f"{path}: unsupported image mode {mode!r}; convert it to 8/16-bit grayscale or RGB PNG")
+
+
+def _with_alpha(arr: np.ndarray, mode: str) -> LoadedImage:
+    """An (H, W, C + 1) array whose last channel is alpha: composited onto black, with the alpha-dropped
+    reading beside it when any pixel is not opaque."""
+    alpha = arr[..., -1] / 255.0
+    straight = _without_alpha(arr[..., :-1], mode, [])
+    if not (alpha < 1).any():
+        return straight
+    composited = _without_alpha(arr[..., :-1] * alpha[..., None], mode, ["alpha composited on black"])
+    straight.coercions.append("alpha dropped")
+    composited.alpha_dropped = straight
+    return composited
+
+
+def _without_alpha(color: np.ndarray, mode: str, coercions: list[str]) -> LoadedImage:
+    if color.shape[-1] == 1:
+        return LoadedImage((color[..., 0] / 255.0).astype(np.float32), mode, coercions)
+    return LoadedImage((color @ np.array(LUMA_WEIGHTS) / 255.0).astype(np.float32), mode, coercions,
+                       colour=np.clip(np.rint(color), 0, 255).astype(np.uint8))
 
 
 def read_image(path: str | Path) -> LoadedImage:

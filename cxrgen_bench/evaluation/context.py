@@ -134,7 +134,8 @@ class EvaluationContext:
         return self._shared[key]
 
     def models_used(self) -> dict[str, Any]:
-        used = {name: b.provenance for name, b in sorted(self._backbones.items())}
+        # how each backbone read files with transparent pixels goes beside its weights: it changes its numbers
+        used = {name: {**b.provenance, "alpha": b.alpha} for name, b in sorted(self._backbones.items())}
         used.update({role: m.describe() for role, m in sorted(self._other_models.items())})
         return used
 

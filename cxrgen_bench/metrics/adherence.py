@@ -3,6 +3,11 @@ predicted sex, age or race matches what the prompt states ("50 year old White fe
 attribute: `adherence[sex]`, `adherence[age]` (within `age_tolerance` years, 16 as RoentGen-v2),
 `adherence[race]` (the predictor's categories; prompts of other groups are not checked and are counted).
 
+RoentGen-v2's own count differs for race: it checks a prompt only when its CSV value, capitalised, is one of
+the predictor's classes ("WHITE" is checked, "WHITE - OTHER EUROPEAN" and "BLACK/AFRICAN AMERICAN" are not),
+and counts every image it does not check as passed. `details.roentgen_v2` of `adherence[race]` gives that
+count beside ours; the value (and the board) is ours, which leaves unchecked prompts out.
+
 Predictors are attribute-predicting backbones (`models/image/attributes.py`; the profile's `predictors`
 names one per attribute); every image of a prompt is checked (`samples: all`), the bootstrap resamples
 prompts. Scored on the real images of the same prompts it gives the ceiling a generator can reach with
@@ -139,10 +144,32 @@ class DemographicAdherence(Metric):
         if attribute == "age":
             truth = np.array([stated[r.prompt_id] for r in checked], dtype=np.float64)
             details.update(tolerance_years=tolerance, mean_absolute_error=float(np.abs(scores[:, 0] - truth).mean()))
+        if attribute == "race":
+            details["roentgen_v2"] = self._roentgen_v2_race(ctx, net, predictor, layer, records)
         entry = self.entry(f"{self.name}[{attribute}]", value, len(subject.images.prompt_ids), len(units), details)
         self.per_item(entry, [f"{r.prompt_id}/{r.sample_idx}" for r in checked], correct.astype(float))
         return self.attach_bootstrap(entry, ctx, units,
                                      lambda w: (w @ hits) / np.maximum(w @ counts, 1e-12))
+
+    @staticmethod
+    def _roentgen_v2_race(ctx: EvaluationContext, net: Any, predictor: str, layer: str,
+                          records: list) -> dict[str, Any]:
+        """RoentGen-v2's count of images passing its race check (see the module docstring), over every image."""
+        prompts = ctx.image_subject.prompts
+        column = next((c for c in ("race", "ethnicity") if c in prompts.attribute_names), None)
+        target = {pid: str(p.attributes.get(column, "")).capitalize() for pid, p in prompts.prompts.items()} \
+            if column else {}
+        checked = [r for r in records if target.get(r.prompt_id) in net.classes]
+        passed = len(records) - len(checked)
+        if checked:
+            cfg = ctx.profile.backbone(predictor)
+            scores = ctx.image_features(checked, predictor, cfg.get("preprocessing", net.preprocessings[0]), layer,
+                                        "adherence race (RoentGen-v2's count)")
+            predicted = np.array(net.classes)[np.argmax(scores, axis=1)]
+            passed += int(sum(p == target[r.prompt_id] for p, r in zip(predicted, checked)))
+        return {"value": passed / len(records), "passed": passed, "images": len(records),
+                "images_checked": len(checked),
+                "rule": "checked only where the CSV's race, capitalised, is a predictor class; unchecked images pass"}
 
     @staticmethod
     def _stated(prompts: Any, attribute: str, config: dict[str, Any]) -> dict[str, Any]:

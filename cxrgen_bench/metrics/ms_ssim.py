@@ -60,6 +60,9 @@ class MSSSIMSettings(Settings):
     precision: Literal["float64", "float32"] = setting("float64", "float64, or float32 as pytorch-msssim runs")
     grayscale: Literal["luma", "pil-L"] = setting("luma", "pil-L (8-bit luma, as the official script reads colour "
                                                           "files) or luma (unrounded)")
+    alpha: Literal["composite-black", "drop"] = setting(
+        "composite-black", "a file with partly transparent pixels: laid on black, or its alpha ignored (drop: PIL's "
+                           "convert(\"L\"), as the official script reads files)")
     prompts: int | None = setting(None, "compare the first N prompt ids in sorted order (null: all)", minimum=1)
     samples_per_prompt: int | None = setting(None, "compare exactly samples 0..N-1 of every prompt (null: every "
                                                    "sample of each prompt with at least min_samples_per_prompt)",
@@ -89,7 +92,7 @@ class IntraPromptMSSSIM(Metric):
     def grayscale(self, path: Any) -> np.ndarray:
         """The image MS-SSIM compares: PIL's "L" of a colour file (`grayscale: pil-L`, as the official
         script reads files) or the canonical luma (`luma`, unrounded); the same on grayscale files."""
-        loaded = read_image(path)
+        loaded = read_image(path).under(self.settings.alpha)
         return loaded.pil_l() if self.settings.grayscale == "pil-L" else loaded.pixels
 
     def pair_values(self, group: list[ImageRecord], settings: dict[str, Any]) -> np.ndarray:
@@ -156,7 +159,7 @@ class IntraPromptMSSSIM(Metric):
             usable = dict(list(usable.items())[:cap])
         selection = {"prompts_available": len(groups), "prompts_used": len(usable), "prompts_cap": cap,
                      "order": "sorted prompt ids", "samples_per_prompt": exact,
-                     "grayscale": self.settings.grayscale, "resize": side}
+                     "grayscale": self.settings.grayscale, "alpha": self.settings.alpha, "resize": side}
         if side:
             warnings.append(f"every image brought to {side}×{side} first "
                             "(shorter side, clean bicubic, centre crop): a coercion, not the paper's protocol")
@@ -175,7 +178,8 @@ class IntraPromptMSSSIM(Metric):
                     "ms_ssim", lambda: {"pairs": self.pair_values(group, settings)},
                     metric=self.card.name, version=self.card.version, settings=settings,
                     grayscale=selection["grayscale"], inputs=[r.sha256 for r in group],
-                    **({"resize": selection["resize"]} if selection["resize"] else {}))
+                    **({"resize": selection["resize"]} if selection["resize"] else {}),
+                    **({"alpha": selection["alpha"]} if selection["alpha"] != "composite-black" else {}))
                 per_prompt.append(float(cached["pairs"].mean()))
                 every_pair.extend(cached["pairs"].tolist())
                 bar.update(len(group) * (len(group) - 1) // 2)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..data.images import alpha_rule
 from ..errors import CxrgenError, InputError, ModelUnavailable
 from ..registry import BACKBONES
 from ..results.entry import Entry
@@ -103,5 +104,6 @@ class PerBackbone(Metric):
         prep, layer = cfg["preprocessing"], cfg["layer"]
         gen = ctx.image_features(generated, name, prep, layer, "generated")
         ref = ctx.image_features(self.reference_records(ctx), name, prep, layer, "reference")
-        return gen, ref, {"preprocessing": prep, "layer": layer, "samples": self.settings.samples,
+        return gen, ref, {"preprocessing": prep, "alpha": alpha_rule(cfg, name), "layer": layer,
+                          "samples": self.settings.samples,
                           "n_reference": len(ref), "selection": self.selection(ctx, generated)}

@@ -1,12 +1,14 @@
 """Precision, recall, density and coverage per backbone (Naeem et al. 2020; `functional.prdc`): four
 metrics with a card each (`prdc_precision[rad-dino]`, ...), computed together once per backbone and
 k (memoised), each with a prompt-level bootstrap CI (the generated side resampled: its k-NN radii from
-the resampled set's distinct samples, precision and density weighted by multiplicity)."""
+the resampled set's distinct samples, precision and density weighted by multiplicity). `precision: float32`
+computes what the `prdc` package computes on float32 features (CheXGenBench's call): distances rounded to
+float32 before they are compared with the radii, so a distance that rounds to its radius falls outside."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
@@ -34,6 +36,9 @@ def _card(measure: str, label: str, summary: str, order: int, high: float | None
 @dataclass(frozen=True)
 class PRDCSettings(PerBackboneSettings):
     k: int = setting(5, "neighbours defining each sample's ball (Naeem et al.: 5)", minimum=1)
+    precision: Literal["float64", "float32"] = setting(
+        "float64", "of the distances and their comparison with the radii; float32: as the prdc package computes "
+                   "them on float32 features (CheXGenBench's call)")
 
 
 class _PRDC(PerBackbone):
@@ -43,16 +48,16 @@ class _PRDC(PerBackbone):
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
-        k = self.settings.k
-        keys = dict(backbone=name, k=k, details=details, generated=[r.sha256 for r in generated],
+        k, precision = self.settings.k, self.settings.precision
+        keys = dict(backbone=name, k=k, precision=precision, details=details, generated=[r.sha256 for r in generated],
                     reference=sorted(r.sha256 for r in self.reference_records(ctx)))
-        values = ctx.memo_json("prdc", lambda: prdc(ref, gen, k), **keys)
-        details.update(k=k, **{f"all_{m}": v for m, v in values.items()})
+        values = ctx.memo_json("prdc", lambda: prdc(ref, gen, k, precision=precision), **keys)
+        details.update(k=k, precision=precision, **{f"all_{m}": v for m, v in values.items()})
         entry = self.entry(f"{self.name}[{name}]", values[self.measure], len(ctx.image_subject.images.prompt_ids),
                            len(gen), details, backbone=name)
         if ctx.bootstrap > 0:
             def all_four(weights: np.ndarray) -> dict[str, np.ndarray]:
-                runs = [prdc(ref, gen, k, fake_weights=w) for w in weights]
+                runs = [prdc(ref, gen, k, fake_weights=w, precision=precision) for w in weights]
                 return {m: np.array([r[m] for r in runs]) for m in runs[0]}
 
             def replicates(weights: np.ndarray) -> np.ndarray:

@@ -82,6 +82,39 @@ def load_checked(auto: Any, folder: Path, allow_pickle: bool, device: str) -> tu
     return model.eval().to(device), len(all_missing) > len(missing)
 
 
+def load_image_processor(folder: Path) -> Any:
+    """The folder's image processor on its PIL backend, whichever transformers is installed. transformers 4
+    defaults to the "slow" processors, which resize with PIL; transformers 5 defaults to a torchvision backend
+    whose bicubic resize moves RAD-DINO's pixel values by up to 0.03. The peers ran the PIL path (CheXGenBench:
+    transformers 4.50.3), so it is asked for by name, and a processor that has no PIL backend is refused
+    rather than run on another one."""
+    transformers = import_transformers()
+    major = int(transformers.__version__.split(".")[0])
+    backend = {"backend": "pil"} if major >= 5 else {"use_fast": False}
+    with quiet_transformers():
+        processor = transformers.AutoImageProcessor.from_pretrained(str(folder), local_files_only=True,
+                                                                    trust_remote_code=False, **backend)
+    if runs_on_torchvision(processor):
+        raise InputError(f"{folder}: transformers {transformers.__version__} has no PIL image processor for "
+                         f"{type(processor).__name__}; its torchvision one resizes differently, so it is not used")
+    return processor
+
+
+def runs_on_torchvision(processor: Any) -> bool:
+    """Whether an image processor is a torchvision ("fast") one, in transformers 4 or 5."""
+    import importlib
+
+    for module, name in (("transformers.image_processing_backends", "TorchvisionBackend"),
+                         ("transformers.image_processing_utils_fast", "BaseImageProcessorFast")):
+        try:
+            base = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(processor, base):
+            return True
+    return False
+
+
 def token_lengths(tokenizer: Any, texts: list[str]) -> list[int]:
     """Untruncated token counts, special tokens included: how many texts a model had to truncate."""
     with quiet_transformers():

@@ -16,7 +16,8 @@ attributes it predicts (`predicts`: attribute → layer), so predictions are cac
   `legacy_senet154`, the Cadene layout the archive was traced from), never run. Layer ``age``.
 
 Preprocessing ``roentgen-v2-qc``, RoentGen-v2's: the image resized to 224² (area), then per model — sex:
-intensities scaled to [0, 255] per image, three channels; race and age: scaled to [−1024, 1024] per image,
+intensities scaled to [0, 255] per image, three channels; race and age: scaled to [−1024, 1024] per image
+(both with monai's rule for a constant image, see `_min_max`),
 torchxrayvision's resize to 320² (bilinear, antialiased), (x + 1024) / 2048, ImageNet mean/std, three
 channels. The Riken model's validity is an age tolerance of 16 years (RoentGen-v2's sigma).
 """
@@ -38,6 +39,8 @@ class AttributePredictor(Backbone):
     """A backbone whose layers are predicted attributes: `predicts` maps an attribute (sex, age, race) to
     its layer. sex: P(female), one value; age: years, one value; race: probabilities of `classes`."""
 
+    version = "2"  # 2: a constant image is scaled as monai scales it (1: set to the low end of the range)
+
     predicts: ClassVar[dict[str, str]] = {}
     classes: ClassVar[tuple[str, ...]] = ()  # the categories of a categorical attribute's layer, in order
 
@@ -48,8 +51,14 @@ def _qc_224(image: np.ndarray) -> torch.Tensor:
 
 
 def _min_max(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    span = (x.max() - x.min()).clamp_min(1e-8)
-    return (x - x.min()) / span * (hi - lo) + lo
+    """monai's `rescale_array`, which RoentGen-v2's `ScaleIntensityd(minv=lo, maxv=hi)` calls: min–max to
+    [lo, hi], but a constant image is multiplied by ``lo`` rather than set to it. So a black image reaches the
+    race and age models as 0 on their −1024…1024 scale (mid-grey once they map it to [0, 1]), a white one as
+    −1024, and the sex model (lo = 0) sees any constant image as 0."""
+    low, high = x.min(), x.max()
+    if low == high:
+        return x * lo
+    return (x - low) / (high - low) * (hi - lo) + lo
 
 
 def xrv_input(image: np.ndarray) -> np.ndarray:

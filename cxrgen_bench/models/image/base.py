@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from ...data.images import LoadedImage
+from ...data.images import ALPHA_RULES, LoadedImage, alpha_rule
 from ...errors import InputError
 from ..base import Model, tensor_digest
 from ..weights import ResolvedWeights, WeightsSpec, inspect_weights, load_state_dict, resolve_weights
@@ -92,13 +92,21 @@ class Backbone(Model, ABC):
         if layer not in self.layers:
             raise InputError(f"backbone {self.name} has no layer {layer!r}; it has {tuple(self.layers)}")
 
+    @property
+    def alpha(self) -> str:
+        """How this backbone reads a file with partly transparent pixels (`alpha_rule` of its profile block)."""
+        return alpha_rule(getattr(self, "cfg", {}), self.name)
+
     def input_image(self, loaded: LoadedImage, preprocessing: str) -> np.ndarray:
-        """The canonical image a preprocessing reads (see `colour_preprocessings`)."""
+        """The canonical image a preprocessing reads (see `colour_preprocessings`), under the alpha rule."""
+        loaded = loaded.under(self.alpha)
         return loaded.rgb() if preprocessing in self.colour_preprocessings else loaded.pixels
 
     def extractor_key(self, preprocessing: str, layer: str) -> str:
         self.check(preprocessing, layer)
-        return self.key(preprocessing=preprocessing, layer=layer)
+        # the default rule stays out of the key, so that features cached before the rule existed stay valid
+        rule = {} if self.alpha == ALPHA_RULES[0] else {"alpha": self.alpha}
+        return self.key(preprocessing=preprocessing, layer=layer, **rule)
 
     @torch.inference_mode()
     def features(self, inputs: list[np.ndarray], layer: str) -> np.ndarray:

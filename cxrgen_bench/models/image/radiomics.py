@@ -100,7 +100,7 @@ class PyRadiomics(Backbone):
         raise NotImplementedError("pyradiomics has no weights")
 
     def input_image(self, loaded: LoadedImage, preprocessing: str) -> np.ndarray:
-        return loaded.pil_l()  # PIL convert("L") of a colour file, as CheXGenBench reads every image
+        return loaded.under(self.alpha).pil_l()  # PIL convert("L") of a colour file, as CheXGenBench reads it
 
     def _extractor(self) -> Any:
         extractor = getattr(self._local, "extractor", None)

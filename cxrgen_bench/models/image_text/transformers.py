@@ -10,7 +10,8 @@ nets) or an image–text model (CLIP- and SigLIP-style folders: `get_image_featu
 Layers: ``pooled`` (the model's pooler output: Dinov2's normalised CLS token, a conv net's global
 average), ``cls`` (the first token of the last hidden state, for token models) and, for image–text
 models, ``image_embeds`` (the projected embedding their text tower shares). Preprocessing
-``processor`` is the folder's own image processor (preprocessor_config.json) applied to an 8-bit RGB
+``processor`` is the folder's own image processor (preprocessor_config.json), always on its PIL backend
+(what transformers 4 ran, and the peers with it; `load_image_processor`), applied to an 8-bit RGB
 rendering of the canonical image; ``chexgenbench-299`` applies it to what CheXGenBench's loop hands
 RAD-DINO instead: the file's RGB squashed to 299×299 and cast to uint8 by truncation
 (`models/image/chexgenbench_input.py`).
@@ -37,7 +38,7 @@ from ..image.base import Backbone
 from ..image.chexgenbench_input import chexgenbench_299
 from ..text.base import TextEncoder
 from ..weights import model_folder
-from ..transformers_folders import (features_of, import_transformers, load_checked, load_tokenizer, quiet_transformers,
+from ..transformers_folders import (features_of, import_transformers, load_checked, load_image_processor, load_tokenizer,
                                    read_config, require_tokenizer, token_lengths, token_limit)
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
@@ -46,6 +47,7 @@ TEXT_BATCH = 64
 
 class TransformersVision(Backbone):
     name = "transformers"
+    version = "2"  # 2: the processor always runs on its PIL backend (1: transformers' default, torchvision in 5)
     layers: dict[str, int] = {}  # read from the folder's config, per instance
     preprocessings = ("processor", "chexgenbench-299")
     colour_preprocessings = frozenset({"chexgenbench-299"})
@@ -64,7 +66,8 @@ class TransformersVision(Backbone):
                                f"fetch --only {self.name}` puts it in the weights folder; or --weights "
                                f"{self.name}=FOLDER, or `folder:` in the profile's block")
         self.folder = found or Path(given).expanduser()
-        self.provenance = folder_provenance(self.folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES)
+        self.provenance = {**folder_provenance(self.folder, allow_pickle, WEIGHT_SUFFIXES + CONFIG_SUFFIXES),
+                           "image_processor": "pil"}  # see load_image_processor
         config = _json(self.folder / "config.json")
         processor = _json(self.folder / PROCESSOR_CONFIG, what="image processor config (save the processor "
                                                                 "beside the model with processor.save_pretrained)")
@@ -85,9 +88,7 @@ class TransformersVision(Backbone):
 
     @cached_property
     def _processor(self) -> Any:
-        with quiet_transformers():
-            return import_transformers().AutoImageProcessor.from_pretrained(str(self.folder), local_files_only=True,
-                                                                      trust_remote_code=False)
+        return load_image_processor(self.folder)
 
     def preprocess(self, image: np.ndarray, preprocessing: str = "processor") -> np.ndarray:
         if preprocessing == "chexgenbench-299":
