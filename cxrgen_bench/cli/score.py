@@ -157,12 +157,17 @@ def _run_checkpoints(args: argparse.Namespace, kwargs: dict[str, Any], progress:
 def subgroup_line(attribute: str, view: SubgroupView) -> str:
     """"by sex: female 23.1 (n=24), male 30.2 (n=24); gap 7.1 [2.0, 12.3], worst male"."""
     def cell(group: str, row: GroupValue) -> str:
+        if row.value is not None and row.excess is not None:
+            lo, hi = row.excess_ci
+            return (f"{group} {row.value:.4g} (n={row.n}; at n={row.floor_n} {row.at_floor_n:.4g} vs real "
+                    f"{row.floor:.4g}: excess {row.excess:+.4g} [{lo:+.4g}, {hi:+.4g}])")
         if row.value is not None:
             return f"{group} {row.value:.4g} (n={row.n})"
         return f"{group} {row.why_none(view.min_size)} (n={row.n})"
     gap = view.gap
     said = view.why_no_gap() if gap.value is None else f"gap {gap.value:.4g}" + (
-        f" [{gap.ci[0]:.4g}, {gap.ci[1]:.4g}]" if gap.ci else "") + f", worst {view.worst}"
+        f" [{gap.ci[0]:.4g}, {gap.ci[1]:.4g}]" if gap.ci else "") + (
+        " in excess over floor" if gap.basis == "excess over floor" else "") + f", worst {view.worst}"
     matched = f"; matched n={view.matched_n}" if view.matched_n else ""
     return f"by {attribute}: " + ", ".join(cell(g, r) for g, r in view.groups.items()) + f"; {said}{matched}"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..functional.floors import FLOOR_SETTINGS
 from ..functional.subgroups import age_band
 from .labels import CHEXPERT_14
 from .manifest import PromptSet
@@ -31,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
                     "AMERICAN INDIAN": "Other", "NATIVE HAWAIIAN": "Other", "MULTIPLE RACE": "Other",
                     "PORTUGUESE": "White", "OTHER": "Other"},
     "matched_sizes": True,  # set-level metrics on a seeded sample of the same size in every group
+    # set-level metrics: each group's floor (two disjoint real sets of it, scoring/floors.py); the gap and the
+    # worst group then read the excess over it
+    **FLOOR_SETTINGS,
 }
 SEX_COLUMNS = ("sex", "gender", "PatientSex", "PatientSex_DICOM")
 SEXES = {"f": "female", "female": "female", "w": "female", "woman": "female",

@@ -39,8 +39,9 @@ phantom-ignores-prompt's near chance (AUROC 0.5); reconstruction: RMSE codec-dow
 codec-shuffle, PSNR and SSIM the other way, classifier agreement down2 ≥ down8 > shuffle;
 memorisation: the copying stand-in's share near 1, phantom-faithful's near the calibrated q (0.05), and its
 re-identification score (CheXGenBench's, nearest pairing) near 1 for every prompt; per-finding FD (CheXGenBench's
-conditional view): a stand-in degraded only on effusion prompts has Pleural Effusion as its worst finding, with a
-gap whose CI excludes 0, and its FD rises most there over phantom-faithful's. This is not a CXR result.
+conditional view) as each finding's excess over its floor (two disjoint sets of its real phantoms): a stand-in
+degraded only on effusion prompts has Pleural Effusion as its worst finding with a gap interval above 0, while
+phantom-faithful's holds 0; per sex the same for the stand-in serving women worse. This is not a CXR result.
 """
 from __future__ import annotations
 
@@ -86,11 +87,13 @@ STAGES = (
           lambda d: f"scored {len(TEXT_STAND_INS)} text encoders on 400 phantom reports (CheXpert@k)", store_as="",
           checked=True),
     Stage("demographics", r.demographics,
-          lambda d: f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on phantoms with a "
-                    "sex and an age (demographic adherence, --by sex)", store_as="demographics"),
+          lambda d: f"scored {len(DEMOGRAPHIC_STAND_INS)} stand-ins and the real phantoms per sex on "
+                    f"{r.DEMOGRAPHIC_PROMPTS} phantoms with a sex and an age (demographic adherence, --by sex, each "
+                    f"sex's FD over its floor from {r.DEMOGRAPHIC_POOL} other real phantoms)", store_as="demographics"),
     Stage("per finding", r.findings,
-          lambda d: f"scored FD per finding of {len(FINDING_STAND_INS)} stand-ins, one failing only on "
-                    f"{FAILED_FINDING.lower()} (--by finding)", store_as="findings"),
+          lambda d: f"scored FD per finding of {len(FINDING_STAND_INS)} stand-ins on {r.FINDING_PROMPTS} prompts, one "
+                    f"failing only on {FAILED_FINDING.lower()} (--by finding, each finding over its floor from the "
+                    f"{POOL} real phantoms)", store_as="findings"),
     Stage("reader study", r.reader_study,
           lambda d: f"ran a reader study on {len(READER_STAND_INS)} stand-ins: served over HTTP, answered by two "
                     f"simulated readers ({d.out / 'reader-study' / 'study'})", store_as="reader"),

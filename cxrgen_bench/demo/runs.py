@@ -29,6 +29,11 @@ DEMOGRAPHIC_STAND_INS = ("phantom-faithful", "phantom-ignores-demographics", "ph
 # Per-finding fidelity (CheXGenBench's conditional runs): a stand-in degraded for one finding only
 FINDING_STAND_INS = ("phantom-faithful", "phantom-fails-effusion")
 FAILED_FINDING = "Pleural Effusion"  # what phantom-fails-effusion degrades: per-finding FD must single it out
+# A group's floor is two disjoint sets of its real images, so the subgroup runs score against a pool of real
+# phantoms grouped by their own prompts (--reference-prompts), on enough prompts a group for FD to tell a
+# built-in gap from noise (benchmarks/subgroup_floors.py: coverage over seeds at these sizes)
+DEMOGRAPHIC_PROMPTS, DEMOGRAPHIC_POOL = 96, 200
+FINDING_PROMPTS = 192  # one image each, against the retrieval pool (POOL real phantoms)
 # The reader study: one simulated reader sees degradation, one reads sides (cxrgen_bench/reader/simulate.py)
 READER_STAND_INS = ("phantom-faithful", "phantom-degraded", "phantom-flips-laterality")
 REAL = "phantom-real"  # the reference phantoms scored as if generated: the retrieval and RRG upper bound
@@ -159,18 +164,25 @@ def text_encoders(demo: Demo) -> Results:
 def demographics(demo: Demo) -> Results:
     """Phantoms with a sex and an age stated in their prompts (RoentGen-v2's form), one image per prompt from
     stand-ins that render them, ignore them, or serve women worse; each scored for demographic adherence and
-    for FD per sex (`--by sex`); the real phantoms give the predictors' ceiling."""
+    for FD per sex (`--by sex`, against a pool of other real phantoms: each sex's floor is two disjoint sets of
+    its real images); the real phantoms of the prompts give the predictors' ceiling."""
     folder = demo.out / "demographics"
-    csv = PhantomDataset(folder / "dataset").prompts(limit=demo.prompts, seed=5, demographics=True).write(
+    table = PhantomDataset(folder / "dataset").prompts(limit=DEMOGRAPHIC_PROMPTS + DEMOGRAPHIC_POOL, seed=5,
+                                                       demographics=True)
+    csv = PromptTable(table.rows[:DEMOGRAPHIC_PROMPTS], table.description, table.extra_columns).write(
         folder / "dataset" / "prompts.csv")
-    generate(generator="real", model=str(folder / "dataset"), prompts=csv, out=folder / REAL, profile=PROFILE,
-             samples_per_prompt=1, progress=False)
+    pool = PromptTable(table.rows[DEMOGRAPHIC_PROMPTS:], table.description, table.extra_columns).write(
+        folder / "dataset" / "pool.csv")
+    for prompts, name in ((csv, REAL), (pool, "pool")):
+        generate(generator="real", model=str(folder / "dataset"), prompts=prompts, out=folder / name,
+                 profile=PROFILE, samples_per_prompt=1, progress=False)
     results = {}
     for name in (*DEMOGRAPHIC_STAND_INS, REAL):
         if name != REAL:
             generate(generator=name, prompts=csv, out=folder / name, profile=PROFILE, samples_per_prompt=1,
                      progress=False)
-        results[name] = demo.score(images=folder / name, reference=folder / REAL, prompts=csv, by="sex",
+        results[name] = demo.score(images=folder / name, reference=folder / "pool", prompts=csv,
+                                   reference_prompts=pool, by="sex",
                                    metrics=["adherence", "fid[phantom-evaluator]"] if name != REAL else ["adherence"],
                                    model_name=f"{name} · demographic phantoms",
                                    out=demo.out / "results" / "demographics" / f"{name}.json")
@@ -179,15 +191,16 @@ def demographics(demo: Demo) -> Results:
 
 def findings(demo: Demo) -> Results:
     """FD on the phantom evaluator per CheXpert finding (`--by finding`) of phantom-faithful and of a stand-in
-    that is faithful except on prompts with a pleural effusion, on the benchmark's prompts and reference."""
+    that is faithful except on prompts with a pleural effusion: FINDING_PROMPTS prompts of their own, one image
+    each, against the retrieval pool of real phantoms grouped by their own findings (--reference-prompts)."""
+    folder = demo.out / "findings"
+    csv = PhantomDataset(None).prompts(limit=FINDING_PROMPTS, seed=9).write(folder / "prompts.csv")
     results = {}
     for name in FINDING_STAND_INS:
-        images = demo.out / "generated" / name
-        if name not in STAND_INS:  # one sample per prompt: FD reads the first sample of each
-            generate(generator=name, prompts=demo.prompts_csv, out=images, profile=PROFILE, samples_per_prompt=1,
-                     progress=False)
-        results[name] = demo.score(images=images, reference=demo.out / "reference", prompts=demo.prompts_csv,
-                                   by="finding", metrics=["fid[phantom-evaluator]"],
+        generate(generator=name, prompts=csv, out=folder / name, profile=PROFILE, samples_per_prompt=1,
+                 progress=False)
+        results[name] = demo.score(images=folder / name, reference=demo.out / "pool", prompts=csv,
+                                   reference_prompts=demo.pool_csv, by="finding", metrics=["fid[phantom-evaluator]"],
                                    model_name=f"{name} · per finding",
                                    out=demo.out / "results" / "findings" / f"{name}.json")
     return results

@@ -32,43 +32,53 @@ def _number(value: float | None, digits: str = ".3f") -> str:
     return "—" if value is None else format(value, digits)
 
 
+def _gap(view: Any) -> tuple[str, str]:
+    """A view's gap with its interval, and its worst group ("—" with fewer than two groups ranked)."""
+    gap = view.gap if view else None
+    if gap is None or gap.value is None:
+        return "—", "—"
+    ci = f" [{gap.ci[0]:.1f}, {gap.ci[1]:.1f}]" if gap.ci else ""
+    return f"{gap.value:.1f}{ci}", str(view.worst or "—")
+
+
 def demographics_table(results: Results) -> str:
-    """Adherence, and FD per sex with its gap and worst group: the stand-in serving women worse stands out."""
+    """Adherence, and per sex FD's excess over that sex's floor (two disjoint sets of its real phantoms), the
+    gap between the sexes' excesses and the worst: the stand-in serving women worse stands out, the faithful
+    one's interval holds 0."""
     adherence, fd = card_for("adherence"), card_for(FD_PHANTOM)
     sexes = ("female", "male")
     head = [*(f"{adherence.column_label(f'adherence[{a}]')} {arrow(Column('', '', adherence))}" for a in ("sex", "age")),
-            *(f"{fd.column_label(FD_PHANTOM)} {s} {arrow(Column('', '', fd))}" for s in sexes), "gap ↓", "worst"]
+            *(f"{fd.column_label(FD_PHANTOM)} excess {s} {arrow(Column('', '', fd))}" for s in sexes),
+            "gap ↓ [95% CI]", "worst"]
     lines = ["| stand-in | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for name, result in results.items():
         entries = ResultView.of(result).entries
         view = entries[FD_PHANTOM].subgroup("sex") if FD_PHANTOM in entries else None
         groups = view.groups if view else {}
         cells = [_number(entries[f"adherence[{a}]"].value) for a in ("sex", "age")]
-        cells += [_number(groups[s].value if s in groups else None, ".1f") for s in sexes]
-        cells += [_number(view.gap.value, ".1f") if view else "—", (view.worst or "—") if view else "—"]
+        cells += [_number(groups[s].excess if s in groups else None, "+.1f") for s in sexes]
+        cells += list(_gap(view))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def findings_table(results: Results) -> str:
-    """FD per finding (groups of too few prompts left out), the gap and the worst finding: the stand-in that
-    fails one finding has its worst there, with a gap whose CI excludes 0, and only the groups holding that
-    finding move (groups of 9 prompts: the faithful stand-in's own gap is noise, and its CI says so)."""
+    """Per finding, FD's excess over that finding's floor (two disjoint sets of its real phantoms; groups of
+    too few prompts left out), the gap between the findings' excesses with its simultaneous interval, and the
+    worst: the stand-in that fails one finding has its worst there with an interval above 0; the faithful
+    one's holds 0."""
     views = {}
     for name, result in results.items():
         entry = ResultView.of(result).entry(FD_PHANTOM)
         views[name] = entry.subgroup("finding") if entry is not None else None  # a failed FD has no groups
-    groups = sorted({g for v in views.values() if v for g, e in v.groups.items() if e.value is not None})
+    groups = sorted({g for v in views.values() if v for g, e in v.groups.items() if e.excess is not None})
     down = arrow(Column("", "", card_for(FD_PHANTOM)))
-    lines = ["| stand-in | " + " | ".join(f"FD {g} {down}" for g in groups) + f" | gap {down} [95% CI] | worst |",
+    lines = ["| stand-in | " + " | ".join(f"{g} {down}" for g in groups) + f" | gap {down} [95% CI] | worst |",
              "|---|" + "---|" * (len(groups) + 2)]
     for name, view in views.items():
-        cells = [view.groups[g].value if view and g in view.groups else None for g in groups]
-        gap = view.gap if view else None
-        ci = f" [{gap.ci[0]:.1f}, {gap.ci[1]:.1f}]" if gap and gap.ci else ""
-        shown = "—" if gap is None or gap.value is None else f"{gap.value:.1f}{ci}"  # fewer than two groups ranked
-        lines.append(f"| {name} | " + " | ".join(_number(v, ".1f") for v in cells)
-                     + f" | {shown} | {(view.worst if view else None) or '—'} |")
+        cells = [view.groups[g].excess if view and g in view.groups else None for g in groups]
+        lines.append(f"| {name} | " + " | ".join(_number(v, "+.1f") for v in cells) + " | "
+                     + " | ".join(_gap(view)) + " |")
     return "\n".join(lines)
 
 

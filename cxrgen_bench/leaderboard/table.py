@@ -443,18 +443,27 @@ def subgroup_rows(rows: list[Row]) -> list[tuple[str, list[str]]]:
             for attribute, view in sorted(entry.subgroups.items()):
                 card = find_card(key)
                 column = Column(key, key, card)
-                groups = "; ".join(
-                    f"{g} {fmt(r.value, column)} ({r.n})" if r.value is not None else
-                    f"{g} {r.why_none(view.min_size)} ({r.n})" for g, r in view.groups.items())
+                groups = "; ".join(_group_cell(g, r, view.min_size, column) for g, r in view.groups.items())
                 gap = view.gap
                 gap_text = "—" if gap.value is None else fmt(gap.value, column) + (
-                    f" [{fmt(gap.ci[0], column)}, {fmt(gap.ci[1], column)}]" if gap.ci else "")
+                    f" [{fmt(gap.ci[0], column)}, {fmt(gap.ci[1], column)}]" if gap.ci else "") + (
+                    " of excess over floor" if gap.basis == "excess over floor" else "")
                 if view.matched_n:
                     gap_text += f", matched n = {view.matched_n}"
                 out.append((row.profile,
                             [row.display_name, f"{column.label if card is None else card.column_label(key)} "
                              f"{arrow(column)}", attribute, groups, gap_text, str(view.worst or "—")]))
     return out
+
+
+def _group_cell(group: str, row: Any, min_size: int, column: Column) -> str:
+    """"female 11.9 (48; floor 18.5 at 48, excess +5.1)": a set-level value beside its floor, or why none."""
+    if row.value is None:
+        return f"{group} {row.why_none(min_size)} ({row.n})"
+    if row.excess is None:
+        return f"{group} {fmt(row.value, column)} ({row.n})"
+    return (f"{group} {fmt(row.value, column)} ({row.n}; floor {fmt(row.floor, column)} at {row.floor_n}, "
+            f"excess {row.excess:+.1f})")
 
 
 def by_profile(rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[list[str]]]]:

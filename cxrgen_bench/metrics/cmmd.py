@@ -4,7 +4,7 @@ bias of FID's kind; prompt-level bootstrap CI with the reference held fixed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..card import Card
 from ..functional.kernel_distances import CMMD_SCALE, cmmd, mmd2_replicates, rbf_kernel, unit_rows
@@ -31,6 +31,10 @@ class CMMD(PerBackbone):
         requires=("images", "reference", "image_encoder"), scale="unit", section="beyond_fid", order=13,
         options=(("clip-vit-b-32", "CLIP"), ("biomedclip", "BiomedCLIP"), ("phantom-evaluator", "phantom")),
         limitations="Defined on CLIP embeddings (the paper uses ViT-L/14@336); other encoders give other scales.")
+
+    def value_of_features(self, generated: Any, reference: Any) -> float:
+        """CMMD between two feature sets, for a group's floor (`functional/floors.py`)."""
+        return cmmd(unit_rows(generated), unit_rows(reference), self.settings.sigma)
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)

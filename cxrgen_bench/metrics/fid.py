@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.entry import Entry
 
+from ..functional.floors import frechet_of_features
 from ..functional.frechet import FrechetResult, ReferenceRoot, frechet_replicates, frechet_to_root
 from ..errors import MetricError
 from ..card import Card
@@ -28,6 +29,10 @@ class FrechetDistance(PerBackbone):
         reported="RoentGen (p19, 5,000 prompts): 3.6 XRV / 54.9 Inception / 2.6 CLIP; SD 1.4: 47.7 / 275.0 / 52.7",
         limitations="Biased upwards by about d/n: compare runs with equal numbers of images only.")
     statistics_of = ("generated", "reference")
+
+    def value_of_features(self, generated: Any, reference: Any) -> float:
+        """The distance between two feature sets, for a group's floor (`functional/floors.py`)."""
+        return frechet_of_features(generated, reference)
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         subject = ctx.image_subject

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from ..card import Card
 from ..functional.kernel_distances import kid_subsets, mmd2_replicates, polynomial_kernel
 from ..results.entry import Entry
@@ -37,6 +39,16 @@ class KernelInceptionDistance(PerBackbone):
         reported="CheXGenBench reports KID on Inception and RAD-DINO (with the subset size set to the whole set)",
         limitations="Unbiased, so it can be slightly negative when the sets match; its std over subsets measures "
                     "the subsetting only: use the bootstrap CI for the uncertainty of the estimate.")
+
+    def value_of_features(self, generated: np.ndarray, reference: np.ndarray) -> float:
+        """KID between two feature sets with this profile's subsets, for a group's floor; sets no larger than
+        the subset size are one subset each (100 draws of the whole set would be one value 100 times)."""
+        size = min(len(generated), len(reference))
+        whole = self.settings.subset_size == "all" or size <= self.settings.subset_size
+        requested = size if whole else self.settings.subset_size
+        values, _ = kid_subsets(generated, reference, requested, 1 if whole and len(generated) == len(reference)
+                                else self.settings.subsets, self.settings.seed)
+        return float(values.mean())
 
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)

@@ -46,6 +46,10 @@ class _PRDC(PerBackbone):
     measure: ClassVar[str]
     default_backbones = ("inception-v3-fid",)
 
+    def value_of_features(self, generated: np.ndarray, reference: np.ndarray) -> float:
+        """This measure between two feature sets, for a group's floor (`functional/floors.py`)."""
+        return prdc(reference, generated, self.settings.k, precision=self.settings.precision)[self.measure]
+
     def one(self, ctx: EvaluationContext, name: str, generated: list) -> Entry:
         gen, ref, details = self.features(ctx, name, generated)
         k, precision = self.settings.k, self.settings.precision

@@ -148,9 +148,12 @@ class Profile:
         if parts[0] == "generation":
             return parts
         if parts[0] == "subgroups":
-            if parts[1] not in self.subgroups:
-                raise InputError(f"--set {key}: profile {self.name}'s subgroups block has no setting {parts[1]!r}; "
-                                 f"it has {', '.join(self.subgroups) or 'none'}")
+            from ..functional.floors import FLOOR_SETTINGS
+
+            known = {**self.subgroups, **FLOOR_SETTINGS}
+            if parts[1] not in known:
+                raise InputError(f"--set {key}: the subgroups block has no setting {parts[1]!r}; "
+                                 f"it has {', '.join(known)}")
             return parts
         if parts[0] not in ("metrics", "backbones"):
             if parts[0] in self.metrics or parts[0] in METRICS:

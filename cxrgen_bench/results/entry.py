@@ -169,11 +169,19 @@ class GroupValue(Record):
     error: str = UNSET
     too_small: bool = UNSET
     unknown: bool = UNSET
+    # set-level metrics (`functional/floors.py`): at the view's floor_n images a set, the value against the
+    # group's real images, the floor (two real sets of the group), the excess (worse than real: > 0) and its CI
+    floor_n: int = UNSET  # images in each set of the floor (and of at_floor_n)
+    at_floor_n: float | None = UNSET
+    floor: float | None = UNSET
+    excess: float | None = UNSET
+    excess_ci: tuple[float, float] | None = UNSET
     extra: dict[str, Any] = field(default_factory=dict)
 
     EMPTY = {"value": lambda: None, "n": lambda: 0, "ci": lambda: None, "error": str, "too_small": bool,
-             "unknown": bool}
-    NESTED = {"ci": (_pair, _plain)}
+             "unknown": bool, "floor_n": lambda: 0, "at_floor_n": lambda: None, "floor": lambda: None, "excess": lambda: None,
+             "excess_ci": lambda: None}
+    NESTED = {"ci": (_pair, _plain), "excess_ci": (_pair, _plain)}
 
     def why_none(self, min_size: int) -> str:
         """Why the group has no value, in a few words (terminal and board alike)."""
@@ -194,9 +202,10 @@ class Gap(Record):
     value: float | None = UNSET
     ci: tuple[float, float] | None = UNSET
     replicates: list[float | None] | None = UNSET
+    basis: str = UNSET  # "excess over floor" (set-level metrics with floors) or "values"
     extra: dict[str, Any] = field(default_factory=dict)
 
-    EMPTY = {"value": lambda: None, "ci": lambda: None, "replicates": lambda: None}
+    EMPTY = {"value": lambda: None, "ci": lambda: None, "replicates": lambda: None, "basis": lambda: "values"}
     NESTED = {"ci": (_pair, _plain)}
 
 
@@ -211,10 +220,12 @@ class SubgroupView(Record):
     unknown: int = UNSET
     matched_n: int = UNSET
     ranked: list[str] = UNSET
+    floor_n: int = UNSET  # the smallest group's floor size (each group's own: GroupValue.floor_n); 0: no floors
+    floors: str = UNSET  # how the floors were estimated, or why there are none
     extra: dict[str, Any] = field(default_factory=dict)
 
     EMPTY = {"gap": Gap, "worst": lambda: None, "min_size": lambda: 0, "unknown": lambda: 0,
-             "matched_n": lambda: 0, "ranked": list}
+             "matched_n": lambda: 0, "ranked": list, "floor_n": lambda: 0, "floors": str}
     NESTED = {"groups": _records(GroupValue), "gap": _record(Gap)}
 
     def why_no_gap(self) -> str:

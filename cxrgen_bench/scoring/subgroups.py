@@ -27,6 +27,7 @@ from ..errors import CxrgenError, InputError
 from ..functional.bootstrap import percentile_ci
 from ..functional.subgroups import gap_of, gap_replicates
 from ..results.entry import Entry, Gap, GroupValue, SubgroupView
+from .floors import apply_floors, floors_for
 
 if TYPE_CHECKING:
     from ..evaluation.context import EvaluationContext
@@ -69,6 +70,11 @@ def attach(metric: "Metric", entries: list[Entry], ctx: "EvaluationContext", by:
             if entry.value is None and entry.error:
                 continue  # the metric failed as a whole: its error says why, no group view
             view = _view(entry, per_group, split, metric.card.direction == "higher")
+            if split.set_level:
+                apply_floors(view, *floors_for(metric, entry, view, ctx, split, config))
+                if not view.floor_n:
+                    entry.warn(f"--by {attribute}: floors {view.floors}; the gap is between raw values, which "
+                               "mix each group's own spread and size with the generator's failure")
             entry.add_subgroups(attribute, view)
             if view.gap.value is None:
                 sizes = ", ".join(f"{g} {r.n}" for g, r in view.groups.items())
